@@ -1,0 +1,118 @@
+"""BreakerBoard: the breakers of one router, bound to a policy, a store, a clock and notifiers.
+
+The board is where the pure policy meets shared state. Reads go through the store's cache;
+a change is committed with ``store.update`` (atomic), and an alert is emitted only by the
+caller whose update committed the transition — so N pods racing to trip one breaker produce
+exactly one OPENED event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..alerts import BreakerEvent, EventKind, Notifier, notify_all
+from ..clock import Clock, Rng
+from ..outcomes import Outcome
+from ..stores.base import StateStore
+from .base import Admission, BreakerPolicy, BreakerView, State
+
+_EVENT_FOR = {State.OPEN: EventKind.OPENED, State.HALF_OPEN: EventKind.HALF_OPEN, State.CLOSED: EventKind.CLOSED}
+
+
+class BreakerBoard:
+    def __init__(
+        self,
+        policy: BreakerPolicy[Any],
+        store: StateStore,
+        clock: Clock,
+        rng: Rng,
+        notifiers: Sequence[Notifier] = (),
+        *,
+        vendor_of: dict[str, str] | None = None,
+        namespace: str = "multiorg",
+        pod: str = "",
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.clock = clock
+        self.rng = rng
+        self.notifiers = list(notifiers)
+        self._vendor_of = vendor_of or {}
+        self._prefix = f"{namespace}:breaker:{policy.name}:"
+        self._per_model = policy.scope == "model"
+        self._pod = pod
+        self._keys: dict[tuple[str, str], str] = {}
+
+    def key(self, org: str, model: str) -> str:
+        k = self._keys.get((org, model))
+        if k is None:
+            k = self._prefix + (model if self._per_model else f"{org}|{model}")
+            self._keys[(org, model)] = k
+        return k
+
+    def _initial(self) -> Any:
+        return self.policy.initial(self.clock.now())
+
+    def admit(self, org: str, model: str) -> Admission:
+        policy = self.policy
+        key = self.key(org, model)
+        now = self.clock.now()
+        adm, new = policy.admit(self.store.read(key, self._initial), org, now, self.rng)
+        if new is None:
+            return adm
+        adm, old, written = self.store.update(
+            key, lambda s: policy.admit(s, org, now, self.rng), self._initial
+        )
+        if written is not None:
+            self._emit(org, model, old, written, now)
+        return adm
+
+    def record(self, org: str, model: str, ticket: Admission, outcome: Outcome) -> None:
+        if outcome is Outcome.CLIENT_ERROR:
+            return  # the caller's fault: never counted against an org
+        policy = self.policy
+        key = self.key(org, model)
+        now = self.clock.now()
+        if policy.record(self.store.read(key, self._initial), org, ticket, outcome, now) is None and not ticket.probe:
+            # Nothing to change on the (bounded-stale) cached state: skip the round trip.
+            return
+        _, old, written = self.store.update(
+            key, lambda s: (None, policy.record(s, org, ticket, outcome, now)), self._initial
+        )
+        if written is not None:
+            self._emit(org, model, old, written, now)
+
+    def release(self, org: str, model: str, ticket: Admission) -> None:
+        if not ticket.probe:
+            return
+        policy = self.policy
+        now = self.clock.now()
+        self.store.update(
+            self.key(org, model), lambda s: (None, policy.release(s, org, ticket, now)), self._initial
+        )
+
+    def view(self, org: str, model: str) -> BreakerView:
+        now = self.clock.now()
+        return self.policy.view(self.store.read(self.key(org, model), self._initial), org, now)
+
+    def _emit(self, org: str, model: str, old: Any, new: Any, now: float) -> None:
+        policy = self.policy
+        orgs = policy.orgs_in(new) if self._per_model else (org,)  # type: ignore[attr-defined]
+        for o in orgs:
+            before = policy.view(old, o, now)
+            after = policy.view(new, o, now)
+            if after.state is before.state and after.generation == before.generation:
+                continue
+            event = BreakerEvent(
+                kind=_EVENT_FOR[after.state],
+                org=o,
+                model=model,
+                vendor=self._vendor_of.get(o, "openai"),
+                time=now,
+                failure_count=after.failure_count,
+                block_duration=after.block_duration,
+                retry_cycles=after.retry_cycles,
+                pod=self._pod,
+            )
+            notify_all(self.notifiers, event)

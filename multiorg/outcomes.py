@@ -1,0 +1,249 @@
+"""Outcome classification: vendor status, headers, error body or exception → one outcome class.
+
+The classes are those of the design contract. Both vendors' wire formats are understood
+(OpenAI chat.completions and Anthropic messages); the rules are data-driven so that the
+simulator's mocked vendors and the real APIs are read by exactly the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from .units import seconds
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    RATE_LIMITED = "rate_limited"
+    QUOTA = "quota"
+    AUTH = "auth"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    CLIENT_ERROR = "client_error"
+    SLOW = "slow"
+
+    @property
+    def ok(self) -> bool:
+        """The caller got an answer (2xx), slow or not."""
+        return self is Outcome.SUCCESS or self is Outcome.SLOW
+
+    @property
+    def org_fault(self) -> bool:
+        """The org (not the caller) is to blame: may count against it and may be retried elsewhere."""
+        return self in _ORG_FAULTS
+
+
+_ORG_FAULTS = frozenset(
+    {
+        Outcome.RATE_LIMITED,
+        Outcome.QUOTA,
+        Outcome.AUTH,
+        Outcome.SERVER,
+        Outcome.TIMEOUT,
+        Outcome.CONNECTION,
+    }
+)
+
+#: Stable small integers for columnar traces; the order never changes (append only).
+OUTCOME_CODES: dict[Outcome, int] = {o: i for i, o in enumerate(Outcome)}
+OUTCOMES_BY_CODE: tuple[Outcome, ...] = tuple(Outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What one attempt told us about the org that served it."""
+
+    outcome: Outcome
+    status: int = 0
+    #: seconds to wait before this org may serve this model again (429), if the vendor said
+    retry_after: float | None = None
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    message: str = ""
+    #: the request limit the vendor reported with ``remaining_requests`` (headroom = remaining/limit)
+    limit_requests: int | None = None
+
+
+# --------------------------------------------------------------------------- durations
+
+def parse_duration(text: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a vendor's reset/retry value, or ``None`` when unreadable.
+
+    Understands plain seconds (``"20"``, ``"0.5"``), Go-style durations as OpenAI sends them
+    (``"12ms"``, ``"1s"``, ``"6m0s"``, ``"1h2m3.5s"``), and absolute times — an HTTP date
+    (``retry-after``) or RFC 3339 (Anthropic's ``*-reset``) — relative to ``now`` (epoch s).
+    Never negative.
+    """
+    if text is None:
+        return None
+    s = text.strip()
+    if not s:
+        return None
+    try:
+        wait = float(seconds(s))
+    except ValueError:
+        pass
+    else:
+        return max(0.0, wait) if wait == wait else None  # NaN is unreadable
+    if now is None:
+        return None
+    when = _parse_absolute(s)
+    if when is None:
+        return None
+    return max(0.0, when - now)
+
+
+def _parse_absolute(s: str) -> float | None:
+    # A time without an offset is UTC (never the host's local zone: decisions must not depend
+    # on where the router runs); dates out of range are unreadable, not an error.
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            dt = parsedate_to_datetime(s)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return dt.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    v = headers.get(name)
+    if v is None:
+        return None
+    try:
+        return int(float(v))
+    except (ValueError, OverflowError):  # "abc", "nan", "inf"
+        return None
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None) -> float | None:
+    """The longest wait the vendor asked for, from every header either vendor uses."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            wait = float(ms) / 1000.0
+        except ValueError:
+            wait = math.nan
+        if wait == wait:  # not NaN
+            return max(0.0, wait)
+    waits = [
+        parse_duration(headers.get(name), now=now)
+        for name in (
+            "retry-after",
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-reset-tokens",
+            "anthropic-ratelimit-requests-reset",
+            "anthropic-ratelimit-tokens-reset",
+        )
+        if name in headers
+    ]
+    waits = [w for w in waits if w is not None]
+    if not waits:
+        return None
+    if "retry-after" in headers:
+        # retry-after is the vendor's explicit instruction; the reset headers are a fallback.
+        first = parse_duration(headers.get("retry-after"), now=now)
+        if first is not None:
+            return first
+    return max(waits)
+
+
+# --------------------------------------------------------------------------- bodies
+
+_LOW_CREDIT = "credit balance is too low"
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
+_AUTH_CODES = frozenset(
+    {"invalid_api_key", "account_deactivated", "invalid_organization", "unsupported_country_region_territory"}
+)
+
+
+def _error_fields(body: Any) -> tuple[str, str, str]:
+    """(type, code, message) from either vendor's error body; empty strings when absent."""
+    if not isinstance(body, Mapping):
+        return "", "", ""
+    err = body.get("error")
+    if not isinstance(err, Mapping):
+        return "", "", ""
+    etype = err.get("type") or ""
+    code = err.get("code") or ""
+    msg = err.get("message") or ""
+    return (str(etype), str(code), str(msg))
+
+
+def classify_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    now: float | None = None,
+    latency: float | None = None,
+    slow_threshold: float | None = None,
+) -> Classification:
+    """Classify one vendor answer. ``headers`` keys are lower-case; ``body`` is decoded JSON."""
+    remaining_r = _int_header(headers, "x-ratelimit-remaining-requests")
+    if remaining_r is None:
+        remaining_r = _int_header(headers, "anthropic-ratelimit-requests-remaining")
+    remaining_t = _int_header(headers, "x-ratelimit-remaining-tokens")
+    if remaining_t is None:
+        remaining_t = _int_header(headers, "anthropic-ratelimit-tokens-remaining")
+
+    limit_r = None
+    if remaining_r is not None:
+        limit_r = _int_header(headers, "x-ratelimit-limit-requests")
+        if limit_r is None:
+            limit_r = _int_header(headers, "anthropic-ratelimit-requests-limit")
+
+    if 200 <= status < 300:
+        slow = slow_threshold is not None and latency is not None and latency > slow_threshold
+        return Classification(
+            Outcome.SLOW if slow else Outcome.SUCCESS, status, None, remaining_r, remaining_t,
+            "", limit_r,
+        )
+
+    etype, code, msg = _error_fields(body)
+    outcome = _classify_error(status, etype, code, msg)
+    retry_after = retry_after_seconds(headers, now=now) if outcome is Outcome.RATE_LIMITED else None
+    return Classification(outcome, status, retry_after, remaining_r, remaining_t, msg[:200], limit_r)
+
+
+def _classify_error(status: int, etype: str, code: str, msg: str) -> Outcome:
+    lowered = msg.lower()
+    if status == 429:
+        if code in _QUOTA_CODES or etype in _QUOTA_CODES or "exceeded your current quota" in lowered:
+            return Outcome.QUOTA
+        return Outcome.RATE_LIMITED
+    if status == 402 or etype == "billing_error" or code in _QUOTA_CODES:
+        return Outcome.QUOTA
+    if status == 400 and _LOW_CREDIT in lowered:
+        return Outcome.QUOTA
+    if status in (401, 403) or etype in ("authentication_error", "permission_error") or code in _AUTH_CODES:
+        return Outcome.AUTH
+    if status == 408:
+        return Outcome.TIMEOUT
+    if status >= 500:
+        return Outcome.SERVER
+    return Outcome.CLIENT_ERROR
+
+
+def classify_exception(exc: BaseException) -> Classification:
+    """Transport-level failures: timeouts and connection errors. Anything else is re-raised."""
+    name = type(exc).__name__
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return Classification(Outcome.TIMEOUT, 0, None, None, None, name)
+    if isinstance(exc, (httpx.TransportError, ConnectionError, OSError)):
+        return Classification(Outcome.CONNECTION, 0, None, None, None, name)
+    raise exc

@@ -1,0 +1,316 @@
+"""The router: pick an org, send, classify, record, fail over — for sync and async callers.
+
+All decisions live in :meth:`RoutingCore.route`, a sans-IO generator (in the style of h11):
+it yields an :class:`AttemptPlan` and is sent back the vendor's reply (or the transport
+exception). :class:`Router` drives it with a sync vendor client, :class:`AsyncRouter` with an
+async one, so both faces make identical decisions. The core reads time only from the injected
+clock and randomness only from the injected RNG.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .alerts import Notifier
+from .breakers.base import Admission, BreakerPolicy
+from .breakers.board import BreakerBoard
+from .breakers.registry import make_policy
+from .budget import RetryBudget
+from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, VendorClient, VendorResponse
+from .clock import Clock, Rng, SystemClock
+from .config import MultiOrgConfig, OrgConfig
+from .errors import NoOrgAvailable
+from .outcomes import Classification, Outcome, classify_exception, classify_response
+from .selection import OrgStats, make_selector
+from .stores.base import StateStore
+from .switch import VendorSwitch
+from .vendors import ChatRequest
+
+#: wait after a 429 that named no retry time
+DEFAULT_RETRY_AFTER = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPlan:
+    org: OrgConfig
+    api_key: str = field(repr=False)  # never in a repr, a log line or a traceback
+    request: ChatRequest
+    timeout: float
+    probe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The answer to one request: the last reply, who gave it and how many attempts it took."""
+
+    response: VendorResponse
+    org: str
+    vendor: str
+    outcome: Outcome
+    attempts: int
+    classification: Classification
+
+
+class RouterObserver(Protocol):
+    """Hooks for metrics and traces. Called synchronously; keep them cheap."""
+
+    def attempt(
+        self, tag: Any, org: str, vendor: str, start: float, end: float, outcome: Outcome, status: int, probe: bool
+    ) -> None: ...
+
+    def request(self, tag: Any, start: float, end: float, outcome: Outcome | None, attempts: int) -> None:
+        """``outcome`` is None when no org was available at all."""
+        ...
+
+
+class _NullObserver:
+    def attempt(self, *args: Any) -> None:
+        pass
+
+    def request(self, *args: Any) -> None:
+        pass
+
+
+class RoutingCore:
+    """The shared brain of both router faces. One instance = one pod."""
+
+    def __init__(
+        self,
+        config: MultiOrgConfig,
+        *,
+        store: StateStore | None = None,
+        clock: Clock | None = None,
+        rng: Rng | None = None,
+        policy: BreakerPolicy[Any] | None = None,
+        notifiers: Sequence[Notifier] = (),
+        observer: RouterObserver | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if store is None:
+            from .stores.memory import MemoryStore
+
+            store = MemoryStore()
+        rc = config.router
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.store = store
+        self.policy = policy or make_policy(config.breaker.policy, config.breaker.params)
+        self.board = BreakerBoard(
+            self.policy,
+            store,
+            self.clock,
+            self.rng,
+            notifiers,
+            vendor_of={o.name: o.vendor for o in config.orgs},
+            namespace=rc.namespace,
+            pod=rc.pod,
+        )
+        self.switch = VendorSwitch(store, rc.default_vendor, rc.namespace)
+        self.selector = make_selector(rc.strategy, config.orgs)
+        self.stats = OrgStats()
+        self.budget = RetryBudget(rc.retry_budget_ratio, rc.retry_budget_min_per_s, rc.retry_budget_window)
+        self.observer: RouterObserver = observer or _NullObserver()
+        env = os.environ if environ is None else environ
+        # Resolved once, kept private: keys never appear in reprs, logs or errors.
+        self._keys = {o.name: o.api_key(env) for o in config.orgs}
+        self._vendors = {v.name: v for v in config.vendors}
+        self._serving: dict[tuple[str, str], tuple[OrgConfig, ...]] = {}
+        self._cooldown: dict[tuple[str, str], float] = {}
+        self._limits = {(o.name, m): lim.rpm for o in config.orgs for m, lim in o.limits.items()}
+
+    def __repr__(self) -> str:
+        return f"RoutingCore(pod={self.config.router.pod!r}, policy={self.policy.name!r}, orgs={len(self.config.orgs)})"
+
+    def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
+        key = (vendor, model)
+        orgs = self._serving.get(key)
+        if orgs is None:
+            vcfg = self._vendors.get(vendor)
+            vmodel = vcfg.model_for(model) if vcfg else model
+            orgs = tuple(o for o in self.config.orgs if o.vendor == vendor and o.serves(vmodel))
+            self._serving[key] = orgs
+        return orgs
+
+    def _pick(
+        self, vendor: str, model: str, tried: list[str], now: float
+    ) -> tuple[OrgConfig | None, Admission | None, float | None]:
+        """An admitted org, or (None, None, earliest retry time)."""
+        cooldown = self._cooldown
+        cands = [
+            o
+            for o in self._orgs_serving(vendor, model)
+            if o.name not in tried and cooldown.get((o.name, model), 0.0) <= now
+        ]
+        earliest: float | None = None
+        if len(cands) < len(self._orgs_serving(vendor, model)):
+            for o in self._orgs_serving(vendor, model):
+                t = cooldown.get((o.name, model))
+                if t is not None and t > now and (earliest is None or t < earliest):
+                    earliest = t
+        board, selector, stats, rng = self.board, self.selector, self.stats, self.rng
+        while cands:
+            i = selector.choose(cands, model, stats, rng)
+            org = cands[i]
+            adm = board.admit(org.name, model)
+            if adm.allowed:
+                return org, adm, None
+            if adm.retry_at is not None and (earliest is None or adm.retry_at < earliest):
+                earliest = adm.retry_at
+            del cands[i]
+        return None, None, earliest
+
+    def route(
+        self, request: ChatRequest, tag: Any = None
+    ) -> Generator[AttemptPlan, VendorResponse | BaseException, RouteResult]:
+        rc = self.config.router
+        clock, board, stats, observer = self.clock, self.board, self.stats, self.observer
+        model = request.model
+        start = now = clock.now()
+        deadline = start + rc.deadline
+        self.budget.request(start)
+        vendor = self.switch.active()
+        standby = rc.standby_vendor
+        tried: list[str] = []
+        attempts = 0
+        last: RouteResult | None = None
+        earliest: float | None = None
+        while True:
+            org, ticket, retry_at = self._pick(vendor, model, tried, now)
+            if org is None or ticket is None:
+                if retry_at is not None and (earliest is None or retry_at < earliest):
+                    earliest = retry_at
+                if standby is not None and vendor != standby:
+                    vendor, standby = standby, None
+                    continue
+                break
+            name = org.name
+            t0 = clock.now()
+            timeout = min(rc.attempt_timeout, deadline - t0)
+            if timeout <= 0.0:  # the deadline passed while choosing: no attempt without time
+                board.release(name, model, ticket)
+                break
+            stats.started(name)
+            try:
+                reply = yield AttemptPlan(org, self._keys[name], request, timeout, ticket.probe)
+                if isinstance(reply, BaseException):
+                    cls = classify_exception(reply)  # re-raises anything that is not a transport failure
+                else:
+                    t1 = clock.now()
+                    cls = classify_response(
+                        reply.status, reply.headers, reply.body, now=t1, latency=t1 - t0,
+                        slow_threshold=rc.slow_call_threshold,
+                    )
+            except BaseException:
+                # Cancelled or broken mid-attempt: give back a probe permit, judge nothing.
+                stats.in_flight[name] -= 1
+                board.release(name, model, ticket)
+                raise
+            t1 = clock.now()
+            outcome = cls.outcome
+            if outcome is Outcome.CLIENT_ERROR:
+                # The caller's fault judges nothing, but a probe's permit must come back.
+                board.release(name, model, ticket)
+            else:
+                board.record(name, model, ticket, outcome)
+            stats.finished(
+                name, model, t1 - t0, cls.remaining_requests,
+                cls.limit_requests or self._limits.get((name, model)),
+            )
+            observer.attempt(tag, name, org.vendor, t0, t1, outcome, cls.status, ticket.probe)
+            attempts += 1
+            if outcome is Outcome.RATE_LIMITED:
+                wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
+                self._cooldown[(name, model)] = t1 + wait
+            response = reply if not isinstance(reply, BaseException) else VendorResponse(0, {}, None)
+            last = RouteResult(response, name, org.vendor, outcome, attempts, cls)
+            now = t1
+            if not outcome.org_fault or attempts >= rc.max_attempts or now >= deadline:
+                break
+            if not self.budget.try_retry(now):
+                break
+            tried.append(name)
+        end = clock.now()
+        if last is None:
+            observer.request(tag, start, end, None, 0)
+            raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
+        observer.request(tag, start, end, last.outcome, attempts)
+        return last
+
+
+class Router:
+    """The sync face. ``send`` routes one chat request; ``transport()`` plugs it under httpx."""
+
+    def __init__(self, config: MultiOrgConfig, *, client: VendorClient | None = None, **kwargs: Any) -> None:
+        self.core = RoutingCore(config, **kwargs)
+        self.client: VendorClient = client or HttpVendorClient(config)
+
+    def __repr__(self) -> str:
+        return f"Router({self.core!r})"
+
+    @property
+    def switch(self) -> VendorSwitch:
+        return self.core.switch
+
+    def send(self, request: ChatRequest, tag: Any = None) -> RouteResult:
+        gen = self.core.route(request, tag)
+        send = self.client.send
+        reply: VendorResponse | BaseException | None = None
+        try:
+            while True:
+                plan = gen.send(reply)  # type: ignore[arg-type]
+                try:
+                    reply = send(plan.org, plan.api_key, plan.request, plan.timeout)
+                except Exception as exc:
+                    reply = exc
+                except BaseException as exc:  # cancellation (GreenletExit, KeyboardInterrupt, ...)
+                    gen.throw(exc)
+                    raise
+        except StopIteration as done:
+            return done.value
+
+    def transport(self) -> Any:
+        from .transport import RouterTransport
+
+        return RouterTransport(self)
+
+
+class AsyncRouter:
+    """The async face over the same core."""
+
+    def __init__(self, config: MultiOrgConfig, *, client: AsyncVendorClient | None = None, **kwargs: Any) -> None:
+        self.core = RoutingCore(config, **kwargs)
+        self.client: AsyncVendorClient = client or AsyncHttpVendorClient(config)
+
+    def __repr__(self) -> str:
+        return f"AsyncRouter({self.core!r})"
+
+    @property
+    def switch(self) -> VendorSwitch:
+        return self.core.switch
+
+    async def send(self, request: ChatRequest, tag: Any = None) -> RouteResult:
+        gen = self.core.route(request, tag)
+        send = self.client.send
+        reply: VendorResponse | BaseException | None = None
+        try:
+            while True:
+                plan = gen.send(reply)  # type: ignore[arg-type]
+                try:
+                    reply = await send(plan.org, plan.api_key, plan.request, plan.timeout)
+                except Exception as exc:
+                    reply = exc
+                except BaseException as exc:  # asyncio.CancelledError and friends
+                    gen.throw(exc)
+                    raise
+        except StopIteration as done:
+            return done.value
+
+    def transport(self) -> Any:
+        from .transport import AsyncRouterTransport
+
+        return AsyncRouterTransport(self)

@@ -1,0 +1,155 @@
+"""Org selection strategies: which healthy org serves the next attempt.
+
+A strategy sees the candidates (orgs of the active vendor that serve the model, are not
+blocked by a breaker or a retry-after, and were not already tried for this request) and the
+pod's local observations (:class:`OrgStats`). It returns an index into the candidates. It never
+does I/O; randomness comes from the injected RNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from .clock import Rng
+from .config import OrgConfig
+
+
+class OrgStats:
+    """What this pod has observed of each (org, model): in-flight, latency EWMA, rate-limit headroom."""
+
+    __slots__ = ("alpha", "ewma", "headroom", "in_flight")
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self.alpha = alpha
+        self.in_flight: dict[str, int] = {}
+        self.ewma: dict[tuple[str, str], float] = {}
+        self.headroom: dict[tuple[str, str], float] = {}
+
+    def started(self, org: str) -> None:
+        self.in_flight[org] = self.in_flight.get(org, 0) + 1
+
+    def finished(self, org: str, model: str, latency: float, remaining: int | None, limit: int | None) -> None:
+        self.in_flight[org] -= 1
+        key = (org, model)
+        prev = self.ewma.get(key)
+        self.ewma[key] = latency if prev is None else prev + self.alpha * (latency - prev)
+        if remaining is not None:
+            self.headroom[key] = remaining / limit if limit else float(remaining)
+
+
+class OrgSelector(Protocol):
+    def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int: ...
+
+
+class RoundRobin:
+    """The seed's strategy: the next org in turn, among the healthy ones.
+
+    The turn is kept as the position (in ``orgs``, the configured order) of the last org chosen,
+    so the next choice is the first candidate after it — a failover from ``a`` goes to ``b``,
+    and the next request continues with ``c``. (A bare counter modulo the candidate count would
+    skip orgs whenever the candidate set shrinks, e.g. on a retry.) Without ``orgs`` it falls
+    back to that counter.
+    """
+
+    __slots__ = ("_last", "_next", "_rank")
+
+    def __init__(self, orgs: Sequence[OrgConfig] = ()) -> None:
+        self._next = 0
+        self._rank = {o.name: i for i, o in enumerate(orgs)}
+        self._last = -1
+
+    def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
+        rank = self._rank
+        if not rank:
+            i = self._next % len(candidates)
+            self._next += 1
+            return i
+        last = self._last
+        for i, o in enumerate(candidates):
+            r = rank.get(o.name, -1)
+            if r > last:
+                self._last = r
+                return i
+        self._last = rank.get(candidates[0].name, -1)
+        return 0
+
+
+class Weighted:
+    """Random in proportion to each org's configured weight (e.g. by tier)."""
+
+    def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
+        total = sum(o.weight for o in candidates)
+        x = rng.random() * total
+        for i, o in enumerate(candidates):
+            x -= o.weight
+            if x < 0:
+                return i
+        return len(candidates) - 1
+
+
+class LeastInFlight:
+    """The org with the fewest attempts in flight from this pod.
+
+    Ties go round robin: with "the first" winning every tie, light or sequential traffic (where
+    nothing is ever in flight) would all land on one org and exhaust its rate limit.
+    """
+
+    __slots__ = ("_next",)
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
+        counts = stats.in_flight
+        n = len(candidates)
+        best = start = self._next % n
+        self._next += 1
+        least = counts.get(candidates[start].name, 0)
+        for k in range(1, n):
+            i = (start + k) % n
+            c = counts.get(candidates[i].name, 0)
+            if c < least:
+                best, least = i, c
+        return best
+
+
+class Headroom:
+    """The org with the most rate-limit headroom left (x-ratelimit-remaining / limit); unknown = full."""
+
+    def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
+        room = stats.headroom
+        return max(range(len(candidates)), key=lambda i: room.get((candidates[i].name, model), 1.0))
+
+
+class PowerOfTwoLatency:
+    """Two random candidates; the one with the lower latency EWMA (unknown counts as fastest)."""
+
+    def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
+        n = len(candidates)
+        if n == 1:
+            return 0
+        a = int(rng.random() * n)
+        b = int(rng.random() * (n - 1))
+        if b >= a:
+            b += 1
+        ewma = stats.ewma
+        la = ewma.get((candidates[a].name, model), 0.0)
+        lb = ewma.get((candidates[b].name, model), 0.0)
+        return a if la <= lb else b
+
+
+STRATEGIES: dict[str, type] = {
+    "round_robin": RoundRobin,
+    "weighted": Weighted,
+    "least_in_flight": LeastInFlight,
+    "headroom": Headroom,
+    "p2c_latency": PowerOfTwoLatency,
+}
+
+
+def make_selector(name: str, orgs: Sequence[OrgConfig] = ()) -> OrgSelector:
+    """The strategy called ``name``; ``orgs`` (the configured order) anchors round robin."""
+    if name == "round_robin":
+        return RoundRobin(orgs)
+    return STRATEGIES[name]()

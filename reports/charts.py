@@ -1,0 +1,567 @@
+"""Charts of a policy comparison (matplotlib, headless Agg; PNG and SVG).
+
+Every chart function takes ``{policy name: Trace or list of Traces (seeds)}`` and an output
+directory, writes ``<name>.png`` and ``<name>.svg`` and returns their paths. Seeds are pooled
+(counts summed, latencies merged) for the time series; the breaker timeline shows the first seed.
+
+=========================  ==================================================================
+``success_rate``            request success rate over time, one line per policy, faults shaded
+``traffic_share``           per-org share of attempts over time (stacked), one panel per policy
+``breaker_timeline``        closed / half-open / open bands per breaker, one panel per policy
+``latency``                 user latency p50 line with p95 and p99 bands, one panel per policy
+``comparison``              bars with 95 % intervals: success rate, failover time, wasted attempts
+=========================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+from .metrics import (  # noqa: E402
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    FaultWindow,
+    breaker_timelines,
+    compute_results,
+    fault_windows,
+    is_local_state,
+    parse_threshold,
+    timeseries,
+)
+from .schema import Results, Stat  # noqa: E402
+
+__all__ = [
+    "CHARTS",
+    "all_charts",
+    "breaker_timeline_chart",
+    "comparison_chart",
+    "latency_chart",
+    "success_rate_chart",
+    "traffic_share_chart",
+]
+
+FORMATS = ("png", "svg")
+_RC = {
+    "svg.hashsalt": "breakerlab",  # stable SVG ids: same data, same file
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+STATE_COLORS = {CLOSED: "#7fc97f", HALF_OPEN: "#fdb462", OPEN: "#e41a1c"}
+STATE_LABELS = {CLOSED: "closed (traffic flows)", HALF_OPEN: "half-open (probing)", OPEN: "open (blocked)"}
+FAULT_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+_POLICY_FIXED = {"none": "#4d4d4d", "manual": "#a6761d"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _runs(traces: Mapping[str, Any]) -> dict[str, list[Any]]:
+    if not traces:
+        raise ValueError("no traces to chart")
+    return {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in traces.items()}
+
+
+def _first(runs: dict[str, list[Any]]) -> Any:
+    return next(iter(runs.values()))[0]
+
+
+def _duration(runs: dict[str, list[Any]]) -> float:
+    return max(float(t.meta.get("duration") or 0.0) for rs in runs.values() for t in rs) or max(
+        float(np.max(t.requests["end"], initial=1.0)) for rs in runs.values() for t in rs
+    )
+
+
+def time_unit(duration: float) -> tuple[float, str]:
+    """(seconds per unit, unit name) for a run of ``duration`` seconds."""
+    if duration >= 2 * 86400:
+        return 86400.0, "days"
+    if duration >= 2 * 3600:
+        return 3600.0, "hours"
+    if duration >= 2 * 60:
+        return 60.0, "minutes"
+    return 1.0, "seconds"
+
+
+def _time_axis(ax: Any, duration: float) -> float:
+    unit, name = time_unit(duration)
+    ax.set_xlim(0, duration / unit)
+    ax.set_xlabel(f"simulated time since start ({name})")
+    return unit
+
+
+def policy_colors(names: Sequence[str]) -> dict[str, str]:
+    palette = [c for c in colormaps["tab10"].colors if c != (0.4980392156862745,) * 3]
+    out, i = {}, 0
+    for n in names:
+        if n in _POLICY_FIXED:
+            out[n] = _POLICY_FIXED[n]
+        else:
+            out[n] = matplotlib.colors.to_hex(palette[i % len(palette)])
+            i += 1
+    return out
+
+
+_VENDOR_PALETTES = {
+    "openai": ("#1f77b4", "#17becf", "#9467bd", "#2ca02c", "#aec7e8", "#98df8a", "#c5b0d5", "#7f7f7f"),
+    "anthropic": ("#ff7f0e", "#d62728", "#8c564b", "#e377c2", "#ffbb78"),
+}
+_OTHER_PALETTE = ("#bcbd22", "#7f7f7f", "#dbdb8d", "#c7c7c7")
+
+
+def org_colors(orgs: Sequence[str], vendors: Sequence[str]) -> list[str]:
+    """Distinct colours per org; OpenAI orgs in cool hues, Anthropic orgs in warm ones, so a
+    vendor failover shows as the chart turning warm."""
+    out = []
+    for i, v in enumerate(vendors):
+        k = [j for j, w in enumerate(vendors) if w == v].index(i)
+        pal = _VENDOR_PALETTES.get(v, _OTHER_PALETTE)
+        out.append(pal[k % len(pal)])
+    return out
+
+
+def _shade(
+    ax: Any, windows: Sequence[FaultWindow], unit: float, *, labels: bool, on_top: bool = False,
+    tint: bool = False,
+) -> None:
+    """Shade each fault window behind the data, edges dashed; ``labels``: name it above the
+    axes; ``on_top``: edges drawn over opaque content; ``tint``: the shade too."""
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    for k, w in enumerate(windows):
+        color = FAULT_COLORS[k % len(FAULT_COLORS)]
+        x0, x1 = w.start / unit, max(w.end, w.start + 1e-9) / unit
+        ax.axvspan(x0, x1, color=color, alpha=0.08 if tint else 0.12, lw=0, zorder=4 if tint else 0)
+        for x in (x0, x1):
+            ax.axvline(x, color=color, lw=1.0, ls="--", alpha=0.9, zorder=4.5 if on_top else 0.5)
+        if labels:
+            ax.annotate(
+                f"▼ {w.label}", xy=(x0, 1.0), xycoords=trans, xytext=(-4, 3 + 12 * (k % 3)),
+                textcoords="offset points", color=color, fontsize=8.5, ha="left", va="bottom",
+                fontweight="bold", annotation_clip=False,
+            )
+
+
+def _fault_title_pad(windows: Sequence[FaultWindow]) -> float:
+    return 8 + 12 * min(len(windows), 3)
+
+
+def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = out_dir / f"{name}.{fmt}"
+        meta = {"Date": None} if fmt == "svg" else {}
+        fig.savefig(path, format=fmt, dpi=110, metadata=meta)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _scenario(runs: dict[str, list[Any]]) -> str:
+    return str(_first(runs).meta.get("scenario", "scenario"))
+
+
+def _seed_note(runs: dict[str, list[Any]]) -> str:
+    n = max(len(v) for v in runs.values())
+    return f"{n} seeds pooled" if n > 1 else f"seed {_first(runs).meta.get('seed', 0)}"
+
+
+def _slo_value(meta: Mapping[str, Any], metric: str) -> float | None:
+    """The overall threshold of one SLO metric, for a reference line (None: not set)."""
+    slo = meta.get("slo")
+    if not isinstance(slo, Mapping):
+        return None
+    spec = slo.get(metric)
+    if isinstance(spec, Mapping):
+        spec = spec.get("overall")
+    if spec is None:
+        return None
+    try:
+        return parse_threshold(spec, metric).value
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- charts
+
+def success_rate_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+    runs = _runs(traces)
+    duration = _duration(runs)
+    windows = fault_windows(_first(runs))
+    colors = policy_colors(list(runs))
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
+        unit = _time_axis(ax, duration)
+        lows = []
+        series = {}
+        for name, rs in runs.items():
+            s = timeseries(rs)
+            series[name] = s
+            rate = s.success_rate * 100
+            x = np.repeat(s.edges / unit, 2)[1:-1]
+            ax.plot(x, np.repeat(rate, 2), color=colors[name], lw=1.6, label=name, alpha=0.9)
+            if np.isfinite(rate).any():
+                lows.append(np.nanmin(rate))
+        slo = _slo_value(_first(runs).meta, "success_rate")
+        if slo is not None:
+            ax.axhline(slo * 100, color="black", ls=":", lw=1.2, label=f"SLO ≥ {slo * 100:g} %")
+            lows.append(slo * 100)
+        low = min(lows) if lows else 0.0
+        span = max(100 - low, 0.05)
+        ax.set_ylim(max(0.0, low - 0.12 * span), 100 + 0.06 * span)
+        _shade(ax, windows, unit, labels=True)
+        ax.set_ylabel("requests that succeeded (%)")
+        width = next(iter(series.values())).edges[1]
+        ax.set_title(
+            f"{_scenario(runs)} — user request success rate per {_fmt_width(width)} ({_seed_note(runs)})",
+            pad=_fault_title_pad(windows),
+        )
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(title="policy", loc="lower left", frameon=True, framealpha=0.9)
+        return _save(fig, Path(out_dir), "success_rate", formats)
+
+
+def _fmt_width(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def _panels(n: int, height: float) -> tuple[Figure, list[Any]]:
+    fig, axes = plt.subplots(
+        n, 1, figsize=(11, 1.2 + height * n), sharex=True, squeeze=False, layout="constrained"
+    )
+    return fig, [a[0] for a in axes]
+
+
+def traffic_share_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+    runs = _runs(traces)
+    duration = _duration(runs)
+    first = _first(runs)
+    windows = fault_windows(first)
+    orgs = [str(o) for o in first.meta.get("orgs", [])]
+    vendors = [str(v) for v in first.meta.get("org_vendors") or [""] * len(orgs)]
+    colors = org_colors(orgs, vendors)
+    with plt.rc_context(_RC):
+        fig, axes = _panels(len(runs), 2.3)
+        for k, (ax, (name, rs)) in enumerate(zip(axes, runs.items(), strict=True)):
+            s = timeseries(rs)
+            unit, _ = time_unit(duration)
+            share = np.nan_to_num(s.share) * 100
+            x = np.repeat(s.edges / unit, 2)[1:-1]
+            ys = [np.repeat(share[:, j], 2) for j in range(len(s.orgs))]
+            labels = [f"{o} ({v})" if v else o for o, v in zip(s.orgs, vendors, strict=False)]
+            ax.stackplot(x, *ys, colors=colors, labels=labels, alpha=0.95, lw=0)
+            ax.set_ylim(0, 100)
+            ax.set_ylabel("share of\nattempts (%)")
+            pad = _fault_title_pad(windows) if k == 0 else 6
+            ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
+            _shade(ax, windows, unit, labels=k == 0, on_top=True, tint=True)
+        _time_axis(axes[-1], duration)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles[::-1], labels[::-1], title="org (vendor)", loc="center left", bbox_to_anchor=(1.0, 0.5))
+        fig.suptitle(
+            f"{_scenario(runs)} — where the attempts went: each org's share of attempts "
+            f"({_seed_note(runs)})"
+        )
+        return _save(fig, Path(out_dir), "traffic_share", formats)
+
+
+def _breaker_rows(trace: Any) -> list[tuple[str, list[tuple[float, float, int]]]]:
+    """One row per breaker with events, plus one all-closed row per org that never tripped."""
+    orgs = [str(o) for o in trace.meta.get("orgs", [])]
+    models = [str(m) for m in trace.meta.get("models", [])]
+    duration = float(trace.meta.get("duration") or 0.0)
+    tl = breaker_timelines(trace)
+    multi_model = len({k.model for k in tl}) > 1
+    rows = []
+    for oi, org in enumerate(orgs):
+        keys = sorted(k for k in tl if k.org == oi)
+        if not keys:
+            suffix = " (all pods)" if is_local_state(trace.meta) else ""
+            rows.append((f"{org}{suffix}", [(0.0, duration, CLOSED)]))
+        for k in keys:
+            label = org
+            if multi_model and k.model < len(models):
+                label += f" · {models[k.model]}"
+            if k.pod is not None:
+                label += f" · pod-{k.pod}"
+            rows.append((label, tl[k]))
+    return rows
+
+
+def breaker_timeline_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+    runs = _runs(traces)
+    duration = _duration(runs)
+    unit, _ = time_unit(duration)
+    windows = fault_windows(_first(runs))
+    rows_by = {name: _breaker_rows(rs[0]) for name, rs in runs.items()}
+    heights = [max(1.0, 0.32 * len(r)) + 0.6 for r in rows_by.values()]
+    min_w = duration / 2500
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(
+            len(runs), 1, figsize=(11, 1.2 + sum(heights)), sharex=True, squeeze=False,
+            gridspec_kw={"height_ratios": heights}, layout="constrained",
+        )
+        axes = [a[0] for a in axes]
+        for k, (ax, (name, rows)) in enumerate(zip(axes, rows_by.items(), strict=True)):
+            trace = runs[name][0]
+            no_breaker = name == "none" or not len(trace.events["time"])
+            for i, (_, spans) in enumerate(rows):
+                y = len(rows) - 1 - i
+                for state in (CLOSED, OPEN):
+                    bars = [(s / unit, (e - s) / unit) for s, e, st in spans if st == state]
+                    if bars:
+                        ax.broken_barh(bars, (y - 0.38, 0.76), color=STATE_COLORS[state], lw=0)
+                # half-open spans are often a second long: draw them as narrow ticks that stay
+                # visible at day scale without hiding the open band around them
+                bars = [(s / unit, max(e - s, min_w) / unit) for s, e, st in spans if st == HALF_OPEN]
+                if bars:
+                    ax.broken_barh(bars, (y - 0.2, 0.4), color=STATE_COLORS[HALF_OPEN], lw=0)
+            ax.set_yticks(range(len(rows)), [r[0] for r in rows][::-1])
+            ax.set_ylim(-0.6, len(rows) - 0.4)
+            ax.spines["left"].set_visible(False)
+            ax.tick_params(axis="y", length=0)
+            title = f"policy: {name}  (seed {trace.meta.get('seed', 0)})"
+            if no_breaker:
+                title += " — no breaker events: every org stays in rotation"
+            pad = _fault_title_pad(windows) if k == 0 else 6
+            ax.set_title(title, loc="left", fontweight="bold", pad=pad)
+            _shade(ax, windows, unit, labels=k == 0, on_top=True)
+        _time_axis(axes[-1], duration)
+        handles = [Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)]
+        fig.legend(handles=handles, title="breaker state", loc="center left", bbox_to_anchor=(1.0, 0.5))
+        local = is_local_state(_first(runs).meta)
+        fig.suptitle(
+            f"{_scenario(runs)} — breaker state per org{' and pod (local state)' if local else ''}"
+        )
+        return _save(fig, Path(out_dir), "breaker_timeline", formats)
+
+
+def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+    runs = _runs(traces)
+    duration = _duration(runs)
+    unit, _ = time_unit(duration)
+    windows = fault_windows(_first(runs))
+    colors = policy_colors(list(runs))
+    with plt.rc_context(_RC):
+        fig, axes = _panels(len(runs), 2.1)
+        series = {name: timeseries(rs) for name, rs in runs.items()}
+        finite = np.concatenate([s.latency[np.isfinite(s.latency)] for s in series.values()])
+        p99_slo = _slo_value(_first(runs).meta, "p99_latency")
+        lo = max(float(finite.min()) * 0.8, 1e-3) if len(finite) else 0.1
+        hi = float(finite.max()) * 1.3 if len(finite) else 10.0
+        if p99_slo is not None:
+            hi = max(hi, p99_slo * 1.3)
+        for k, (ax, (name, s)) in enumerate(zip(axes, series.items(), strict=True)):
+            x = np.repeat(s.edges / unit, 2)[1:-1]
+            p50, p95, p99 = (np.repeat(s.latency[:, j], 2) for j in range(3))
+            c = colors[name]
+            ax.fill_between(x, p95, p99, color=c, alpha=0.18, lw=0, label="p95 – p99")
+            ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 – p95")
+            ax.plot(x, p50, color=c, lw=1.4, label="p50 (median)")
+            if p99_slo is not None:
+                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}")
+            ax.set_yscale("log")
+            ax.set_ylim(lo, hi)
+            ax.set_ylabel("user latency (s)")
+            pad = _fault_title_pad(windows) if k == 0 else 6
+            ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(_sec_tick))
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.grid(axis="y", which="major", alpha=0.3)
+            ax.legend(loc="upper left", fontsize=8, ncol=4, framealpha=0.85)
+            _shade(ax, windows, unit, labels=k == 0)
+        _time_axis(axes[-1], duration)
+        width = next(iter(series.values())).edges[1]
+        fig.suptitle(
+            f"{_scenario(runs)} — user latency percentiles per {_fmt_width(width)} "
+            f"(arrival → answer, failures included; {_seed_note(runs)})"
+        )
+        return _save(fig, Path(out_dir), "latency", formats)
+
+
+def _sec_tick(v: float, _pos: Any = None) -> str:
+    if v >= 60:
+        return f"{v / 60:g} min"
+    if v >= 1:
+        return f"{v:g} s"
+    return f"{v * 1000:g} ms"
+
+
+def _err(st: Stat, scale: float) -> tuple[float, float]:
+    if st.mean is None or st.ci_low is None or st.ci_high is None:
+        return 0.0, 0.0
+    return (st.mean - st.ci_low) * scale, (st.ci_high - st.mean) * scale
+
+
+def _dur_unit(values: Sequence[float]) -> tuple[float, str]:
+    m = max(values, default=0.0)
+    if m >= 2 * 3600:
+        return 3600.0, "h"
+    if m >= 180:
+        return 60.0, "min"
+    return 1.0, "s"
+
+
+def _grouped(
+    ax: Any,
+    policies: Sequence[str],
+    groups: Sequence[str],
+    stats: dict[tuple[str, str], Stat],
+    *,
+    scale: float,
+    fmt: Callable[[float], str],
+    colors: Sequence[str],
+    never: bool = False,
+    inside: bool = False,
+) -> None:
+    n = max(1, len(groups))
+    width = 0.8 / n
+    tops = [
+        (st.ci_high if st.ci_high is not None else st.mean) * scale
+        for st in stats.values()
+        if st.mean is not None
+    ]
+    top = max(tops, default=1.0) or 1.0
+    for gi, g in enumerate(groups):
+        for pi, p in enumerate(policies):
+            st = stats.get((p, g))
+            x = pi + (gi - (n - 1) / 2) * width
+            if st is None:
+                continue
+            if st.mean is None or (never and st.n_none):
+                ax.bar(x, top * 1.08, width * 0.92, color="white", edgecolor=colors[gi], hatch="///", lw=1)
+                label = "never" if st.n_none == st.n or st.mean is None else f"never in {st.n_none}/{st.n}"
+                ax.text(x, top * 1.1, label, ha="center", va="bottom", fontsize=8, color="#b00", rotation=90 if n > 2 else 0)
+                continue
+            lo, hi = _err(st, scale)
+            ax.bar(
+                x, st.mean * scale, width * 0.92, color=colors[gi],
+                yerr=[[lo], [hi]] if hi or lo else None, capsize=3, ecolor="black",
+                label=g if pi == 0 else None,
+            )
+            if inside:
+                ax.text(x, st.mean * scale - 0.02 * (ax.get_ylim()[1] - ax.get_ylim()[0]), fmt(st.mean),
+                        ha="center", va="top", fontsize=8, rotation=90, color="white",
+                        fontweight="bold")
+            else:
+                ax.text(x, st.mean * scale + hi, fmt(st.mean), ha="center", va="bottom", fontsize=8,
+                        rotation=90 if n > 2 else 0)
+    ax.set_xticks(range(len(policies)), policies)
+    ax.set_xlim(-0.6, len(policies) - 0.4)
+
+
+def comparison_chart(
+    traces: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    results: Results | None = None,
+) -> list[Path]:
+    runs = _runs(traces)
+    res = results or compute_results(runs, slo={})
+    policies = list(res.policies)
+    org_faults = [f for f in res.faults if f.org_fault]
+    pcolors = ["#4d4d4d", *FAULT_COLORS]
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), layout="constrained")
+        # success rate: whole run and during each fault
+        groups = ["whole run", *[f"during {f.label}" for f in res.faults]]
+        stats: dict[tuple[str, str], Stat] = {}
+        for p, pr in res.policies.items():
+            stats[(p, "whole run")] = pr.overall.success_rate
+            for f, fr in zip(res.faults, pr.faults, strict=False):
+                stats[(p, f"during {f.label}")] = fr.phases["during"].success_rate
+        lows = [
+            (st.ci_low if st.ci_low is not None else st.mean) * 100
+            for st in stats.values()
+            if st.mean is not None
+        ]
+        low = min(lows, default=0.0)
+        span = max(100 - low, 0.05)
+        axes[0].set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
+        _grouped(axes[0], policies, groups, stats, scale=100, fmt=_pct_label, colors=pcolors,
+                 inside=True)
+        axes[0].set_ylabel("requests that succeeded (%) — axis truncated")
+        axes[0].set_title("Success rate (higher is better)")
+        axes[0].legend(fontsize=8, loc="lower left", framealpha=0.9)
+
+        # failover time per org fault
+        fo = {(p, f.label): pr.faults[f.index].failover_time_max for p, pr in res.policies.items() for f in org_faults}
+        unit, uname = _dur_unit([st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None])
+        fcolors = [FAULT_COLORS[f.index % len(FAULT_COLORS)] for f in org_faults]
+        _grouped(axes[1], policies, [f.label for f in org_faults], fo, scale=1 / unit,
+                 fmt=lambda v, u=unit, n=uname: f"{v / u:.3g} {n}", colors=fcolors, never=True)
+        axes[1].set_ylabel(f"failover time, worst pod ({uname})")
+        axes[1].set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
+        axes[1].set_ylim(0, axes[1].get_ylim()[1] * 1.25)
+
+        wa = {(p, f.label): pr.faults[f.index].wasted_attempts for p, pr in res.policies.items() for f in org_faults}
+        _grouped(axes[2], policies, [f.label for f in org_faults], wa, scale=1.0,
+                 fmt=lambda v: f"{v:,.0f}", colors=fcolors)
+        axes[2].set_ylabel("attempts sent to the faulted target")
+        axes[2].set_title("Wasted attempts during the fault (lower is better)")
+        axes[2].set_ylim(0, axes[2].get_ylim()[1] * 1.2)
+        if org_faults:
+            handles = [Patch(color=c, label=f.label) for c, f in zip(fcolors, org_faults, strict=True)]
+            axes[1].legend(handles=handles, title="fault", fontsize=8, loc="upper right")
+        for ax in axes:
+            ax.grid(axis="y", alpha=0.3)
+            ax.tick_params(axis="x", rotation=20)
+        n = max(len(p.seeds) for p in res.policies.values())
+        note = f"mean of {n} seeds, bars = 95 % interval" if n > 1 else "one seed"
+        fig.suptitle(f"{res.scenario.name} — policy comparison ({note})", fontsize=12)
+        return _save(fig, Path(out_dir), "comparison", formats)
+
+
+def _pct_label(v: float) -> str:
+    if v >= 1:
+        return "100 %"
+    digits = min(4, max(1, math.ceil(-math.log10(1 - v)) - 1))
+    return f"{v * 100:.{digits}f} %"
+
+
+CHARTS: dict[str, Callable[..., list[Path]]] = {
+    "success_rate": success_rate_chart,
+    "traffic_share": traffic_share_chart,
+    "breaker_timeline": breaker_timeline_chart,
+    "latency": latency_chart,
+    "comparison": comparison_chart,
+}
+
+
+def all_charts(
+    traces: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    results: Results | None = None,
+) -> dict[str, list[Path]]:
+    """Every chart; ``{chart name: [png path, svg path]}``."""
+    out: dict[str, list[Path]] = {}
+    for name, fn in CHARTS.items():
+        if name == "comparison":
+            out[name] = fn(traces, out_dir, formats=formats, results=results)
+        else:
+            out[name] = fn(traces, out_dir, formats=formats)
+    return out

@@ -1,0 +1,703 @@
+"""The report: ``report.html``, ``summary.md``, ``results.json`` and the charts, from traces.
+
+Output layout (``out_dir``)::
+
+    out_dir/
+      report.html          self-contained (charts embedded as PNG, no external assets)
+      summary.md           a table for a PR comment
+      results.json         numbers, schema reports/results.schema.json (see reports.schema)
+      charts/<chart>.png   one PNG and one SVG per chart (see reports.charts)
+      charts/<chart>.svg
+      traces/manifest.json the policies in comparison order and each one's seed files
+      traces/<policy>/seed-<n>.npz   one trace per policy and seed (sim.trace.Trace.save)
+
+Re-render without re-running the simulation: ``report_from_dir(out_dir)`` (or
+``python -m reports.render OUT_DIR [NEW_OUT_DIR]``) loads ``traces/`` and writes the same
+``results.json`` byte for byte. ``report_from_dir`` also accepts the ``traces`` directory
+itself, and a directory of ``<policy>/*.npz`` without a manifest (policies then sorted by name).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .charts import CHARTS, FORMATS, all_charts
+from .metrics import compute_results
+from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results, Stat
+
+__all__ = [
+    "ReportPaths",
+    "fmt_duration",
+    "fmt_rate",
+    "load_traces",
+    "render_html",
+    "render_markdown",
+    "report_from_dir",
+    "results_json",
+    "save_traces",
+    "write_report",
+]
+
+TRACE_DIR = "traces"
+CHART_DIR = "charts"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    out_dir: Path
+    html: Path
+    markdown: Path
+    json: Path
+    charts: dict[str, list[Path]] = field(default_factory=dict)
+    traces: list[Path] = field(default_factory=list)
+    passed: bool | None = None  # SLO verdict; None when no SLO was given
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt_rate(v: float | None) -> str:
+    """A success rate with enough decimals to show its nines: 0.99987 → ``99.987 %``."""
+    if v is None:
+        return "–"
+    if v >= 1.0:
+        return "100 %"
+    if v <= 0.0:
+        return "0 %"
+    digits = min(4, max(2, math.ceil(-math.log10(1.0 - v)) - 1))
+    return f"{v * 100:.{digits}f} %"
+
+
+def fmt_duration(v: float | None, never: str = "never") -> str:
+    if v is None:
+        return never
+    a = abs(v)
+    if a < 1:
+        return f"{v * 1000:.0f} ms"
+    if a < 120:
+        return f"{v:.1f} s"
+    if a < 2 * 3600:
+        return f"{v / 60:.1f} min"
+    if a < 2 * 86400:
+        return f"{v / 3600:.1f} h"
+    return f"{v / 86400:.1f} d"
+
+
+def fmt_count(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
+
+
+def fmt_clock(seconds: float) -> str:
+    """Sim time as ``d1 02:00`` (day index, then time of day)."""
+    d, rem = divmod(int(round(seconds)), 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    t = f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+    return f"d{d} {t}" if d or seconds >= 86400 else t
+
+
+def _fmt_stat(st: Stat, kind: str) -> str:
+    """mean, ± half the 95 % interval when there are seeds to have one; 'never' when undefined."""
+    f = {"rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": _fmt_ratio}[kind]
+    if st.mean is None:
+        return "never" if kind == "duration" and st.n else "–"
+    text = f(st.mean)
+    if st.ci_low is not None and st.ci_high is not None and st.ci_high > st.ci_low:
+        half = (st.ci_high - st.ci_low) / 2
+        if kind == "rate":
+            text += f" ± {half * 100:.2g} pp"
+        elif kind == "duration":
+            text += f" ± {fmt_duration(half)}"
+        elif kind == "ratio":
+            text += f" ± {half:.2g}"
+        else:
+            text += f" ± {fmt_count(half)}"
+    if kind == "duration" and st.n_none:
+        text += f" (never in {st.n_none}/{st.n})"
+    return text
+
+
+def _fmt_ratio(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _check_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "never" if metric.endswith("_time") or "latency" in metric else "–"
+    if "rate" in metric and "amplification" not in metric:
+        return fmt_rate(value)
+    if metric.endswith("_time") or "latency" in metric:
+        return fmt_duration(value)
+    if metric == "retry_amplification":
+        return _fmt_ratio(value)
+    return fmt_count(value)
+
+
+# --------------------------------------------------------------------------- traces on disk
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "policy"
+
+
+def save_traces(traces: Mapping[str, Any], out_dir: str | Path, *, slo: Any = None) -> list[Path]:
+    """Write ``out_dir/traces/<policy>/seed-<n>.npz`` and ``traces/manifest.json`` (the policy
+    order, each policy's files and the SLO the report was evaluated against, if given)."""
+    root = Path(out_dir) / TRACE_DIR
+    paths: list[Path] = []
+    manifest: dict[str, Any] = {"format": 1, "policies": []}
+    if slo is not None:
+        manifest["slo"] = slo
+    for name, runs in traces.items():
+        runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+        files = []
+        for i, t in enumerate(runs):
+            seed = t.meta.get("seed", i)
+            fname = f"seed-{seed}.npz"
+            if fname in files:
+                fname = f"seed-{seed}-{i}.npz"
+            paths.append(t.save(root / _safe(name) / fname))
+            files.append(fname)
+        manifest["policies"].append({"name": name, "dir": _safe(name), "files": files})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return paths
+
+
+def _seed_key(p: Path) -> tuple[int, str]:
+    m = re.match(r"seed-(-?\d+)", p.stem)
+    return (int(m.group(1)) if m else 1 << 62, p.name)
+
+
+def _trace_root(trace_dir: str | Path) -> Path:
+    root = Path(trace_dir)
+    return root / TRACE_DIR if (root / TRACE_DIR).is_dir() else root
+
+
+def load_traces(trace_dir: str | Path) -> dict[str, list[Any]]:
+    """Load what :func:`save_traces` wrote (``trace_dir`` = the report dir or its ``traces/``)."""
+    from sim.trace import Trace  # reports reads traces; it does not need the simulator otherwise
+
+    root = _trace_root(trace_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{trace_dir}: not a directory")
+    out: dict[str, list[Any]] = {}
+    manifest = root / MANIFEST
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        for entry in data["policies"]:
+            out[entry["name"]] = [Trace.load(root / entry["dir"] / f) for f in entry["files"]]
+    else:
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            files = sorted(d.glob("*.npz"), key=_seed_key)
+            if files:
+                out[d.name] = [Trace.load(f) for f in files]
+        loose = sorted(root.glob("*.npz"), key=_seed_key)
+        for f in loose:
+            t = Trace.load(f)
+            out.setdefault(str(t.meta.get("policy", f.stem)), []).append(t)
+    if not out:
+        raise FileNotFoundError(f"{trace_dir}: no *.npz traces found")
+    return out
+
+
+# --------------------------------------------------------------------------- results.json
+
+def results_json(results: Results) -> str:
+    return json.dumps(results.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- markdown
+
+def _org_faults(res: Results) -> list[FaultInfo]:
+    return [f for f in res.faults if f.org_fault]
+
+
+def _policy_verdict(res: Results, policy: str) -> str:
+    if res.slo is None:
+        return ""
+    checks = [c for c in res.slo.checks if c.policy == policy]
+    if not checks:
+        return "–"
+    failed = sum(not c.passed for c in checks)
+    return "✅ pass" if not failed else f"❌ {failed} failed"
+
+
+def _headline(res: Results) -> str:
+    sc = res.scenario
+    state = f" ({sc.state} state)" if sc.state else ""
+    n = len(res.seeds)
+    return (
+        f"{n} seed{'s' if n != 1 else ''} · {fmt_duration(sc.duration)} simulated · "
+        f"{sc.pods} pod{'s' if sc.pods != 1 else ''}{state} · {len(sc.orgs)} orgs"
+    )
+
+
+def _fault_line(f: FaultInfo) -> str:
+    return (
+        f"{f.label} ({f.kind} → {f.target}, {fmt_clock(f.start)} – {fmt_clock(f.end)}, "
+        f"{fmt_duration(f.end - f.start)})"
+    )
+
+
+def render_markdown(res: Results) -> str:
+    sc = res.scenario
+    verdict = ""
+    if res.slo is not None:
+        verdict = " — SLO ✅ passed" if res.slo.passed else " — SLO ❌ failed"
+    lines = [f"### breakerlab · {sc.name}{verdict}", "", _headline(res)]
+    if res.faults:
+        lines.append("")
+        lines.append("Faults: " + "; ".join(_fault_line(f) for f in res.faults))
+    first = _org_faults(res)[0] if _org_faults(res) else None
+    lines.append("")
+    head = ["policy", "success", "session success", "p99 latency", "attempts / request"]
+    if first is not None:
+        head += [f"failover ({first.label})", "detection", "recovery", "wasted attempts"]
+    if res.slo is not None:
+        head.append("SLO")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    for name, pr in res.policies.items():
+        o = pr.overall
+        row = [
+            f"`{name}`",
+            _fmt_stat(o.success_rate, "rate"),
+            _fmt_stat(o.session_success_rate, "rate"),
+            _fmt_stat(o.latency_p99, "duration"),
+            _fmt_stat(o.retry_amplification, "ratio"),
+        ]
+        if first is not None:
+            fr = pr.faults[first.index]
+            row += [
+                _fmt_stat(fr.failover_time_max, "duration"),
+                _fmt_stat(fr.detection_time, "duration"),
+                _fmt_stat(fr.recovery_time, "duration") if first.end < sc.duration else "n/a",
+                _fmt_stat(fr.wasted_attempts, "count"),
+            ]
+        if res.slo is not None:
+            row.append(_policy_verdict(res, name))
+        lines.append("| " + " | ".join(row) + " |")
+    if len(res.faults) > 1 or (res.faults and first is None):
+        lines += ["", "<details><summary>Per fault</summary>", ""]
+        lines.append(
+            "| fault | policy | success during | failover worst / median pod | detection | "
+            "recovery | user-visible failures | wasted attempts |"
+        )
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for f in res.faults:
+            for name, pr in res.policies.items():
+                fr = pr.faults[f.index]
+                org = f.org_fault
+                lines.append(
+                    f"| {f.label} | `{name}` | {_fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
+                    + (
+                        f"{_fmt_stat(fr.failover_time_max, 'duration')} / "
+                        f"{_fmt_stat(fr.failover_time_median, 'duration')} | "
+                        f"{_fmt_stat(fr.detection_time, 'duration')} | "
+                        f"{_fmt_stat(fr.recovery_time, 'duration') if f.end < sc.duration else 'n/a'} | "
+                        if org
+                        else "n/a | n/a | n/a | "
+                    )
+                    + f"{_fmt_stat(fr.user_visible_failures, 'count')} | "
+                    + (f"{_fmt_stat(fr.wasted_attempts, 'count')} |" if org else "n/a |")
+                )
+        lines += ["", "</details>"]
+    if res.slo is not None:
+        failed = [c for c in res.slo.checks if not c.passed]
+        lines.append("")
+        if failed:
+            lines.append(f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed**")
+            lines.append("")
+            for c in failed:
+                where = c.phase + (f" {c.fault}" if c.fault else "")
+                note = f" ({c.note})" if c.note else ""
+                lines.append(
+                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {_check_value(c.metric, c.value)}, "
+                    f"needs {c.threshold}{note}"
+                )
+        else:
+            lines.append(f"**SLO: all {len(res.slo.checks)} checks passed**")
+    n = max(len(p.seeds) for p in res.policies.values())
+    lines += [
+        "",
+        f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>",
+    ]
+    lines[-1] += f"Failover = onset → last regular attempt on the faulted target (worst pod). " \
+                 f"results.json schema {SCHEMA_VERSION}.</sub>"
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- html
+
+_CSS = """
+body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;
+ color:#1d1d1f;max-width:1180px;margin:24px auto;padding:0 20px;background:#fff}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 8px;border-bottom:1px solid #ddd;
+ padding-bottom:4px}h3{font-size:15px;margin:20px 0 6px}
+.muted{color:#666}.badge{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600;
+ font-size:13px;margin-left:8px;vertical-align:middle}.pass{background:#e3f5e1;color:#1a7f37}
+.fail{background:#fde7e9;color:#c21d2f}.none{background:#eee;color:#555}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}th,td{padding:5px 9px;
+ border-bottom:1px solid #e5e5e5;text-align:right;vertical-align:top}th{background:#f6f8fa;
+ text-align:right;font-weight:600}td:first-child,th:first-child{text-align:left}
+td.l,th.l{text-align:left}tr.bad td{background:#fff5f5}code{background:#f3f3f3;padding:1px 4px;
+ border-radius:3px;font-size:12px}figure{margin:16px 0 26px}figure img{max-width:100%;
+ border:1px solid #eee}figcaption{color:#555;font-size:13px;margin-top:4px}
+.facts td{text-align:left}.facts td:first-child{color:#666;padding-right:18px}
+.slack{border:1px solid #e1e1e1;border-radius:8px;padding:4px 0;max-width:640px;background:#fff}
+.msg{display:flex;gap:10px;padding:8px 14px}.msg:hover{background:#f8f8f8}
+.avatar{width:36px;height:36px;border-radius:6px;background:#4a154b;color:#fff;font-weight:700;
+ display:flex;align-items:center;justify-content:center;flex:none;font-size:13px}
+.who{font-weight:700}.app{font-size:10px;background:#e8e8e8;color:#555;border-radius:3px;
+ padding:1px 4px;margin:0 6px;font-weight:600}.when{color:#616061;font-size:12px}
+.body{white-space:pre-wrap;font-size:14px;margin-top:2px;border-left:4px solid #ccc;
+ padding-left:10px}.body.OPENED{border-color:#e01e5a}.body.CLOSED{border-color:#2eb67d}
+.body.HALF_OPEN{border-color:#ecb22e}.body b{font-weight:700}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600}
+"""
+
+_CAPTIONS = {
+    "success_rate": "Share of user requests that ended 2xx, per time bin. Shaded: fault windows. "
+    "A policy that fails over keeps its line at the top through the fault.",
+    "traffic_share": "Where the attempts went. When a breaker trips, the faulted org's band "
+    "shrinks to nothing and its peers take over; 'none' keeps feeding it.",
+    "breaker_timeline": "Each breaker's state over time: green closed, red open (blocked), "
+    "amber ticks half-open probes.",
+    "latency": "User latency from arrival to answer (failed requests included): median line, "
+    "p50–p95 and p95–p99 bands. Retries and failovers show up as widening bands.",
+    "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
+    "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
+}
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, classes: Sequence[str] = (), left: int = 1) -> str:
+    th = "".join(f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(head))
+    body = []
+    for k, r in enumerate(rows):
+        cls = f' class="{classes[k]}"' if k < len(classes) and classes[k] else ""
+        tds = "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
+        body.append(f"<tr{cls}>{tds}</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _alerts_html(trace: Any, limit: int = 120) -> str:
+    from multiorg.alerts import BreakerEvent, EventKind
+
+    ev = trace.events
+    n = len(ev["time"])
+    if not n:
+        return '<p class="muted">No breaker events.</p>'
+    meta = trace.meta
+    orgs = [str(o) for o in meta.get("orgs", [])]
+    vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
+    models = [str(m) for m in meta.get("models") or ["model"]]
+    epoch = float(meta.get("start_epoch", 0.0) or 0.0)
+    kinds = ("OPENED", "HALF_OPEN", "CLOSED")
+    order = np.lexsort((np.arange(n), ev["time"]))
+    shown = [int(i) for i in order if int(ev["kind"][i]) != 1]
+    half = n - len(shown)
+    msgs = []
+    for i in shown[:limit]:
+        o, m, k = int(ev["org"][i]), int(ev["model"][i]), int(ev["kind"][i])
+        event = BreakerEvent(
+            kind=EventKind(kinds[k]),
+            org=orgs[o] if o < len(orgs) else str(o),
+            model=models[m] if m < len(models) else str(m),
+            vendor=vendors[o] if o < len(vendors) else "",
+            time=epoch + float(ev["time"][i]),
+            failure_count=int(ev["failure_count"][i]),
+            block_duration=float(ev["block_duration"][i]),
+            retry_cycles=int(ev["retry_cycles"][i]),
+            pod=f"pod-{int(ev['pod'][i])}",
+        )
+        first, _, rest = event.text().partition("\n")
+        when = datetime.fromtimestamp(event.time, tz=UTC).strftime("%-I:%M %p")
+        msgs.append(
+            f'<div class="msg"><div class="avatar">AI</div><div><span class="who">AI Notifications'
+            f'</span><span class="app">APP</span><span class="when">{_e(when)} · '
+            f'{_e(event.pod)} · sim {_e(fmt_clock(float(ev["time"][i])))}</span>'
+            f'<div class="body {kinds[k]}"><b>{_e(first)}</b>\n{_e(rest)}</div></div></div>'
+        )
+    more = []
+    if len(shown) > limit:
+        more.append(f"{len(shown) - limit} more OPENED/CLOSED alerts not shown")
+    if half:
+        more.append(f"{half} HALF_OPEN transitions (probes) not posted, as in production")
+    tail = f'<p class="muted">{_e("; ".join(more))}.</p>' if more else ""
+    return f'<div class="slack">{"".join(msgs)}</div>{tail}'
+
+
+def _params_html(pr: PolicyResult) -> str:
+    if not pr.params:
+        return '<span class="muted">no parameters</span>'
+    return "<br>".join(f"<code>{_e(k)}</code> = {_e(json.dumps(v))}" for k, v in pr.params.items())
+
+
+def render_html(
+    res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapping[str, Any] | None = None
+) -> str:
+    sc = res.scenario
+    if res.slo is None:
+        badge = '<span class="badge none">no SLO</span>'
+    elif res.slo.passed:
+        badge = '<span class="badge pass">SLO passed</span>'
+    else:
+        badge = '<span class="badge fail">SLO failed</span>'
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>breakerlab · {_e(sc.name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(sc.name)} {badge}</h1>",
+        f'<p class="muted">breakerlab report · {_e(_headline(res))}</p>',
+    ]
+    if sc.description:
+        parts.append(f"<p>{_e(sc.description)}</p>")
+    start = datetime.fromtimestamp(sc.start_epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    orgs = ", ".join(f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False))
+    facts = [
+        ("simulated", f"{fmt_duration(sc.duration)} from {start}"),
+        ("pods", f"{sc.pods}" + (f", breaker state {sc.state}" if sc.state else "")),
+        ("orgs", orgs),
+        ("models", ", ".join(sc.models)),
+        ("seeds", ", ".join(map(str, res.seeds))),
+        ("mode", sc.mode or "–"),
+        ("policies", ", ".join(res.policies)),
+    ]
+    parts.append('<table class="facts">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts) + "</table>")
+
+    # summary table
+    parts.append("<h2>Summary</h2>")
+    ofaults = _org_faults(res)
+    head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request"]
+    for f in ofaults:
+        head += [f"failover: {f.label}", "detection", "recovery"]
+    head += ["wasted attempts", "breaker opens"]
+    if res.slo is not None:
+        head.append("SLO")
+    rows, classes = [], []
+    for name, pr in res.policies.items():
+        o = pr.overall
+        row = [
+            f"<b>{_e(name)}</b>",
+            _e(_fmt_stat(o.success_rate, "rate")),
+            _e(_fmt_stat(o.session_success_rate, "rate")),
+            _e(f"{_fmt_stat(o.latency_p50, 'duration')} / {_fmt_stat(o.latency_p99, 'duration')}"),
+            _e(_fmt_stat(o.retry_amplification, "ratio")),
+        ]
+        for f in ofaults:
+            fr = pr.faults[f.index]
+            row += [
+                _e(_fmt_stat(fr.failover_time_max, "duration")),
+                _e(_fmt_stat(fr.detection_time, "duration")),
+                _e(_fmt_stat(fr.recovery_time, "duration") if f.end < sc.duration else "n/a"),
+            ]
+        row += [_e(_fmt_stat(pr.wasted_attempts, "count")), _e(_fmt_stat(pr.alerts.opened, "count"))]
+        verdict = _policy_verdict(res, name)
+        if res.slo is not None:
+            row.append(_e(verdict))
+        rows.append(row)
+        classes.append("bad" if verdict.startswith("❌") else "")
+    parts.append(_table(head, rows, classes=classes))
+    n = max(len(p.seeds) for p in res.policies.values())
+    parts.append(
+        '<p class="muted">'
+        + ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
+        + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted target, "
+        "worst pod; detection = onset → first breaker OPEN; recovery = fault end → first successful "
+        "regular attempt on the target.</p>"
+    )
+
+    # SLO checks
+    if res.slo is not None:
+        parts.append("<h2>SLO checks</h2>")
+        rows, classes = [], []
+        for c in res.slo.checks:
+            rows.append([
+                _e(c.policy), _e(c.metric), _e(c.phase + (f": {c.fault}" if c.fault else "")),
+                _e(_check_value(c.metric, c.value)), _e(c.threshold),
+                "✅" if c.passed else "❌", _e(c.note),
+            ])
+            classes.append("" if c.passed else "bad")
+        parts.append(_table(["policy", "metric", "phase", "value", "threshold", "ok", "note"], rows, classes=classes, left=3))
+
+    # charts
+    parts.append("<h2>Charts</h2>")
+    for name in CHARTS:
+        paths = charts.get(name) or []
+        png = next((p for p in paths if p.suffix == ".png"), None)
+        if png is None or not png.exists():
+            continue
+        svg = next((p for p in paths if p.suffix == ".svg"), None)
+        link = f' <a href="{CHART_DIR}/{_e(svg.name)}">SVG</a>' if svg else ""
+        parts.append(f"<figure>{_img(png)}<figcaption>{_e(_CAPTIONS.get(name, ''))}{link}</figcaption></figure>")
+
+    # faults
+    parts.append("<h2>Faults</h2>")
+    if res.faults:
+        parts.append(_table(
+            ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
+            [[_e(f.label), _e(f.kind), _e(f.target), _e(", ".join(f.orgs) or "–"), _e(fmt_clock(f.start)),
+              _e(fmt_clock(f.end)), _e(fmt_duration(f.end - f.start)), "yes" if f.org_fault else "no"]
+             for f in res.faults],
+            left=4,
+        ))
+        for f in res.faults:
+            parts.append(f"<h3>{_e(f.label)}</h3>")
+            head = ["policy", "success before", "during", "after", "session success during",
+                    "user-visible failures"]
+            if f.org_fault:
+                head += ["failover worst pod", "median pod", "detection", "recovery", "all breakers closed",
+                         "wasted attempts (probes)", "opens"]
+            rows = []
+            for name, pr in res.policies.items():
+                fr = pr.faults[f.index]
+                ph = fr.phases
+                row = [
+                    f"<b>{_e(name)}</b>",
+                    _e(_fmt_stat(ph["before"].success_rate, "rate")),
+                    _e(_fmt_stat(ph["during"].success_rate, "rate")),
+                    _e(_fmt_stat(ph["after"].success_rate, "rate")),
+                    _e(_fmt_stat(ph["during"].session_success_rate, "rate")),
+                    _e(_fmt_stat(fr.user_visible_failures, "count")),
+                ]
+                if f.org_fault:
+                    ends = f.end < sc.duration
+                    row += [
+                        _e(_fmt_stat(fr.failover_time_max, "duration")),
+                        _e(_fmt_stat(fr.failover_time_median, "duration")),
+                        _e(_fmt_stat(fr.detection_time, "duration")),
+                        _e(_fmt_stat(fr.recovery_time, "duration") if ends else "n/a"),
+                        _e(_fmt_stat(fr.close_time, "duration") if ends else "n/a"),
+                        _e(f"{_fmt_stat(fr.wasted_attempts, 'count')} ({_fmt_stat(fr.wasted_probes, 'count')})"),
+                        _e(_fmt_stat(fr.opens, "count")),
+                    ]
+                rows.append(row)
+            parts.append(_table(head, rows))
+    else:
+        parts.append('<p class="muted">The scenario injects no faults.</p>')
+
+    # policies
+    parts.append("<h2>Policies</h2>")
+    parts.append(_table(
+        ["policy", "parameters", "seeds", "requests / run", "alerts opened / closed", "open→closed cycles"],
+        [[f"<b>{_e(n)}</b>", _params_html(pr), _e(", ".join(map(str, pr.seeds))),
+          _e(_fmt_stat(pr.overall.requests, "count")),
+          _e(f"{_fmt_stat(pr.alerts.opened, 'count')} / {_fmt_stat(pr.alerts.closed, 'count')}"),
+          _e(_fmt_stat(pr.alerts.cycles, "count"))]
+         for n, pr in res.policies.items()],
+        left=2,
+    ))
+    parts.append("<h3>Breakers</h3>")
+    rows = []
+    for name, pr in res.policies.items():
+        for b in pr.breakers:
+            rows.append([
+                _e(name), _e(b.org), _e(b.model), _e("shared" if b.pod is None else f"pod-{b.pod}"),
+                _e(_fmt_stat(b.time_open, "duration")), _e(_fmt_stat(b.time_half_open, "duration")),
+                _e(_fmt_stat(b.opened, "count")), _e(_fmt_stat(b.cycles, "count")),
+            ])
+    if rows:
+        parts.append(_table(["policy", "org", "model", "state", "time open", "time half-open", "opened", "cycles"], rows, left=4))
+    else:
+        parts.append('<p class="muted">No breaker ever left the closed state.</p>')
+
+    # alert log
+    if traces:
+        parts.append("<h2>Alert log</h2>")
+        parts.append('<p class="muted">Breaker alerts as the Slack channel would have shown them '
+                     "(first seed of each policy).</p>")
+        for name, runs in traces.items():
+            runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+            n_ev = len(runs[0].events["time"])
+            opened = "" if n_ev else " open"
+            parts.append(f"<details{' open' if n_ev and name == next(iter(traces)) else opened}>"
+                         f"<summary>{_e(name)} — {n_ev} event(s), seed {_e(runs[0].meta.get('seed', 0))}</summary>")
+            parts.append(_alerts_html(runs[0]))
+            parts.append("</details>")
+
+    parts.append(
+        f'<p class="muted" style="margin-top:40px">Numbers: <a href="results.json">results.json</a> '
+        f"(schema {SCHEMA_VERSION}) · <a href=\"summary.md\">summary.md</a> · traces in "
+        f"<code>{TRACE_DIR}/</code> (re-render without re-running: <code>breakerlab report DIR</code>).</p>"
+    )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- entry points
+
+def write_report(
+    traces: Mapping[str, Any],
+    out_dir: str | Path,
+    slo: Any = None,
+    *,
+    save: bool = True,
+    formats: Sequence[str] = FORMATS,
+) -> ReportPaths:
+    """Compute, chart and render a comparison. ``traces``: ``{policy: [Trace per seed]}``.
+
+    ``slo`` defaults to the first trace's ``meta["slo"]`` (pass ``{}`` for none). With ``save``
+    the traces are written to ``out_dir/traces/`` so :func:`report_from_dir` can re-render.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in traces.items()}
+    res = compute_results(runs, slo=slo)
+    trace_paths = save_traces(runs, out, slo=slo) if save else []
+    charts = all_charts(runs, out / CHART_DIR, formats=formats, results=res)
+    json_path = out / "results.json"
+    json_path.write_text(results_json(res), encoding="utf-8")
+    md_path = out / "summary.md"
+    md_path.write_text(render_markdown(res), encoding="utf-8")
+    html_path = out / "report.html"
+    html_path.write_text(render_html(res, charts, runs), encoding="utf-8")
+    return ReportPaths(
+        out_dir=out, html=html_path, markdown=md_path, json=json_path, charts=charts,
+        traces=trace_paths, passed=None if res.slo is None else res.slo.passed,
+    )
+
+
+def report_from_dir(trace_dir: str | Path, out_dir: str | Path | None = None, slo: Any = None) -> ReportPaths:
+    """Re-render a report from saved traces (see the module docstring for the layout).
+
+    ``out_dir`` defaults to the report directory the traces live in.
+    """
+    root = _trace_root(trace_dir)
+    traces = load_traces(root)
+    if slo is None and (root / MANIFEST).is_file():
+        slo = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("slo")
+    if out_dir is None:
+        out_dir = root.parent if root.name == TRACE_DIR else root
+    return write_report(traces, out_dir, slo=slo, save=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    if len(sys.argv) not in (2, 3):
+        print("usage: python -m reports.render TRACE_DIR [OUT_DIR]", file=sys.stderr)
+        raise SystemExit(2)
+    paths = report_from_dir(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else None)
+    print(paths.html)
+    raise SystemExit(0 if paths.passed is not False else 1)

@@ -1,0 +1,237 @@
+"""The ``results.json`` schema: pydantic models, published as ``reports/results.schema.json``.
+
+``results.json`` is the machine-readable outcome of a comparison: one scenario, one or more
+policies, one or more seeds per policy. Every number is a :class:`Stat` — the per-seed values
+plus their mean and a 95 % t-interval — so one run and a 20-seed sweep read the same way.
+
+Units: times are **seconds** (sim time: seconds since the start of the run; durations: seconds),
+rates are **fractions** in [0, 1] (0.999 = 99.9 %), counts are counts per run (mean over seeds).
+
+Versioning: ``schema_version`` is ``MAJOR.MINOR``. A new optional field bumps MINOR; renaming,
+removing or changing the meaning of a field bumps MAJOR. Readers should check MAJOR.
+
+Regenerate the published schema after editing a model::
+
+    python -m reports.schema          # writes reports/results.schema.json
+
+(``tests/reports`` fails when the file and the models disagree.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_ID = "https://breakerlab.dev/schemas/results-1.json"
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stat(_Model):
+    """One metric over seeds: per-seed values, their mean and a two-sided 95 % t-interval."""
+
+    mean: float | None = Field(
+        description="mean over the seeds whose value is defined; null when none is"
+    )
+    ci_low: float | None = Field(
+        description="lower end of the 95 % t-interval of the mean; null with fewer than 2 values"
+    )
+    ci_high: float | None = Field(description="upper end of the 95 % t-interval of the mean")
+    n: int = Field(ge=0, description="number of seeds")
+    n_none: int = Field(
+        ge=0,
+        description="seeds where the value is undefined: 'never' for durations (no failover, no "
+        "detection, no recovery), 'no data' for rates of an empty phase",
+    )
+    values: list[float | None] = Field(description="the value of each seed, in seed order")
+
+
+class PhaseResult(_Model):
+    """User-facing numbers for the requests that arrived in one time window."""
+
+    start: float = Field(description="window start, sim seconds")
+    end: float = Field(description="window end (exclusive), sim seconds")
+    requests: Stat = Field(description="user requests that arrived in the window")
+    failed_requests: Stat = Field(description="of those, requests that did not end 2xx")
+    success_rate: Stat = Field(description="requests that ended 2xx (success or slow) / requests")
+    sessions: Stat = Field(
+        description="user sessions that started in the window; a request outside any fan-out "
+        "session (session id -1) is a session of its own"
+    )
+    failed_sessions: Stat = Field(description="sessions with at least one failed request")
+    session_success_rate: Stat = Field(description="sessions whose requests all ended 2xx / sessions")
+    no_org_failures: Stat = Field(description="requests that failed because no org was available")
+    attempts: Stat = Field(description="attempts made for the window's requests (probes included)")
+    retry_amplification: Stat = Field(description="attempts / requests")
+    latency_p50: Stat = Field(description="user latency (end - arrival, all requests), median, s")
+    latency_p95: Stat = Field(description="user latency 95th percentile, s")
+    latency_p99: Stat = Field(description="user latency 99th percentile, s")
+    traffic_share: dict[str, Stat] = Field(
+        description="per org: share of the attempts that started in the window"
+    )
+
+
+class FaultInfo(_Model):
+    """One injected fault, as the scenario declared it."""
+
+    index: int = Field(ge=0, description="position in the scenario's fault list")
+    label: str
+    kind: str
+    target: str = Field(
+        description="an org name, a vendor name (all its orgs), '*', 'store' or a pod"
+    )
+    start: float = Field(description="onset, sim seconds")
+    end: float = Field(description="end of the window, sim seconds (clipped to the run)")
+    orgs: list[str] = Field(description="the orgs the target resolves to (empty: not an org fault)")
+    org_fault: bool = Field(
+        description="whether org metrics apply (failover, detection, recovery, wasted attempts)"
+    )
+
+
+class FaultResult(_Model):
+    """What one fault did to one policy. Org metrics are null when the fault is no org fault."""
+
+    index: int = Field(ge=0, description="the fault's index in ``faults``")
+    label: str
+    org_fault: bool = Field(description="whether the org metrics apply (else they are null)")
+    ends_in_run: bool = Field(description="whether the fault ends before the run does")
+    failover_time_max: Stat = Field(
+        description="onset → the moment after which the target gets no more regular (non-probe) "
+        "attempts until the fault ends; per pod, then the max over pods; null = never"
+    )
+    failover_time_median: Stat = Field(description="the same, median over pods; null = never")
+    failover_time_by_pod: dict[str, Stat] = Field(
+        description="per pod (key: pod index) failover time; null = never"
+    )
+    detection_time: Stat = Field(
+        description="onset → first OPENED event on a target org (any pod, any model); null = never"
+    )
+    recovery_time: Stat = Field(
+        description="fault end → start of the first successful regular attempt on a target org; "
+        "null = none before the run ended"
+    )
+    close_time: Stat = Field(
+        description="fault end → every breaker of a target org is closed; null = not before the "
+        "run ended"
+    )
+    user_visible_failures: Stat = Field(
+        description="requests that failed (not 2xx, not client_error) and either made an attempt "
+        "on a target org that started in the window, or arrived in the window and found no org "
+        "available. For non-org faults: failed requests that arrived in the window (of the pod, "
+        "for a pod fault)"
+    )
+    failed_in_window: Stat = Field(description="all failed requests that arrived in the window")
+    wasted_attempts: Stat = Field(
+        description="attempts (probes included) sent to a target org that started in the window"
+    )
+    wasted_probes: Stat = Field(description="of those, probes")
+    opens: Stat = Field(description="OPENED events on target orgs in the window (flapping shows here)")
+    phases: dict[Literal["before", "during", "after"], PhaseResult] = Field(
+        description="before = [0, onset), during = [onset, end), after = [end, run end)"
+    )
+
+
+class BreakerResult(_Model):
+    """One breaker: an (org, model) — per pod when breaker state is local to each pod."""
+
+    org: str
+    model: str
+    pod: int | None = Field(description="pod index when state is local; null when shared")
+    time_open: Stat = Field(description="seconds spent OPEN")
+    time_half_open: Stat = Field(description="seconds spent HALF_OPEN")
+    opened: Stat = Field(description="OPENED events")
+    closed: Stat = Field(description="CLOSED events")
+    cycles: Stat = Field(description="open → closed cycles (flapping)")
+
+
+class AlertCounts(_Model):
+    opened: Stat
+    half_open: Stat
+    closed: Stat
+    cycles: Stat = Field(description="open → closed cycles over all breakers (flapping)")
+
+
+class PolicyResult(_Model):
+    policy: str
+    params: dict[str, Any] = Field(description="the policy's parameters as the run used them")
+    seeds: list[int]
+    overall: PhaseResult = Field(description="the whole run")
+    wasted_attempts: Stat = Field(
+        description="attempts sent to a target org while one of its faults was active (each "
+        "attempt counted once)"
+    )
+    faults: list[FaultResult]
+    breakers: list[BreakerResult]
+    alerts: AlertCounts
+
+
+class SloCheckResult(_Model):
+    policy: str
+    metric: str
+    phase: str = Field(description="overall, before, during, after, or fault (per-fault metrics)")
+    fault: str | None = Field(description="the fault's label, for per-fault checks")
+    value: float | None = Field(description="mean over seeds; null = never / no data")
+    threshold: str = Field(description="as written, e.g. '>= 99.9%'")
+    passed: bool
+    note: str = ""
+
+
+class SloResult(_Model):
+    spec: Any = Field(description="the SLO as given")
+    passed: bool = Field(description="every check passed")
+    checks: list[SloCheckResult]
+
+
+class ScenarioInfo(_Model):
+    name: str
+    description: str = ""
+    duration: float = Field(description="simulated seconds")
+    start_epoch: float = Field(description="epoch seconds of sim time 0")
+    pods: int
+    state: str | None = Field(default=None, description="shared | local breaker state, if known")
+    mode: str | None = None
+    orgs: list[str]
+    org_vendors: list[str]
+    models: list[str]
+
+
+class Results(_Model):
+    """Top level of ``results.json``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"$id": SCHEMA_ID, "$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    scenario: ScenarioInfo
+    seeds: list[int] = Field(description="every seed that ran, sorted")
+    policies: dict[str, PolicyResult] = Field(description="in the order they were compared")
+    faults: list[FaultInfo]
+    slo: SloResult | None = None
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Results.model_json_schema()
+    schema["title"] = "breakerlab results"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> Path:
+    path.write_text(schema_text(), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(write_schema())

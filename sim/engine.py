@@ -1,0 +1,214 @@
+"""The run API: ``sim.run(scenario, policy, mode="fast", seed=None) -> Trace``.
+
+One run = one scenario, one breaker policy, one seed, one mode:
+
+1. traffic is precomputed (arrival times, sessions, tokens, pods) from the seed's traffic streams;
+2. every org gets a vendor model (latency, error curves, rate limits, lockouts, modifiers);
+3. ``scenario.pods`` real :class:`multiorg.Router` instances are built — each with its own local
+   observations, sharing one store or each keeping its own (``state``) — with the simulated
+   clock, a seeded RNG per pod, the recorder as observer and notifier, and fake API keys;
+4. each request runs in its own greenlet from its arrival time, through its pod's router, to the
+   vendor (in-process in fast mode, httpx → respx in full mode), sleeping in simulated time;
+5. the loop runs to ``duration``, then drains the requests still in flight; the recorder's
+   columns become the :class:`~sim.trace.Trace`, with the run's description in ``meta``.
+
+Same scenario, policy, seed and mode → a byte-identical ``trace.save()`` file. Fast and full mode
+make the same decisions attempt by attempt (while full mode's store reads are not cached, see
+:mod:`sim.pods`).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import simpy
+
+from multiorg.breakers.base import params_summary
+from multiorg.breakers.registry import make_policy
+from multiorg.errors import NoOrgAvailable
+from multiorg.vendors import ChatRequest
+
+from .bridge import Hub
+from .clock import SimClock
+from .pods import Mode, build_pods
+from .recorder import Recorder
+from .rng import Seeds
+from .scenario import Modifier, Scenario
+from .trace import Trace
+from .traffic import Arrivals, generate
+from .vendor_model import VendorWorld
+
+#: progress is reported every this many simulated seconds
+PROGRESS_EVERY = 3600.0
+
+PolicyArg = str | tuple[str, Mapping[str, Any]] | Any
+
+
+def resolve_policy(policy: PolicyArg) -> Any:
+    """A policy object from a name, a preset, ``(name, params)``, a ``{name, params}`` or a policy."""
+    if isinstance(policy, str):
+        return make_policy(policy)
+    if isinstance(policy, tuple) and len(policy) == 2 and isinstance(policy[0], str):
+        return make_policy(policy[0], dict(policy[1] or {}))
+    if isinstance(policy, Mapping):
+        return make_policy(str(policy["name"]), dict(policy.get("params") or {}))
+    name = getattr(policy, "name", None)
+    if isinstance(name, str) and hasattr(policy, "admit"):
+        return policy
+    if hasattr(policy, "params") and hasattr(policy, "name"):  # a scenario's PolicySpec
+        return make_policy(policy.name, dict(policy.params))
+    raise TypeError(f"not a breaker policy: {policy!r}")
+
+
+def compile_modifiers(scenario: Scenario) -> tuple[Modifier, ...]:
+    """The scenario's modifiers, plus its faults compiled by the faults catalogue (when present)."""
+    mods = tuple(scenario.modifiers)
+    if scenario.faults:
+        try:
+            from faults import compile_faults  # type: ignore[import-not-found]
+        except ImportError as e:
+            raise NotImplementedError(
+                "this scenario lists faults but the faults catalogue is not available"
+            ) from e
+        mods += tuple(compile_faults(scenario))
+    return mods
+
+
+def fault_windows(scenario: Scenario, modifiers: tuple[Modifier, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for _, org in scenario.orgs():
+        for lo in org.lockouts:
+            out.append({"kind": f"lockout:{lo.kind}", "target": org.name, "start": lo.start, "end": lo.end,
+                        "label": lo.label or f"{org.name} {lo.kind} lockout"})
+    for m in modifiers:
+        for t in m.targets:
+            out.append({"kind": m.kind, "target": t, "start": m.start, "end": m.end, "label": m.label})
+    return out
+
+
+_PAD = "x" * 4096
+
+
+def _prompt(tokens: int) -> str:
+    """Prompt text the vendor counts as ``tokens`` tokens (4 characters per token)."""
+    n = 4 * tokens
+    pad = _PAD
+    if n <= len(pad):
+        return pad[:n]
+    return pad * (n // len(pad)) + pad[: n % len(pad)]
+
+
+def run(
+    scenario: Scenario,
+    policy: PolicyArg | None = None,
+    mode: Mode = "fast",
+    seed: int | None = None,
+    progress: Callable[[float, float], Any] | None = None,
+) -> Trace:
+    """Simulate ``scenario`` under ``policy`` and return the trace.
+
+    ``policy``: a policy or preset name (``"consecutive"``, ``"seed"``), ``(name, params)``, or a
+    policy object; ``None`` → the scenario's first listed policy, else ``"exponential"``.
+    ``seed``: ``None`` → ``scenario.seed``. ``progress(sim_seconds_done, duration)`` is called
+    every simulated hour and at the end.
+    """
+    if policy is None:
+        policy = scenario.policies[0] if scenario.policies else "exponential"
+    pol = resolve_policy(policy)
+    seed = scenario.seed if seed is None else int(seed)
+    sim = Simulation(scenario, pol, mode, seed)
+    return sim.run(progress)
+
+
+class Simulation:
+    """One run, assembled; :meth:`run` executes it (once)."""
+
+    def __init__(self, scenario: Scenario, policy: Any, mode: Mode, seed: int) -> None:
+        self.scenario = scenario
+        self.policy = policy
+        self.mode = mode
+        self.seed = seed
+        self.seeds = Seeds(seed)
+        self.modifiers = compile_modifiers(scenario)
+        self.arrivals: Arrivals = generate(scenario, self.seeds)
+        self.env = simpy.Environment()
+        self.hub = Hub(self.env)
+        self.start_epoch = scenario.start_epoch
+        self.clock = SimClock(self.env, self.start_epoch)
+        self.world = VendorWorld(scenario, self.seeds, self.modifiers)
+        a = self.arrivals
+        self.recorder = Recorder(
+            start_epoch=self.start_epoch,
+            orgs=scenario.org_names(),
+            models=scenario.models(),
+            arrival=a.time,
+            pod=a.pod,
+            session=a.session,
+        )
+        self.pods = build_pods(
+            scenario, policy, mode, hub=self.hub, clock=self.clock, world=self.world, seeds=self.seeds,
+            observer=self.recorder, notifier=self.recorder.notifier,
+        )
+
+    def run(self, progress: Callable[[float, float], Any] | None = None) -> Trace:
+        a = self.arrivals
+        routers = self.pods.routers
+        sends = [r.send for r in routers]
+        pod_of = array("h", a.pod.tobytes())
+        model_of = array("h", a.model.tobytes())
+        prompt_of = array("i", a.prompt_tokens.tobytes())
+        max_of = array("i", a.max_tokens.tobytes())
+        models = a.models
+        prompt = _prompt
+
+        def start(i: int) -> None:
+            p = prompt_of[i]
+            req = ChatRequest(models[model_of[i]], ({"role": "user", "content": prompt(p)},),
+                              None, max_of[i], {}, p)
+            try:
+                sends[pod_of[i]](req, i)
+            except NoOrgAvailable:
+                pass  # recorded by the observer (outcome NO_ORG)
+
+        hub = self.hub
+        hub.drive(a.time.tolist(), start)
+        duration = self.scenario.duration
+        t = 0.0
+        while t < duration:
+            t = min(duration, t + PROGRESS_EVERY)
+            hub.run(until=t)
+            if progress is not None:
+                progress(t, duration)
+        hub.run()  # drain: requests in flight at the end finish (deadlines bound them)
+        if hub.in_flight:
+            raise RuntimeError(f"{hub.in_flight} requests never finished")
+        return self.recorder.trace(self.meta())
+
+    def meta(self) -> dict[str, Any]:
+        sc = self.scenario
+        a = self.arrivals
+        return {
+            "scenario": sc.name,
+            "description": sc.description,
+            "policy": self.policy.name,
+            "policy_params": params_summary(self.policy),
+            "seed": self.seed,
+            "mode": self.mode,
+            "orgs": sc.org_names(),
+            "org_vendors": sc.org_vendors(),
+            "models": list(self.recorder.models),
+            "pods": sc.pods,
+            "state": sc.state,
+            "duration": sc.duration,
+            "start": sc.start,
+            "start_epoch": self.start_epoch,
+            "faults": fault_windows(sc, self.modifiers),
+            "surges": [s.model_dump(mode="json") for s in sc.traffic.surges],
+            "sessions": a.n_sessions,
+            "router": sc.router.model_dump(mode="json", exclude={"pod"}),
+            "slo": sc.slo,
+            "max_in_flight": self.hub.max_in_flight,
+            "end_time": self.env.now,
+        }

@@ -1,0 +1,97 @@
+"""Full mode: the router's real ``HttpVendorClient`` over httpx, answered by respx-mocked vendors.
+
+One respx ``MockRouter`` per run with a route per vendor endpoint —
+``POST {openai base}/chat/completions`` and ``POST {anthropic base}/messages``. The side effect
+reads the request as a vendor would: the org from the API key (``Authorization: Bearer`` /
+``x-api-key``; a mismatched ``OpenAI-Organization`` is refused), the model, ``max_tokens``
+and the prompt from the JSON body, and the client's timeout from
+``request.extensions["timeout"]``. It asks the same :meth:`OrgModel.decide` as fast mode,
+sleeps the decided latency in simulated time through the hub, and answers in the vendor's wire
+format — or raises ``httpx.ReadTimeout`` / ``httpx.ConnectError`` itself (respx does not
+enforce httpx timeouts).
+
+respx records every call; the recorded calls are dropped every :data:`CALL_LOG_LIMIT` calls so
+a million-request run keeps bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+import respx
+
+from multiorg.config import MultiOrgConfig
+
+from . import wire
+from .bridge import Hub
+from .fast import unknown_key
+from .vendor_model import CONNECT, TIMEOUT, Decision, VendorWorld, prompt_tokens_of
+
+CALL_LOG_LIMIT = 1024
+_JSON = "application/json"
+
+
+class MockedVendors:
+    """The respx-mocked vendor APIs of one run."""
+
+    def __init__(self, hub: Hub, world: VendorWorld, config: MultiOrgConfig) -> None:
+        self.hub = hub
+        self.world = world
+        self.mock = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        self.calls = 0
+        for v in config.vendors:
+            base = v.base_url.rstrip("/")
+            if v.name == "openai":
+                self.mock.post(base + "/chat/completions", name="openai").mock(side_effect=self._openai)
+            else:
+                self.mock.post(base + "/messages", name="anthropic").mock(side_effect=self._anthropic)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.mock.handler)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=self.transport())
+
+    # ------------------------------------------------------------------ side effects
+
+    def _openai(self, request: httpx.Request) -> httpx.Response:
+        auth = request.headers.get("authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else ""
+        return self._serve(request, "openai", key, request.headers.get("openai-organization"))
+
+    def _anthropic(self, request: httpx.Request) -> httpx.Response:
+        return self._serve(request, "anthropic", request.headers.get("x-api-key", ""), None)
+
+    def _serve(self, request: httpx.Request, vendor: str, key: str, org_header: str | None) -> httpx.Response:
+        self.calls += 1
+        if self.calls % CALL_LOG_LIMIT == 0:
+            self.mock.reset()  # bounded memory: respx keeps every call otherwise
+        body = json.loads(request.content)
+        model = str(body.get("model", ""))
+        om = self.world.by_key.get(key)
+        if om is None:
+            d = unknown_key(vendor, model)
+        elif org_header and org_header != om.org_id:
+            d = om.refuse(wire.ORG_MISMATCH, model)
+        else:
+            system = body.get("system") if vendor == "anthropic" else None
+            prompt = prompt_tokens_of(body.get("messages") or (), system if isinstance(system, str) else None)
+            max_tokens = body.get("max_tokens", body.get("max_completion_tokens")) or 0
+            t = request.extensions.get("timeout") or {}
+            timeout = t.get("read")
+            d = om.decide(model, prompt, int(max_tokens), math.inf if timeout is None else float(timeout), self.hub.env._now)
+        self.hub.sleep(d.latency)
+        return self._answer(d, request)
+
+    @staticmethod
+    def _answer(d: Decision, request: httpx.Request) -> httpx.Response:
+        if d.exc == TIMEOUT:
+            raise httpx.ReadTimeout("timed out", request=request)
+        if d.exc == CONNECT:
+            raise httpx.ConnectError("[Errno 104] Connection reset by peer", request=request)
+        headers: dict[str, Any] = dict(d.headers or {})
+        headers["content-type"] = _JSON
+        return httpx.Response(d.status, headers=headers, content=json.dumps(d.body, separators=(",", ":")).encode())

@@ -1,0 +1,115 @@
+"""The trace recorder: a ``RouterObserver`` and a breaker-event ``Notifier`` writing trace columns.
+
+Requests: preallocated numpy arrays (the count is known up front), written by request id
+(the router's ``tag``). Attempts and events: appended to ``array.array`` columns (see
+:mod:`sim.trace`), 31 bytes per attempt. Times are stored as simulated seconds
+(epoch − ``start_epoch``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from multiorg.alerts import BreakerEvent
+from multiorg.outcomes import OUTCOME_CODES, Outcome
+
+from .trace import ATTEMPT_COLUMNS, EVENT_COLUMNS, EVENT_KINDS, NO_ORG, Trace, _Table
+
+_EVENT_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
+
+
+class Recorder:
+    """Records one run. ``observer`` is shared by all pods; each pod gets its own ``notifier(pod)``."""
+
+    def __init__(self, *, start_epoch: float, orgs: list[str], models: list[str], arrival: np.ndarray,
+                 pod: np.ndarray, session: np.ndarray) -> None:
+        n = len(arrival)
+        self.start_epoch = float(start_epoch)
+        self.org_index = {name: i for i, name in enumerate(orgs)}
+        self.models = list(models)
+        self.model_index = {m: i for i, m in enumerate(self.models)}
+        self.arrival = np.asarray(arrival, dtype=np.float64)
+        self.pod = np.asarray(pod, dtype=np.int16)
+        self.session = np.asarray(session, dtype=np.int64)
+        self.end = np.full(n, np.nan)
+        self.outcome = np.full(n, -2, dtype=np.int8)  # -2: never finished (a bug if it remains)
+        self.n_attempts = np.zeros(n, dtype=np.int16)
+        self.attempts = _Table(ATTEMPT_COLUMNS)
+        self.events = _Table(EVENT_COLUMNS)
+        self.finished = 0
+        a = self.attempts.arrays
+        self._a = (a["request"].append, a["org"].append, a["start"].append, a["end"].append,
+                   a["outcome"].append, a["status"].append, a["probe"].append)
+        self._codes = {o: OUTCOME_CODES[o] for o in Outcome}
+
+    # ------------------------------------------------------------------ RouterObserver
+
+    def attempt(self, tag: Any, org: str, vendor: str, start: float, end: float, outcome: Outcome,
+                status: int, probe: bool) -> None:
+        req, o, s, e, oc, st, pr = self._a
+        base = self.start_epoch
+        req(tag)
+        o(self.org_index[org])
+        s(start - base)
+        e(end - base)
+        oc(self._codes[outcome])
+        st(status)
+        pr(1 if probe else 0)
+
+    def request(self, tag: Any, start: float, end: float, outcome: Outcome | None, attempts: int) -> None:
+        self.end[tag] = end - self.start_epoch
+        self.outcome[tag] = NO_ORG if outcome is None else self._codes[outcome]
+        self.n_attempts[tag] = attempts
+        self.finished += 1
+
+    # ------------------------------------------------------------------ Notifier
+
+    def notifier(self, pod: int) -> _PodNotifier:
+        return _PodNotifier(self, pod)
+
+    def event(self, pod: int, ev: BreakerEvent) -> None:
+        cols = self.events.arrays
+        model = self.model_index.get(ev.model)
+        if model is None:
+            model = len(self.models)
+            self.models.append(ev.model)
+            self.model_index[ev.model] = model
+        cols["time"].append(ev.time - self.start_epoch)
+        cols["pod"].append(pod)
+        cols["org"].append(self.org_index[ev.org])
+        cols["model"].append(model)
+        cols["kind"].append(_EVENT_CODE[ev.kind.value])
+        cols["failure_count"].append(int(ev.failure_count))
+        cols["retry_cycles"].append(int(ev.retry_cycles))
+        cols["block_duration"].append(float(ev.block_duration))
+
+    # ------------------------------------------------------------------ result
+
+    def trace(self, meta: dict[str, Any]) -> Trace:
+        requests = {
+            "pod": self.pod.copy(),
+            "session": self.session.copy(),
+            "arrival": self.arrival.copy(),
+            "end": self.end.copy(),
+            "outcome": self.outcome.copy(),
+            "attempts": self.n_attempts.copy(),
+        }
+        return Trace(requests, self.attempts.to_numpy(), self.events.to_numpy(), meta)
+
+    def bytes_per_attempt(self) -> float:
+        cols = self.attempts.arrays
+        n = len(cols["start"])
+        return sum(arr.itemsize * len(arr) for arr in cols.values()) / n if n else 0.0
+
+
+class _PodNotifier:
+    __slots__ = ("pod", "rec")
+
+    def __init__(self, rec: Recorder, pod: int) -> None:
+        self.rec = rec
+        self.pod = pod
+
+    def notify(self, event: BreakerEvent) -> None:
+        self.rec.event(self.pod, event)

@@ -1,0 +1,406 @@
+"""What one simulated world looks like: orgs and their health, traffic, pods, router settings.
+
+A :class:`Scenario` is a frozen pydantic model, buildable in Python; its field names are the
+ones the YAML scenario format uses. Durations accept numbers of seconds or human units
+(``"90s"``, ``"15m"``, ``"2d 6h"``). Times of day inside the run (a modifier's ``start``, an
+error curve's points) are simulated seconds from the run's start (t = 0, the epoch ``start``).
+
+    orgs (per vendor)      multiorg ``OrgConfig`` fields + the sim's model of the org's health:
+                           latency (median, p99; per model if needed), an error-rate curve over
+                           time with a status mix, the rate limits the vendor enforces (RPM/TPM per
+                           model — by default the org's ``limits``), lockouts (quota / auth /
+                           deactivated) from a time, until a time or for ever.
+    modifiers              time-windowed changes layered on the orgs (the faults catalogue
+                           compiles faults into these): error rate added or set, a status mix,
+                           latency factor/added, RPM/TPM factors, a lockout.
+
+API keys: org ``X``'s key is ``sk-sim-X``; the sim hands the router an ``environ`` mapping each
+org's ``api_key_env`` to it (the process environment is never read).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from multiorg.config import (
+    DEFAULT_BASE_URLS,
+    BreakerConfig,
+    ModelLimits,
+    MultiOrgConfig,
+    OrgConfig,
+    RouterConfig,
+    VendorConfig,
+)
+from multiorg.units import seconds
+
+from .clock import DEFAULT_START, parse_epoch
+
+Seconds = Annotated[float, BeforeValidator(seconds), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0)]
+VendorName = Literal["openai", "anthropic"]
+LockoutKind = Literal["quota", "auth", "deactivated"]
+#: error kinds of a status mix: HTTP statuses, a hung call (timeout), a connection reset
+ErrorKind = Literal["500", "502", "503", "529", "timeout", "reset"]
+
+DEFAULT_MIX: dict[str, dict[str, float]] = {
+    "openai": {"500": 0.4, "502": 0.15, "503": 0.3, "timeout": 0.1, "reset": 0.05},
+    "anthropic": {"500": 0.3, "529": 0.5, "timeout": 0.1, "reset": 0.1},
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _points(value: Any) -> Any:
+    """A curve is a constant or a list of ``[time, value]`` points (times in any duration unit)."""
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        out = []
+        for p in value:
+            if isinstance(p, dict):
+                p = (p.get("t", p.get("at")), p.get("value", p.get("v")))
+            t, v = p
+            out.append((float(seconds(t)), float(v)))
+        return tuple(out)
+    return value
+
+
+Curve = Annotated[float | tuple[tuple[float, float], ...], BeforeValidator(_points)]
+
+
+def curve_points(curve: float | tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    return ((0.0, float(curve)),) if isinstance(curve, (int, float)) else curve
+
+
+class Latency(_Frozen):
+    """Lognormal latency given by its median and 99th percentile (seconds)."""
+
+    median: PositiveSeconds = 0.8
+    p99: PositiveSeconds = 4.0
+
+    @model_validator(mode="after")
+    def _order(self) -> Latency:
+        if self.p99 < self.median:
+            raise ValueError(f"p99 ({self.p99}) must be >= median ({self.median})")
+        return self
+
+    @property
+    def sigma(self) -> float:
+        return math.log(self.p99 / self.median) / 2.3263478740408408
+
+
+class ModelSpec(_Frozen):
+    """Per-model overrides of one org: latency and the limits the vendor enforces."""
+
+    latency: Latency | None = None
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
+class Lockout(_Frozen):
+    kind: LockoutKind
+    start: Seconds = 0.0
+    #: None: for ever
+    end: Seconds | None = None
+    label: str = ""
+
+
+def _mix(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): float(v) for k, v in value.items()}
+    return value
+
+
+Mix = Annotated[dict[ErrorKind, float], BeforeValidator(_mix)]
+
+
+class SimOrg(_Frozen):
+    """One org: multiorg ``OrgConfig`` fields (the vendor is its section's) + its simulated health."""
+
+    name: str = Field(min_length=1)
+    org_id: str | None = None
+    #: default ``SIM_KEY_<NAME>``
+    api_key_env: str | None = None
+    tier: str = "tier-1"
+    #: what the router knows; the vendor enforces these too unless ``models`` says otherwise
+    limits: dict[str, ModelLimits] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, gt=0)
+
+    latency: Latency = Latency()
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    #: share of attempts that fail, over time (piecewise-linear)
+    error_rate: Curve = 0.0
+    #: multiplier of latency over time (piecewise-linear): orgs drift apart
+    latency_drift: Curve = 1.0
+    #: how failures split between kinds (weights); default per vendor
+    error_mix: Mix | None = None
+    lockouts: tuple[Lockout, ...] = ()
+    #: latency of answers that need no work: 429s, lockouts, 4xx
+    reject_latency: Seconds = 0.05
+    #: 5xx answers take the sampled latency times this
+    error_latency: float = Field(default=1.0, ge=0)
+    #: a connection reset fails after this long
+    connect_latency: Seconds = 0.01
+    #: Anthropic's quota lockout: 400 "credit balance is too low" or 402 billing_error
+    quota_status: Literal[400, 402] = 400
+
+    @field_validator("error_rate")
+    @classmethod
+    def _rates(cls, v: Any) -> Any:
+        for _, r in curve_points(v):
+            if not 0.0 <= r <= 1.0:
+                raise ValueError(f"error rates must be within [0, 1], got {r}")
+        return v
+
+    def key_env(self) -> str:
+        return self.api_key_env or "SIM_KEY_" + "".join(c if c.isalnum() else "_" for c in self.name.upper())
+
+    def api_key(self) -> str:
+        return f"sk-sim-{self.name}"
+
+
+class SimVendor(_Frozen):
+    """multiorg ``VendorConfig`` fields + the vendor's orgs."""
+
+    base_url: str | None = None
+    system_prompt_suffix: str = ""
+    system_prompt_override: str | None = None
+    model_map: dict[str, str] = Field(default_factory=dict)
+    anthropic_version: str = "2023-06-01"
+    orgs: tuple[SimOrg, ...] = ()
+
+
+class Surge(_Frozen):
+    start: Seconds
+    end: Seconds
+    factor: float = Field(gt=0)
+    label: str = ""
+
+
+class Sessions(_Frozen):
+    """Fan-out sessions: one user action → ``size`` requests at the same instant (up to ``size_max``)."""
+
+    per_day: float = Field(default=0.0, ge=0)
+    size: int = Field(default=10, ge=1)
+    size_max: int | None = Field(default=None, ge=1)
+
+
+class Tokens(_Frozen):
+    """A token count: lognormal from median and p99, or fixed when ``p99`` is None."""
+
+    median: int = Field(gt=0)
+    p99: int | None = Field(default=None, gt=0)
+    max: int = Field(default=100_000, gt=0)
+
+
+class Traffic(_Frozen):
+    #: single requests per day (sessions come on top)
+    daily_volume: float = Field(default=1_000_000, ge=0)
+    shape: Literal["flat", "diurnal"] = "flat"
+    #: diurnal: rate ∝ 1 + amplitude·cos(2π(t − peak)/day)
+    diurnal_amplitude: float = Field(default=0.6, ge=0, le=1)
+    peak_hour: float = Field(default=15.0, ge=0, lt=24)
+    surges: tuple[Surge, ...] = ()
+    sessions: Sessions = Sessions()
+    prompt_tokens: Tokens = Tokens(median=600, p99=3000)
+    max_tokens: Tokens = Tokens(median=300)
+    #: the model callers ask for, or {model: weight}
+    model: str | dict[str, float] = "gpt-4o-mini"
+    #: how requests (sessions: whole sessions) are spread over pods
+    assignment: Literal["round_robin", "random"] = "round_robin"
+
+
+class Modifier(_Frozen):
+    """A time-windowed change layered on some orgs. Several may overlap; they combine:
+    rates set (last wins) then added, factors multiply, additions add, the last lockout wins."""
+
+    kind: str = "modifier"
+    label: str = ""
+    #: org names, ``"*"`` (every org) or ``"vendor:<name>"``
+    targets: tuple[str, ...] = ("*",)
+    #: vendor model names this applies to (None: all)
+    models: tuple[str, ...] | None = None
+    start: Seconds = 0.0
+    #: None: for ever
+    end: Seconds | None = None
+    error_rate_set: float | None = Field(default=None, ge=0, le=1)
+    error_rate_add: float = Field(default=0.0, ge=-1, le=1)
+    error_mix: Mix | None = None
+    latency_factor: float = Field(default=1.0, ge=0)
+    latency_add: Seconds = 0.0
+    rpm_factor: float = Field(default=1.0, gt=0)
+    tpm_factor: float = Field(default=1.0, gt=0)
+    lockout: LockoutKind | None = None
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _one_target(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+
+class PolicySpec(_Frozen):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _policy(v: Any) -> Any:
+    return {"name": v} if isinstance(v, str) else v
+
+
+class Scenario(_Frozen):
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    duration: PositiveSeconds = 86400.0
+    #: the wall-clock moment of simulated t = 0 (ISO 8601)
+    start: str = DEFAULT_START
+    pods: int = Field(default=1, ge=1)
+    state: Literal["shared", "local"] = "shared"
+    router: RouterConfig = RouterConfig()
+    vendors: dict[VendorName, SimVendor]
+    traffic: Traffic = Traffic()
+    modifiers: tuple[Modifier, ...] = ()
+    #: fault specs for the faults catalogue (compiled into modifiers)
+    faults: tuple[dict[str, Any], ...] = ()
+    slo: dict[str, Any] = Field(default_factory=dict)
+    policies: tuple[Annotated[PolicySpec, BeforeValidator(_policy)], ...] = ()
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        parse_epoch(v)
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        names = self.org_names()
+        if not names:
+            raise ValueError("a scenario needs at least one org")
+        for n in names:
+            if names.count(n) > 1:
+                raise ValueError(f"duplicate org name {n!r}")
+        known = set(names)
+        for i, m in enumerate(self.modifiers):
+            for t in m.targets:
+                if t != "*" and not t.startswith("vendor:") and t not in known:
+                    raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
+        return self
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def start_epoch(self) -> float:
+        return parse_epoch(self.start)
+
+    def orgs(self) -> list[tuple[str, SimOrg]]:
+        """(vendor, org) in declaration order."""
+        return [(v, o) for v, spec in self.vendors.items() for o in spec.orgs]
+
+    def org_names(self) -> list[str]:
+        return [o.name for _, o in self.orgs()]
+
+    def org_vendors(self) -> list[str]:
+        return [v for v, _ in self.orgs()]
+
+    def environ(self) -> dict[str, str]:
+        return {o.key_env(): o.api_key() for _, o in self.orgs()}
+
+    def vendor_configs(self) -> tuple[VendorConfig, ...]:
+        return tuple(
+            VendorConfig(
+                name=v,
+                base_url=spec.base_url or DEFAULT_BASE_URLS[v],
+                system_prompt_suffix=spec.system_prompt_suffix,
+                system_prompt_override=spec.system_prompt_override,
+                model_map=spec.model_map,
+                anthropic_version=spec.anthropic_version,
+            )
+            for v, spec in self.vendors.items()
+        )
+
+    def org_configs(self) -> tuple[OrgConfig, ...]:
+        return tuple(
+            OrgConfig(
+                name=o.name,
+                vendor=v,
+                org_id=o.org_id,
+                api_key_env=o.key_env(),
+                tier=o.tier,
+                limits=o.limits,
+                weight=o.weight,
+            )
+            for v, o in self.orgs()
+        )
+
+    def multiorg_config(self, pod: int = 0, breaker: BreakerConfig | None = None) -> MultiOrgConfig:
+        router = self.router.model_copy(update={"pod": f"pod-{pod}"})
+        return MultiOrgConfig(
+            vendors=self.vendor_configs(),
+            orgs=self.org_configs(),
+            router=router,
+            breaker=breaker or BreakerConfig(),
+        )
+
+    def store_staleness(self) -> float:
+        """Cache staleness of the shared store in full mode: 0 unless the scenario sets it."""
+        return self.router.cache_staleness if "cache_staleness" in self.router.model_fields_set else 0.0
+
+    def models(self) -> list[str]:
+        """Every model name involved: requested ones, then vendor names, in first-seen order."""
+        out: list[str] = []
+        req = self.traffic.model
+        for m in [req] if isinstance(req, str) else list(req):
+            if m not in out:
+                out.append(m)
+        for spec in self.vendors.values():
+            for m in list(out):
+                vm = spec.model_map.get(m, m)
+                if vm not in out:
+                    out.append(vm)
+        return out
+
+
+# --------------------------------------------------------------------------- a small default world
+
+
+def default_scenario(**overrides: Any) -> Scenario:
+    """Four OpenAI orgs (the seed's ``secondary1..4``) and one Anthropic org, flat traffic.
+
+    Keyword overrides replace top-level fields (``duration=3600``, ``pods=4``, ...); nested
+    values may be dicts.
+    """
+    limits = {"gpt-4o-mini": {"rpm": 30_000, "tpm": 150_000_000}}
+    base: dict[str, Any] = {
+        "name": "default",
+        "description": "4 OpenAI orgs in round robin, Anthropic as the fallback vendor",
+        "seed": 1,
+        "duration": 3600.0,
+        "pods": 4,
+        "state": "shared",
+        "router": {"max_attempts": 3, "attempt_timeout": 30.0, "deadline": 60.0},
+        "vendors": {
+            "openai": {
+                "orgs": [
+                    {"name": f"secondary{i}", "org_id": f"org-secondary{i}", "limits": limits,
+                     "latency": {"median": 0.8, "p99": 4.0}, "error_rate": 0.002}
+                    for i in range(1, 5)
+                ]
+            },
+            "anthropic": {
+                "model_map": {"gpt-4o-mini": "claude-3-5-haiku-latest"},
+                "orgs": [
+                    {"name": "anthropic1", "org_id": "anthropic-org-1",
+                     "limits": {"claude-3-5-haiku-latest": {"rpm": 4000, "tpm": 400_000}},
+                     "latency": {"median": 1.2, "p99": 6.0}, "error_rate": 0.003}
+                ],
+            },
+        },
+        "traffic": {"daily_volume": 1_000_000, "shape": "flat"},
+    }
+    base.update(overrides)
+    return Scenario.model_validate(base)

@@ -1,0 +1,415 @@
+"""Simulated vendor orgs: latency, error curves, rate limits and lockouts, decided per attempt.
+
+One :class:`OrgModel` per org. :meth:`OrgModel.decide` is the single decision function both
+simulation modes call, in the same order, so they make the same random draws: every decision
+draws exactly one normal (latency stream) and two uniforms (error stream), whatever the
+branch, so one org's decisions never shift another's or depend on which branch was taken.
+
+Per decision, in this order (as a vendor checks them):
+
+1. a lockout (quota / auth / deactivated) active now → its error answer after ``reject_latency``;
+2. a model the org does not serve → 404 (client error);
+3. rate limits: RPM and TPM per (org, model) as continuously refilling token buckets
+   (capacity = limit, refill limit/60 per second; a request takes 1 request and
+   prompt + max_tokens tokens). Not enough → 429 with the vendor's headers after
+   ``reject_latency``; nothing is consumed. Otherwise both buckets are charged;
+4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
+   a 5xx/529 answer after latency × ``error_latency``, a hang (``timeout``) that costs the whole
+   attempt timeout, or a connection reset after ``connect_latency``;
+5. a success after the sampled latency (lognormal from median and p99, × the drift curve and
+   modifiers). A latency beyond the attempt's timeout costs the timeout and raises a timeout —
+   respx does not enforce httpx timeouts, so the vendor does.
+
+Modifiers (:class:`sim.scenario.Modifier`) are time windows layered on the base model; the
+faults catalogue compiles faults into them. Base lockouts are modifiers too.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+from . import wire
+from .rng import Seeds, Stream
+from .scenario import DEFAULT_MIX, Modifier, Scenario, SimOrg, curve_points
+
+#: exception kinds of a decision
+NONE, TIMEOUT, CONNECT = 0, 1, 2
+_INF = math.inf
+
+
+class Curve:
+    """A piecewise-linear function of time (constant before the first and after the last point)."""
+
+    __slots__ = ("_i", "_t", "_v", "const")
+
+    def __init__(self, points: Sequence[tuple[float, float]]) -> None:
+        pts = sorted(points, key=lambda p: p[0])
+        self._t = [float(t) for t, _ in pts]
+        self._v = [float(v) for _, v in pts]
+        self.const: float | None = self._v[0] if len(set(self._v)) == 1 else None
+        self._i = 0
+
+    def __call__(self, t: float) -> float:
+        c = self.const
+        if c is not None:
+            return c
+        ts = self._t
+        i = self._i
+        if t < ts[i] or (i + 1 < len(ts) and t >= ts[i + 1]):
+            i = max(0, bisect_right(ts, t) - 1)
+            self._i = i
+        if t <= ts[i] and i == 0:
+            return self._v[0]
+        if i + 1 >= len(ts):
+            return self._v[-1]
+        t0, t1 = ts[i], ts[i + 1]
+        v0, v1 = self._v[i], self._v[i + 1]
+        return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+
+
+class Bucket:
+    """A continuously refilling token bucket: capacity ``limit × factor``, refill ``capacity/60`` per s."""
+
+    __slots__ = ("factor", "last", "level", "limit")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = float(limit)
+        self.factor = 1.0
+        self.level = float(limit)
+        self.last = 0.0
+
+    def refill(self, now: float, factor: float) -> float:
+        """Bring the level to ``now`` (under ``factor``) and return it."""
+        cap = self.limit * factor
+        if factor != self.factor:
+            # the refill up to now happened at the old rate; the level never exceeds the new cap
+            old = self.limit * self.factor
+            self.level = min(old, self.level + (now - self.last) * old / 60.0)
+            self.factor = factor
+            self.last = now
+        level = self.level + (now - self.last) * cap / 60.0
+        if level > cap:
+            level = cap
+        self.level = level
+        self.last = now
+        return level
+
+
+def _mix_table(mix: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    kinds = tuple(k for k, w in mix.items() if w > 0)
+    if not kinds:
+        raise ValueError("an error mix needs a positive weight")
+    total = sum(mix[k] for k in kinds)
+    cum, acc = [], 0.0
+    for k in kinds:
+        acc += mix[k] / total
+        cum.append(acc)
+    cum[-1] = 1.0
+    return kinds, tuple(cum)
+
+
+class _Effect:
+    """What the active modifiers do to one (org, model) right now."""
+
+    __slots__ = ("err_add", "err_set", "lat_add", "lat_factor", "lockout", "mix", "rpm_factor", "tpm_factor")
+
+    def __init__(self, mods: Sequence[Modifier]) -> None:
+        self.lockout: str | None = None
+        self.err_set: float | None = None
+        self.err_add = 0.0
+        self.mix: tuple[tuple[str, ...], tuple[float, ...]] | None = None
+        self.lat_factor = 1.0
+        self.lat_add = 0.0
+        self.rpm_factor = 1.0
+        self.tpm_factor = 1.0
+        for m in mods:
+            if m.lockout is not None:
+                self.lockout = m.lockout
+            if m.error_rate_set is not None:
+                self.err_set = m.error_rate_set
+            self.err_add += m.error_rate_add
+            if m.error_mix is not None:
+                self.mix = _mix_table(m.error_mix)
+            self.lat_factor *= m.latency_factor
+            self.lat_add += m.latency_add
+            self.rpm_factor *= m.rpm_factor
+            self.tpm_factor *= m.tpm_factor
+
+
+class _ModelState:
+    __slots__ = ("median", "name", "requests", "sigma", "tokens")
+
+    def __init__(self, name: str, median: float, sigma: float, rpm: int | None, tpm: int | None) -> None:
+        self.name = name
+        self.median = median
+        self.sigma = sigma
+        self.requests = Bucket(rpm) if rpm else None
+        self.tokens = Bucket(tpm) if tpm else None
+
+
+class Decision:
+    """One attempt's fate. ``exc``: NONE (an HTTP answer), TIMEOUT or CONNECT (raise after ``latency``)."""
+
+    __slots__ = ("body", "error", "exc", "headers", "latency", "status")
+
+    def __init__(self, latency: float, status: int, error: str | None, exc: int,
+                 headers: dict[str, str] | None, body: dict[str, Any] | None) -> None:
+        self.latency = latency
+        self.status = status
+        self.error = error
+        self.exc = exc
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        kind = ("answer", "timeout", "connect")[self.exc]
+        return f"Decision({kind}, status={self.status}, error={self.error}, latency={self.latency:.4f})"
+
+
+class OrgModel:
+    """One simulated org of one vendor."""
+
+    def __init__(self, index: int, vendor: str, spec: SimOrg, modifiers: Sequence[Modifier],
+                 seeds: Seeds, start_epoch: float) -> None:
+        self.index = index
+        self.vendor = vendor
+        self.spec = spec
+        self.name = spec.name
+        self.org_id = spec.org_id or (f"org-{spec.name}" if vendor == "openai" else spec.name)
+        self.start_epoch = start_epoch
+        self._lat: Stream = seeds.stream(f"org:{spec.name}:latency")
+        self._err: Stream = seeds.stream(f"org:{spec.name}:errors")
+        self._error_curve = Curve(curve_points(spec.error_rate))
+        self._drift = Curve(curve_points(spec.latency_drift))
+        self._mix = _mix_table(spec.error_mix if spec.error_mix is not None else DEFAULT_MIX[vendor])
+        self._reject = spec.reject_latency
+        self._err_lat = spec.error_latency
+        self._connect = spec.connect_latency
+        self._openai = vendor == "openai"
+        self._counter = 0
+        # models: explicit specs, then the org's limits (a served model with no limits is unlimited)
+        self._models: dict[str, _ModelState] = {}
+        names = list(spec.models) + [m for m in spec.limits if m not in spec.models]
+        for m in names:
+            ms = spec.models.get(m)
+            lat = ms.latency if ms is not None and ms.latency is not None else spec.latency
+            lim = spec.limits.get(m)
+            rpm = ms.rpm if ms is not None and ms.rpm is not None else (lim.rpm if lim else None)
+            tpm = ms.tpm if ms is not None and ms.tpm is not None else (lim.tpm if lim else None)
+            self._models[m] = _ModelState(m, lat.median, lat.sigma, rpm, tpm)
+        self._serves_all = not self._models
+        # modifiers that target this org (base lockouts first, then scenario modifiers in order)
+        mods = [Modifier(kind=f"lockout:{lo.kind}", label=lo.label, targets=(spec.name,), start=lo.start,
+                         end=lo.end, lockout=lo.kind) for lo in spec.lockouts]
+        mods += [m for m in modifiers if _targets(m, spec.name, vendor)]
+        self._mods = mods
+        bounds = sorted({b for m in mods for b in (m.start, m.end) if b is not None})
+        self._bounds = bounds
+        self._next_change = -_INF
+        self._active: list[Modifier] = []
+        self._effects: dict[str, _Effect] = {}
+        self.decisions = 0
+
+    def __repr__(self) -> str:
+        return f"OrgModel({self.vendor}:{self.name})"
+
+    # ------------------------------------------------------------------ modifiers
+
+    def _effect(self, model: str, now: float) -> _Effect:
+        if now >= self._next_change or now < self._last_change:
+            self._refresh(now)
+        eff = self._effects.get(model)
+        if eff is None:
+            eff = _Effect([m for m in self._active if m.models is None or model in m.models])
+            self._effects[model] = eff
+        return eff
+
+    _last_change = -_INF
+
+    def _refresh(self, now: float) -> None:
+        self._active = [m for m in self._mods if m.start <= now and (m.end is None or now < m.end)]
+        i = bisect_right(self._bounds, now)
+        self._next_change = self._bounds[i] if i < len(self._bounds) else _INF
+        self._last_change = self._bounds[i - 1] if i > 0 else -_INF
+        self._effects = {}
+
+    def _model(self, name: str) -> _ModelState | None:
+        ms = self._models.get(name)
+        if ms is None and self._serves_all:
+            ms = _ModelState(name, self.spec.latency.median, self.spec.latency.sigma, None, None)
+            self._models[name] = ms
+        return ms
+
+    # ------------------------------------------------------------------ the decision
+
+    def decide(self, model: str, prompt_tokens: int, max_tokens: int, timeout: float, now: float) -> Decision:
+        """The fate of one attempt arriving at simulated time ``now`` (seconds since t = 0)."""
+        z = self._lat.normal()
+        err = self._err
+        u_err = err.uniform()
+        u_kind = err.uniform()
+        self.decisions += 1
+        self._counter += 1
+        eff = self._effect(model, now)
+        if eff.lockout is not None:
+            return self._error(eff.lockout, model, self._reject, None)
+        ms = self._model(model)
+        if ms is None:
+            return self._error(wire.NOT_FOUND, model, self._reject, None)
+        n_tokens = prompt_tokens + max_tokens
+        rq, tk = ms.requests, ms.tokens
+        lvl_r = lvl_t = 0.0
+        if rq is not None:
+            lvl_r = rq.refill(now, eff.rpm_factor)
+        if tk is not None:
+            lvl_t = tk.refill(now, eff.tpm_factor)
+        if (rq is not None and lvl_r < 1.0) or (tk is not None and lvl_t < n_tokens):
+            return self._rate_limited(ms, eff, model, lvl_r, lvl_t, n_tokens, now)
+        if rq is not None:
+            lvl_r -= 1.0
+            rq.level = lvl_r
+        if tk is not None:
+            lvl_t -= n_tokens
+            tk.level = lvl_t
+        latency = ms.median * math.exp(ms.sigma * z) * self._drift(now) * eff.lat_factor + eff.lat_add
+        rate = eff.err_set if eff.err_set is not None else self._error_curve(now)
+        rate += eff.err_add
+        if u_err < rate:
+            kinds, cum = eff.mix or self._mix
+            k = 0
+            while u_kind > cum[k]:
+                k += 1
+            kind = kinds[k]
+            if kind == "timeout":
+                return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+            if kind == "reset":
+                lat = self._connect
+                if lat > timeout:
+                    return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+                return Decision(lat, 0, "reset", CONNECT, None, None)
+            lat = latency * self._err_lat
+            if lat > timeout:
+                return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+            return self._error(kind, model, lat, self._limit_headers(ms, eff, lvl_r, lvl_t, now))
+        if latency > timeout:
+            return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+        completion = (max_tokens * 3 + 4) // 5
+        headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
+        rid = f"{self.index:x}{self._counter:x}"
+        if self._openai:
+            headers["openai-organization"] = self.org_id
+            headers["openai-processing-ms"] = str(int(latency * 1000))
+            headers["x-request-id"] = "req_" + rid
+            body = wire.openai_success(model, rid, prompt_tokens, completion)
+        else:
+            headers["request-id"] = "req_" + rid
+            body = wire.anthropic_success(model, rid, prompt_tokens, completion)
+        return Decision(latency, 200, None, NONE, headers, body)
+
+    def refuse(self, key: str, model: str) -> Decision:
+        """An answer decided before the vendor model runs (a bad org header): no draws, no state."""
+        self._counter += 1
+        return self._error(key, model, self._reject, None)
+
+    # ------------------------------------------------------------------ answers
+
+    def _limit_headers(self, ms: _ModelState, eff: _Effect, lvl_r: float, lvl_t: float, now: float) -> dict[str, str]:
+        h: dict[str, str] = {}
+        rq, tk = ms.requests, ms.tokens
+        if self._openai:
+            if rq is not None:
+                cap = rq.limit * eff.rpm_factor
+                h["x-ratelimit-limit-requests"] = str(int(cap))
+                h["x-ratelimit-remaining-requests"] = str(int(lvl_r))
+                h["x-ratelimit-reset-requests"] = wire.go_duration((cap - lvl_r) * 60.0 / cap)
+            if tk is not None:
+                cap = tk.limit * eff.tpm_factor
+                h["x-ratelimit-limit-tokens"] = str(int(cap))
+                h["x-ratelimit-remaining-tokens"] = str(int(lvl_t))
+                h["x-ratelimit-reset-tokens"] = wire.go_duration((cap - lvl_t) * 60.0 / cap)
+        else:
+            epoch = self.start_epoch + now
+            if rq is not None:
+                cap = rq.limit * eff.rpm_factor
+                h["anthropic-ratelimit-requests-limit"] = str(int(cap))
+                h["anthropic-ratelimit-requests-remaining"] = str(int(lvl_r))
+                h["anthropic-ratelimit-requests-reset"] = wire.rfc3339(epoch + (cap - lvl_r) * 60.0 / cap)
+            if tk is not None:
+                cap = tk.limit * eff.tpm_factor
+                h["anthropic-ratelimit-tokens-limit"] = str(int(cap))
+                h["anthropic-ratelimit-tokens-remaining"] = str(int(lvl_t))
+                h["anthropic-ratelimit-tokens-reset"] = wire.rfc3339(epoch + (cap - lvl_t) * 60.0 / cap)
+        return h
+
+    def _rate_limited(self, ms: _ModelState, eff: _Effect, model: str, lvl_r: float, lvl_t: float,
+                      n_tokens: int, now: float) -> Decision:
+        rq, tk = ms.requests, ms.tokens
+        wait_r = wait_t = 0.0
+        if rq is not None and lvl_r < 1.0:
+            wait_r = (1.0 - lvl_r) * 60.0 / (rq.limit * eff.rpm_factor)
+        if tk is not None and lvl_t < n_tokens:
+            wait_t = (n_tokens - lvl_t) * 60.0 / (tk.limit * eff.tpm_factor)
+        wait = max(wait_r, wait_t)
+        by_requests = rq is not None and lvl_r < 1.0
+        if by_requests:
+            detail = {"limit": int(rq.limit * eff.rpm_factor), "used": int(rq.limit * eff.rpm_factor - lvl_r),  # type: ignore[union-attr]
+                      "requested": 1, "wait": wait}
+        else:
+            cap = tk.limit * eff.tpm_factor  # type: ignore[union-attr]
+            detail = {"limit": int(cap), "used": int(cap - lvl_t), "requested": n_tokens, "wait": wait}
+        headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
+        if self._openai:
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+            headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000.0)))
+        else:
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return self._error(wire.RATE_REQUESTS if by_requests else wire.RATE_TOKENS, model, self._reject,
+                           headers, detail)
+
+    def _error(self, key: str, model: str, latency: float, headers: dict[str, str] | None,
+               detail: dict[str, Any] | None = None) -> Decision:
+        if self._openai:
+            status, body = wire.openai_error(key, model=model, org_id=self.org_id, detail=detail)
+            h = headers if headers is not None else {}
+            h["openai-organization"] = self.org_id
+            h["x-request-id"] = f"req_{self.index:x}{self._counter:x}"
+        else:
+            status, body = wire.anthropic_error(key, model=model, org_id=self.org_id, detail=detail,
+                                                quota_status=self.spec.quota_status)
+            h = headers if headers is not None else {}
+            h["request-id"] = f"req_{self.index:x}{self._counter:x}"
+        return Decision(latency, status, key, NONE, h, body)
+
+
+def _targets(m: Modifier, org: str, vendor: str) -> bool:
+    return any(t == "*" or t == org or t == f"vendor:{vendor}" for t in m.targets)
+
+
+class VendorWorld:
+    """Every org's model, by name and by API key, for one run."""
+
+    def __init__(self, scenario: Scenario, seeds: Seeds, modifiers: Sequence[Modifier] | None = None) -> None:
+        mods = tuple(scenario.modifiers) if modifiers is None else tuple(modifiers)
+        self.start_epoch = scenario.start_epoch
+        self.orgs: list[OrgModel] = [
+            OrgModel(i, v, o, mods, seeds, self.start_epoch) for i, (v, o) in enumerate(scenario.orgs())
+        ]
+        self.by_name = {o.name: o for o in self.orgs}
+        self.by_key = {o.spec.api_key(): o for o in self.orgs}
+
+
+def prompt_tokens_of(messages: Sequence[Any], system: str | None) -> int:
+    """The vendor's token estimate of a prompt: 4 characters per token, rounded up."""
+    chars = len(system) if system else 0
+    for m in messages:
+        c = m.get("content") if hasattr(m, "get") else None
+        if isinstance(c, str):
+            chars += len(c)
+        elif isinstance(c, list):
+            for part in c:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    chars += len(part["text"])
+    return (chars + 3) // 4
