@@ -32,6 +32,8 @@ from .vendors import ChatRequest
 
 #: wait after a 429 that named no retry time
 DEFAULT_RETRY_AFTER = 1.0
+#: the "response" of an attempt that died in transport (status 0)
+_NO_RESPONSE = VendorResponse(0, {}, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +142,24 @@ class RoutingCore:
         self, vendor: str, model: str, tried: list[str], now: float
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
         """An admitted org, or (None, None, earliest retry time)."""
+        orgs = self._orgs_serving(vendor, model)
         cooldown = self._cooldown
-        cands = [
-            o
-            for o in self._orgs_serving(vendor, model)
-            if o.name not in tried and cooldown.get((o.name, model), 0.0) <= now
-        ]
         earliest: float | None = None
-        if len(cands) < len(self._orgs_serving(vendor, model)):
-            for o in self._orgs_serving(vendor, model):
-                t = cooldown.get((o.name, model))
-                if t is not None and t > now and (earliest is None or t < earliest):
-                    earliest = t
+        if not cooldown and not tried:  # the steady state: every org is a candidate
+            cands = list(orgs)
+        else:
+            cands = []
+            for o in orgs:
+                key = (o.name, model)
+                t = cooldown.get(key)
+                if t is not None:
+                    if t > now:
+                        if earliest is None or t < earliest:
+                            earliest = t
+                        continue
+                    del cooldown[key]  # served its time: forget it (keeps the fast path fast)
+                if o.name not in tried:
+                    cands.append(o)
         board, selector, stats, rng = self.board, self.selector, self.stats, self.rng
         while cands:
             i = selector.choose(cands, model, stats, rng)
@@ -197,20 +205,22 @@ class RoutingCore:
             stats.started(name)
             try:
                 reply = yield AttemptPlan(org, self._keys[name], request, timeout, ticket.probe)
+                t1 = clock.now()
                 if isinstance(reply, BaseException):
-                    cls = classify_exception(reply)  # re-raises anything that is not a transport failure
+                    # re-raises anything that is not a transport failure
+                    cls = classify_exception(reply)
+                    response = _NO_RESPONSE
                 else:
-                    t1 = clock.now()
                     cls = classify_response(
                         reply.status, reply.headers, reply.body, now=t1, latency=t1 - t0,
                         slow_threshold=rc.slow_call_threshold,
                     )
+                    response = reply
             except BaseException:
                 # Cancelled or broken mid-attempt: give back a probe permit, judge nothing.
                 stats.in_flight[name] -= 1
                 board.release(name, model, ticket)
                 raise
-            t1 = clock.now()
             outcome = cls.outcome
             if outcome is Outcome.CLIENT_ERROR:
                 # The caller's fault judges nothing, but a probe's permit must come back.
@@ -226,7 +236,6 @@ class RoutingCore:
             if outcome is Outcome.RATE_LIMITED:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
-            response = reply if not isinstance(reply, BaseException) else VendorResponse(0, {}, None)
             last = RouteResult(response, name, org.vendor, outcome, attempts, cls)
             now = t1
             if not outcome.org_fault or attempts >= rc.max_attempts or now >= deadline:

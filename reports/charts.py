@@ -24,15 +24,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import colormaps  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
-from matplotlib.transforms import blended_transform_factory  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from matplotlib.transforms import blended_transform_factory
 
-from .metrics import (  # noqa: E402
+from .metrics import (
     CLOSED,
     HALF_OPEN,
     OPEN,
@@ -44,7 +45,7 @@ from .metrics import (  # noqa: E402
     parse_threshold,
     timeseries,
 )
-from .schema import Results, Stat  # noqa: E402
+from .schema import Results, Stat
 
 __all__ = [
     "CHARTS",
@@ -65,12 +66,17 @@ _RC = {
     "axes.spines.right": False,
 }
 STATE_COLORS = {CLOSED: "#7fc97f", HALF_OPEN: "#fdb462", OPEN: "#e41a1c"}
-STATE_LABELS = {CLOSED: "closed (traffic flows)", HALF_OPEN: "half-open (probing)", OPEN: "open (blocked)"}
+STATE_LABELS = {
+    CLOSED: "closed (traffic flows)",
+    HALF_OPEN: "half-open (probing)",
+    OPEN: "open (blocked)",
+}
 FAULT_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 _POLICY_FIXED = {"none": "#4d4d4d", "manual": "#a6761d"}
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _runs(traces: Mapping[str, Any]) -> dict[str, list[Any]]:
     if not traces:
@@ -119,7 +125,16 @@ def policy_colors(names: Sequence[str]) -> dict[str, str]:
 
 
 _VENDOR_PALETTES = {
-    "openai": ("#1f77b4", "#17becf", "#9467bd", "#2ca02c", "#aec7e8", "#98df8a", "#c5b0d5", "#7f7f7f"),
+    "openai": (
+        "#1f77b4",
+        "#17becf",
+        "#9467bd",
+        "#2ca02c",
+        "#aec7e8",
+        "#98df8a",
+        "#c5b0d5",
+        "#7f7f7f",
+    ),
     "anthropic": ("#ff7f0e", "#d62728", "#8c564b", "#e377c2", "#ffbb78"),
 }
 _OTHER_PALETTE = ("#bcbd22", "#7f7f7f", "#dbdb8d", "#c7c7c7")
@@ -137,7 +152,12 @@ def org_colors(orgs: Sequence[str], vendors: Sequence[str]) -> list[str]:
 
 
 def _shade(
-    ax: Any, windows: Sequence[FaultWindow], unit: float, *, labels: bool, on_top: bool = False,
+    ax: Any,
+    windows: Sequence[FaultWindow],
+    unit: float,
+    *,
+    labels: bool,
+    on_top: bool = False,
     tint: bool = False,
 ) -> None:
     """Shade each fault window behind the data, edges dashed; ``labels``: name it above the
@@ -151,9 +171,17 @@ def _shade(
             ax.axvline(x, color=color, lw=1.0, ls="--", alpha=0.9, zorder=4.5 if on_top else 0.5)
         if labels:
             ax.annotate(
-                f"▼ {w.label}", xy=(x0, 1.0), xycoords=trans, xytext=(-4, 3 + 12 * (k % 3)),
-                textcoords="offset points", color=color, fontsize=8.5, ha="left", va="bottom",
-                fontweight="bold", annotation_clip=False,
+                f"▼ {w.label}",
+                xy=(x0, 1.0),
+                xycoords=trans,
+                xytext=(-4, 3 + 12 * (k % 3)),
+                textcoords="offset points",
+                color=color,
+                fontsize=8.5,
+                ha="left",
+                va="bottom",
+                fontweight="bold",
+                annotation_clip=False,
             )
 
 
@@ -200,7 +228,10 @@ def _slo_value(meta: Mapping[str, Any], metric: str) -> float | None:
 
 # --------------------------------------------------------------------------- charts
 
-def success_rate_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+
+def success_rate_chart(
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
+) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
     windows = fault_windows(_first(runs))
@@ -229,7 +260,8 @@ def success_rate_chart(traces: Mapping[str, Any], out_dir: str | Path, *, format
         ax.set_ylabel("requests that succeeded (%)")
         width = next(iter(series.values())).edges[1]
         ax.set_title(
-            f"{_scenario(runs)} — user request success rate per {_fmt_width(width)} ({_seed_note(runs)})",
+            f"{_scenario(runs)} — user request success rate per {_fmt_width(width)} "
+            f"({_seed_note(runs)})",
             pad=_fault_title_pad(windows),
         )
         ax.grid(axis="y", alpha=0.3)
@@ -252,7 +284,9 @@ def _panels(n: int, height: float) -> tuple[Figure, list[Any]]:
     return fig, [a[0] for a in axes]
 
 
-def traffic_share_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+def traffic_share_chart(
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
+) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
     first = _first(runs)
@@ -277,7 +311,7 @@ def traffic_share_chart(traces: Mapping[str, Any], out_dir: str | Path, *, forma
             _shade(ax, windows, unit, labels=k == 0, on_top=True, tint=True)
         _time_axis(axes[-1], duration)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles[::-1], labels[::-1], title="org (vendor)", loc="center left", bbox_to_anchor=(1.0, 0.5))
+        fig.legend(handles[::-1], labels[::-1], title="org (vendor)", loc="outside right center")
         fig.suptitle(
             f"{_scenario(runs)} — where the attempts went: each org's share of attempts "
             f"({_seed_note(runs)})"
@@ -308,18 +342,25 @@ def _breaker_rows(trace: Any) -> list[tuple[str, list[tuple[float, float, int]]]
     return rows
 
 
-def breaker_timeline_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+def breaker_timeline_chart(
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
+) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
     unit, _ = time_unit(duration)
     windows = fault_windows(_first(runs))
     rows_by = {name: _breaker_rows(rs[0]) for name, rs in runs.items()}
     heights = [max(1.0, 0.32 * len(r)) + 0.6 for r in rows_by.values()]
-    min_w = duration / 2500
+    min_w = duration / 700  # ≥ 1 px: a one-second probe stays visible at day scale
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(
-            len(runs), 1, figsize=(11, 1.2 + sum(heights)), sharex=True, squeeze=False,
-            gridspec_kw={"height_ratios": heights}, layout="constrained",
+            len(runs),
+            1,
+            figsize=(11, 1.2 + sum(heights)),
+            sharex=True,
+            squeeze=False,
+            gridspec_kw={"height_ratios": heights},
+            layout="constrained",
         )
         axes = [a[0] for a in axes]
         for k, (ax, (name, rows)) in enumerate(zip(axes, rows_by.items(), strict=True)):
@@ -333,7 +374,9 @@ def breaker_timeline_chart(traces: Mapping[str, Any], out_dir: str | Path, *, fo
                         ax.broken_barh(bars, (y - 0.38, 0.76), color=STATE_COLORS[state], lw=0)
                 # half-open spans are often a second long: draw them as narrow ticks that stay
                 # visible at day scale without hiding the open band around them
-                bars = [(s / unit, max(e - s, min_w) / unit) for s, e, st in spans if st == HALF_OPEN]
+                bars = [
+                    (s / unit, max(e - s, min_w) / unit) for s, e, st in spans if st == HALF_OPEN
+                ]
                 if bars:
                     ax.broken_barh(bars, (y - 0.2, 0.4), color=STATE_COLORS[HALF_OPEN], lw=0)
             ax.set_yticks(range(len(rows)), [r[0] for r in rows][::-1])
@@ -347,8 +390,10 @@ def breaker_timeline_chart(traces: Mapping[str, Any], out_dir: str | Path, *, fo
             ax.set_title(title, loc="left", fontweight="bold", pad=pad)
             _shade(ax, windows, unit, labels=k == 0, on_top=True)
         _time_axis(axes[-1], duration)
-        handles = [Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)]
-        fig.legend(handles=handles, title="breaker state", loc="center left", bbox_to_anchor=(1.0, 0.5))
+        handles = [
+            Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)
+        ]
+        fig.legend(handles=handles, title="breaker state", loc="outside right center")
         local = is_local_state(_first(runs).meta)
         fig.suptitle(
             f"{_scenario(runs)} — breaker state per org{' and pod (local state)' if local else ''}"
@@ -356,7 +401,9 @@ def breaker_timeline_chart(traces: Mapping[str, Any], out_dir: str | Path, *, fo
         return _save(fig, Path(out_dir), "breaker_timeline", formats)
 
 
-def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+def latency_chart(
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
+) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
     unit, _ = time_unit(duration)
@@ -375,11 +422,13 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             x = np.repeat(s.edges / unit, 2)[1:-1]
             p50, p95, p99 = (np.repeat(s.latency[:, j], 2) for j in range(3))
             c = colors[name]
-            ax.fill_between(x, p95, p99, color=c, alpha=0.18, lw=0, label="p95 – p99")
-            ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 – p95")
+            ax.fill_between(x, p95, p99, color=c, alpha=0.18, lw=0, label="p95 \u2013 p99")
+            ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 \u2013 p95")
             ax.plot(x, p50, color=c, lw=1.4, label="p50 (median)")
             if p99_slo is not None:
-                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}")
+                ax.axhline(
+                    p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}"
+                )
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
             ax.set_ylabel("user latency (s)")
@@ -389,9 +438,20 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             ax.yaxis.set_major_formatter(FuncFormatter(_sec_tick))
             ax.yaxis.set_minor_locator(NullLocator())
             ax.grid(axis="y", which="major", alpha=0.3)
-            ax.legend(loc="upper left", fontsize=8, ncol=4, framealpha=0.85)
             _shade(ax, windows, unit, labels=k == 0)
         _time_axis(axes[-1], duration)
+        handles = [
+            Line2D([], [], color="#333", lw=1.4, label="p50 (median)"),
+            Patch(color="#333", alpha=0.38, lw=0, label="p50 \u2013 p95"),
+            Patch(color="#333", alpha=0.18, lw=0, label="p95 \u2013 p99"),
+        ]
+        if p99_slo is not None:
+            handles.append(
+                Line2D(
+                    [], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}"
+                )
+            )
+        fig.legend(handles=handles, title="percentile", loc="outside right center")
         width = next(iter(series.values())).edges[1]
         fig.suptitle(
             f"{_scenario(runs)} — user latency percentiles per {_fmt_width(width)} "
@@ -450,23 +510,64 @@ def _grouped(
             if st is None:
                 continue
             if st.mean is None or (never and st.n_none):
-                ax.bar(x, top * 1.08, width * 0.92, color="white", edgecolor=colors[gi], hatch="///", lw=1)
-                label = "never" if st.n_none == st.n or st.mean is None else f"never in {st.n_none}/{st.n}"
-                ax.text(x, top * 1.1, label, ha="center", va="bottom", fontsize=8, color="#b00", rotation=90 if n > 2 else 0)
+                ax.bar(
+                    x,
+                    top * 1.08,
+                    width * 0.92,
+                    color="white",
+                    edgecolor=colors[gi],
+                    hatch="///",
+                    lw=1,
+                )
+                label = (
+                    "never"
+                    if st.n_none == st.n or st.mean is None
+                    else f"never in {st.n_none}/{st.n}"
+                )
+                ax.text(
+                    x,
+                    top * 1.1,
+                    label,
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    color="#b00",
+                    rotation=90 if n > 2 else 0,
+                )
                 continue
             lo, hi = _err(st, scale)
             ax.bar(
-                x, st.mean * scale, width * 0.92, color=colors[gi],
-                yerr=[[lo], [hi]] if hi or lo else None, capsize=3, ecolor="black",
+                x,
+                st.mean * scale,
+                width * 0.92,
+                color=colors[gi],
+                yerr=[[lo], [hi]] if hi or lo else None,
+                capsize=3,
+                ecolor="black",
                 label=g if pi == 0 else None,
             )
             if inside:
-                ax.text(x, st.mean * scale - 0.02 * (ax.get_ylim()[1] - ax.get_ylim()[0]), fmt(st.mean),
-                        ha="center", va="top", fontsize=8, rotation=90, color="white",
-                        fontweight="bold")
+                ax.text(
+                    x,
+                    st.mean * scale - 0.02 * (ax.get_ylim()[1] - ax.get_ylim()[0]),
+                    fmt(st.mean),
+                    ha="center",
+                    va="top",
+                    fontsize=8,
+                    rotation=90,
+                    color="white",
+                    fontweight="bold",
+                )
             else:
-                ax.text(x, st.mean * scale + hi, fmt(st.mean), ha="center", va="bottom", fontsize=8,
-                        rotation=90 if n > 2 else 0)
+                ax.text(
+                    x,
+                    st.mean * scale + hi,
+                    fmt(st.mean),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    rotation=90 if n > 2 else 0,
+                )
     ax.set_xticks(range(len(policies)), policies)
     ax.set_xlim(-0.6, len(policies) - 0.4)
 
@@ -500,30 +601,60 @@ def comparison_chart(
         low = min(lows, default=0.0)
         span = max(100 - low, 0.05)
         axes[0].set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
-        _grouped(axes[0], policies, groups, stats, scale=100, fmt=_pct_label, colors=pcolors,
-                 inside=True)
+        _grouped(
+            axes[0], policies, groups, stats, scale=100, fmt=_pct_label, colors=pcolors, inside=True
+        )
         axes[0].set_ylabel("requests that succeeded (%) — axis truncated")
         axes[0].set_title("Success rate (higher is better)")
         axes[0].legend(fontsize=8, loc="lower left", framealpha=0.9)
 
         # failover time per org fault
-        fo = {(p, f.label): pr.faults[f.index].failover_time_max for p, pr in res.policies.items() for f in org_faults}
-        unit, uname = _dur_unit([st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None])
+        fo = {
+            (p, f.label): pr.faults[f.index].failover_time_max
+            for p, pr in res.policies.items()
+            for f in org_faults
+        }
+        unit, uname = _dur_unit(
+            [st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None]
+        )
         fcolors = [FAULT_COLORS[f.index % len(FAULT_COLORS)] for f in org_faults]
-        _grouped(axes[1], policies, [f.label for f in org_faults], fo, scale=1 / unit,
-                 fmt=lambda v, u=unit, n=uname: f"{v / u:.3g} {n}", colors=fcolors, never=True)
+        _grouped(
+            axes[1],
+            policies,
+            [f.label for f in org_faults],
+            fo,
+            scale=1 / unit,
+            fmt=lambda v, u=unit, n=uname: f"{v / u:.3g} {n}",
+            colors=fcolors,
+            never=True,
+        )
         axes[1].set_ylabel(f"failover time, worst pod ({uname})")
-        axes[1].set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
+        axes[1].set_title(
+            "Failover time: onset → no more regular traffic\n(lower is better; hatched = never)"
+        )
         axes[1].set_ylim(0, axes[1].get_ylim()[1] * 1.25)
 
-        wa = {(p, f.label): pr.faults[f.index].wasted_attempts for p, pr in res.policies.items() for f in org_faults}
-        _grouped(axes[2], policies, [f.label for f in org_faults], wa, scale=1.0,
-                 fmt=lambda v: f"{v:,.0f}", colors=fcolors)
+        wa = {
+            (p, f.label): pr.faults[f.index].wasted_attempts
+            for p, pr in res.policies.items()
+            for f in org_faults
+        }
+        _grouped(
+            axes[2],
+            policies,
+            [f.label for f in org_faults],
+            wa,
+            scale=1.0,
+            fmt=lambda v: f"{v:,.0f}",
+            colors=fcolors,
+        )
         axes[2].set_ylabel("attempts sent to the faulted target")
         axes[2].set_title("Wasted attempts during the fault (lower is better)")
         axes[2].set_ylim(0, axes[2].get_ylim()[1] * 1.2)
         if org_faults:
-            handles = [Patch(color=c, label=f.label) for c, f in zip(fcolors, org_faults, strict=True)]
+            handles = [
+                Patch(color=c, label=f.label) for c, f in zip(fcolors, org_faults, strict=True)
+            ]
             axes[1].legend(handles=handles, title="fault", fontsize=8, loc="upper right")
         for ax in axes:
             ax.grid(axis="y", alpha=0.3)

@@ -29,10 +29,10 @@ Per org fault:
 
 * **failover time** — per pod: take the pod's regular (non-probe) attempts on the target's orgs
   that started in the window; the failover moment is the start of the last one, and failover
-  time = that moment − onset (0 when the pod sent none). It is **never** (``None``) when that
+  time = that moment - onset (0 when the pod sent none). It is **never** (``None``) when that
   last attempt is within the *tail tolerance* of the window's end, i.e. regular traffic kept
   flowing until the fault ended. Tail tolerance = max(1 % of the window clipped to [1 s, 60 s],
-  3 × the median gap between the pod's regular target attempts in the window, the onset counting
+  3 x the median gap between the pod's regular target attempts in the window, the onset counting
   as the first point) — so a sparse pod still counts as "still sending". Pods considered: every
   pod with a request arriving in the window or an attempt on the target in it. Reported: max over
   pods and median over pods (a "never" pod counts as +∞; a result of +∞ is "never").
@@ -53,7 +53,7 @@ Per org fault:
 
 Per phase: requests, failed requests, success rate, sessions, session success rate, no-org
 failures, attempts and **retry amplification** (attempts made for the phase's requests / its
-requests), **user latency** (end − arrival of every request, failures included) p50/p95/p99,
+requests), **user latency** (end - arrival of every request, failures included) p50/p95/p99,
 and each org's **traffic share** (share of the attempts started in the phase).
 
 Breakers: a breaker is an (org, model) — per (pod, org, model) when breaker state is local to
@@ -182,6 +182,7 @@ def stat(values: Iterable[float | int | None]) -> Stat:
 
 # --------------------------------------------------------------------------- trace helpers
 
+
 def is_local_state(meta: Mapping[str, Any]) -> bool:
     """Whether each pod keeps its own breaker state (then breakers are per pod)."""
     for key in ("state", "breaker_state", "store"):
@@ -249,7 +250,9 @@ class FaultWindow:
     ends_in_run: bool
 
 
-def _resolve(target: Any, orgs: Sequence[str], vendors: Sequence[str]) -> tuple[set[int], int | None]:
+def _resolve(
+    target: Any, orgs: Sequence[str], vendors: Sequence[str]
+) -> tuple[set[int], int | None]:
     if isinstance(target, (list, tuple)):
         found: set[int] = set()
         pod = None
@@ -302,7 +305,15 @@ def fault_windows(trace: Any) -> list[FaultWindow]:
         label = str(f.get("label") or f"{kind} {tlabel}")
         out.append(
             FaultWindow(
-                i, label, kind, tlabel, start, end, tuple(sorted(org_set)), org_fault, pod,
+                i,
+                label,
+                kind,
+                tlabel,
+                start,
+                end,
+                tuple(sorted(org_set)),
+                org_fault,
+                pod,
                 end < duration,
             )
         )
@@ -310,6 +321,7 @@ def fault_windows(trace: Any) -> list[FaultWindow]:
 
 
 # --------------------------------------------------------------------------- per-trace metrics
+
 
 @dataclass
 class PhaseMetrics:
@@ -504,7 +516,9 @@ def _tail_tolerance(window: float, starts: np.ndarray, onset: float) -> float:
     return max(base, 3.0 * float(np.median(gaps))) if len(gaps) else base
 
 
-def _failover(p: _Prep, w: FaultWindow, idx: np.ndarray) -> tuple[dict[int, float | None], float | None, float | None]:
+def _failover(
+    p: _Prep, w: FaultWindow, idx: np.ndarray
+) -> tuple[dict[int, float | None], float | None, float | None]:
     reg = idx[~p.att_probe[idx]]
     reg_pod = p.att_pod[reg]
     reg_start = p.att_start[reg]
@@ -557,7 +571,19 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
         if w.pod is not None:
             caused &= p.req_pod == w.pod
         return FaultMetrics(
-            w, None, None, {}, None, None, None, int(caused.sum()), failed_in_window, 0, 0, 0, phases
+            w,
+            None,
+            None,
+            {},
+            None,
+            None,
+            None,
+            int(caused.sum()),
+            failed_in_window,
+            0,
+            0,
+            0,
+            phases,
         )
     orgs = np.array(w.orgs, dtype=np.int64)
     on_target = np.isin(p.att_org, orgs)
@@ -669,7 +695,9 @@ def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
     wasted = np.zeros(len(p.att_start), dtype=bool)
     for w in windows:
         if w.org_fault:
-            wasted |= np.isin(p.att_org, np.array(w.orgs)) & p.in_window(p.att_start, w.start, w.end)
+            wasted |= np.isin(p.att_org, np.array(w.orgs)) & p.in_window(
+                p.att_start, w.start, w.end
+            )
     breakers = _breakers(p)
     kinds = np.bincount(p.ev_kind, minlength=3) if len(p.ev_kind) else np.zeros(3, np.int64)
     seed = trace.meta.get("seed")
@@ -733,7 +761,9 @@ class Series:
             return np.where(tot > 0, self.attempts / np.maximum(tot, 1), np.nan)
 
 
-def _binned_percentiles(b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[float]) -> np.ndarray:
+def _binned_percentiles(
+    b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[float]
+) -> np.ndarray:
     out = np.full((n_bins, len(qs)), np.nan)
     if not len(x):
         return out
@@ -786,6 +816,7 @@ def timeseries(traces: Any, bin_width: float | None = None) -> Series:
 
 # --------------------------------------------------------------------------- multi-seed summary
 
+
 def _phase_result(ps: Sequence[PhaseMetrics], orgs: Sequence[str]) -> PhaseResult:
     fields: dict[str, Any] = {k: stat(getattr(p, k) for p in ps) for k in PHASE_SCALARS}
     fields["traffic_share"] = {o: stat(p.traffic_share.get(o) for p in ps) for o in orgs}
@@ -800,7 +831,9 @@ def _as_metrics(policy: str, runs: Any) -> list[TraceMetrics]:
     return [r if isinstance(r, TraceMetrics) else trace_metrics(r, policy) for r in runs]
 
 
-def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = None) -> PolicyResult:
+def summarize_policy(
+    policy: str, runs: Any, params: Mapping[str, Any] | None = None
+) -> PolicyResult:
     """One policy over its seeds: ``runs`` are Traces (or TraceMetrics), one per seed."""
     ms = _as_metrics(policy, runs)
     if not ms:
@@ -854,7 +887,10 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
         faults=faults,
         breakers=breakers,
         alerts=AlertCounts(
-            **{k: stat(m.alerts[k] for m in ms) for k in ("opened", "half_open", "closed", "cycles")}
+            **{
+                k: stat(m.alerts[k] for m in ms)
+                for k in ("opened", "half_open", "closed", "cycles")
+            }
         ),
     )
 
@@ -893,8 +929,14 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
     seeds = sorted({s for p in policies.values() for s in p.seeds})
     faults = [
         FaultInfo(
-            index=w.index, label=w.label, kind=w.kind, target=w.target, start=w.start, end=w.end,
-            orgs=[_orgs(first)[i] for i in w.orgs], org_fault=w.org_fault,
+            index=w.index,
+            label=w.label,
+            kind=w.kind,
+            target=w.target,
+            start=w.start,
+            end=w.end,
+            orgs=[_orgs(first)[i] for i in w.orgs],
+            org_fault=w.org_fault,
         )
         for w in fault_windows(first)
     ]
@@ -909,11 +951,16 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
             checks=[SloCheckResult(**c.as_dict()) for c in checks],
         )
     return Results(
-        scenario=_scenario_info(first), seeds=seeds, policies=policies, faults=faults, slo=slo_result
+        scenario=_scenario_info(first),
+        seeds=seeds,
+        policies=policies,
+        faults=faults,
+        slo=slo_result,
     )
 
 
 # --------------------------------------------------------------------------- SLOs
+
 
 @dataclass(frozen=True)
 class Threshold:
@@ -998,7 +1045,9 @@ def parse_threshold(text: Any, metric: str | None = None) -> Threshold:
             except ValueError:
                 value = float(seconds(m.group(2)))
     except ValueError:
-        raise ValueError(f"not a threshold: {raw!r} (use e.g. '>= 99.9%', '<= 5m', '< 2s')") from None
+        raise ValueError(
+            f"not a threshold: {raw!r} (use e.g. '>= 99.9%', '<= 5m', '< 2s')"
+        ) from None
     if not math.isfinite(value):
         raise ValueError(f"not a threshold: {raw!r}")
     return Threshold(op, value, f"{op} {m.group(2).strip()}")
@@ -1018,7 +1067,8 @@ class SloCheck:
     def as_dict(self) -> dict[str, Any]:
         return {
             "policy": self.policy, "metric": self.metric, "phase": self.phase, "fault": self.fault,
-            "value": self.value, "threshold": self.threshold, "passed": self.passed, "note": self.note,
+            "value": self.value, "threshold": self.threshold, "passed": self.passed,
+            "note": self.note,
         }  # fmt: skip
 
 
@@ -1036,7 +1086,9 @@ def _slo_items(slo: Any) -> list[tuple[str, str, Any]]:
         for entry in slo:
             if not isinstance(entry, Mapping) or "metric" not in entry or "threshold" not in entry:
                 raise ValueError(f"SLO entry needs 'metric' and 'threshold': {entry!r}")
-            items.append((str(entry["metric"]), str(entry.get("phase", "overall")), entry["threshold"]))
+            items.append(
+                (str(entry["metric"]), str(entry.get("phase", "overall")), entry["threshold"])
+            )
     else:
         raise ValueError(f"SLO must be a mapping or a list, got {type(slo).__name__}")
     return items
@@ -1081,12 +1133,18 @@ def evaluate_slo(slo: Any, result: Any, *, policy: str | None = None) -> list[Sl
         th = parse_threshold(raw_th, metric)
         phase, _, label = raw_phase.partition(":")
         if phase not in ("overall", "before", "during", "after", "fault"):
-            raise ValueError(f"unknown SLO phase {raw_phase!r} for {raw_metric} (overall, before, during, after)")
+            raise ValueError(
+                f"unknown SLO phase {raw_phase!r} for {raw_metric} (overall, before, during, after)"
+            )
         if label and label not in labels:
-            raise ValueError(f"SLO phase {raw_phase!r}: no fault labelled {label!r} (faults: {labels})")
+            raise ValueError(
+                f"SLO phase {raw_phase!r}: no fault labelled {label!r} (faults: {labels})"
+            )
         faults = [f for f in result.faults if not label or f.label == label]
 
-        def add(ph: str, st: Stat, fault: str | None, na: str = "", *, spec=spec, th=th, metric=metric) -> None:
+        def add(
+            ph: str, st: Stat, fault: str | None, na: str = "", *, spec=spec, th=th, metric=metric
+        ) -> None:
             value, ok, note = _judge(th, st, spec.unit, na=na)
             checks.append(SloCheck(metric, ph, value, th.text, ok, pol, fault, note))
 
@@ -1105,5 +1163,10 @@ def evaluate_slo(slo: Any, result: Any, *, policy: str | None = None) -> list[Sl
                 na = ""
                 if metric in ("recovery_time", "close_time") and not f.ends_in_run:
                     na = "n/a: the fault lasts until the end of the run"
-                add("fault" if phase in ("overall", "fault") else phase, getattr(f, spec.field), f.label, na)
+                add(
+                    "fault" if phase in ("overall", "fault") else phase,
+                    getattr(f, spec.field),
+                    f.label,
+                    na,
+                )
     return checks

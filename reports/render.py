@@ -67,16 +67,30 @@ class ReportPaths:
 
 # --------------------------------------------------------------------------- formatting
 
+
 def fmt_rate(v: float | None) -> str:
     """A success rate with enough decimals to show its nines: 0.99987 → ``99.987 %``."""
     if v is None:
-        return "–"
+        return "\u2013"
     if v >= 1.0:
         return "100 %"
     if v <= 0.0:
         return "0 %"
-    digits = min(4, max(2, math.ceil(-math.log10(1.0 - v)) - 1))
-    return f"{v * 100:.{digits}f} %"
+    return f"{v * 100:.{_rate_digits(v)}f} %"
+
+
+def _rate_digits(v: float) -> int:
+    if v >= 1.0 or v <= 0.0:
+        return 0
+    return min(4, max(2, math.ceil(-math.log10(1.0 - v)) - 1))
+
+
+def _sig(x: float, n: int = 2) -> str:
+    """``x`` with ``n`` significant digits, never in exponent notation."""
+    if x == 0 or not math.isfinite(x):
+        return "0"
+    decimals = max(0, n - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"
 
 
 def fmt_duration(v: float | None, never: str = "never") -> str:
@@ -96,13 +110,13 @@ def fmt_duration(v: float | None, never: str = "never") -> str:
 
 def fmt_count(v: float | None) -> str:
     if v is None:
-        return "–"
+        return "\u2013"
     return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
 
 
 def fmt_clock(seconds: float) -> str:
     """Sim time as ``d1 02:00`` (day index, then time of day)."""
-    d, rem = divmod(int(round(seconds)), 86400)
+    d, rem = divmod(round(seconds), 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
     t = f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
@@ -113,30 +127,33 @@ def _fmt_stat(st: Stat, kind: str) -> str:
     """mean, ± half the 95 % interval when there are seeds to have one; 'never' when undefined."""
     f = {"rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": _fmt_ratio}[kind]
     if st.mean is None:
-        return "never" if kind == "duration" and st.n else "–"
+        return "never" if kind == "duration" and st.n else "\u2013"
     text = f(st.mean)
     if st.ci_low is not None and st.ci_high is not None and st.ci_high > st.ci_low:
         half = (st.ci_high - st.ci_low) / 2
         if kind == "rate":
-            text += f" ± {half * 100:.2g} pp"
+            if half * 100 >= 0.5 * 10 ** -_rate_digits(st.mean):  # else below the shown precision
+                text += f" ± {_sig(half * 100)} pp"
         elif kind == "duration":
-            text += f" ± {fmt_duration(half)}"
+            if half >= max(1e-3, 1e-4 * abs(st.mean)):
+                text += f" ± {fmt_duration(half)}"
         elif kind == "ratio":
-            text += f" ± {half:.2g}"
+            if half >= 0.0005:
+                text += f" ± {_sig(half)}"
         else:
-            text += f" ± {fmt_count(half)}"
+            text += f" ± {fmt_count(half) if half >= 10 else _sig(half)}"
     if kind == "duration" and st.n_none:
         text += f" (never in {st.n_none}/{st.n})"
     return text
 
 
 def _fmt_ratio(v: float | None) -> str:
-    return "–" if v is None else f"{v:.3f}"
+    return "\u2013" if v is None else f"{v:.3f}"
 
 
 def _check_value(metric: str, value: float | None) -> str:
     if value is None:
-        return "never" if metric.endswith("_time") or "latency" in metric else "–"
+        return "never" if metric.endswith("_time") or "latency" in metric else "\u2013"
     if "rate" in metric and "amplification" not in metric:
         return fmt_rate(value)
     if metric.endswith("_time") or "latency" in metric:
@@ -147,6 +164,7 @@ def _check_value(metric: str, value: float | None) -> str:
 
 
 # --------------------------------------------------------------------------- traces on disk
+
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "policy"
@@ -215,11 +233,13 @@ def load_traces(trace_dir: str | Path) -> dict[str, list[Any]]:
 
 # --------------------------------------------------------------------------- results.json
 
+
 def results_json(results: Results) -> str:
     return json.dumps(results.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------- markdown
+
 
 def _org_faults(res: Results) -> list[FaultInfo]:
     return [f for f in res.faults if f.org_fault]
@@ -230,7 +250,7 @@ def _policy_verdict(res: Results, policy: str) -> str:
         return ""
     checks = [c for c in res.slo.checks if c.policy == policy]
     if not checks:
-        return "–"
+        return "\u2013"
     failed = sum(not c.passed for c in checks)
     return "✅ pass" if not failed else f"❌ {failed} failed"
 
@@ -247,7 +267,7 @@ def _headline(res: Results) -> str:
 
 def _fault_line(f: FaultInfo) -> str:
     return (
-        f"{f.label} ({f.kind} → {f.target}, {fmt_clock(f.start)} – {fmt_clock(f.end)}, "
+        f"{f.label} ({f.kind} → {f.target}, {fmt_clock(f.start)} \u2013 {fmt_clock(f.end)}, "
         f"{fmt_duration(f.end - f.start)})"
     )
 
@@ -301,13 +321,15 @@ def render_markdown(res: Results) -> str:
             for name, pr in res.policies.items():
                 fr = pr.faults[f.index]
                 org = f.org_fault
+                ends = f.end < sc.duration
                 lines.append(
-                    f"| {f.label} | `{name}` | {_fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
+                    f"| {f.label} | `{name}` | "
+                    f"{_fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
                     + (
                         f"{_fmt_stat(fr.failover_time_max, 'duration')} / "
                         f"{_fmt_stat(fr.failover_time_median, 'duration')} | "
                         f"{_fmt_stat(fr.detection_time, 'duration')} | "
-                        f"{_fmt_stat(fr.recovery_time, 'duration') if f.end < sc.duration else 'n/a'} | "
+                        f"{_fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
                         if org
                         else "n/a | n/a | n/a | "
                     )
@@ -335,8 +357,10 @@ def render_markdown(res: Results) -> str:
         "",
         f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>",
     ]
-    lines[-1] += f"Failover = onset → last regular attempt on the faulted target (worst pod). " \
-                 f"results.json schema {SCHEMA_VERSION}.</sub>"
+    lines[-1] += (
+        f"Failover = onset → last regular attempt on the faulted target (worst pod). "
+        f"results.json schema {SCHEMA_VERSION}.</sub>"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -377,7 +401,7 @@ _CAPTIONS = {
     "breaker_timeline": "Each breaker's state over time: green closed, red open (blocked), "
     "amber ticks half-open probes.",
     "latency": "User latency from arrival to answer (failed requests included): median line, "
-    "p50–p95 and p95–p99 bands. Retries and failovers show up as widening bands.",
+    "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands.",
     "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
     "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
 }
@@ -387,7 +411,13 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, classes: Sequence[str] = (), left: int = 1) -> str:
+def _table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    classes: Sequence[str] = (),
+    left: int = 1,
+) -> str:
     th = "".join(f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(head))
     body = []
     for k, r in enumerate(rows):
@@ -437,7 +467,7 @@ def _alerts_html(trace: Any, limit: int = 120) -> str:
         msgs.append(
             f'<div class="msg"><div class="avatar">AI</div><div><span class="who">AI Notifications'
             f'</span><span class="app">APP</span><span class="when">{_e(when)} · '
-            f'{_e(event.pod)} · sim {_e(fmt_clock(float(ev["time"][i])))}</span>'
+            f"{_e(event.pod)} · sim {_e(fmt_clock(float(ev['time'][i])))}</span>"
             f'<div class="body {kinds[k]}"><b>{_e(first)}</b>\n{_e(rest)}</div></div></div>'
         )
     more = []
@@ -474,17 +504,23 @@ def render_html(
     if sc.description:
         parts.append(f"<p>{_e(sc.description)}</p>")
     start = datetime.fromtimestamp(sc.start_epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    orgs = ", ".join(f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False))
+    orgs = ", ".join(
+        f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False)
+    )
     facts = [
         ("simulated", f"{fmt_duration(sc.duration)} from {start}"),
         ("pods", f"{sc.pods}" + (f", breaker state {sc.state}" if sc.state else "")),
         ("orgs", orgs),
         ("models", ", ".join(sc.models)),
         ("seeds", ", ".join(map(str, res.seeds))),
-        ("mode", sc.mode or "–"),
+        ("mode", sc.mode or "\u2013"),
         ("policies", ", ".join(res.policies)),
     ]
-    parts.append('<table class="facts">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts) + "</table>")
+    parts.append(
+        '<table class="facts">'
+        + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts)
+        + "</table>"
+    )
 
     # summary table
     parts.append("<h2>Summary</h2>")
@@ -512,7 +548,10 @@ def render_html(
                 _e(_fmt_stat(fr.detection_time, "duration")),
                 _e(_fmt_stat(fr.recovery_time, "duration") if f.end < sc.duration else "n/a"),
             ]
-        row += [_e(_fmt_stat(pr.wasted_attempts, "count")), _e(_fmt_stat(pr.alerts.opened, "count"))]
+        row += [
+            _e(_fmt_stat(pr.wasted_attempts, "count")),
+            _e(_fmt_stat(pr.alerts.opened, "count")),
+        ]
         verdict = _policy_verdict(res, name)
         if res.slo is not None:
             row.append(_e(verdict))
@@ -522,9 +561,14 @@ def render_html(
     n = max(len(p.seeds) for p in res.policies.values())
     parts.append(
         '<p class="muted">'
-        + ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
-        + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted target, "
-        "worst pod; detection = onset → first breaker OPEN; recovery = fault end → first successful "
+        + (
+            "± = half the 95 % t-interval of the mean over " + f"{n} seeds. "
+            if n > 1
+            else "One seed. "
+        )
+        + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted "
+        "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
+        "successful "
         "regular attempt on the target.</p>"
     )
 
@@ -533,13 +577,26 @@ def render_html(
         parts.append("<h2>SLO checks</h2>")
         rows, classes = [], []
         for c in res.slo.checks:
-            rows.append([
-                _e(c.policy), _e(c.metric), _e(c.phase + (f": {c.fault}" if c.fault else "")),
-                _e(_check_value(c.metric, c.value)), _e(c.threshold),
-                "✅" if c.passed else "❌", _e(c.note),
-            ])
+            rows.append(
+                [
+                    _e(c.policy),
+                    _e(c.metric),
+                    _e(c.phase + (f": {c.fault}" if c.fault else "")),
+                    _e(_check_value(c.metric, c.value)),
+                    _e(c.threshold),
+                    "✅" if c.passed else "❌",
+                    _e(c.note),
+                ]
+            )
             classes.append("" if c.passed else "bad")
-        parts.append(_table(["policy", "metric", "phase", "value", "threshold", "ok", "note"], rows, classes=classes, left=3))
+        parts.append(
+            _table(
+                ["policy", "metric", "phase", "value", "threshold", "ok", "note"],
+                rows,
+                classes=classes,
+                left=3,
+            )
+        )
 
     # charts
     parts.append("<h2>Charts</h2>")
@@ -550,25 +607,53 @@ def render_html(
             continue
         svg = next((p for p in paths if p.suffix == ".svg"), None)
         link = f' <a href="{CHART_DIR}/{_e(svg.name)}">SVG</a>' if svg else ""
-        parts.append(f"<figure>{_img(png)}<figcaption>{_e(_CAPTIONS.get(name, ''))}{link}</figcaption></figure>")
+        parts.append(
+            f"<figure>{_img(png)}<figcaption>{_e(_CAPTIONS.get(name, ''))}{link}"
+            "</figcaption></figure>"
+        )
 
     # faults
     parts.append("<h2>Faults</h2>")
     if res.faults:
-        parts.append(_table(
-            ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
-            [[_e(f.label), _e(f.kind), _e(f.target), _e(", ".join(f.orgs) or "–"), _e(fmt_clock(f.start)),
-              _e(fmt_clock(f.end)), _e(fmt_duration(f.end - f.start)), "yes" if f.org_fault else "no"]
-             for f in res.faults],
-            left=4,
-        ))
+        parts.append(
+            _table(
+                ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
+                [
+                    [
+                        _e(f.label),
+                        _e(f.kind),
+                        _e(f.target),
+                        _e(", ".join(f.orgs) or "\u2013"),
+                        _e(fmt_clock(f.start)),
+                        _e(fmt_clock(f.end)),
+                        _e(fmt_duration(f.end - f.start)),
+                        "yes" if f.org_fault else "no",
+                    ]
+                    for f in res.faults
+                ],
+                left=4,
+            )
+        )
         for f in res.faults:
             parts.append(f"<h3>{_e(f.label)}</h3>")
-            head = ["policy", "success before", "during", "after", "session success during",
-                    "user-visible failures"]
+            head = [
+                "policy",
+                "success before",
+                "during",
+                "after",
+                "session success during",
+                "user-visible failures",
+            ]
             if f.org_fault:
-                head += ["failover worst pod", "median pod", "detection", "recovery", "all breakers closed",
-                         "wasted attempts (probes)", "opens"]
+                head += [
+                    "failover worst pod",
+                    "median pod",
+                    "detection",
+                    "recovery",
+                    "all breakers closed",
+                    "wasted attempts (probes)",
+                    "opens",
+                ]
             rows = []
             for name, pr in res.policies.items():
                 fr = pr.faults[f.index]
@@ -589,7 +674,10 @@ def render_html(
                         _e(_fmt_stat(fr.detection_time, "duration")),
                         _e(_fmt_stat(fr.recovery_time, "duration") if ends else "n/a"),
                         _e(_fmt_stat(fr.close_time, "duration") if ends else "n/a"),
-                        _e(f"{_fmt_stat(fr.wasted_attempts, 'count')} ({_fmt_stat(fr.wasted_probes, 'count')})"),
+                        _e(
+                            f"{_fmt_stat(fr.wasted_attempts, 'count')} "
+                            f"({_fmt_stat(fr.wasted_probes, 'count')})"
+                        ),
                         _e(_fmt_stat(fr.opens, "count")),
                     ]
                 rows.append(row)
@@ -599,53 +687,102 @@ def render_html(
 
     # policies
     parts.append("<h2>Policies</h2>")
-    parts.append(_table(
-        ["policy", "parameters", "seeds", "requests / run", "alerts opened / closed", "open→closed cycles"],
-        [[f"<b>{_e(n)}</b>", _params_html(pr), _e(", ".join(map(str, pr.seeds))),
-          _e(_fmt_stat(pr.overall.requests, "count")),
-          _e(f"{_fmt_stat(pr.alerts.opened, 'count')} / {_fmt_stat(pr.alerts.closed, 'count')}"),
-          _e(_fmt_stat(pr.alerts.cycles, "count"))]
-         for n, pr in res.policies.items()],
-        left=2,
-    ))
+    parts.append(
+        _table(
+            [
+                "policy",
+                "parameters",
+                "seeds",
+                "requests / run",
+                "alerts opened / closed",
+                "open→closed cycles",
+            ],
+            [
+                [
+                    f"<b>{_e(n)}</b>",
+                    _params_html(pr),
+                    _e(", ".join(map(str, pr.seeds))),
+                    _e(_fmt_stat(pr.overall.requests, "count")),
+                    _e(
+                        f"{_fmt_stat(pr.alerts.opened, 'count')} / "
+                        f"{_fmt_stat(pr.alerts.closed, 'count')}"
+                    ),
+                    _e(_fmt_stat(pr.alerts.cycles, "count")),
+                ]
+                for n, pr in res.policies.items()
+            ],
+            left=2,
+        )
+    )
     parts.append("<h3>Breakers</h3>")
     rows = []
     for name, pr in res.policies.items():
         for b in pr.breakers:
-            rows.append([
-                _e(name), _e(b.org), _e(b.model), _e("shared" if b.pod is None else f"pod-{b.pod}"),
-                _e(_fmt_stat(b.time_open, "duration")), _e(_fmt_stat(b.time_half_open, "duration")),
-                _e(_fmt_stat(b.opened, "count")), _e(_fmt_stat(b.cycles, "count")),
-            ])
+            rows.append(
+                [
+                    _e(name),
+                    _e(b.org),
+                    _e(b.model),
+                    _e("shared" if b.pod is None else f"pod-{b.pod}"),
+                    _e(_fmt_stat(b.time_open, "duration")),
+                    _e(_fmt_stat(b.time_half_open, "duration")),
+                    _e(_fmt_stat(b.opened, "count")),
+                    _e(_fmt_stat(b.cycles, "count")),
+                ]
+            )
     if rows:
-        parts.append(_table(["policy", "org", "model", "state", "time open", "time half-open", "opened", "cycles"], rows, left=4))
+        parts.append(
+            _table(
+                [
+                    "policy",
+                    "org",
+                    "model",
+                    "state",
+                    "time open",
+                    "time half-open",
+                    "opened",
+                    "cycles",
+                ],
+                rows,
+                left=4,
+            )
+        )
     else:
         parts.append('<p class="muted">No breaker ever left the closed state.</p>')
 
     # alert log
     if traces:
         parts.append("<h2>Alert log</h2>")
-        parts.append('<p class="muted">Breaker alerts as the Slack channel would have shown them '
-                     "(first seed of each policy).</p>")
+        parts.append(
+            '<p class="muted">Breaker alerts as the Slack channel would have shown them '
+            "(first seed of each policy).</p>"
+        )
+        first_open = True
         for name, runs in traces.items():
             runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
             n_ev = len(runs[0].events["time"])
-            opened = "" if n_ev else " open"
-            parts.append(f"<details{' open' if n_ev and name == next(iter(traces)) else opened}>"
-                         f"<summary>{_e(name)} — {n_ev} event(s), seed {_e(runs[0].meta.get('seed', 0))}</summary>")
+            attr = " open" if n_ev and first_open else ""
+            first_open = first_open and not n_ev
+            parts.append(
+                f"<details{attr}><summary>{_e(name)} — {n_ev} breaker event(s), seed "
+                f"{_e(runs[0].meta.get('seed', 0))}</summary>"
+            )
             parts.append(_alerts_html(runs[0]))
             parts.append("</details>")
 
     parts.append(
-        f'<p class="muted" style="margin-top:40px">Numbers: <a href="results.json">results.json</a> '
-        f"(schema {SCHEMA_VERSION}) · <a href=\"summary.md\">summary.md</a> · traces in "
-        f"<code>{TRACE_DIR}/</code> (re-render without re-running: <code>breakerlab report DIR</code>).</p>"
+        '<p class="muted" style="margin-top:40px">Numbers: '
+        '<a href="results.json">results.json</a> '
+        f'(schema {SCHEMA_VERSION}) · <a href="summary.md">summary.md</a> · traces in '
+        f"<code>{TRACE_DIR}/</code> (re-render without re-running: "
+        "<code>breakerlab report DIR</code>).</p>"
     )
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- entry points
+
 
 def write_report(
     traces: Mapping[str, Any],
@@ -673,12 +810,19 @@ def write_report(
     html_path = out / "report.html"
     html_path.write_text(render_html(res, charts, runs), encoding="utf-8")
     return ReportPaths(
-        out_dir=out, html=html_path, markdown=md_path, json=json_path, charts=charts,
-        traces=trace_paths, passed=None if res.slo is None else res.slo.passed,
+        out_dir=out,
+        html=html_path,
+        markdown=md_path,
+        json=json_path,
+        charts=charts,
+        traces=trace_paths,
+        passed=None if res.slo is None else res.slo.passed,
     )
 
 
-def report_from_dir(trace_dir: str | Path, out_dir: str | Path | None = None, slo: Any = None) -> ReportPaths:
+def report_from_dir(
+    trace_dir: str | Path, out_dir: str | Path | None = None, slo: Any = None
+) -> ReportPaths:
     """Re-render a report from saved traces (see the module docstring for the layout).
 
     ``out_dir`` defaults to the report directory the traces live in.

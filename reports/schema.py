@@ -12,7 +12,7 @@ removing or changing the meaning of a field bumps MAJOR. Readers should check MA
 
 Regenerate the published schema after editing a model::
 
-    python -m reports.schema          # writes reports/results.schema.json
+    python -c "from reports.schema import write_schema; write_schema()"
 
 (``tests/reports`` fails when the file and the models disagree.)
 """
@@ -66,7 +66,9 @@ class PhaseResult(_Model):
         "session (session id -1) is a session of its own"
     )
     failed_sessions: Stat = Field(description="sessions with at least one failed request")
-    session_success_rate: Stat = Field(description="sessions whose requests all ended 2xx / sessions")
+    session_success_rate: Stat = Field(
+        description="sessions whose requests all ended 2xx / sessions"
+    )
     no_org_failures: Stat = Field(description="requests that failed because no org was available")
     attempts: Stat = Field(description="attempts made for the window's requests (probes included)")
     retry_amplification: Stat = Field(description="attempts / requests")
@@ -132,7 +134,9 @@ class FaultResult(_Model):
         description="attempts (probes included) sent to a target org that started in the window"
     )
     wasted_probes: Stat = Field(description="of those, probes")
-    opens: Stat = Field(description="OPENED events on target orgs in the window (flapping shows here)")
+    opens: Stat = Field(
+        description="OPENED events on target orgs in the window (flapping shows here)"
+    )
     phases: dict[Literal["before", "during", "after"], PhaseResult] = Field(
         description="before = [0, onset), during = [onset, end), after = [end, run end)"
     )
@@ -207,7 +211,10 @@ class Results(_Model):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"$id": SCHEMA_ID, "$schema": "https://json-schema.org/draft/2020-12/schema"},
+        json_schema_extra={
+            "$id": SCHEMA_ID,
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+        },
     )
 
     schema_version: Literal["1.0"] = SCHEMA_VERSION

@@ -25,28 +25,32 @@ from .vendor_model import CONNECT, TIMEOUT, Decision, VendorWorld, prompt_tokens
 class FastVendorClient:
     """``send(org, api_key, request, timeout) -> VendorResponse`` against the vendor model."""
 
-    __slots__ = ("_by_key", "_hub", "_now", "_sleep", "_vendors")
+    __slots__ = ("_by_key", "_env", "_plain", "_sleep", "_vendors")
 
     def __init__(self, hub: Hub, world: VendorWorld, config: MultiOrgConfig) -> None:
-        self._hub = hub
+        self._env = hub.env
         self._sleep = hub.sleep
         self._by_key = world.by_key
         self._vendors = {v.name: v for v in config.vendors}
+        #: vendors that leave the system prompt as the caller wrote it
+        self._plain = {v.name for v in config.vendors if not v.system_prompt_suffix and v.system_prompt_override is None}
 
     def send(self, org: OrgConfig, api_key: str, request: ChatRequest, timeout: float) -> VendorResponse:
         om = self._by_key.get(api_key)
-        vendor = self._vendors[org.vendor]
-        model = vendor.model_for(request.model)
+        vname = org.vendor
+        vendor = self._vendors[vname]
+        model = vendor.model_map.get(request.model, request.model)
         if om is None:
-            d = unknown_key(org.vendor, model)
-        elif org.vendor == "openai" and org.org_id and org.org_id != om.org_id:
+            d = unknown_key(vname, model)
+        elif org.org_id and vname == "openai" and org.org_id != om.org_id:
             d = om.refuse(wire.ORG_MISMATCH, model)
         else:
-            prompt = prompt_tokens_of(request.messages, system_prompt_for(request, vendor))
+            system = request.system if vname in self._plain else system_prompt_for(request, vendor)
+            prompt = prompt_tokens_of(request.messages, system)
             max_tokens = request.max_tokens
             if max_tokens is None:
-                max_tokens = DEFAULT_MAX_TOKENS if org.vendor == "anthropic" else 0
-            d = om.decide(model, prompt, max_tokens, timeout, self._hub.env._now)
+                max_tokens = DEFAULT_MAX_TOKENS if vname == "anthropic" else 0
+            d = om.decide(model, prompt, max_tokens, timeout, self._env._now)
         self._sleep(d.latency)
         exc = d.exc
         if exc:

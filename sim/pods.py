@@ -75,7 +75,8 @@ def build_pods(scenario: Scenario, policy: Any, mode: Mode, *, hub: Hub, clock: 
             server = fakeredis.FakeServer()
             staleness = scenario.store_staleness()
             ns = scenario.router.namespace
-            stores = [RedisStore(fakeredis.FakeRedis(server=server), clock, namespace=ns, staleness=staleness)
+            stores = [RedisStore(fakeredis.FakeRedis(server=server, single_connection_client=True), clock,
+                                 namespace=ns, staleness=staleness)
                       for _ in range(scenario.pods)]
         else:
             stores = [MemoryStore(clock) for _ in range(scenario.pods)]

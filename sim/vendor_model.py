@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
+from math import exp
 from typing import Any
 
 from . import wire
@@ -190,6 +191,8 @@ class OrgModel:
         self._connect = spec.connect_latency
         self._openai = vendor == "openai"
         self._counter = 0
+        self._rid = f"{index:x}z"
+        self._last_change = -_INF
         # models: explicit specs, then the org's limits (a served model with no limits is unlimited)
         self._models: dict[str, _ModelState] = {}
         names = list(spec.models) + [m for m in spec.limits if m not in spec.models]
@@ -227,8 +230,6 @@ class OrgModel:
             self._effects[model] = eff
         return eff
 
-    _last_change = -_INF
-
     def _refresh(self, now: float) -> None:
         self._active = [m for m in self._mods if m.start <= now and (m.end is None or now < m.end)]
         i = bisect_right(self._bounds, now)
@@ -248,24 +249,41 @@ class OrgModel:
     def decide(self, model: str, prompt_tokens: int, max_tokens: int, timeout: float, now: float) -> Decision:
         """The fate of one attempt arriving at simulated time ``now`` (seconds since t = 0)."""
         z = self._lat.normal()
-        err = self._err
-        u_err = err.uniform()
-        u_kind = err.uniform()
-        self.decisions += 1
+        u_err, u_kind = self._err.uniform2()
         self._counter += 1
-        eff = self._effect(model, now)
+        if now >= self._next_change or now < self._last_change:
+            self._refresh(now)
+        eff = self._effects.get(model) or self._effect(model, now)
         if eff.lockout is not None:
             return self._error(eff.lockout, model, self._reject, None)
-        ms = self._model(model)
+        ms = self._models.get(model) or self._model(model)
         if ms is None:
             return self._error(wire.NOT_FOUND, model, self._reject, None)
         n_tokens = prompt_tokens + max_tokens
         rq, tk = ms.requests, ms.tokens
         lvl_r = lvl_t = 0.0
         if rq is not None:
-            lvl_r = rq.refill(now, eff.rpm_factor)
+            f = eff.rpm_factor
+            if f == rq.factor:  # inlined Bucket.refill
+                cap = rq.limit * f
+                lvl_r = rq.level + (now - rq.last) * cap / 60.0
+                if lvl_r > cap:
+                    lvl_r = cap
+                rq.last = now
+            else:
+                lvl_r = rq.refill(now, f)
+            rq.level = lvl_r
         if tk is not None:
-            lvl_t = tk.refill(now, eff.tpm_factor)
+            f = eff.tpm_factor
+            if f == tk.factor:
+                cap = tk.limit * f
+                lvl_t = tk.level + (now - tk.last) * cap / 60.0
+                if lvl_t > cap:
+                    lvl_t = cap
+                tk.last = now
+            else:
+                lvl_t = tk.refill(now, f)
+            tk.level = lvl_t
         if (rq is not None and lvl_r < 1.0) or (tk is not None and lvl_t < n_tokens):
             return self._rate_limited(ms, eff, model, lvl_r, lvl_t, n_tokens, now)
         if rq is not None:
@@ -274,40 +292,49 @@ class OrgModel:
         if tk is not None:
             lvl_t -= n_tokens
             tk.level = lvl_t
-        latency = ms.median * math.exp(ms.sigma * z) * self._drift(now) * eff.lat_factor + eff.lat_add
-        rate = eff.err_set if eff.err_set is not None else self._error_curve(now)
-        rate += eff.err_add
-        if u_err < rate:
-            kinds, cum = eff.mix or self._mix
-            k = 0
-            while u_kind > cum[k]:
-                k += 1
-            kind = kinds[k]
-            if kind == "timeout":
-                return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-            if kind == "reset":
-                lat = self._connect
-                if lat > timeout:
-                    return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-                return Decision(lat, 0, "reset", CONNECT, None, None)
-            lat = latency * self._err_lat
-            if lat > timeout:
-                return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-            return self._error(kind, model, lat, self._limit_headers(ms, eff, lvl_r, lvl_t, now))
+        drift = self._drift
+        latency = ms.median * exp(ms.sigma * z) * (drift.const or drift(now)) * eff.lat_factor + eff.lat_add
+        rate = eff.err_set
+        if rate is None:
+            curve = self._error_curve
+            rate = curve.const
+            if rate is None:
+                rate = curve(now)
+        if u_err < rate + eff.err_add:
+            return self._failure(ms, eff, model, u_kind, latency, timeout, lvl_r, lvl_t, now)
         if latency > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
         completion = (max_tokens * 3 + 4) // 5
         headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
-        rid = f"{self.index:x}{self._counter:x}"
+        rid = self._rid + format(self._counter, "x")
         if self._openai:
             headers["openai-organization"] = self.org_id
-            headers["openai-processing-ms"] = str(int(latency * 1000))
+            headers["openai-processing-ms"] = str(int(latency * 1000.0))
             headers["x-request-id"] = "req_" + rid
             body = wire.openai_success(model, rid, prompt_tokens, completion)
         else:
             headers["request-id"] = "req_" + rid
             body = wire.anthropic_success(model, rid, prompt_tokens, completion)
         return Decision(latency, 200, None, NONE, headers, body)
+
+    def _failure(self, ms: _ModelState, eff: _Effect, model: str, u_kind: float, latency: float, timeout: float,
+                 lvl_r: float, lvl_t: float, now: float) -> Decision:
+        kinds, cum = eff.mix or self._mix
+        k = 0
+        while u_kind > cum[k]:
+            k += 1
+        kind = kinds[k]
+        if kind == "timeout":
+            return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+        if kind == "reset":
+            lat = self._connect
+            if lat > timeout:
+                return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+            return Decision(lat, 0, "reset", CONNECT, None, None)
+        lat = latency * self._err_lat
+        if lat > timeout:
+            return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+        return self._error(kind, model, lat, self._limit_headers(ms, eff, lvl_r, lvl_t, now))
 
     def refuse(self, key: str, model: str) -> Decision:
         """An answer decided before the vendor model runs (a bad org header): no draws, no state."""
@@ -317,31 +344,45 @@ class OrgModel:
     # ------------------------------------------------------------------ answers
 
     def _limit_headers(self, ms: _ModelState, eff: _Effect, lvl_r: float, lvl_t: float, now: float) -> dict[str, str]:
-        h: dict[str, str] = {}
         rq, tk = ms.requests, ms.tokens
+        go = wire.go_duration
         if self._openai:
+            if rq is not None and tk is not None:
+                cap_r = rq.limit * eff.rpm_factor
+                cap_t = tk.limit * eff.tpm_factor
+                return {
+                    "x-ratelimit-limit-requests": str(int(cap_r)),
+                    "x-ratelimit-limit-tokens": str(int(cap_t)),
+                    "x-ratelimit-remaining-requests": str(int(lvl_r)),
+                    "x-ratelimit-remaining-tokens": str(int(lvl_t)),
+                    "x-ratelimit-reset-requests": go((cap_r - lvl_r) * 60.0 / cap_r),
+                    "x-ratelimit-reset-tokens": go((cap_t - lvl_t) * 60.0 / cap_t),
+                }
+            h: dict[str, str] = {}
             if rq is not None:
                 cap = rq.limit * eff.rpm_factor
                 h["x-ratelimit-limit-requests"] = str(int(cap))
                 h["x-ratelimit-remaining-requests"] = str(int(lvl_r))
-                h["x-ratelimit-reset-requests"] = wire.go_duration((cap - lvl_r) * 60.0 / cap)
+                h["x-ratelimit-reset-requests"] = go((cap - lvl_r) * 60.0 / cap)
             if tk is not None:
                 cap = tk.limit * eff.tpm_factor
                 h["x-ratelimit-limit-tokens"] = str(int(cap))
                 h["x-ratelimit-remaining-tokens"] = str(int(lvl_t))
-                h["x-ratelimit-reset-tokens"] = wire.go_duration((cap - lvl_t) * 60.0 / cap)
-        else:
-            epoch = self.start_epoch + now
-            if rq is not None:
-                cap = rq.limit * eff.rpm_factor
-                h["anthropic-ratelimit-requests-limit"] = str(int(cap))
-                h["anthropic-ratelimit-requests-remaining"] = str(int(lvl_r))
-                h["anthropic-ratelimit-requests-reset"] = wire.rfc3339(epoch + (cap - lvl_r) * 60.0 / cap)
-            if tk is not None:
-                cap = tk.limit * eff.tpm_factor
-                h["anthropic-ratelimit-tokens-limit"] = str(int(cap))
-                h["anthropic-ratelimit-tokens-remaining"] = str(int(lvl_t))
-                h["anthropic-ratelimit-tokens-reset"] = wire.rfc3339(epoch + (cap - lvl_t) * 60.0 / cap)
+                h["x-ratelimit-reset-tokens"] = go((cap - lvl_t) * 60.0 / cap)
+            return h
+        h = {}
+        epoch = self.start_epoch + now
+        stamp = wire.rfc3339
+        if rq is not None:
+            cap = rq.limit * eff.rpm_factor
+            h["anthropic-ratelimit-requests-limit"] = str(int(cap))
+            h["anthropic-ratelimit-requests-remaining"] = str(int(lvl_r))
+            h["anthropic-ratelimit-requests-reset"] = stamp(epoch + (cap - lvl_r) * 60.0 / cap)
+        if tk is not None:
+            cap = tk.limit * eff.tpm_factor
+            h["anthropic-ratelimit-tokens-limit"] = str(int(cap))
+            h["anthropic-ratelimit-tokens-remaining"] = str(int(lvl_t))
+            h["anthropic-ratelimit-tokens-reset"] = stamp(epoch + (cap - lvl_t) * 60.0 / cap)
         return h
 
     def _rate_limited(self, ms: _ModelState, eff: _Effect, model: str, lvl_r: float, lvl_t: float,
@@ -375,12 +416,12 @@ class OrgModel:
             status, body = wire.openai_error(key, model=model, org_id=self.org_id, detail=detail)
             h = headers if headers is not None else {}
             h["openai-organization"] = self.org_id
-            h["x-request-id"] = f"req_{self.index:x}{self._counter:x}"
+            h["x-request-id"] = "req_" + self._rid + format(self._counter, "x")
         else:
             status, body = wire.anthropic_error(key, model=model, org_id=self.org_id, detail=detail,
                                                 quota_status=self.spec.quota_status)
             h = headers if headers is not None else {}
-            h["request-id"] = f"req_{self.index:x}{self._counter:x}"
+            h["request-id"] = "req_" + self._rid + format(self._counter, "x")
         return Decision(latency, status, key, NONE, h, body)
 
 
@@ -405,8 +446,8 @@ def prompt_tokens_of(messages: Sequence[Any], system: str | None) -> int:
     """The vendor's token estimate of a prompt: 4 characters per token, rounded up."""
     chars = len(system) if system else 0
     for m in messages:
-        c = m.get("content") if hasattr(m, "get") else None
-        if isinstance(c, str):
+        c = m.get("content") if isinstance(m, dict) else getattr(m, "get", lambda _k: None)("content")
+        if type(c) is str:
             chars += len(c)
         elif isinstance(c, list):
             for part in c:

@@ -36,9 +36,9 @@ Generations
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
@@ -105,9 +105,20 @@ def _outcome_order(outcomes: Iterable[Outcome]) -> list[str]:
 
 
 class FrozenParams(BaseModel):
-    """Base of every policy's parameters: immutable, unknown fields are an error."""
+    """Base of every policy's parameters: immutable, unknown fields are an error.
+
+    Policies precompute derived values (outcome kinds, bucket counts) as cached properties,
+    so :meth:`model_copy` with ``update`` validates a new instance instead of copying them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        if not update:
+            return super().model_copy(deep=deep)
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(update)
+        return self.model_validate(data)
 
 
 class BreakerParams(FrozenParams):

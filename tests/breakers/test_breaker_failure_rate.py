@@ -97,7 +97,8 @@ def test_time_window_edges() -> None:
 
 
 def test_time_window_state_stays_small() -> None:
-    d = Driver(FailureRateBreaker(window_type="time", window_size=30, bucket=5, minimum_calls=10**6))
+    p = FailureRateBreaker(window_type="time", window_size=30, bucket=5, minimum_calls=10**6)
+    d = Driver(p)
     for i in range(10_000):
         d.now = T0 + i * 0.05  # 500 seconds of traffic
         d.call(S if i % 3 else F)
@@ -298,5 +299,7 @@ def test_bad_params(params: dict, field: str) -> None:
 
 
 def test_time_params_accept_durations() -> None:
-    p = make_policy("failure-rate", {"window_type": "time", "window_size": "2m", "open_time": "30s"})
+    p = make_policy(
+        "failure-rate", {"window_type": "time", "window_size": "2m", "open_time": "30s"}
+    )
     assert p.window_size == 120 and p.open_time == 30

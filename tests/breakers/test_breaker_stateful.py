@@ -50,6 +50,7 @@ OUTCOMES = st.sampled_from(
     ]
 )
 STEPS = st.sampled_from([0.0, 0.25, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 200.0])
+STATUS_OF = {"closed": "closed", "open": "open", "half": "half_open"}
 SETTINGS = settings(
     max_examples=120,
     stateful_step_count=40,
@@ -186,8 +187,24 @@ class TripMachine(RuleBasedStateMachine):
     def to_a_lease_expiry(self) -> None:
         self.now = max(self.now, min(self.ref.leases) + self.p.probe_timeout)
 
+    @rule(outcome=OUTCOMES, n=st.integers(1, 4))
+    def calls(self, outcome: Outcome, n: int) -> None:
+        """Traffic: ``n`` attempts admitted and answered at once."""
+        for _ in range(n):
+            adm = self._admit()
+            if adm.allowed:
+                self._record(adm, outcome)
+
     @rule(target=tickets)
     def admit(self) -> Admission:
+        return self._admit()
+
+    @rule(ticket=consumes(tickets), outcome=OUTCOMES)
+    def record(self, ticket: Admission, outcome: Outcome) -> None:
+        if ticket.allowed:
+            self._record(ticket, outcome)
+
+    def _admit(self) -> Admission:
         was_open = self.state.status is State.OPEN
         until = self.state.open_until
         adm, new = self.p.admit(self.state, "a", self.now, self.rng)
@@ -198,10 +215,7 @@ class TripMachine(RuleBasedStateMachine):
             assert not adm.allowed and adm.retry_at == until
         return adm
 
-    @rule(ticket=consumes(tickets), outcome=OUTCOMES)
-    def record(self, ticket: Admission, outcome: Outcome) -> None:
-        if not ticket.allowed:
-            return
+    def _record(self, ticket: Admission, outcome: Outcome) -> None:
         new = self.p.record(self.state, "a", ticket, outcome, self.now)
         if new is not None:
             self.state = new
@@ -219,7 +233,7 @@ class TripMachine(RuleBasedStateMachine):
         if not hasattr(self, "p"):
             return
         ref, s = self.ref, self.state
-        assert s.status.value == {"closed": "closed", "open": "open", "half": "half_open"}[ref.status]
+        assert s.status.value == STATUS_OF[ref.status]
         assert s.generation == ref.gen
         v = self.p.view(s, "a", self.now)
         if ref.status == "open":
@@ -227,10 +241,10 @@ class TripMachine(RuleBasedStateMachine):
             assert v.retry_cycles == ref.cycle
             assert v.block_duration == ref.block_for(ref.cycle)
         if ref.status == "half":
-            assert len(s.probes) <= ref.permits()
-            assert sorted(s.probes) == sorted(ref.leases) or ref.leases == [
-                at for at in s.probes if self.now < at + self.p.probe_timeout
-            ] or len(s.probes) >= len(ref.leases)
+            timeout = self.p.probe_timeout
+            live = sorted(at for at in s.probes if self.now < at + timeout)
+            assert live == sorted(at for at in ref.leases if self.now < at + timeout)
+            assert len(live) <= ref.permits()
         if ref.status == "closed" and self.p.reset_after == 0:
             assert v.retry_cycles == 0
 
@@ -296,7 +310,7 @@ class RefRate:
         if self.status == "closed":
             if kind == NEUTRAL:
                 return
-            self.window = (self.window + [result])[-int(self.p.window_size) :]
+            self.window = [*self.window, result][-int(self.p.window_size) :]
             need = min(self.p.minimum_calls, int(self.p.window_size))
             if kind == TRIP or (len(self.window) >= need and self.tripped(self.window)):
                 self.open(now)
@@ -332,7 +346,10 @@ rate_policies = st.builds(
     probe_timeout=st.sampled_from([5.0, 60.0]),
     slow_is_failure=st.booleans(),
     failure_outcomes=st.sampled_from(
-        [frozenset({Outcome.SERVER, Outcome.TIMEOUT, Outcome.RATE_LIMITED}), frozenset({Outcome.SERVER})]
+        [
+            frozenset({Outcome.SERVER, Outcome.TIMEOUT, Outcome.RATE_LIMITED}),
+            frozenset({Outcome.SERVER}),
+        ]
     ),
 )
 
@@ -357,8 +374,24 @@ class RateMachine(RuleBasedStateMachine):
     def to_the_end_of_the_wait(self) -> None:
         self.now = max(self.now, self.ref.open_until)
 
+    @rule(outcome=OUTCOMES, n=st.integers(1, 4))
+    def calls(self, outcome: Outcome, n: int) -> None:
+        """Traffic: ``n`` attempts admitted and answered at once."""
+        for _ in range(n):
+            adm = self._admit()
+            if adm.allowed:
+                self._record(adm, outcome)
+
     @rule(target=tickets)
     def admit(self) -> Admission:
+        return self._admit()
+
+    @rule(ticket=consumes(tickets), outcome=OUTCOMES)
+    def record(self, ticket: Admission, outcome: Outcome) -> None:
+        if ticket.allowed:
+            self._record(ticket, outcome)
+
+    def _admit(self) -> Admission:
         was_open = self.state.status is State.OPEN
         until = self.state.open_until
         adm, new = self.p.admit(self.state, "a", self.now, self.rng)
@@ -369,10 +402,7 @@ class RateMachine(RuleBasedStateMachine):
             assert not adm.allowed and adm.retry_at == until
         return adm
 
-    @rule(ticket=consumes(tickets), outcome=OUTCOMES)
-    def record(self, ticket: Admission, outcome: Outcome) -> None:
-        if not ticket.allowed:
-            return
+    def _record(self, ticket: Admission, outcome: Outcome) -> None:
         new = self.p.record(self.state, "a", ticket, outcome, self.now)
         if new is not None:
             self.state = new
@@ -390,7 +420,7 @@ class RateMachine(RuleBasedStateMachine):
         if not hasattr(self, "p"):
             return
         ref, s = self.ref, self.state
-        assert s.status.value == {"closed": "closed", "open": "open", "half": "half_open"}[ref.status]
+        assert s.status.value == STATUS_OF[ref.status]
         assert s.generation == ref.gen
         if ref.status == "closed":
             assert len(s.ring) == len(ref.window)
@@ -442,8 +472,21 @@ class OutlierMachine(RuleBasedStateMachine):
     def advance(self, dt: float) -> None:
         self.now += dt
 
+    @rule(i=st.integers(0, 3), outcome=OUTCOMES, n=st.integers(1, 6))
+    def calls(self, i: int, outcome: Outcome, n: int) -> None:
+        """Traffic: ``n`` attempts on one org, admitted and answered at once."""
+        for _ in range(n):
+            org, adm = self._admit(i)
+            if adm.allowed:
+                new = self.p.record(self.state, org, adm, outcome, self.now)
+                if new is not None:
+                    self.state = new
+
     @rule(target=tickets, i=st.integers(0, 3))
     def admit(self, i: int) -> tuple[str, Admission]:
+        return self._admit(i)
+
+    def _admit(self, i: int) -> tuple[str, Admission]:
         org = self.orgs[i % len(self.orgs)]
         v = self.p.view(self.state, org, self.now)
         adm, new = self.p.admit(self.state, org, self.now, self.rng)
@@ -451,8 +494,8 @@ class OutlierMachine(RuleBasedStateMachine):
             self.state = new
         if v.state is State.OPEN and v.open_until is not None and self.now < v.open_until:
             assert not adm.allowed and adm.retry_at == v.open_until  # ejected: nothing
-        if v.state is State.CLOSED:
-            assert adm.allowed
+        if v.state is State.CLOSED and self.now < self.state.interval_end and new is None:
+            assert adm.allowed  # (a boundary crossed here may eject it first)
         return org, adm
 
     @rule(item=consumes(tickets), outcome=OUTCOMES, repeat=st.integers(1, 6))
@@ -484,7 +527,8 @@ class OutlierMachine(RuleBasedStateMachine):
             self.gens[e[0]] = v.generation
             if e[UNTIL] is not None:
                 mult = e[MULT]
-                assert 1 <= mult and (mult - 1) * p.base_ejection_time < p.max_ejection_time + p.base_ejection_time
+                base = p.base_ejection_time
+                assert mult >= 1 and (mult - 1) * base < p.max_ejection_time + base
                 assert v.block_duration == min(p.base_ejection_time * mult, p.max_ejection_time)
 
 

@@ -54,25 +54,40 @@ class TraceBuilder:
             org, start, stop, out = att[:4]
             probe = att[4] if len(att) > 4 else False
             for k, v in (
-                ("request", rid), ("org", self.org(org)), ("start", start), ("end", stop),
-                ("outcome", out), ("status", 200 if out in (OK, SLOW) else 500), ("probe", probe),
+                ("request", rid),
+                ("org", self.org(org)),
+                ("start", start),
+                ("end", stop),
+                ("outcome", out),
+                ("status", 200 if out in (OK, SLOW) else 500),
+                ("probe", probe),
             ):
                 self.attempts[k].append(v)
             last_end = stop
         if outcome is None:
             outcome = attempts[-1][3] if attempts else -1
         for k, v in (
-            ("pod", pod), ("session", session), ("arrival", arrival),
-            ("end", last_end if end is None else end), ("outcome", outcome),
+            ("pod", pod),
+            ("session", session),
+            ("arrival", arrival),
+            ("end", last_end if end is None else end),
+            ("outcome", outcome),
             ("attempts", len(attempts)),
         ):
             self.requests[k].append(v)
         return rid
 
-    def event(self, time, org, kind, *, pod=0, model=0, failure_count=5, retry_cycles=0, block=60.0):
+    def event(
+        self, time, org, kind, *, pod=0, model=0, failure_count=5, retry_cycles=0, block=60.0
+    ):
         for k, v in (
-            ("time", time), ("pod", pod), ("org", self.org(org)), ("model", model), ("kind", kind),
-            ("failure_count", failure_count), ("retry_cycles", retry_cycles),
+            ("time", time),
+            ("pod", pod),
+            ("org", self.org(org)),
+            ("model", model),
+            ("kind", kind),
+            ("failure_count", failure_count),
+            ("retry_cycles", retry_cycles),
             ("block_duration", block),
         ):
             self.events[k].append(v)
@@ -102,8 +117,15 @@ def tb():
 DAY = 86400.0
 
 
-def synthetic_trace(policy: str = "exponential", seed: int = 0, n: int = 20_000, *,
-                    duration: float = 3 * DAY, pods: int = 3, local: bool = False) -> Trace:
+def synthetic_trace(
+    policy: str = "exponential",
+    seed: int = 0,
+    n: int = 20_000,
+    *,
+    duration: float = 3 * DAY,
+    pods: int = 3,
+    local: bool = False,
+) -> Trace:
     """A plausible 3-day run, built vectorized: 4 OpenAI orgs in round robin plus an Anthropic
     standby; ``primary`` is billing-locked from day 1 + 2 h to day 1 + 20 h, a launch surge on
     day 2. ``none`` keeps sending to the locked org (one retry elsewhere, sometimes refused);
@@ -112,7 +134,7 @@ def synthetic_trace(policy: str = "exponential", seed: int = 0, n: int = 20_000,
     orgs = ["primary", "secondary1", "secondary2", "secondary3", "claude"]
     f0, f1 = DAY + 2 * 3600, DAY + 20 * 3600
     surge0, surge1 = 2 * DAY + 8 * 3600, 2 * DAY + 14 * 3600
-    # arrivals: diurnal rate, ×3 during the launch surge
+    # arrivals: diurnal rate, x3 during the launch surge
     t = np.sort(rng.uniform(0, duration, int(n * 1.6)))
     w = 0.55 + 0.45 * np.sin(2 * np.pi * (t / DAY - 0.25)) ** 2
     w = np.where((t >= surge0) & (t < surge1), w * 3, w)
@@ -180,35 +202,63 @@ def synthetic_trace(policy: str = "exponential", seed: int = 0, n: int = 20_000,
     ev = np.array(sorted(events), dtype=float).reshape(-1, 7)
     return Trace(
         requests={
-            "pod": pod, "session": sess, "arrival": arrival, "end": req_end, "outcome": req_out,
+            "pod": pod,
+            "session": sess,
+            "arrival": arrival,
+            "end": req_end,
+            "outcome": req_out,
             "attempts": (1 + retry).astype(np.int16),
         },
         attempts={
-            "request": a_req[order], "org": a_org[order].astype(np.int16),
-            "start": a_start[order], "end": a_end[order], "outcome": a_out[order],
+            "request": a_req[order],
+            "org": a_org[order].astype(np.int16),
+            "start": a_start[order],
+            "end": a_end[order],
+            "outcome": a_out[order],
             "status": np.where(a_out[order] == 0, 200, 429).astype(np.int16),
             "probe": a_probe[order],
         },
         events={
-            "time": ev[:, 0], "pod": ev[:, 1].astype(np.int16), "org": ev[:, 2].astype(np.int16),
-            "model": np.zeros(len(ev), np.int16), "kind": ev[:, 3].astype(np.int8),
-            "failure_count": ev[:, 4].astype(np.int32), "retry_cycles": ev[:, 5].astype(np.int16),
+            "time": ev[:, 0],
+            "pod": ev[:, 1].astype(np.int16),
+            "org": ev[:, 2].astype(np.int16),
+            "model": np.zeros(len(ev), np.int16),
+            "kind": ev[:, 3].astype(np.int8),
+            "failure_count": ev[:, 4].astype(np.int32),
+            "retry_cycles": ev[:, 5].astype(np.int16),
             "block_duration": ev[:, 6],
         },
         meta={
             "scenario": "lock-primary-before-launch",
             "description": "The primary org is billing-locked on day 1; the launch surge on day 3.",
             "policy": policy,
-            "policy_params": {} if policy == "none" else {"base": "1m", "cap": "16m", "failures": 5},
-            "seed": seed, "mode": "fast", "orgs": orgs,
-            "org_vendors": ["openai"] * 4 + ["anthropic"], "models": ["gpt-4o-mini"],
-            "pods": pods, "duration": duration, "start_epoch": 1_747_353_600.0,
+            "policy_params": {}
+            if policy == "none"
+            else {"base": "1m", "cap": "16m", "failures": 5},
+            "seed": seed,
+            "mode": "fast",
+            "orgs": orgs,
+            "org_vendors": ["openai"] * 4 + ["anthropic"],
+            "models": ["gpt-4o-mini"],
+            "pods": pods,
+            "duration": duration,
+            "start_epoch": 1_747_353_600.0,
             "state": "local" if local else "shared",
             "faults": [
-                {"kind": "lockout", "target": "primary", "start": f0, "end": f1,
-                 "label": "primary billing lock"},
-                {"kind": "traffic_surge", "target": "*", "start": surge0, "end": surge1,
-                 "label": "launch surge ×3"},
+                {
+                    "kind": "lockout",
+                    "target": "primary",
+                    "start": f0,
+                    "end": f1,
+                    "label": "primary billing lock",
+                },
+                {
+                    "kind": "traffic_surge",
+                    "target": "*",
+                    "start": surge0,
+                    "end": surge1,
+                    "label": "launch surge x3",
+                },
             ],
             "slo": {"success_rate": ">= 99.5%", "failover_time": "<= 5m", "p99_latency": "<= 30s"},
         },

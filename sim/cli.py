@@ -1,0 +1,342 @@
+"""``breakerlab``: run, compare, validate and report breaker-policy simulations.
+
+Exit codes: 0 when the SLOs hold, 1 when one fails, 2 for bad input (one line on stderr,
+naming the file, field and value — never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
+
+EXAMPLES = {
+    "run": "  breakerlab run scenarios/lock-primary-before-launch.yaml --policy exponential --out out/\n"
+    "  breakerlab run scenarios/flapping-org.yaml --policy consecutive --seeds 3 --json",
+    "compare": "  breakerlab compare scenarios/lock-primary-before-launch.yaml --out report/\n"
+    "  breakerlab compare scenarios/flapping-org.yaml --policy none --policy exponential --seeds 5",
+    "validate": "  breakerlab validate scenarios/*.yaml",
+    "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults",
+    "report": "  breakerlab report report/            # re-render report/ from report/traces/\n"
+    "  breakerlab report report/traces --out other/",
+}
+
+
+class InputError(Exception):
+    """Bad input from the user: printed as one line, exit 2."""
+
+
+def _fail(msg: str) -> NoReturn:
+    raise InputError(msg)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _load(path: str) -> Any:
+    from .loader import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as e:
+        _fail(str(e))
+
+
+def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> list[tuple[str, Any]]:
+    """(label, policy argument for sim.run) for each policy to run."""
+    from multiorg.breakers.registry import POLICIES, PRESETS
+
+    known = set(POLICIES) | set(PRESETS)
+    if names:
+        out = []
+        listed = {p.name: p for p in scenario.policies}
+        for n in names:
+            if n in listed:
+                out.append((n, listed[n]))
+            elif n in known:
+                out.append((n, n))
+            else:
+                _fail(f"{source}: --policy: unknown policy {n!r} (known: {', '.join(sorted(known))})")
+        return out
+    if scenario.policies:
+        return [(p.name, p) for p in scenario.policies]
+    return [(n, n) for n in POLICIES]
+
+
+def _expected_pass(scenario: Any, label: str) -> bool:
+    """Whether the scenario expects ``label`` to meet its SLO (every policy, unless it says)."""
+    expected = getattr(scenario, "expect_pass", None)
+    if expected is None:
+        for p in scenario.policies:
+            if p.name == label and getattr(p, "expect_pass", None) is not None:
+                return bool(p.expect_pass)
+        return True
+    return label in expected
+
+
+def _seeds(args: argparse.Namespace, scenario: Any) -> list[int]:
+    base = scenario.seed if args.seed is None else args.seed
+    return [base + i for i in range(args.seeds)]
+
+
+class _Progress:
+    """A rich progress bar per (policy, seed) with simulated-time progress; quiet when not a TTY."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[sim]}"),
+                TimeElapsedColumn(), transient=False,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def task(self, label: str, duration: float) -> Callable[[float, float], None]:
+        if self._progress is None:
+            return lambda done, total: None
+        p = self._progress
+        tid = p.add_task(label, total=duration, sim="")
+
+        def update(done: float, total: float) -> None:
+            p.update(tid, completed=done, sim=f"{done / 3600:.1f} h / {total / 3600:.1f} h simulated")
+
+        return update
+
+
+def _simulate(args: argparse.Namespace, scenario: Any, specs: list[tuple[str, Any]]) -> dict[str, list[Any]]:
+    import sim
+
+    seeds = _seeds(args, scenario)
+    traces: dict[str, list[Any]] = {}
+    show = not args.json and not args.quiet and sys.stderr.isatty()
+    with _Progress(show) as prog:
+        for label, pol in specs:
+            for seed in seeds:
+                cb = prog.task(f"{label} · seed {seed}", scenario.duration)
+                try:
+                    trace = sim.run(scenario, pol, mode=args.mode, seed=seed, progress=cb)
+                except NotImplementedError as e:
+                    _fail(f"{args.scenario}: {e}")
+                traces.setdefault(label, []).append(trace)
+                if not show and not args.json and not args.quiet:
+                    print(f"ran {label} seed {seed}: {trace.n_requests} requests", file=sys.stderr)
+    return traces
+
+
+def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]]) -> int:
+    from reports import write_report
+
+    out = Path(args.out)
+    paths = write_report(traces, out, slo=scenario.slo or {})
+    results = json.loads(paths.json.read_text(encoding="utf-8"))
+    failed = []
+    slo = results.get("slo") or {}
+    for check in slo.get("checks", []):
+        if not check.get("passed") and _expected_pass(scenario, check.get("policy", "")):
+            failed.append(check)
+    if args.json:
+        print(json.dumps({"report": str(paths.html), "results": results, "slo_failures": failed}, indent=2))
+    else:
+        print(paths.markdown.read_text(encoding="utf-8"))
+        print(f"report: {paths.html}\nsummary: {paths.markdown}\nresults: {paths.json}\ntraces: {out / 'traces'}")
+        for c in failed:
+            print(
+                f"SLO FAILED: {c['policy']}: {c['metric']} ({c['phase']}) = {c['value']} vs {c['threshold']}"
+                f" — seeds {', '.join(map(str, _seeds(args, scenario)))}; traces in {out / 'traces'}",
+                file=sys.stderr,
+            )
+    return EXIT_SLO if failed else EXIT_OK
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenario = _load(args.scenario)
+    specs = _policy_specs(scenario, [args.policy], args.scenario)
+    return _finish(args, scenario, _simulate(args, scenario, specs))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    scenario = _load(args.scenario)
+    specs = _policy_specs(scenario, args.policy, args.scenario)
+    return _finish(args, scenario, _simulate(args, scenario, specs))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .loader import ScenarioError, load_scenario
+
+    bad = 0
+    for f in args.files:
+        try:
+            sc = load_scenario(f)
+        except ScenarioError as e:
+            print(str(e), file=sys.stderr)
+            bad += 1
+            continue
+        if not args.quiet:
+            print(f"{f}: ok ({sc.name})")
+    return EXIT_INPUT if bad else EXIT_OK
+
+
+def _scenario_dir() -> Path:
+    here = Path.cwd() / "scenarios"
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    what = args.what
+    if what == "policies":
+        from multiorg.breakers.registry import POLICIES, PRESETS
+
+        for name, cls in POLICIES.items():
+            doc = (cls.__doc__ or "").strip().splitlines()
+            print(f"{name:14} {doc[0] if doc else ''}")
+        for name, (pol, params) in _presets(PRESETS):
+            print(f"{name:14} preset: {pol} {json.dumps(params, sort_keys=True)}")
+    elif what == "faults":
+        try:
+            from faults import catalogue  # type: ignore[attr-defined]
+        except ImportError:
+            _fail("list faults: the faults catalogue is not installed")
+        for name, doc in catalogue():
+            print(f"{name:22} {doc}")
+    else:
+        from .loader import ScenarioError, load_scenario
+
+        for f in sorted(_scenario_dir().glob("*.yaml")):
+            try:
+                sc = load_scenario(f)
+                desc = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
+                print(f"{f.stem:30} {desc}")
+            except ScenarioError as e:
+                print(f"{f.stem:30} INVALID: {e}")
+    return EXIT_OK
+
+
+def _presets(presets: Any) -> list[tuple[str, tuple[str, dict[str, Any]]]]:
+    out = []
+    for name, value in presets.items():
+        if isinstance(value, tuple):
+            out.append((name, (value[0], dict(value[1]))))
+        else:
+            out.append((name, (getattr(value, "name", "?"), dict(getattr(value, "params", {}) or {}))))
+    return out
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports import report_from_dir
+
+    src = Path(args.trace_dir)
+    if not src.is_dir():
+        _fail(f"{src}: not a directory of saved traces")
+    try:
+        paths = report_from_dir(src, args.out)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        _fail(f"{src}: cannot re-render: {e}")
+    if args.json:
+        print(paths.json.read_text(encoding="utf-8"))
+    else:
+        print(f"report: {paths.html}\nsummary: {paths.markdown}\nresults: {paths.json}")
+    return EXIT_OK if paths.passed in (None, True) else EXIT_SLO
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _sim_options(p: argparse.ArgumentParser, out_default: str) -> None:
+    p.add_argument("--seed", type=int, default=None, help="root seed (default: the scenario's)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N", help="run N seeds (seed, seed+1, ...); default 1")
+    p.add_argument("--mode", choices=("fast", "full"), default="fast",
+                   help="fast: in-process vendors; full: httpx → respx → vendors, state in fakeredis")
+    p.add_argument("--out", default=out_default, metavar="DIR", help=f"output directory (default {out_default})")
+    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="breakerlab",
+        description="Chaos testing and discrete-event simulation for multi-org LLM routing: "
+        "drive the real multiorg breakers and router through simulated vendor failures.",
+        epilog="examples:\n" + EXAMPLES["compare"] + "\n" + EXAMPLES["validate"]
+        + "\n\nexit codes: 0 SLOs hold, 1 an SLO failed, 2 bad input",
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="simulate one scenario under one policy and write the report",
+                       epilog="examples:\n" + EXAMPLES["run"], formatter_class=fmt)
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--policy", required=True, help="policy or preset name (see `breakerlab list policies`)")
+    _sim_options(p, "out")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("compare", help="simulate a scenario under several policies and compare them",
+                       epilog="examples:\n" + EXAMPLES["compare"], formatter_class=fmt)
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--policy", action="append", metavar="P",
+                   help="policy to compare (repeatable; default: the scenario's policies, else all)")
+    _sim_options(p, "report")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("validate", help="check scenario files; one line per bad file, exit 2 if any",
+                       epilog="examples:\n" + EXAMPLES["validate"], formatter_class=fmt)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("list", help="list scenarios, policies or faults",
+                       epilog="examples:\n" + EXAMPLES["list"], formatter_class=fmt)
+    p.add_argument("what", choices=("scenarios", "policies", "faults"))
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("report", help="re-render a report from saved traces (no rerun)",
+                       epilog="examples:\n" + EXAMPLES["report"], formatter_class=fmt)
+    p.add_argument("trace_dir", help="a report directory (or its traces/ folder)")
+    p.add_argument("--out", default=None, metavar="DIR", help="where to write (default: the report directory)")
+    p.add_argument("--json", action="store_true", help="print results.json on stdout")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "seeds", 1) < 1:
+        print("breakerlab: --seeds: must be at least 1 (got %d)" % args.seeds, file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        return int(args.func(args))
+    except InputError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
