@@ -60,8 +60,11 @@ REQUEST = ChatRequest.from_openai(
 )
 CANNED = VendorResponse(
     200,
-    {"x-ratelimit-remaining-requests": "4999", "x-ratelimit-limit-requests": "5000",
-     "x-ratelimit-remaining-tokens": "159976"},
+    {
+        "x-ratelimit-remaining-requests": "4999",
+        "x-ratelimit-limit-requests": "5000",
+        "x-ratelimit-remaining-tokens": "159976",
+    },
     {"id": "chatcmpl-1", "object": "chat.completion", "choices": []},
 )
 FAILED = VendorResponse(
@@ -102,8 +105,9 @@ def _best_per_call(fn: Callable[[], Any], n: int, repeat: int) -> float:
 
 
 def measure_overhead(n: int, repeat: int) -> dict[str, float]:
-    router = Router(CONFIG, client=NoopClient(), store=MemoryStore(), clock=SystemClock(),
-                    rng=random.Random(1), environ=ENV)
+    router = Router(
+        CONFIG, client=NoopClient(), store=MemoryStore(), clock=SystemClock(), rng=random.Random(1), environ=ENV
+    )
     org = CONFIG.orgs[0]
     client = NoopClient()
     send = router.send
@@ -122,8 +126,9 @@ def measure_overhead(n: int, repeat: int) -> dict[str, float]:
 
 
 def profile_hot_path(n: int, top: int = 25) -> str:
-    router = Router(CONFIG, client=NoopClient(), store=MemoryStore(), clock=SystemClock(),
-                    rng=random.Random(1), environ=ENV)
+    router = Router(
+        CONFIG, client=NoopClient(), store=MemoryStore(), clock=SystemClock(), rng=random.Random(1), environ=ENV
+    )
     send = router.send
     for _ in range(1000):
         send(REQUEST)
@@ -162,7 +167,8 @@ def redis_url() -> Iterator[str | None]:
     port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
@@ -198,8 +204,7 @@ def measure_redis(url: str, n: int, staleness: float) -> dict[str, Any]:
         conn = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
         cfg = CONFIG.model_copy(update={"router": CONFIG.router.model_copy(update={"namespace": namespace})})
         store = RedisStore(conn, SystemClock(), namespace=namespace, staleness=staleness)
-        router = Router(cfg, client=client, store=store, clock=SystemClock(),
-                        rng=random.Random(1), environ=ENV)
+        router = Router(cfg, client=client, store=store, clock=SystemClock(), rng=random.Random(1), environ=ENV)
         for _ in range(2000):  # warm-up: script loaded, every key cached once
             router.send(REQUEST)
         before = store.round_trips
@@ -256,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  total per request       {m['total_us_per_request']:8.2f} µs")
     print(f"  no-op client per call   {m['noop_client_us_per_call']:8.2f} µs")
     verdict = "ok" if m["router_overhead_us_per_request"] <= m["target_us"] else "OVER TARGET"
-    print(f"  router overhead         {m['router_overhead_us_per_request']:8.2f} µs"
-          f"   (target ≤ {m['target_us']:g} µs: {verdict})")
+    print(
+        f"  router overhead         {m['router_overhead_us_per_request']:8.2f} µs"
+        f"   (target ≤ {m['target_us']:g} µs: {verdict})"
+    )
     r = report["redis"]
     if "skipped" in r:
         print(f"redis: skipped ({r['skipped']})")
@@ -266,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         for label in ("all_success", "one_org_5pct_failures"):
             x = r[label]
             verdict = "ok" if x["round_trips_per_request"] <= r["target_round_trips"] else "OVER TARGET"
-            print(f"  {label:24s} {x['round_trips_per_request']:.4f} round trips/request "
-                  f"({x['round_trips']} over {r['requests']}), {x['us_per_request']:.1f} µs/request"
-                  f"   (target ≤ 1: {verdict})")
+            print(
+                f"  {label:24s} {x['round_trips_per_request']:.4f} round trips/request "
+                f"({x['round_trips']} over {r['requests']}), {x['us_per_request']:.1f} µs/request"
+                f"   (target ≤ 1: {verdict})"
+            )
     if profile is not None:
         print(profile)
     return 0

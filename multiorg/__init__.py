@@ -11,7 +11,7 @@ from .clock import Clock, ManualClock, SystemClock
 from .config import MultiOrgConfig, OrgConfig, RouterConfig, VendorConfig, load_config
 from .errors import ConfigError, MultiOrgError, NoOrgAvailable
 from .outcomes import Classification, Outcome, classify_exception, classify_response
-from .router import AsyncRouter, RouteResult, Router, RoutingCore
+from .router import AsyncRouter, Router, RouteResult, RoutingCore
 from .switch import VendorSwitch
 from .vendors import ChatRequest
 

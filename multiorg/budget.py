@@ -1,4 +1,4 @@
-"""Retry budget: retries may add at most ``ratio`` × requests (+ a floor per second) over a
+"""Retry budget: retries may add at most ``ratio`` times the requests (+ a floor per second) over a
 sliding window, so a sick fleet is not hit by a retry storm (Finagle/Envoy-style budgets).
 Local to one pod; counted in one-second buckets so memory stays bounded."""
 

@@ -157,7 +157,7 @@ class RoutingCore:
                         if earliest is None or t < earliest:
                             earliest = t
                         continue
-                    del cooldown[key]  # served its time: forget it (keeps the fast path fast)
+                    cooldown.pop(key, None)  # served its time: forget it (keeps the fast path fast)
                 if o.name not in tried:
                     cands.append(o)
         board, selector, stats, rng = self.board, self.selector, self.stats, self.rng

@@ -49,7 +49,11 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
 
 def _parse(request: httpx.Request) -> ChatRequest | httpx.Response:
     if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
-        return _error(404, f"multiorg routes POST /chat/completions only, not {request.method} {request.url.path}", "not_found")
+        return _error(
+            404,
+            f"multiorg routes POST /chat/completions only, not {request.method} {request.url.path}",
+            "not_found",
+        )
     try:
         body = json.loads(request.content)
     except ValueError:
@@ -78,10 +82,17 @@ def _parse(request: httpx.Request) -> ChatRequest | httpx.Response:
 def _answer(result: RouteResult, model: str) -> httpx.Response:
     resp = result.response
     if resp.status == 0:  # the last attempt died in transport
-        return _error(504 if result.outcome == "timeout" else 502, f"last attempt on org {result.org} failed: {result.outcome}", result.outcome)
+        return _error(
+            504 if result.outcome == "timeout" else 502,
+            f"last attempt on org {result.org} failed: {result.outcome}",
+            result.outcome,
+        )
     body = resp.body
     if result.vendor == "anthropic":
-        body = openai_response_from_anthropic(body, model) if 200 <= resp.status < 300 else openai_error_from_anthropic(body)
+        if 200 <= resp.status < 300:
+            body = openai_response_from_anthropic(body if isinstance(body, dict) else {}, model)
+        else:
+            body = openai_error_from_anthropic(body)
     headers = {h: resp.headers[h] for h in _PASS_HEADERS if h in resp.headers}
     headers["x-multiorg-org"] = result.org
     headers["x-multiorg-attempts"] = str(result.attempts)

@@ -79,7 +79,10 @@ def anthropic_body(request: ChatRequest, vendor: VendorConfig) -> dict[str, Any]
         "model": vendor.model_for(request.model),
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": [
-            {"role": m.get("role", "user") if m.get("role") == "assistant" else "user", "content": _text(m.get("content", ""))}
+            {
+                "role": "assistant" if m.get("role") == "assistant" else "user",
+                "content": _text(m.get("content", "")),
+            }
             for m in request.messages
         ],
     }
@@ -126,7 +129,8 @@ def openai_response_from_anthropic(body: Mapping[str, Any], requested_model: str
 def openai_error_from_anthropic(body: Any) -> dict[str, Any]:
     err = body.get("error") if isinstance(body, Mapping) else None
     err = err if isinstance(err, Mapping) else {}
-    return {"error": {"message": str(err.get("message", "")), "type": str(err.get("type", "api_error")), "param": None, "code": str(err.get("type", ""))}}
+    etype = str(err.get("type", "api_error"))
+    return {"error": {"message": str(err.get("message", "")), "type": etype, "param": None, "code": etype}}
 
 
 def response_text(vendor: str, body: Any) -> str:

@@ -163,18 +163,23 @@ def _shade(
     """Shade each fault window behind the data, edges dashed; ``labels``: name it above the
     axes; ``on_top``: edges drawn over opaque content; ``tint``: the shade too."""
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for k, w in enumerate(windows):
-        color = FAULT_COLORS[k % len(FAULT_COLORS)]
+    groups = fault_groups([(w.label, w.start, w.end) for w in windows])
+    drawn: set[int] = set()
+    for w, g in zip(windows, groups, strict=True):
+        if g in drawn:  # one fault hitting several targets: one window on the chart
+            continue
+        drawn.add(g)
+        color = FAULT_COLORS[g % len(FAULT_COLORS)]
         x0, x1 = w.start / unit, max(w.end, w.start + 1e-9) / unit
         ax.axvspan(x0, x1, color=color, alpha=0.08 if tint else 0.12, lw=0, zorder=4 if tint else 0)
         for x in (x0, x1):
             ax.axvline(x, color=color, lw=1.0, ls="--", alpha=0.9, zorder=4.5 if on_top else 0.5)
         if labels:
             ax.annotate(
-                f"▼ {w.label}",
+                f"\u25bc {w.label}",
                 xy=(x0, 1.0),
                 xycoords=trans,
-                xytext=(-4, 3 + 12 * (k % 3)),
+                xytext=(-4, 3 + 12 * (g % 3)),
                 textcoords="offset points",
                 color=color,
                 fontsize=8.5,
@@ -185,8 +190,22 @@ def _shade(
             )
 
 
+def fault_groups(keys: Sequence[tuple[str, float, float]]) -> list[int]:
+    """Group index per fault: faults with the same (label, start, end) are one incident."""
+    seen: dict[tuple[str, float, float], int] = {}
+    return [seen.setdefault(k, len(seen)) for k in keys]
+
+
+def fault_names(labels: Sequence[str], targets: Sequence[str]) -> list[str]:
+    """Display names: the label, with the target added where labels repeat."""
+    return [
+        lab if list(labels).count(lab) == 1 else f"{lab} \u00b7 {tgt}" for lab, tgt in zip(labels, targets, strict=True)
+    ]
+
+
 def _fault_title_pad(windows: Sequence[FaultWindow]) -> float:
-    return 8 + 12 * min(len(windows), 3)
+    n = len(set(fault_groups([(w.label, w.start, w.end) for w in windows])))
+    return 8 + 12 * min(n, 3)
 
 
 def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list[Path]:
@@ -260,8 +279,7 @@ def success_rate_chart(
         ax.set_ylabel("requests that succeeded (%)")
         width = next(iter(series.values())).edges[1]
         ax.set_title(
-            f"{_scenario(runs)} — user request success rate per {_fmt_width(width)} "
-            f"({_seed_note(runs)})",
+            f"{_scenario(runs)} — user request success rate per {_fmt_width(width)} ({_seed_note(runs)})",
             pad=_fault_title_pad(windows),
         )
         ax.grid(axis="y", alpha=0.3)
@@ -278,9 +296,7 @@ def _fmt_width(seconds: float) -> str:
 
 
 def _panels(n: int, height: float) -> tuple[Figure, list[Any]]:
-    fig, axes = plt.subplots(
-        n, 1, figsize=(11, 1.2 + height * n), sharex=True, squeeze=False, layout="constrained"
-    )
+    fig, axes = plt.subplots(n, 1, figsize=(11, 1.2 + height * n), sharex=True, squeeze=False, layout="constrained")
     return fig, [a[0] for a in axes]
 
 
@@ -312,10 +328,7 @@ def traffic_share_chart(
         _time_axis(axes[-1], duration)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles[::-1], labels[::-1], title="org (vendor)", loc="outside right center")
-        fig.suptitle(
-            f"{_scenario(runs)} — where the attempts went: each org's share of attempts "
-            f"({_seed_note(runs)})"
-        )
+        fig.suptitle(f"{_scenario(runs)} — where the attempts went: each org's share of attempts ({_seed_note(runs)})")
         return _save(fig, Path(out_dir), "traffic_share", formats)
 
 
@@ -374,9 +387,7 @@ def breaker_timeline_chart(
                         ax.broken_barh(bars, (y - 0.38, 0.76), color=STATE_COLORS[state], lw=0)
                 # half-open spans are often a second long: draw them as narrow ticks that stay
                 # visible at day scale without hiding the open band around them
-                bars = [
-                    (s / unit, max(e - s, min_w) / unit) for s, e, st in spans if st == HALF_OPEN
-                ]
+                bars = [(s / unit, max(e - s, min_w) / unit) for s, e, st in spans if st == HALF_OPEN]
                 if bars:
                     ax.broken_barh(bars, (y - 0.2, 0.4), color=STATE_COLORS[HALF_OPEN], lw=0)
             ax.set_yticks(range(len(rows)), [r[0] for r in rows][::-1])
@@ -390,20 +401,14 @@ def breaker_timeline_chart(
             ax.set_title(title, loc="left", fontweight="bold", pad=pad)
             _shade(ax, windows, unit, labels=k == 0, on_top=True)
         _time_axis(axes[-1], duration)
-        handles = [
-            Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)
-        ]
+        handles = [Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)]
         fig.legend(handles=handles, title="breaker state", loc="outside right center")
         local = is_local_state(_first(runs).meta)
-        fig.suptitle(
-            f"{_scenario(runs)} — breaker state per org{' and pod (local state)' if local else ''}"
-        )
+        fig.suptitle(f"{_scenario(runs)} — breaker state per org{' and pod (local state)' if local else ''}")
         return _save(fig, Path(out_dir), "breaker_timeline", formats)
 
 
-def latency_chart(
-    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
-) -> list[Path]:
+def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
     unit, _ = time_unit(duration)
@@ -426,9 +431,7 @@ def latency_chart(
             ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 \u2013 p95")
             ax.plot(x, p50, color=c, lw=1.4, label="p50 (median)")
             if p99_slo is not None:
-                ax.axhline(
-                    p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}"
-                )
+                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}")
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
             ax.set_ylabel("user latency (s)")
@@ -446,11 +449,7 @@ def latency_chart(
             Patch(color="#333", alpha=0.18, lw=0, label="p95 \u2013 p99"),
         ]
         if p99_slo is not None:
-            handles.append(
-                Line2D(
-                    [], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}"
-                )
-            )
+            handles.append(Line2D([], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}"))
         fig.legend(handles=handles, title="percentile", loc="outside right center")
         width = next(iter(series.values())).edges[1]
         fig.suptitle(
@@ -497,11 +496,7 @@ def _grouped(
 ) -> None:
     n = max(1, len(groups))
     width = 0.8 / n
-    tops = [
-        (st.ci_high if st.ci_high is not None else st.mean) * scale
-        for st in stats.values()
-        if st.mean is not None
-    ]
+    tops = [(st.ci_high if st.ci_high is not None else st.mean) * scale for st in stats.values() if st.mean is not None]
     top = max(tops, default=1.0) or 1.0
     for gi, g in enumerate(groups):
         for pi, p in enumerate(policies):
@@ -519,11 +514,7 @@ def _grouped(
                     hatch="///",
                     lw=1,
                 )
-                label = (
-                    "never"
-                    if st.n_none == st.n or st.mean is None
-                    else f"never in {st.n_none}/{st.n}"
-                )
+                label = "never" if st.n_none == st.n or st.mean is None else f"never in {st.n_none}/{st.n}"
                 ax.text(
                     x,
                     top * 1.1,
@@ -546,10 +537,11 @@ def _grouped(
                 ecolor="black",
                 label=g if pi == 0 else None,
             )
-            if inside:
+            y0, y1 = ax.get_ylim()
+            if inside and st.mean * scale - y0 > 0.3 * (y1 - y0):  # room for the label inside
                 ax.text(
                     x,
-                    st.mean * scale - 0.02 * (ax.get_ylim()[1] - ax.get_ylim()[0]),
+                    st.mean * scale - 0.02 * (y1 - y0),
                     fmt(st.mean),
                     ha="center",
                     va="top",
@@ -561,12 +553,12 @@ def _grouped(
             else:
                 ax.text(
                     x,
-                    st.mean * scale + hi,
+                    max(st.mean * scale + hi, y0) if inside else st.mean * scale + hi,
                     fmt(st.mean),
                     ha="center",
                     va="bottom",
                     fontsize=8,
-                    rotation=90 if n > 2 else 0,
+                    rotation=90 if n > 2 or inside else 0,
                 )
     ax.set_xticks(range(len(policies)), policies)
     ax.set_xlim(-0.6, len(policies) - 0.4)
@@ -583,66 +575,61 @@ def comparison_chart(
     res = results or compute_results(runs, slo={})
     policies = list(res.policies)
     org_faults = [f for f in res.faults if f.org_fault]
-    pcolors = ["#4d4d4d", *FAULT_COLORS]
+    names = fault_names([f.label for f in res.faults], [f.target for f in res.faults])
+    gid = fault_groups([(f.label, f.start, f.end) for f in res.faults])
+    firsts = [f for f in res.faults if gid.index(gid[f.index]) == f.index]  # one per incident
+    pcolors = ["#4d4d4d", *[FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in firsts]]
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), layout="constrained")
         # success rate: whole run and during each fault
-        groups = ["whole run", *[f"during {f.label}" for f in res.faults]]
+        groups = ["whole run", *[f"during {f.label}" for f in firsts]]
         stats: dict[tuple[str, str], Stat] = {}
         for p, pr in res.policies.items():
             stats[(p, "whole run")] = pr.overall.success_rate
-            for f, fr in zip(res.faults, pr.faults, strict=False):
-                stats[(p, f"during {f.label}")] = fr.phases["during"].success_rate
-        lows = [
-            (st.ci_low if st.ci_low is not None else st.mean) * 100
-            for st in stats.values()
-            if st.mean is not None
-        ]
+            for f in firsts:
+                stats[(p, f"during {f.label}")] = pr.faults[f.index].phases["during"].success_rate
+        lows = [(st.ci_low if st.ci_low is not None else st.mean) * 100 for st in stats.values() if st.mean is not None]
         low = min(lows, default=0.0)
         span = max(100 - low, 0.05)
         axes[0].set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
-        _grouped(
-            axes[0], policies, groups, stats, scale=100, fmt=_pct_label, colors=pcolors, inside=True
-        )
+        _grouped(axes[0], policies, groups, stats, scale=100, fmt=_pct_label, colors=pcolors, inside=True)
         axes[0].set_ylabel("requests that succeeded (%) — axis truncated")
         axes[0].set_title("Success rate (higher is better)")
-        axes[0].legend(fontsize=8, loc="lower left", framealpha=0.9)
+        if axes[0].get_legend_handles_labels()[0]:
+            axes[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 
         # failover time per org fault
         fo = {
-            (p, f.label): pr.faults[f.index].failover_time_max
+            (p, names[f.index]): pr.faults[f.index].failover_time_max
             for p, pr in res.policies.items()
             for f in org_faults
         }
-        unit, uname = _dur_unit(
-            [st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None]
-        )
-        fcolors = [FAULT_COLORS[f.index % len(FAULT_COLORS)] for f in org_faults]
+        unit, uname = _dur_unit([st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None])
+        fcolors = [FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in org_faults]
+        fnames = [names[f.index] for f in org_faults]
         _grouped(
             axes[1],
             policies,
-            [f.label for f in org_faults],
+            fnames,
             fo,
             scale=1 / unit,
-            fmt=lambda v, u=unit, n=uname: f"{v / u:.3g} {n}",
+            fmt=_dur_label,
             colors=fcolors,
             never=True,
         )
         axes[1].set_ylabel(f"failover time, worst pod ({uname})")
-        axes[1].set_title(
-            "Failover time: onset → no more regular traffic\n(lower is better; hatched = never)"
-        )
+        axes[1].set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
         axes[1].set_ylim(0, axes[1].get_ylim()[1] * 1.25)
 
         wa = {
-            (p, f.label): pr.faults[f.index].wasted_attempts
+            (p, names[f.index]): pr.faults[f.index].wasted_attempts
             for p, pr in res.policies.items()
             for f in org_faults
         }
         _grouped(
             axes[2],
             policies,
-            [f.label for f in org_faults],
+            fnames,
             wa,
             scale=1.0,
             fmt=lambda v: f"{v:,.0f}",
@@ -652,10 +639,19 @@ def comparison_chart(
         axes[2].set_title("Wasted attempts during the fault (lower is better)")
         axes[2].set_ylim(0, axes[2].get_ylim()[1] * 1.2)
         if org_faults:
-            handles = [
-                Patch(color=c, label=f.label) for c, f in zip(fcolors, org_faults, strict=True)
-            ]
+            handles = [Patch(color=c, label=n) for c, n in zip(fcolors, fnames, strict=True)]
             axes[1].legend(handles=handles, title="fault", fontsize=8, loc="upper right")
+        else:
+            for ax in axes[1:]:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no org fault in this scenario",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    color="#666",
+                )
         for ax in axes:
             ax.grid(axis="y", alpha=0.3)
             ax.tick_params(axis="x", rotation=20)
@@ -663,6 +659,16 @@ def comparison_chart(
         note = f"mean of {n} seeds, bars = 95 % interval" if n > 1 else "one seed"
         fig.suptitle(f"{res.scenario.name} — policy comparison ({note})", fontsize=12)
         return _save(fig, Path(out_dir), "comparison", formats)
+
+
+def _dur_label(v: float) -> str:
+    if v < 1:
+        return f"{v * 1000:.0f} ms"
+    if v < 120:
+        return f"{v:.3g} s"
+    if v < 7200:
+        return f"{v / 60:.3g} min"
+    return f"{v / 3600:.3g} h"
 
 
 def _pct_label(v: float) -> str:

@@ -16,10 +16,16 @@ first request arrived.
 **Fault windows.** A fault ``{kind, target, start, end, label}`` is active on ``[start, end)``;
 a missing ``end`` (or one past the run) is clipped to the run's duration. The target resolves to
 orgs: an org name → that org; a vendor name → all its orgs; ``"*"`` → every org;
-``"store"`` or a pod (``pod-3``) → no org. A fault is an **org fault** (org metrics apply) when
-its target resolves to orgs and its kind is not a traffic, clock or store fault (kinds containing
-``surge``, ``traffic``, ``skew``, ``clock``, ``redis``, ``store``, ``partition``); a fault dict
-may say ``org_fault: true|false`` explicitly.
+``"store"`` or a pod (``pod-3``) → no org. ``vendor:NAME`` and ``org:NAME`` are understood,
+and ``ORG/MODEL`` or ``ORG:MODEL`` count as the org (attempts carry no model).
+A fault is an **org fault** (org metrics apply) when its target resolves to orgs and its kind
+is not a traffic, clock or store fault (kinds containing ``surge``, ``traffic``, ``skew``,
+``clock``, ``redis``, ``store``, ``partition``); a fault dict may say ``org_fault: true|false``
+explicitly.
+
+Traffic surges (``meta["surges"]``: start, end, factor, label) are appended as non-org windows
+of kind ``surge`` unless a fault already covers the same window, so "during the launch" is a
+phase an SLO can name.
 
 **Phases** of a fault: ``before`` = [0, onset), ``during`` = [onset, end), ``after`` =
 [end, run end). Requests belong to the phase in which they arrived; traffic share counts
@@ -68,6 +74,7 @@ and a two-sided 95 % Student-t interval.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -250,9 +257,7 @@ class FaultWindow:
     ends_in_run: bool
 
 
-def _resolve(
-    target: Any, orgs: Sequence[str], vendors: Sequence[str]
-) -> tuple[set[int], int | None]:
+def _resolve(target: Any, orgs: Sequence[str], vendors: Sequence[str]) -> tuple[set[int], int | None]:
     if isinstance(target, (list, tuple)):
         found: set[int] = set()
         pod = None
@@ -273,6 +278,11 @@ def _resolve(
     m = _POD_RE.fullmatch(t)
     if m:
         return set(), int(m.group(1))
+    prefix, sep, rest = t.partition(":")
+    if sep and prefix == "vendor":  # "vendor:openai"
+        return {i for i, v in enumerate(vendors) if v == rest}, None
+    if sep and prefix == "org":  # "org:primary"
+        return ({orgs.index(rest)} if rest in orgs else set()), None
     for sep in ("/", ":"):
         if sep in t:
             head = t.split(sep, 1)[0]
@@ -281,13 +291,31 @@ def _resolve(
     return set(), None
 
 
+def _fault_specs(meta: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """``meta["faults"]``, then each traffic surge of ``meta["surges"]`` not already listed as a
+    fault (same start and end) as a non-org window of kind ``surge``: the launch is a phase too."""
+    faults = [f for f in meta.get("faults") or [] if isinstance(f, Mapping)]
+    seen = {(f.get("start"), f.get("end")) for f in faults}
+    for s in meta.get("surges") or []:
+        if not isinstance(s, Mapping) or (s.get("start"), s.get("end")) in seen:
+            continue
+        factor = s.get("factor")
+        label = s.get("label") or (f"traffic surge x{factor:g}" if factor else "traffic surge")
+        faults.append(
+            {"kind": "surge", "target": "*", "start": s.get("start"), "end": s.get("end"),
+             "label": label, "org_fault": False}
+        )  # fmt: skip
+    return faults
+
+
 def fault_windows(trace: Any) -> list[FaultWindow]:
+    """The run's fault windows (``meta["faults"]`` then ``meta["surges"]``), resolved."""
     meta = trace.meta
     duration = _duration(trace)
     orgs = _orgs(trace)
     vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
     out = []
-    for i, f in enumerate(meta.get("faults") or []):
+    for i, f in enumerate(_fault_specs(meta)):
         kind = str(f.get("kind", "fault"))
         target = f.get("target", "*")
         tlabel = ",".join(map(str, target)) if isinstance(target, (list, tuple)) else str(target)
@@ -516,9 +544,7 @@ def _tail_tolerance(window: float, starts: np.ndarray, onset: float) -> float:
     return max(base, 3.0 * float(np.median(gaps))) if len(gaps) else base
 
 
-def _failover(
-    p: _Prep, w: FaultWindow, idx: np.ndarray
-) -> tuple[dict[int, float | None], float | None, float | None]:
+def _failover(p: _Prep, w: FaultWindow, idx: np.ndarray) -> tuple[dict[int, float | None], float | None, float | None]:
     reg = idx[~p.att_probe[idx]]
     reg_pod = p.att_pod[reg]
     reg_start = p.att_start[reg]
@@ -695,9 +721,7 @@ def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
     wasted = np.zeros(len(p.att_start), dtype=bool)
     for w in windows:
         if w.org_fault:
-            wasted |= np.isin(p.att_org, np.array(w.orgs)) & p.in_window(
-                p.att_start, w.start, w.end
-            )
+            wasted |= np.isin(p.att_org, np.array(w.orgs)) & p.in_window(p.att_start, w.start, w.end)
     breakers = _breakers(p)
     kinds = np.bincount(p.ev_kind, minlength=3) if len(p.ev_kind) else np.zeros(3, np.int64)
     seed = trace.meta.get("seed")
@@ -761,9 +785,7 @@ class Series:
             return np.where(tot > 0, self.attempts / np.maximum(tot, 1), np.nan)
 
 
-def _binned_percentiles(
-    b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[float]
-) -> np.ndarray:
+def _binned_percentiles(b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[float]) -> np.ndarray:
     out = np.full((n_bins, len(qs)), np.nan)
     if not len(x):
         return out
@@ -808,9 +830,7 @@ def timeseries(traces: Any, bin_width: float | None = None) -> Series:
         aout = np.asarray(t.attempts["outcome"])
         agood = (aout == SUCCESS) | (aout == SLOW)
         okatt += np.bincount(flat[agood], minlength=size)[:size].reshape(n_bins, len(orgs))
-    lat = _binned_percentiles(
-        np.concatenate(all_b), np.concatenate(all_lat), n_bins, (0.50, 0.95, 0.99)
-    )
+    lat = _binned_percentiles(np.concatenate(all_b), np.concatenate(all_lat), n_bins, (0.50, 0.95, 0.99))
     return Series(edges, orgs, req, ok, lat, att, okatt)
 
 
@@ -831,9 +851,7 @@ def _as_metrics(policy: str, runs: Any) -> list[TraceMetrics]:
     return [r if isinstance(r, TraceMetrics) else trace_metrics(r, policy) for r in runs]
 
 
-def summarize_policy(
-    policy: str, runs: Any, params: Mapping[str, Any] | None = None
-) -> PolicyResult:
+def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = None) -> PolicyResult:
     """One policy over its seeds: ``runs`` are Traces (or TraceMetrics), one per seed."""
     ms = _as_metrics(policy, runs)
     if not ms:
@@ -844,19 +862,14 @@ def summarize_policy(
         fs = [m.faults[i] for m in ms if i < len(m.faults)]
         pods = sorted({pod for f in fs for pod in f.failover_time_by_pod})
         org_fault = f0.window.org_fault
-        scalars = {
-            k: stat(getattr(f, k) if org_fault or k in _ALWAYS else None for f in fs)
-            for k in FAULT_SCALARS
-        }
+        scalars = {k: stat(getattr(f, k) if org_fault or k in _ALWAYS else None for f in fs) for k in FAULT_SCALARS}
         faults.append(
             FaultResult(
                 index=i,
                 label=f0.window.label,
                 org_fault=org_fault,
                 ends_in_run=f0.window.ends_in_run,
-                failover_time_by_pod={
-                    str(pod): stat(f.failover_time_by_pod.get(pod, 0.0) for f in fs) for pod in pods
-                },
+                failover_time_by_pod={str(pod): stat(f.failover_time_by_pod.get(pod, 0.0) for f in fs) for pod in pods},
                 phases={ph: _phase_result([f.phases[ph] for f in fs], orgs) for ph in PHASES},
                 **scalars,
             )
@@ -886,12 +899,7 @@ def summarize_policy(
         wasted_attempts=stat(m.wasted_attempts for m in ms),
         faults=faults,
         breakers=breakers,
-        alerts=AlertCounts(
-            **{
-                k: stat(m.alerts[k] for m in ms)
-                for k in ("opened", "half_open", "closed", "cycles")
-            }
-        ),
+        alerts=AlertCounts(**{k: stat(m.alerts[k] for m in ms) for k in ("opened", "half_open", "closed", "cycles")}),
     )
 
 
@@ -913,6 +921,11 @@ def _scenario_info(trace: Any) -> ScenarioInfo:
     )
 
 
+def _canon(x: Any) -> Any:
+    """JSON-safe, with mapping keys sorted (results must not depend on dict order)."""
+    return json.loads(json.dumps(x, sort_keys=True, default=str))
+
+
 def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
     """Everything ``results.json`` holds: ``traces`` maps a policy name to its seeds' traces.
 
@@ -922,9 +935,17 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
         raise ValueError("no traces")
     runs = {name: (list(v) if isinstance(v, (list, tuple)) else [v]) for name, v in traces.items()}
     first = next(iter(runs.values()))[0]
+    n_faults = len(_fault_specs(first.meta))
+    for name, rs in runs.items():
+        for t in rs:
+            if len(_fault_specs(t.meta)) != n_faults:
+                raise ValueError(
+                    f"policy {name!r} seed {t.meta.get('seed')}: {len(_fault_specs(t.meta))} "
+                    f"fault windows, the first trace has {n_faults}; compare runs of one scenario"
+                )
     policies = {}
     for name, rs in runs.items():
-        params = rs[0].meta.get("policy_params") or {}
+        params = _canon(rs[0].meta.get("policy_params") or {})
         policies[name] = summarize_policy(name, [trace_metrics(r, name) for r in rs], params)
     seeds = sorted({s for p in policies.values() for s in p.seeds})
     faults = [
@@ -942,6 +963,7 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
     ]
     if slo is None:
         slo = first.meta.get("slo")
+    slo = _canon(slo)  # a saved trace's meta comes back with sorted keys: be order-independent
     slo_result = None
     if slo:
         checks = [c for name, pr in policies.items() for c in evaluate_slo(slo, pr, policy=name)]
@@ -1045,9 +1067,7 @@ def parse_threshold(text: Any, metric: str | None = None) -> Threshold:
             except ValueError:
                 value = float(seconds(m.group(2)))
     except ValueError:
-        raise ValueError(
-            f"not a threshold: {raw!r} (use e.g. '>= 99.9%', '<= 5m', '< 2s')"
-        ) from None
+        raise ValueError(f"not a threshold: {raw!r} (use e.g. '>= 99.9%', '<= 5m', '< 2s')") from None
     if not math.isfinite(value):
         raise ValueError(f"not a threshold: {raw!r}")
     return Threshold(op, value, f"{op} {m.group(2).strip()}")
@@ -1086,12 +1106,19 @@ def _slo_items(slo: Any) -> list[tuple[str, str, Any]]:
         for entry in slo:
             if not isinstance(entry, Mapping) or "metric" not in entry or "threshold" not in entry:
                 raise ValueError(f"SLO entry needs 'metric' and 'threshold': {entry!r}")
-            items.append(
-                (str(entry["metric"]), str(entry.get("phase", "overall")), entry["threshold"])
-            )
+            items.append((str(entry["metric"]), str(entry.get("phase", "overall")), entry["threshold"]))
     else:
         raise ValueError(f"SLO must be a mapping or a list, got {type(slo).__name__}")
-    return items
+    order = {m: i for i, m in enumerate(SLO_METRICS)}
+    ranks = {"overall": 0, "fault": 1, "before": 2, "during": 3, "after": 4}
+
+    def key(item: tuple[str, str, Any]) -> tuple[int, str, int, str]:
+        metric, phase, _ = item
+        name = SLO_ALIASES.get(metric, metric)
+        base, _, label = phase.partition(":")
+        return (order.get(name, len(order)), name, ranks.get(base, 9), label)
+
+    return sorted(items, key=key)  # a stable, canonical order whatever order the spec had
 
 
 def _judge(
@@ -1133,18 +1160,12 @@ def evaluate_slo(slo: Any, result: Any, *, policy: str | None = None) -> list[Sl
         th = parse_threshold(raw_th, metric)
         phase, _, label = raw_phase.partition(":")
         if phase not in ("overall", "before", "during", "after", "fault"):
-            raise ValueError(
-                f"unknown SLO phase {raw_phase!r} for {raw_metric} (overall, before, during, after)"
-            )
+            raise ValueError(f"unknown SLO phase {raw_phase!r} for {raw_metric} (overall, before, during, after)")
         if label and label not in labels:
-            raise ValueError(
-                f"SLO phase {raw_phase!r}: no fault labelled {label!r} (faults: {labels})"
-            )
+            raise ValueError(f"SLO phase {raw_phase!r}: no fault labelled {label!r} (faults: {labels})")
         faults = [f for f in result.faults if not label or f.label == label]
 
-        def add(
-            ph: str, st: Stat, fault: str | None, na: str = "", *, spec=spec, th=th, metric=metric
-        ) -> None:
+        def add(ph: str, st: Stat, fault: str | None, na: str = "", *, spec=spec, th=th, metric=metric) -> None:
             value, ok, note = _judge(th, st, spec.unit, na=na)
             checks.append(SloCheck(metric, ph, value, th.text, ok, pol, fault, note))
 

@@ -485,9 +485,7 @@ def _params_html(pr: PolicyResult) -> str:
     return "<br>".join(f"<code>{_e(k)}</code> = {_e(json.dumps(v))}" for k, v in pr.params.items())
 
 
-def render_html(
-    res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapping[str, Any] | None = None
-) -> str:
+def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapping[str, Any] | None = None) -> str:
     sc = res.scenario
     if res.slo is None:
         badge = '<span class="badge none">no SLO</span>'
@@ -504,9 +502,7 @@ def render_html(
     if sc.description:
         parts.append(f"<p>{_e(sc.description)}</p>")
     start = datetime.fromtimestamp(sc.start_epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    orgs = ", ".join(
-        f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False)
-    )
+    orgs = ", ".join(f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False))
     facts = [
         ("simulated", f"{fmt_duration(sc.duration)} from {start}"),
         ("pods", f"{sc.pods}" + (f", breaker state {sc.state}" if sc.state else "")),
@@ -517,9 +513,7 @@ def render_html(
         ("policies", ", ".join(res.policies)),
     ]
     parts.append(
-        '<table class="facts">'
-        + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts)
-        + "</table>"
+        '<table class="facts">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts) + "</table>"
     )
 
     # summary table
@@ -561,11 +555,7 @@ def render_html(
     n = max(len(p.seeds) for p in res.policies.values())
     parts.append(
         '<p class="muted">'
-        + (
-            "± = half the 95 % t-interval of the mean over " + f"{n} seeds. "
-            if n > 1
-            else "One seed. "
-        )
+        + ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
         + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted "
         "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
         "successful "
@@ -607,10 +597,7 @@ def render_html(
             continue
         svg = next((p for p in paths if p.suffix == ".svg"), None)
         link = f' <a href="{CHART_DIR}/{_e(svg.name)}">SVG</a>' if svg else ""
-        parts.append(
-            f"<figure>{_img(png)}<figcaption>{_e(_CAPTIONS.get(name, ''))}{link}"
-            "</figcaption></figure>"
-        )
+        parts.append(f"<figure>{_img(png)}<figcaption>{_e(_CAPTIONS.get(name, ''))}{link}</figcaption></figure>")
 
     # faults
     parts.append("<h2>Faults</h2>")
@@ -674,10 +661,7 @@ def render_html(
                         _e(_fmt_stat(fr.detection_time, "duration")),
                         _e(_fmt_stat(fr.recovery_time, "duration") if ends else "n/a"),
                         _e(_fmt_stat(fr.close_time, "duration") if ends else "n/a"),
-                        _e(
-                            f"{_fmt_stat(fr.wasted_attempts, 'count')} "
-                            f"({_fmt_stat(fr.wasted_probes, 'count')})"
-                        ),
+                        _e(f"{_fmt_stat(fr.wasted_attempts, 'count')} ({_fmt_stat(fr.wasted_probes, 'count')})"),
                         _e(_fmt_stat(fr.opens, "count")),
                     ]
                 rows.append(row)
@@ -703,10 +687,7 @@ def render_html(
                     _params_html(pr),
                     _e(", ".join(map(str, pr.seeds))),
                     _e(_fmt_stat(pr.overall.requests, "count")),
-                    _e(
-                        f"{_fmt_stat(pr.alerts.opened, 'count')} / "
-                        f"{_fmt_stat(pr.alerts.closed, 'count')}"
-                    ),
+                    _e(f"{_fmt_stat(pr.alerts.opened, 'count')} / {_fmt_stat(pr.alerts.closed, 'count')}"),
                     _e(_fmt_stat(pr.alerts.cycles, "count")),
                 ]
                 for n, pr in res.policies.items()
@@ -821,7 +802,11 @@ def write_report(
 
 
 def report_from_dir(
-    trace_dir: str | Path, out_dir: str | Path | None = None, slo: Any = None
+    trace_dir: str | Path,
+    out_dir: str | Path | None = None,
+    slo: Any = None,
+    *,
+    formats: Sequence[str] = FORMATS,
 ) -> ReportPaths:
     """Re-render a report from saved traces (see the module docstring for the layout).
 
@@ -833,7 +818,7 @@ def report_from_dir(
         slo = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("slo")
     if out_dir is None:
         out_dir = root.parent if root.name == TRACE_DIR else root
-    return write_report(traces, out_dir, slo=slo, save=False)
+    return write_report(traces, out_dir, slo=slo, save=False, formats=formats)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,9 +37,7 @@ class _Model(BaseModel):
 class Stat(_Model):
     """One metric over seeds: per-seed values, their mean and a two-sided 95 % t-interval."""
 
-    mean: float | None = Field(
-        description="mean over the seeds whose value is defined; null when none is"
-    )
+    mean: float | None = Field(description="mean over the seeds whose value is defined; null when none is")
     ci_low: float | None = Field(
         description="lower end of the 95 % t-interval of the mean; null with fewer than 2 values"
     )
@@ -66,18 +64,14 @@ class PhaseResult(_Model):
         "session (session id -1) is a session of its own"
     )
     failed_sessions: Stat = Field(description="sessions with at least one failed request")
-    session_success_rate: Stat = Field(
-        description="sessions whose requests all ended 2xx / sessions"
-    )
+    session_success_rate: Stat = Field(description="sessions whose requests all ended 2xx / sessions")
     no_org_failures: Stat = Field(description="requests that failed because no org was available")
     attempts: Stat = Field(description="attempts made for the window's requests (probes included)")
     retry_amplification: Stat = Field(description="attempts / requests")
     latency_p50: Stat = Field(description="user latency (end - arrival, all requests), median, s")
     latency_p95: Stat = Field(description="user latency 95th percentile, s")
     latency_p99: Stat = Field(description="user latency 99th percentile, s")
-    traffic_share: dict[str, Stat] = Field(
-        description="per org: share of the attempts that started in the window"
-    )
+    traffic_share: dict[str, Stat] = Field(description="per org: share of the attempts that started in the window")
 
 
 class FaultInfo(_Model):
@@ -86,15 +80,11 @@ class FaultInfo(_Model):
     index: int = Field(ge=0, description="position in the scenario's fault list")
     label: str
     kind: str
-    target: str = Field(
-        description="an org name, a vendor name (all its orgs), '*', 'store' or a pod"
-    )
+    target: str = Field(description="an org name, a vendor name (all its orgs), '*', 'store' or a pod")
     start: float = Field(description="onset, sim seconds")
     end: float = Field(description="end of the window, sim seconds (clipped to the run)")
     orgs: list[str] = Field(description="the orgs the target resolves to (empty: not an org fault)")
-    org_fault: bool = Field(
-        description="whether org metrics apply (failover, detection, recovery, wasted attempts)"
-    )
+    org_fault: bool = Field(description="whether org metrics apply (failover, detection, recovery, wasted attempts)")
 
 
 class FaultResult(_Model):
@@ -109,9 +99,7 @@ class FaultResult(_Model):
         "attempts until the fault ends; per pod, then the max over pods; null = never"
     )
     failover_time_median: Stat = Field(description="the same, median over pods; null = never")
-    failover_time_by_pod: dict[str, Stat] = Field(
-        description="per pod (key: pod index) failover time; null = never"
-    )
+    failover_time_by_pod: dict[str, Stat] = Field(description="per pod (key: pod index) failover time; null = never")
     detection_time: Stat = Field(
         description="onset → first OPENED event on a target org (any pod, any model); null = never"
     )
@@ -120,8 +108,7 @@ class FaultResult(_Model):
         "null = none before the run ended"
     )
     close_time: Stat = Field(
-        description="fault end → every breaker of a target org is closed; null = not before the "
-        "run ended"
+        description="fault end → every breaker of a target org is closed; null = not before the run ended"
     )
     user_visible_failures: Stat = Field(
         description="requests that failed (not 2xx, not client_error) and either made an attempt "
@@ -134,9 +121,7 @@ class FaultResult(_Model):
         description="attempts (probes included) sent to a target org that started in the window"
     )
     wasted_probes: Stat = Field(description="of those, probes")
-    opens: Stat = Field(
-        description="OPENED events on target orgs in the window (flapping shows here)"
-    )
+    opens: Stat = Field(description="OPENED events on target orgs in the window (flapping shows here)")
     phases: dict[Literal["before", "during", "after"], PhaseResult] = Field(
         description="before = [0, onset), during = [onset, end), after = [end, run end)"
     )
@@ -168,8 +153,7 @@ class PolicyResult(_Model):
     seeds: list[int]
     overall: PhaseResult = Field(description="the whole run")
     wasted_attempts: Stat = Field(
-        description="attempts sent to a target org while one of its faults was active (each "
-        "attempt counted once)"
+        description="attempts sent to a target org while one of its faults was active (each attempt counted once)"
     )
     faults: list[FaultResult]
     breakers: list[BreakerResult]

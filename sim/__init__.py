@@ -16,8 +16,8 @@ from .rng import Seeds
 from .scenario import (
     Latency,
     Lockout,
-    Modifier,
     ModelSpec,
+    Modifier,
     Scenario,
     Sessions,
     SimOrg,

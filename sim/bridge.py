@@ -77,7 +77,7 @@ class Hub:
             raise RuntimeError("Hub.sleep called outside a request greenlet")
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), g))
+        heappush(self._queue, (self.env._now + delay, 1, next(self._eid), g))  # 1 = simpy's NORMAL
         self.main.switch()
 
     # ------------------------------------------------------------------ main side
@@ -103,10 +103,8 @@ class Hub:
         idle = self._idle
         me = getcurrent()
         while True:
-            try:
-                fn(*args)
-            finally:
-                self.in_flight -= 1
+            fn(*args)  # an exception ends the greenlet and surfaces in the hub's loop (the run fails)
+            self.in_flight -= 1
             idle.append(me)
             fn, args = main_switch()
 
@@ -163,5 +161,5 @@ class Hub:
                     raise exc
         finally:
             self._next = i
-        if until is not None and env._now < until and not (queue or i < n):
-            env._now = until
+        if until is not None and env._now < until:
+            env._now = until  # like simpy's run(until): the clock stands at ``until``

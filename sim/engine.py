@@ -43,6 +43,9 @@ from .vendor_model import VendorWorld
 #: progress is reported every this many simulated seconds
 PROGRESS_EVERY = 3600.0
 
+#: distinct request shapes kept ready (see ``Simulation.run``)
+REQUEST_CACHE = 50_000
+
 PolicyArg = str | tuple[str, Mapping[str, Any]] | Any
 
 
@@ -162,15 +165,23 @@ class Simulation:
         max_of = array("i", a.max_tokens.tobytes())
         models = a.models
         prompt = _prompt
+        # Identical requests are interchangeable (ChatRequest is immutable and carries no
+        # identity): build each (model, prompt size, max_tokens) once. Bounded, so memory stays flat.
+        cache: dict[tuple[int, int, int], ChatRequest] = {}
 
         def start(i: int) -> None:
             p = prompt_of[i]
-            req = ChatRequest(models[model_of[i]], ({"role": "user", "content": prompt(p)},),
-                              None, max_of[i], {}, p)
+            key = (model_of[i], p, max_of[i])
+            req = cache.get(key)
+            if req is None:
+                if len(cache) >= REQUEST_CACHE:
+                    cache.clear()
+                req = cache[key] = ChatRequest(models[key[0]], ({"role": "user", "content": prompt(p)},),
+                                               None, key[2], {}, p)
             try:
                 sends[pod_of[i]](req, i)
-            except NoOrgAvailable:
-                pass  # recorded by the observer (outcome NO_ORG)
+            except NoOrgAvailable:  # recorded by the observer (outcome NO_ORG)
+                return
 
         hub = self.hub
         hub.drive(a.time.tolist(), start)

@@ -33,7 +33,9 @@ class FastVendorClient:
         self._by_key = world.by_key
         self._vendors = {v.name: v for v in config.vendors}
         #: vendors that leave the system prompt as the caller wrote it
-        self._plain = {v.name for v in config.vendors if not v.system_prompt_suffix and v.system_prompt_override is None}
+        self._plain = {
+            v.name for v in config.vendors if not v.system_prompt_suffix and v.system_prompt_override is None
+        }
 
     def send(self, org: OrgConfig, api_key: str, request: ChatRequest, timeout: float) -> VendorResponse:
         om = self._by_key.get(api_key)
@@ -51,13 +53,13 @@ class FastVendorClient:
             if max_tokens is None:
                 max_tokens = DEFAULT_MAX_TOKENS if vname == "anthropic" else 0
             d = om.decide(model, prompt, max_tokens, timeout, self._env._now)
-        self._sleep(d.latency)
-        exc = d.exc
+        latency, status, _, exc, headers, body = d
+        self._sleep(latency)
         if exc:
             if exc == TIMEOUT:
                 raise httpx.ReadTimeout("timed out")
             raise httpx.ConnectError("[Errno 104] Connection reset by peer")
-        return VendorResponse(d.status, d.headers, d.body)  # type: ignore[arg-type]
+        return VendorResponse(status, headers, body)  # type: ignore[arg-type]
 
 
 def unknown_key(vendor: str, model: str) -> Decision:

@@ -82,7 +82,8 @@ class MockedVendors:
             max_tokens = body.get("max_tokens", body.get("max_completion_tokens")) or 0
             t = request.extensions.get("timeout") or {}
             timeout = t.get("read")
-            d = om.decide(model, prompt, int(max_tokens), math.inf if timeout is None else float(timeout), self.hub.env._now)
+            limit = math.inf if timeout is None else float(timeout)
+            d = om.decide(model, prompt, int(max_tokens), limit, self.hub.env._now)
         self.hub.sleep(d.latency)
         return self._answer(d, request)
 
@@ -94,4 +95,6 @@ class MockedVendors:
             raise httpx.ConnectError("[Errno 104] Connection reset by peer", request=request)
         headers: dict[str, Any] = dict(d.headers or {})
         headers["content-type"] = _JSON
-        return httpx.Response(d.status, headers=headers, content=json.dumps(d.body, separators=(",", ":")).encode())
+        # bound to its request, so respx does not clone it
+        return httpx.Response(d.status, headers=headers, content=json.dumps(d.body, separators=(",", ":")).encode(),
+                              request=request)

@@ -56,10 +56,8 @@ def build_pods(scenario: Scenario, policy: Any, mode: Mode, *, hub: Hub, clock: 
 
         client = FastVendorClient(hub, world, configs[0])
         clients = [client] * scenario.pods
-        if shared:
-            stores = [MemoryStore(clock)] * scenario.pods
-        else:
-            stores = [MemoryStore(clock) for _ in range(scenario.pods)]
+        one = MemoryStore(clock)
+        stores = [one if shared else MemoryStore(clock) for _ in range(scenario.pods)]
     elif mode == "full":
         from multiorg.client import HttpVendorClient
 

@@ -3,7 +3,7 @@
 Requests: preallocated numpy arrays (the count is known up front), written by request id
 (the router's ``tag``). Attempts and events: appended to ``array.array`` columns (see
 :mod:`sim.trace`), 31 bytes per attempt. Times are stored as simulated seconds
-(epoch − ``start_epoch``).
+(epoch - ``start_epoch``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class Recorder:
         self.org_index = {name: i for i, name in enumerate(orgs)}
         self.models = list(models)
         self.model_index = {m: i for i, m in enumerate(self.models)}
-        self.arrival = np.asarray(arrival, dtype=np.float64)
+        # as the router's clock reads it, (start_epoch + t) - start_epoch, so that every time in the
+        # trace went through the same float rounding and end >= arrival holds exactly
+        self.arrival = (self.start_epoch + np.asarray(arrival, dtype=np.float64)) - self.start_epoch
         self.pod = np.asarray(pod, dtype=np.int16)
         self.session = np.asarray(session, dtype=np.int64)
         self.end = np.full(n, np.nan)
@@ -39,6 +41,8 @@ class Recorder:
         self.attempts = _Table(ATTEMPT_COLUMNS)
         self.events = _Table(EVENT_COLUMNS)
         self.finished = 0
+        #: requests routed without a request id (not rows of the requests table)
+        self.untagged = 0
         a = self.attempts.arrays
         self._a = (a["request"].append, a["org"].append, a["start"].append, a["end"].append,
                    a["outcome"].append, a["status"].append, a["probe"].append)
@@ -50,7 +54,7 @@ class Recorder:
                 status: int, probe: bool) -> None:
         req, o, s, e, oc, st, pr = self._a
         base = self.start_epoch
-        req(tag)
+        req(-1 if tag is None else tag)  # untagged: a call through router.transport(), say
         o(self.org_index[org])
         s(start - base)
         e(end - base)
@@ -59,6 +63,9 @@ class Recorder:
         pr(1 if probe else 0)
 
     def request(self, tag: Any, start: float, end: float, outcome: Outcome | None, attempts: int) -> None:
+        if tag is None:
+            self.untagged += 1
+            return
         self.end[tag] = end - self.start_epoch
         self.outcome[tag] = NO_ORG if outcome is None else self._codes[outcome]
         self.n_attempts[tag] = attempts

@@ -34,12 +34,22 @@ from multiorg.config import (
     RouterConfig,
     VendorConfig,
 )
+from faults.models import Fault
+from faults.compile import check_faults
+from faults.units import count, factor, rate, volume
 from multiorg.units import seconds
 
 from .clock import DEFAULT_START, parse_epoch
 
-Seconds = Annotated[float, BeforeValidator(seconds), Field(ge=0)]
-PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0)]
+# Human units (faults.units): the JSON Schema admits a number or a string such as "15m", "0.2%",
+# "2M", "1M/day", "5x".
+_NUM_OR_STR: Any = float | str
+Seconds = Annotated[float, BeforeValidator(seconds, json_schema_input_type=_NUM_OR_STR), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(seconds, json_schema_input_type=_NUM_OR_STR), Field(gt=0)]
+Count = Annotated[int, BeforeValidator(count, json_schema_input_type=int | str)]
+Rate = Annotated[float, BeforeValidator(rate, json_schema_input_type=_NUM_OR_STR)]
+Factor = Annotated[float, BeforeValidator(factor, json_schema_input_type=_NUM_OR_STR)]
+Volume = Annotated[float, BeforeValidator(volume, json_schema_input_type=_NUM_OR_STR)]
 VendorName = Literal["openai", "anthropic"]
 LockoutKind = Literal["quota", "auth", "deactivated"]
 #: error kinds of a status mix: HTTP statuses, a hung call (timeout), a connection reset
@@ -59,18 +69,24 @@ def _points(value: Any) -> Any:
     """A curve is a constant or a list of ``[time, value]`` points (times in any duration unit)."""
     if isinstance(value, (int, float)):
         return value
+    if isinstance(value, str):
+        return factor(value)  # "0.2%", "1.5x", "0.002"
     if isinstance(value, (list, tuple)):
         out = []
         for p in value:
             if isinstance(p, dict):
                 p = (p.get("t", p.get("at")), p.get("value", p.get("v")))
-            t, v = p
-            out.append((float(seconds(t)), float(v)))
+            try:
+                t, v = p
+                out.append((float(seconds(t)), float(factor(v))))
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"a curve point is [time, value], e.g. [6h, 0.2%] (got {p!r}: {e})") from None
         return tuple(out)
     return value
 
 
-Curve = Annotated[float | tuple[tuple[float, float], ...], BeforeValidator(_points)]
+Curve = Annotated[float | tuple[tuple[float, float], ...],
+                  BeforeValidator(_points, json_schema_input_type=float | str | list[tuple[float | str, float | str]])]
 
 
 def curve_points(curve: float | tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
@@ -98,8 +114,8 @@ class ModelSpec(_Frozen):
     """Per-model overrides of one org: latency and the limits the vendor enforces."""
 
     latency: Latency | None = None
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
+    rpm: Count | None = Field(default=None, gt=0)
+    tpm: Count | None = Field(default=None, gt=0)
 
 
 class Lockout(_Frozen):
@@ -119,6 +135,31 @@ def _mix(value: Any) -> Any:
 Mix = Annotated[dict[ErrorKind, float], BeforeValidator(_mix)]
 
 
+class _LimitsInput(_Frozen):
+    """What a ``limits`` entry may hold in a file: counts with units (``rpm: 10k``, ``tpm: 2M``)."""
+
+    rpm: int | str
+    tpm: int | str
+
+
+def _limit_units(value: Any) -> Any:
+    """``{model: {rpm: "10k", tpm: "2M"}}`` → integers (unparseable values are left to pydantic)."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for model, lim in value.items():
+        if isinstance(lim, dict):
+            lim = dict(lim)
+            for k in ("rpm", "tpm"):
+                if k in lim:
+                    try:
+                        lim[k] = count(lim[k])
+                    except ValueError:
+                        pass
+        out[model] = lim
+    return out
+
+
 class SimOrg(_Frozen):
     """One org: multiorg ``OrgConfig`` fields (the vendor is its section's) + its simulated health."""
 
@@ -128,7 +169,9 @@ class SimOrg(_Frozen):
     api_key_env: str | None = None
     tier: str = "tier-1"
     #: what the router knows; the vendor enforces these too unless ``models`` says otherwise
-    limits: dict[str, ModelLimits] = Field(default_factory=dict)
+    limits: Annotated[dict[str, ModelLimits],
+                      BeforeValidator(_limit_units, json_schema_input_type=dict[str, _LimitsInput])] = Field(
+        default_factory=dict)
     weight: float = Field(default=1.0, gt=0)
 
     latency: Latency = Latency()
@@ -178,31 +221,31 @@ class SimVendor(_Frozen):
 class Surge(_Frozen):
     start: Seconds
     end: Seconds
-    factor: float = Field(gt=0)
+    factor: Factor = Field(gt=0)
     label: str = ""
 
 
 class Sessions(_Frozen):
     """Fan-out sessions: one user action → ``size`` requests at the same instant (up to ``size_max``)."""
 
-    per_day: float = Field(default=0.0, ge=0)
-    size: int = Field(default=10, ge=1)
-    size_max: int | None = Field(default=None, ge=1)
+    per_day: Volume = Field(default=0.0, ge=0)
+    size: Count = Field(default=10, ge=1)
+    size_max: Count | None = Field(default=None, ge=1)
 
 
 class Tokens(_Frozen):
     """A token count: lognormal from median and p99, or fixed when ``p99`` is None."""
 
-    median: int = Field(gt=0)
-    p99: int | None = Field(default=None, gt=0)
-    max: int = Field(default=100_000, gt=0)
+    median: Count = Field(gt=0)
+    p99: Count | None = Field(default=None, gt=0)
+    max: Count = Field(default=100_000, gt=0)
 
 
 class Traffic(_Frozen):
     #: single requests per day (sessions come on top)
-    daily_volume: float = Field(default=1_000_000, ge=0)
+    daily_volume: Volume = Field(default=1_000_000, ge=0)
     shape: Literal["flat", "diurnal"] = "flat"
-    #: diurnal: rate ∝ 1 + amplitude·cos(2π(t − peak)/day)
+    #: diurnal: rate ∝ 1 + amplitude * cos(2 pi (t - peak) / day)
     diurnal_amplitude: float = Field(default=0.6, ge=0, le=1)
     peak_hour: float = Field(default=15.0, ge=0, lt=24)
     surges: tuple[Surge, ...] = ()
@@ -228,13 +271,13 @@ class Modifier(_Frozen):
     start: Seconds = 0.0
     #: None: for ever
     end: Seconds | None = None
-    error_rate_set: float | None = Field(default=None, ge=0, le=1)
-    error_rate_add: float = Field(default=0.0, ge=-1, le=1)
+    error_rate_set: Rate | None = Field(default=None, ge=0, le=1)
+    error_rate_add: Rate = Field(default=0.0, ge=-1, le=1)
     error_mix: Mix | None = None
-    latency_factor: float = Field(default=1.0, ge=0)
+    latency_factor: Factor = Field(default=1.0, ge=0)
     latency_add: Seconds = 0.0
-    rpm_factor: float = Field(default=1.0, gt=0)
-    tpm_factor: float = Field(default=1.0, gt=0)
+    rpm_factor: Factor = Field(default=1.0, gt=0)
+    tpm_factor: Factor = Field(default=1.0, gt=0)
     lockout: LockoutKind | None = None
 
     @field_validator("targets", mode="before")
@@ -246,6 +289,10 @@ class Modifier(_Frozen):
 class PolicySpec(_Frozen):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    #: shown in reports and test ids instead of the name (one policy compared with two settings)
+    label: str = ""
+    #: whether CI expects this policy to meet the scenario's SLO (None: compared, not checked)
+    expect_pass: bool | None = None
 
 
 def _policy(v: Any) -> Any:
@@ -265,8 +312,8 @@ class Scenario(_Frozen):
     vendors: dict[VendorName, SimVendor]
     traffic: Traffic = Traffic()
     modifiers: tuple[Modifier, ...] = ()
-    #: fault specs for the faults catalogue (compiled into modifiers)
-    faults: tuple[dict[str, Any], ...] = ()
+    #: the faults catalogue (faults.models), compiled into modifiers by faults.compile_faults
+    faults: tuple[Fault, ...] = ()
     slo: dict[str, Any] = Field(default_factory=dict)
     policies: tuple[Annotated[PolicySpec, BeforeValidator(_policy)], ...] = ()
 
@@ -289,6 +336,7 @@ class Scenario(_Frozen):
             for t in m.targets:
                 if t != "*" and not t.startswith("vendor:") and t not in known:
                     raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
+        check_faults(self)
         return self
 
     # ------------------------------------------------------------------ views

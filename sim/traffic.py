@@ -103,10 +103,14 @@ def generate(scenario: Scenario, seeds: Seeds) -> Arrivals:
     n = len(times)
 
     tok = seeds.generator("traffic:tokens")
-    prompt = np.concatenate([token_counts(tok, tr.prompt_tokens, len(singles)),
-                             token_counts(seeds.generator("traffic:tokens:sessions"), tr.prompt_tokens, len(members))])[order]
-    maxtok = np.concatenate([token_counts(seeds.generator("traffic:max_tokens"), tr.max_tokens, len(singles)),
-                             token_counts(seeds.generator("traffic:max_tokens:sessions"), tr.max_tokens, len(members))])[order]
+    prompt = np.concatenate([
+        token_counts(tok, tr.prompt_tokens, len(singles)),
+        token_counts(seeds.generator("traffic:tokens:sessions"), tr.prompt_tokens, len(members)),
+    ])[order]
+    maxtok = np.concatenate([
+        token_counts(seeds.generator("traffic:max_tokens"), tr.max_tokens, len(singles)),
+        token_counts(seeds.generator("traffic:max_tokens:sessions"), tr.max_tokens, len(members)),
+    ])[order]
 
     if isinstance(tr.model, str):
         models = [tr.model]

@@ -14,9 +14,9 @@ Per decision, in this order (as a vendor checks them):
    prompt + max_tokens tokens). Not enough → 429 with the vendor's headers after
    ``reject_latency``; nothing is consumed. Otherwise both buckets are charged;
 4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
-   a 5xx/529 answer after latency × ``error_latency``, a hang (``timeout``) that costs the whole
+   a 5xx/529 answer after latency x ``error_latency``, a hang (``timeout``) that costs the whole
    attempt timeout, or a connection reset after ``connect_latency``;
-5. a success after the sampled latency (lognormal from median and p99, × the drift curve and
+5. a success after the sampled latency (lognormal from median and p99, x the drift curve and
    modifiers). A latency beyond the attempt's timeout costs the timeout and raises a timeout —
    respx does not enforce httpx timeouts, so the vendor does.
 
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from math import exp
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import wire
 from .rng import Seeds, Stream
@@ -72,7 +72,7 @@ class Curve:
 
 
 class Bucket:
-    """A continuously refilling token bucket: capacity ``limit × factor``, refill ``capacity/60`` per s."""
+    """A continuously refilling token bucket: capacity ``limit x factor``, refill ``capacity/60`` per s."""
 
     __slots__ = ("factor", "last", "level", "limit")
 
@@ -151,23 +151,91 @@ class _ModelState:
         self.tokens = Bucket(tpm) if tpm else None
 
 
-class Decision:
+class Decision(NamedTuple):
     """One attempt's fate. ``exc``: NONE (an HTTP answer), TIMEOUT or CONNECT (raise after ``latency``)."""
 
-    __slots__ = ("body", "error", "exc", "headers", "latency", "status")
+    latency: float
+    status: int
+    #: the error key (``wire.*``, an error-mix kind), None for a success
+    error: str | None
+    exc: int
+    headers: Mapping[str, str] | None
+    body: dict[str, Any] | None
 
-    def __init__(self, latency: float, status: int, error: str | None, exc: int,
-                 headers: dict[str, str] | None, body: dict[str, Any] | None) -> None:
-        self.latency = latency
-        self.status = status
-        self.error = error
-        self.exc = exc
-        self.headers = headers
-        self.body = body
+
+_new_decision = tuple.__new__
+
+#: headers the router reads on every answer: (openai vendor?, 0 = requests / 1 = tokens)
+_REMAINING = {
+    "x-ratelimit-remaining-requests": (True, 0),
+    "x-ratelimit-remaining-tokens": (True, 1),
+    "anthropic-ratelimit-requests-remaining": (False, 0),
+    "anthropic-ratelimit-tokens-remaining": (False, 1),
+}
+
+
+class SuccessHeaders(Mapping[str, str]):
+    """The headers of a successful answer, rendered on demand.
+
+    The router reads only the remaining-requests/tokens counters of a success; formatting every
+    header (reset durations, timestamps, ids) costs more than the rest of the decision. Those two
+    are served directly; any other access renders the whole, identical, header set once (full
+    mode encodes them all into the HTTP response, so both modes see the same values).
+    """
+
+    __slots__ = ("_dict", "_eff", "_latency", "_lr", "_lt", "_ms", "_now", "_org", "_rid")
+
+    def __init__(self, org: OrgModel, ms: _ModelState, eff: _Effect, lvl_r: float, lvl_t: float, now: float,
+                 latency: float, rid: str) -> None:
+        self._org = org
+        self._ms = ms
+        self._eff = eff
+        self._lr = lvl_r
+        self._lt = lvl_t
+        self._now = now
+        self._latency = latency
+        self._rid = rid
+        self._dict: dict[str, str] | None = None
+
+    def _render(self) -> dict[str, str]:
+        d = self._dict
+        if d is None:
+            org = self._org
+            d = org._limit_headers(self._ms, self._eff, self._lr, self._lt, self._now)
+            if org._openai:
+                d["openai-organization"] = org.org_id
+                d["openai-processing-ms"] = str(int(self._latency * 1000.0))
+                d["x-request-id"] = "req_" + self._rid
+            else:
+                d["request-id"] = "req_" + self._rid
+            self._dict = d
+        return d
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._dict is None:
+            fast = _REMAINING.get(key)
+            if fast is not None:
+                if fast[0] is not self._org._openai:
+                    return default
+                if fast[1] == 0:
+                    return default if self._ms.requests is None else str(int(self._lr))
+                return default if self._ms.tokens is None else str(int(self._lt))
+        return self._render().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._render()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._render()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._render())
+
+    def __len__(self) -> int:
+        return len(self._render())
 
     def __repr__(self) -> str:
-        kind = ("answer", "timeout", "connect")[self.exc]
-        return f"Decision({kind}, status={self.status}, error={self.error}, latency={self.latency:.4f})"
+        return f"SuccessHeaders({self._render()!r})"
 
 
 class OrgModel:
@@ -305,17 +373,13 @@ class OrgModel:
         if latency > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
         completion = (max_tokens * 3 + 4) // 5
-        headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
         rid = self._rid + format(self._counter, "x")
+        headers = SuccessHeaders(self, ms, eff, lvl_r, lvl_t, now, latency, rid)
         if self._openai:
-            headers["openai-organization"] = self.org_id
-            headers["openai-processing-ms"] = str(int(latency * 1000.0))
-            headers["x-request-id"] = "req_" + rid
             body = wire.openai_success(model, rid, prompt_tokens, completion)
         else:
-            headers["request-id"] = "req_" + rid
             body = wire.anthropic_success(model, rid, prompt_tokens, completion)
-        return Decision(latency, 200, None, NONE, headers, body)
+        return _new_decision(Decision, (latency, 200, None, NONE, headers, body))
 
     def _failure(self, ms: _ModelState, eff: _Effect, model: str, u_kind: float, latency: float, timeout: float,
                  lvl_r: float, lvl_t: float, now: float) -> Decision:

@@ -140,7 +140,9 @@ def _anthropic_error(etype: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": etype, "message": message}}
 
 
-def openai_error(key: str, *, model: str, org_id: str, detail: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+def openai_error(
+    key: str, *, model: str, org_id: str, detail: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
     """(status, body) of an OpenAI error answer."""
     if key in (RATE_REQUESTS, RATE_TOKENS):
         d = detail or {}
@@ -155,14 +157,21 @@ def openai_error(key: str, *, model: str, org_id: str, detail: dict[str, Any] | 
     if key == QUOTA:
         msg = (
             "You exceeded your current quota, please check your plan and billing details. For more "
-            "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+            "information on this error, read the docs: "
+            "https://platform.openai.com/docs/guides/error-codes/api-errors."
         )
         return 429, _openai_error(msg, "insufficient_quota", "insufficient_quota")
     if key == AUTH:
-        msg = "Incorrect API key provided: sk-sim-***. You can find your API key at https://platform.openai.com/account/api-keys."
+        msg = (
+            "Incorrect API key provided: sk-sim-***. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
         return 401, _openai_error(msg, "invalid_request_error", "invalid_api_key")
     if key == DEACTIVATED:
-        msg = "This key is associated with a deactivated account. If you feel this is an error, contact us through our help center at help.openai.com."
+        msg = (
+            "This key is associated with a deactivated account. If you feel this is an error, contact us "
+            "through our help center at help.openai.com."
+        )
         return 401, _openai_error(msg, "invalid_request_error", "account_deactivated")
     if key == ORG_MISMATCH:
         msg = "OpenAI-Organization header should match organization for API key"
@@ -176,11 +185,13 @@ def openai_error(key: str, *, model: str, org_id: str, detail: dict[str, Any] | 
         return 503, _openai_error("The server is overloaded or not ready yet.", "server_error", None)
     if key == SERVER_529:  # not an OpenAI status, but a mix may ask for it
         return 529, _openai_error("The server is overloaded.", "server_error", None)
-    return 500, _openai_error("The server had an error while processing your request. Sorry about that!", "server_error", None)
+    msg = "The server had an error while processing your request. Sorry about that!"
+    return 500, _openai_error(msg, "server_error", None)
 
 
-def anthropic_error(key: str, *, model: str, org_id: str, detail: dict[str, Any] | None = None,
-                    quota_status: int = 400) -> tuple[int, dict[str, Any]]:
+def anthropic_error(
+    key: str, *, model: str, org_id: str, detail: dict[str, Any] | None = None, quota_status: int = 400
+) -> tuple[int, dict[str, Any]]:
     """(status, body) of an Anthropic error answer."""
     if key in (RATE_REQUESTS, RATE_TOKENS):
         what = "requests" if key == RATE_REQUESTS else "input tokens"
@@ -192,10 +203,12 @@ def anthropic_error(key: str, *, model: str, org_id: str, detail: dict[str, Any]
         return 429, _anthropic_error("rate_limit_error", msg)
     if key == QUOTA:
         if quota_status == 402:
-            return 402, _anthropic_error("billing_error", "Your account has a billing issue. Please check your plan and billing details.")
+            msg = "Your account has a billing issue. Please check your plan and billing details."
+            return 402, _anthropic_error("billing_error", msg)
         return 400, _anthropic_error(
             "invalid_request_error",
-            "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+            "Your credit balance is too low to access the Anthropic API. "
+            "Please go to Plans & Billing to upgrade or purchase credits.",
         )
     if key in (AUTH, ORG_MISMATCH):
         return 401, _anthropic_error("authentication_error", "invalid x-api-key")

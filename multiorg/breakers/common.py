@@ -12,8 +12,9 @@ Outcome kinds
     * ``NEUTRAL`` — anything else, e.g. ``rate_limited`` when a user removed it from
       ``failure_outcomes``: neither a failure nor a success. Such a result judges nothing (it
       does not reset a run of failures, is not counted in a rate) but still gives back a
-      probe permit. ``client_error`` never reaches a policy through the board; called directly,
-      it is neutral too.
+      probe permit. (``adaptive`` is the exception: there, every result that is not a failure
+      is an accept, as the SRE book counts.) ``client_error`` never reaches a policy through
+      the board; called directly, it is neutral too.
 
 Probe permits as leases
     A half-open breaker hands out a bounded number of probe permits. A permit is held as the

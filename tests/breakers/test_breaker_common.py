@@ -247,3 +247,11 @@ def test_decoded_states_drive_like_the_originals() -> None:
     s = decode(encode(d.state))
     adm, new = p.admit(s, "a", T0 + 60, None)
     assert adm.probe and new is not None and new.status is State.HALF_OPEN
+
+
+def test_model_copy_revalidates_and_recomputes_derived_values() -> None:
+    p = FailureRateBreaker(window_size=20, minimum_calls=50)
+    assert p._min_calls == 20 and p.kinds[Outcome.SLOW] == OK
+    q = p.model_copy(update={"window_size": 5, "slow_is_failure": True, "open_time": "2m"})
+    assert q._min_calls == 5 and q.kinds[Outcome.SLOW] == FAIL and q.open_time == 120
+    assert p.model_copy() == p

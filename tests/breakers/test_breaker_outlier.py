@@ -246,3 +246,14 @@ def test_rolled_state_is_returned_even_for_admits() -> None:
     adm, new = d.policy.admit(d.state, "a", d.now, d.rng)
     assert adm.allowed and new is not None and new.interval_end == T0 + 20
     assert d.policy.admit(new, "a", d.now, d.rng)[1] is None
+
+
+def test_result_for_an_org_not_yet_in_the_record() -> None:
+    p = OutlierDetector()
+    d = Driver(p)
+    ticket = p.admit(d.state, "new", d.now, d.rng)[0]  # admitted on a copy without "new"
+    assert d.record(ticket, F, "new") is not None
+    assert p.orgs_in(d.state) == ("new",) and d.view("new").failure_count == 1
+    cached = p.initial(T0)
+    future = ticket.__class__(True, False, 3)
+    assert p.record(cached, "x", future, F, d.now) is cached  # stale copy: ask for the fresh one

@@ -39,9 +39,7 @@ def make_config(
 ) -> MultiOrgConfig:
     entries: list[dict[str, Any]] = []
     for name in orgs:
-        entries.append(
-            {"name": name, "org_id": f"org-{name}", "api_key_env": f"KEY_{name.upper()}"}
-        )
+        entries.append({"name": name, "org_id": f"org-{name}", "api_key_env": f"KEY_{name.upper()}"})
     for name in anthropic:
         entries.append({"name": name, "vendor": "anthropic", "api_key_env": f"KEY_{name.upper()}"})
     for e in entries:
@@ -78,9 +76,7 @@ def ok(text: str = "hi", headers: Mapping[str, str] | None = None) -> VendorResp
         "object": "chat.completion",
         "created": 0,
         "model": MODEL,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
     }
     return VendorResponse(200, dict(headers or {}), body)
@@ -112,9 +108,7 @@ def openai_error(
 
 
 def anthropic_error(status: int, type_: str, message: str = "error") -> VendorResponse:
-    return VendorResponse(
-        status, {}, {"type": "error", "error": {"type": type_, "message": message}}
-    )
+    return VendorResponse(status, {}, {"type": "error", "error": {"type": type_, "message": message}})
 
 
 def rate_limited(retry_after: str | None = None) -> VendorResponse:
@@ -135,9 +129,7 @@ QUOTA = openai_error(
     type_="insufficient_quota",
 )
 SERVER = openai_error(500, "server_error", "The server had an error", type_="server_error")
-BAD_REQUEST = openai_error(
-    400, "context_length_exceeded", "too long", type_="invalid_request_error"
-)
+BAD_REQUEST = openai_error(400, "context_length_exceeded", "too long", type_="invalid_request_error")
 
 
 # --------------------------------------------------------------------------- clients
@@ -157,9 +149,7 @@ class ScriptedClient:
         latency: float | Mapping[str, float] = 0.0,
     ) -> None:
         self.clock = clock
-        self.script: dict[str, Any] = {
-            k: (list(v) if isinstance(v, list) else v) for k, v in (script or {}).items()
-        }
+        self.script: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in (script or {}).items()}
         self.default = ok() if default is None else default
         self.latency = latency
         #: (org, api_key, model sent, timeout) per attempt
@@ -200,9 +190,7 @@ class AsyncScriptedClient:
     def __init__(self, inner: ScriptedClient) -> None:
         self.inner = inner
 
-    async def send(
-        self, org: Any, api_key: str, request: ChatRequest, timeout: float
-    ) -> VendorResponse:
+    async def send(self, org: Any, api_key: str, request: ChatRequest, timeout: float) -> VendorResponse:
         await asyncio.sleep(0)
         return self.inner.send(org, api_key, request, timeout)
 

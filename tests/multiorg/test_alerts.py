@@ -60,9 +60,7 @@ def test_opened_text_matches_the_seed_exactly() -> None:
 
 
 def test_closed_text_matches_the_seed_exactly() -> None:
-    event = BreakerEvent(
-        EventKind.CLOSED, "secondary4", "gpt-4o-mini", "openai", epoch("2025-05-17T20:53:46.467Z")
-    )
+    event = BreakerEvent(EventKind.CLOSED, "secondary4", "gpt-4o-mini", "openai", epoch("2025-05-17T20:53:46.467Z"))
     assert event.text() == SEED_CLOSED
 
 
@@ -146,9 +144,7 @@ def test_raising_notifier_never_affects_a_request(caplog: pytest.LogCaptureFixtu
         httpx.ReadTimeout("slow"),
     ],
 )
-def test_slack_failures_never_affect_a_request(
-    answer: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_slack_failures_never_affect_a_request(answer: Any, caplog: pytest.LogCaptureFixture) -> None:
     url = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN"
     with respx.mock(assert_all_called=True) as mock:
         route = mock.post(url)
@@ -175,9 +171,7 @@ def test_slack_posts_the_text() -> None:
         seen.append(request)
         return httpx.Response(200, text="ok")
 
-    slack = SlackNotifier(
-        "https://hooks.slack.test/x", httpx.Client(transport=httpx.MockTransport(handler))
-    )
+    slack = SlackNotifier("https://hooks.slack.test/x", httpx.Client(transport=httpx.MockTransport(handler)))
     event = BreakerEvent(
         EventKind.OPENED,
         "secondary4",
@@ -197,6 +191,5 @@ def test_logging_notifier_one_line(caplog: pytest.LogCaptureFixture) -> None:
     LoggingNotifier().notify(BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0))
     assert caplog.records[-1].levelno == logging.WARNING
     assert caplog.records[-1].getMessage() == (
-        "[Open AI Service] Circuit Breaker CLOSED - Org: o - Model: m"
-        " - Time: 1970-01-01T00:00:00.000Z"
+        "[Open AI Service] Circuit Breaker CLOSED - Org: o - Model: m - Time: 1970-01-01T00:00:00.000Z"
     )

@@ -38,8 +38,7 @@ def _imports(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((node.lineno, node.module))
         elif (
             isinstance(node, ast.Call)
-            and getattr(node.func, "attr", getattr(node.func, "id", ""))
-            in ("import_module", "__import__")
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
@@ -88,9 +87,7 @@ def test_code_never_mentions_simulation(path: Path) -> None:
             words.append(node.name)
         elif isinstance(node, ast.arg) or (isinstance(node, ast.keyword) and node.arg):
             words.append(node.arg)
-        elif (
-            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
-        ):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             words.append(node.value)
         for w in words:
             low = w.lower()
@@ -106,7 +103,5 @@ def test_importing_multiorg_loads_no_harness_module() -> None:
         f"{sorted(FORBIDDEN)!r})\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
     assert out.stdout.strip() == ""

@@ -144,9 +144,7 @@ def test_bad_config_one_line_naming_source_field_value(data: dict, field: str, v
 
 def test_bad_yaml_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(
-        "orgs:\n  - {name: a, api_key_env: K}\nrouter:\n  deadline: abc\n", encoding="utf-8"
-    )
+    path.write_text("orgs:\n  - {name: a, api_key_env: K}\nrouter:\n  deadline: abc\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(str(path)) + r": router\.deadline: .*'abc'"):
         load_config(path)
     path.write_text("orgs: [\n", encoding="utf-8")

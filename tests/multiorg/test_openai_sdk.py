@@ -62,9 +62,7 @@ def completion(org: str) -> httpx.Response:
     )
 
 
-def openai_err(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> httpx.Response:
+def openai_err(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(
         status,
         headers=headers or {},
@@ -106,17 +104,13 @@ def claude(text: str = "hello from claude") -> httpx.Response:
 
 
 def overloaded() -> httpx.Response:
-    return httpx.Response(
-        529, json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-    )
+    return httpx.Response(529, json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
 
 
 class Vendors:
     """Both vendors' APIs mocked with respx; each org answers from its own script."""
 
-    def __init__(
-        self, orgs: list[str], script: dict[str, Callable[[], httpx.Response] | Exception]
-    ) -> None:
+    def __init__(self, orgs: list[str], script: dict[str, Callable[[], httpx.Response] | Exception]) -> None:
         self.by_key = {key_of(o): o for o in orgs}
         self.script = script
         self.seen: list[tuple[str, httpx.Request]] = []
@@ -125,9 +119,7 @@ class Vendors:
         self.mock.post("https://api.anthropic.com/v1/messages").mock(side_effect=self._answer)
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
-        key = request.headers.get("x-api-key") or request.headers["authorization"].removeprefix(
-            "Bearer "
-        )
+        key = request.headers.get("x-api-key") or request.headers["authorization"].removeprefix("Bearer ")
         org = self.by_key[key]
         self.seen.append((org, request))
         reply = self.script.get(org, completion)
@@ -160,6 +152,7 @@ def build(
         arouter = AsyncRouter(config, client=AsyncHttpVendorClient(config, http), **common)
         sdk: Any = openai.AsyncOpenAI(
             api_key=CALLER_KEY,
+            organization="org-caller",
             base_url="https://api.openai.com/v1",
             http_client=httpx.AsyncClient(transport=arouter.transport()),
             max_retries=0,
@@ -169,6 +162,7 @@ def build(
     router = Router(config, client=HttpVendorClient(config, http), **common)
     sdk = openai.OpenAI(
         api_key=CALLER_KEY,
+        organization="org-caller",
         base_url="https://api.openai.com/v1",
         http_client=httpx.Client(transport=router.transport()),
         max_retries=0,
@@ -192,6 +186,7 @@ def test_each_org_gets_its_own_credentials_never_the_callers() -> None:
         assert request.headers["authorization"] == f"Bearer {key_of(org)}"
         assert request.headers["openai-organization"] == f"org-{org}"
         assert CALLER_KEY not in str(request.headers) and CALLER_KEY.encode() not in request.content
+        assert "org-caller" not in str(request.headers)
         sent = json.loads(request.content)
         assert sent["model"] == MODEL and sent["messages"] == MESSAGES
     raw = sdk.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES)
@@ -204,9 +199,7 @@ def test_locked_org_is_skipped() -> None:
     _, sdk, vendors, _ = build(script={"a": locked})
     answers = [ask(sdk) for _ in range(10)]
     assert all(a.choices[0].message.content in ("hello from b", "hello from c") for a in answers)
-    assert (
-        vendors.orgs().count("a") == 1
-    )  # tripped at once: a billing lock does not clear by waiting
+    assert vendors.orgs().count("a") == 1  # tripped at once: a billing lock does not clear by waiting
 
 
 def test_rate_limited_org_fails_over_and_cools_down() -> None:
@@ -273,9 +266,7 @@ def test_vendor_switch_serves_from_anthropic() -> None:
 
 
 def test_every_org_gone_raises_the_sdks_own_error_with_our_message() -> None:
-    _, sdk, vendors, _ = build(
-        orgs=("a", "b"), script={"a": locked, "b": locked}, params={"base_open_time": 60}
-    )
+    _, sdk, vendors, _ = build(orgs=("a", "b"), script={"a": locked, "b": locked}, params={"base_open_time": 60})
     with pytest.raises(openai.RateLimitError) as first:  # the last vendor answer, passed through
         ask(sdk)
     assert first.value.code == "insufficient_quota"
@@ -291,9 +282,7 @@ def test_every_org_gone_raises_the_sdks_own_error_with_our_message() -> None:
 
 
 def test_transport_failures_on_every_org() -> None:
-    _, sdk, vendors, _ = build(
-        script={o: httpx.ConnectError("refused") for o in "abc"}, policy="none"
-    )
+    _, sdk, vendors, _ = build(script={o: httpx.ConnectError("refused") for o in "abc"}, policy="none")
     with pytest.raises(openai.InternalServerError) as info:
         ask(sdk)
     assert info.value.status_code == 502
@@ -328,9 +317,7 @@ def test_async_sdk_through_the_async_router() -> None:
             standby_vendor="anthropic",
             params={"base_open_time": 60},
         )
-        answers = [
-            await sdk.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(4)
-        ]
+        answers = [await sdk.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(4)]
         assert [a.choices[0].message.content for a in answers] == ["hello from b"] * 4
         assert vendors.orgs().count("a") == 1
         vendors.script["b"] = locked
@@ -346,9 +333,7 @@ def test_async_sdk_through_the_async_router() -> None:
 
 def test_async_sdk_every_org_gone() -> None:
     async def main() -> None:
-        _, sdk, vendors, _ = build(
-            orgs=("a", "b"), asynchronous=True, script={"a": locked, "b": locked}
-        )
+        _, sdk, vendors, _ = build(orgs=("a", "b"), asynchronous=True, script={"a": locked, "b": locked})
         with pytest.raises(openai.RateLimitError):
             await sdk.chat.completions.create(model=MODEL, messages=MESSAGES)
         with pytest.raises(openai.InternalServerError) as info:

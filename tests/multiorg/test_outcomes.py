@@ -58,16 +58,12 @@ OPENAI_ROWS = [
     ),
     (
         401,
-        openai_body(
-            "account_deactivated", "invalid_request_error", "This account has been deactivated"
-        ),
+        openai_body("account_deactivated", "invalid_request_error", "This account has been deactivated"),
         Outcome.AUTH,
     ),
     (
         403,
-        openai_body(
-            "unsupported_country_region_territory", "request_forbidden", "Country not supported"
-        ),
+        openai_body("unsupported_country_region_territory", "request_forbidden", "Country not supported"),
         Outcome.AUTH,
     ),
     (
@@ -232,14 +228,9 @@ def test_retry_after_headers() -> None:
     # retry-after-ms is the more precise instruction and wins
     assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "2"}, now=NOW) == 1.5
     # retry-after is the explicit instruction; reset headers are only the fallback
+    assert retry_after_seconds({"retry-after": "3", "x-ratelimit-reset-requests": "6m0s"}, now=NOW) == 3.0
     assert (
-        retry_after_seconds({"retry-after": "3", "x-ratelimit-reset-requests": "6m0s"}, now=NOW)
-        == 3.0
-    )
-    assert (
-        retry_after_seconds(
-            {"x-ratelimit-reset-requests": "120ms", "x-ratelimit-reset-tokens": "6m0s"}, now=NOW
-        )
+        retry_after_seconds({"x-ratelimit-reset-requests": "120ms", "x-ratelimit-reset-tokens": "6m0s"}, now=NOW)
         == 360.0
     )
     assert retry_after_seconds(
@@ -252,15 +243,11 @@ def test_retry_after_headers() -> None:
 
 def test_retry_after_reaches_the_classification() -> None:
     body = openai_body("rate_limit_exceeded", "requests", "slow down")
-    c = classify_response(
-        429, {"retry-after": "20", "x-ratelimit-remaining-requests": "0"}, body, now=NOW
-    )
+    c = classify_response(429, {"retry-after": "20", "x-ratelimit-remaining-requests": "0"}, body, now=NOW)
     assert (c.outcome, c.retry_after, c.remaining_requests) == (Outcome.RATE_LIMITED, 20.0, 0)
     c = classify_response(429, httpx.Headers({"Retry-After-Ms": "250"}), body, now=NOW)
     assert c.retry_after == 0.25  # case-insensitive headers as httpx hands them over
-    anthropic = classify_response(
-        429, {"retry-after": "7"}, anthropic_body("rate_limit_error", "slow down"), now=NOW
-    )
+    anthropic = classify_response(429, {"retry-after": "7"}, anthropic_body("rate_limit_error", "slow down"), now=NOW)
     assert anthropic.retry_after == 7.0
     # quota does not clear by waiting: no retry time even when a header is present
     quota = classify_response(
@@ -309,9 +296,7 @@ def test_slow_by_threshold() -> None:
     assert cls(100.0, None) is Outcome.SUCCESS
     assert cls(None, 2.0) is Outcome.SUCCESS
     # slowness only qualifies a success; a slow failure is the failure
-    assert (
-        classify_response(500, {}, None, latency=9.0, slow_threshold=1.0).outcome is Outcome.SERVER
-    )
+    assert classify_response(500, {}, None, latency=9.0, slow_threshold=1.0).outcome is Outcome.SERVER
 
 
 # --------------------------------------------------------------------------- properties
@@ -319,9 +304,7 @@ def test_slow_by_threshold() -> None:
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 error_bodies = st.fixed_dictionaries(
@@ -346,14 +329,10 @@ header_values = st.one_of(
     st.floats().map(str),
     st.integers().map(str),
     st.datetimes(timezones=st.none() | st.timezones()).map(lambda d: d.isoformat()),
-    st.datetimes(min_value=datetime(1900, 1, 1)).map(
-        lambda d: format_datetime(d.replace(tzinfo=UTC), usegmt=True)
-    ),
+    st.datetimes(min_value=datetime(1900, 1, 1)).map(lambda d: format_datetime(d.replace(tzinfo=UTC), usegmt=True)),
     st.sampled_from(["inf", "-inf", "nan", "1e400", "6m0s", "1h2m3.5s", "0001-01-01", "Z"]),
 )
-headers = st.dictionaries(
-    st.sampled_from(HEADER_NAMES) | st.text(max_size=10), header_values, max_size=6
-)
+headers = st.dictionaries(st.sampled_from(HEADER_NAMES) | st.text(max_size=10), header_values, max_size=6)
 nows = st.none() | st.floats(min_value=0, max_value=4e9)
 
 
@@ -379,7 +358,5 @@ def test_classify_response_never_raises(status, headers, body, now, latency, thr
 def test_parse_duration_never_raises_never_negative(text, now) -> None:
     d = parse_duration(text, now=now)
     assert d is None or (d >= 0.0 and not math.isnan(d))
-    r = retry_after_seconds(
-        {} if text is None else {"retry-after": text, "retry-after-ms": text}, now=now
-    )
+    r = retry_after_seconds({} if text is None else {"retry-after": text, "retry-after-ms": text}, now=now)
     assert r is None or (r >= 0.0 and not math.isnan(r))

@@ -27,7 +27,7 @@ from multiorg_fakes import (
     rate_limited,
 )
 
-from multiorg import ManualClock, NoOrgAvailable, Outcome
+from multiorg import ManualClock, MemoryNotifier, NoOrgAvailable, Outcome
 from multiorg.breakers.base import State
 from multiorg.stores.memory import MemoryStore
 from multiorg.stores.redis import RedisStore
@@ -67,9 +67,7 @@ def test_round_robin_over_healthy_orgs() -> None:
     results = [router.send(chat()) for _ in range(8)]
     assert client.orgs() == list("abcdabcd")
     assert [r.org for r in results] == list("abcdabcd")
-    assert all(
-        r.outcome is Outcome.SUCCESS and r.attempts == 1 and r.vendor == "openai" for r in results
-    )
+    assert all(r.outcome is Outcome.SUCCESS and r.attempts == 1 and r.vendor == "openai" for r in results)
 
 
 def test_failed_org_is_skipped_once_its_breaker_opens() -> None:
@@ -171,9 +169,7 @@ def test_deadline_caps_attempts_and_their_timeouts() -> None:
         (rate_limited("20"), 20.0),
         (openai_error(429, "rate_limit_exceeded", headers={"retry-after-ms": "1500"}), 1.5),
         (
-            openai_error(
-                429, "rate_limit_exceeded", headers={"x-ratelimit-reset-requests": "6m0s"}
-            ),
+            openai_error(429, "rate_limit_exceeded", headers={"x-ratelimit-reset-requests": "6m0s"}),
             360.0,
         ),
         (rate_limited(None), 1.0),  # no time given: a short default
@@ -280,6 +276,33 @@ def test_vendor_switch_through_redis_within_bounded_staleness() -> None:
     assert two.send(chat()).vendor == "openai"  # still within its staleness bound
     clock.advance(0.5)
     assert two.send(chat()).vendor == "anthropic"
+
+
+def test_breaker_state_is_shared_between_pods_through_redis() -> None:
+    clock = ManualClock(T0)
+    config = make_config(("a", "b"), params={"threshold": 3, "base_open_time": 60})
+    server = fakeredis.FakeServer()
+    notes = MemoryNotifier()
+    pods = []
+    for _ in range(3):
+        store = RedisStore(fakeredis.FakeRedis(server=server), clock, staleness=1.0)
+        client = ScriptedClient(clock, {"a": SERVER})
+        pods.append((make_router(config, client, clock, store=store, notifiers=[notes]), client))
+    for _ in range(3):
+        for router, _ in pods:
+            assert router.send(chat()).outcome is Outcome.SUCCESS
+    calls = sum(c.orgs().count("a") for _, c in pods)
+    # three failures from three pods trip the one shared breaker; a pod's cached view may be up
+    # to ``staleness`` old, so each other pod can send at most one more attempt meanwhile
+    assert 3 <= calls <= 3 + len(pods) - 1
+    assert [(e.kind.value, e.org, e.failure_count) for e in notes.events] == [("OPENED", "a", 3)]
+    clock.advance(1.0)
+    before = calls
+    for _ in range(10):
+        for router, _ in pods:
+            router.send(chat())
+    assert sum(c.orgs().count("a") for _, c in pods) == before
+    assert all(state_of(router, "a").state is State.OPEN for router, _ in pods)
 
 
 # --------------------------------------------------------------------------- strategies
@@ -393,9 +416,7 @@ def test_headroom_uses_the_vendors_limit_header_not_raw_counts() -> None:
 
 
 def test_p2c_latency_prefers_the_faster_org() -> None:
-    router, client, _ = setup(
-        strategy="p2c_latency", latency={"a": 1.0, "b": 0.05, "c": 0.05, "d": 0.05}, seed=3
-    )
+    router, client, _ = setup(strategy="p2c_latency", latency={"a": 1.0, "b": 0.05, "c": 0.05, "d": 0.05}, seed=3)
     for _ in range(20):
         router.send(chat())
     assert set(client.orgs()) == {"a", "b", "c", "d"}  # unknown latency is explored
@@ -410,9 +431,7 @@ def test_p2c_latency_prefers_the_faster_org() -> None:
 # ------------------------------------------------------------------------ probes and cancellation
 
 
-def _tripped_single_org(
-    script: list[Any], **kw: Any
-) -> tuple[Any, ScriptedClient, ManualClock, Recorder]:
+def _tripped_single_org(script: list[Any], **kw: Any) -> tuple[Any, ScriptedClient, ManualClock, Recorder]:
     rec = Recorder()
     router, client, clock = setup(
         {"a": script},
@@ -515,12 +534,8 @@ def _run_async(strategy: str) -> tuple[list[Any], list[Any]]:
         rec = Recorder()
         clock = ManualClock(T0)
         config = make_config(strategy=strategy, params={"threshold": 2, "base_open_time": 5})
-        inner = ScriptedClient(
-            clock, _scenario_script(), latency={"a": 0.2, "b": 0.1, "c": 0.3, "d": 0.05}
-        )
-        router = make_router(
-            config, AsyncScriptedClient(inner), clock, observer=rec, seed=11, asynchronous=True
-        )
+        inner = ScriptedClient(clock, _scenario_script(), latency={"a": 0.2, "b": 0.1, "c": 0.3, "d": 0.05})
+        router = make_router(config, AsyncScriptedClient(inner), clock, observer=rec, seed=11, asynchronous=True)
         results = []
         for i in range(60):
             try:
@@ -534,9 +549,7 @@ def _run_async(strategy: str) -> tuple[list[Any], list[Any]]:
     return asyncio.run(main())
 
 
-@pytest.mark.parametrize(
-    "strategy", ["round_robin", "weighted", "p2c_latency", "headroom", "least_in_flight"]
-)
+@pytest.mark.parametrize("strategy", ["round_robin", "weighted", "p2c_latency", "headroom", "least_in_flight"])
 def test_async_router_makes_the_same_decisions(strategy: str) -> None:
     sync_results, sync_attempts = _run_sync(strategy)
     async_results, async_attempts = _run_async(strategy)

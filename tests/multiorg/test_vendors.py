@@ -49,9 +49,7 @@ REQUEST = {
 def test_from_openai_extracts_system_prompt() -> None:
     req = ChatRequest.from_openai(REQUEST)
     assert req.model == "gpt-4o-mini"
-    assert (
-        req.system == "You plan websites.\n\nBe brief."
-    )  # system and developer, content parts read
+    assert req.system == "You plan websites.\n\nBe brief."  # system and developer, content parts read
     assert [m["role"] for m in req.messages] == ["user", "assistant", "user"]
     assert req.max_tokens is None
     assert req.extra == {"temperature": 0.2, "stop": "END", "user": "u-1"}
@@ -67,9 +65,7 @@ def test_openai_body_keeps_openai_shape() -> None:
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     assert body["max_tokens"] == 50
     assert (body["temperature"], body["stop"], body["user"]) == (0.2, "END", "u-1")
-    no_system = ChatRequest.from_openai(
-        {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-    )
+    no_system = ChatRequest.from_openai({"model": "m", "messages": [{"role": "user", "content": "x"}]})
     assert [m["role"] for m in openai_body(no_system, OPENAI)["messages"]] == ["user"]
     assert "max_tokens" not in openai_body(no_system, OPENAI)
 
@@ -89,9 +85,7 @@ def test_anthropic_body() -> None:
     assert body["stop_sequences"] == ["END"]  # a list, even when OpenAI got a string
     assert "user" not in body and "stop" not in body
     explicit = anthropic_body(
-        ChatRequest.from_openai(
-            {**REQUEST, "max_tokens": 300, "stop": ["a", "b"], "temperature": 1.7}
-        ),
+        ChatRequest.from_openai({**REQUEST, "max_tokens": 300, "stop": ["a", "b"], "temperature": 1.7}),
         ANTHROPIC,
     )
     assert explicit["max_tokens"] == 300
@@ -235,7 +229,4 @@ def test_http_client_speaks_each_vendors_wire_format() -> None:
     assert a.headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in a.headers
     sent = json.loads(a.content)
-    assert (
-        sent["system"] == "You plan websites.\n\nBe brief."
-        and sent["max_tokens"] == DEFAULT_MAX_TOKENS
-    )
+    assert sent["system"] == "You plan websites.\n\nBe brief." and sent["max_tokens"] == DEFAULT_MAX_TOKENS

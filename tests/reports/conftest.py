@@ -77,9 +77,7 @@ class TraceBuilder:
             self.requests[k].append(v)
         return rid
 
-    def event(
-        self, time, org, kind, *, pod=0, model=0, failure_count=5, retry_cycles=0, block=60.0
-    ):
+    def event(self, time, org, kind, *, pod=0, model=0, failure_count=5, retry_cycles=0, block=60.0):
         for k, v in (
             ("time", time),
             ("pod", pod),
@@ -93,9 +91,7 @@ class TraceBuilder:
             self.events[k].append(v)
 
     def fault(self, target, start, end, kind="lockout", label=None):
-        self.meta["faults"].append(
-            {"kind": kind, "target": target, "start": start, "end": end, "label": label or kind}
-        )
+        self.meta["faults"].append({"kind": kind, "target": target, "start": start, "end": end, "label": label or kind})
 
     def build(self) -> Trace:
         def table(cols, spec):
@@ -232,9 +228,7 @@ def synthetic_trace(
             "scenario": "lock-primary-before-launch",
             "description": "The primary org is billing-locked on day 1; the launch surge on day 3.",
             "policy": policy,
-            "policy_params": {}
-            if policy == "none"
-            else {"base": "1m", "cap": "16m", "failures": 5},
+            "policy_params": {} if policy == "none" else {"base": "1m", "cap": "16m", "failures": 5},
             "seed": seed,
             "mode": "fast",
             "orgs": orgs,
