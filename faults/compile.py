@@ -432,6 +432,15 @@ def check_faults(scenario: Any) -> None:
                     if o not in orgs:
                         raise ValueError(f"{p}.severity: {o!r} is not one of the incident's orgs "
                                          f"({', '.join(orgs)})")
+            if isinstance(f, RateLimitSqueezeFault):
+                for o in orgs:
+                    spec = _org_spec(scenario, o)[1]
+                    for what, cut in (("rpm", f.rpm), ("tpm", f.tpm)):
+                        has = any(getattr(lim, what) for lim in spec.limits.values()) or any(
+                            getattr(ms, what) for ms in spec.models.values())
+                        if cut is not None and not has:
+                            raise ValueError(f"{p}.{what}: org {o!r} has no {what} limits to squeeze (add limits: "
+                                             f"{{<model>: {{rpm: ..., tpm: ...}}}} to the org)")
             if isinstance(f, RateLimitStormFault) and f.share >= 1.0:
                 for o in orgs:
                     limits = _rpm_limits(_org_spec(scenario, o)[1])

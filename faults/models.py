@@ -30,7 +30,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .units import factor, rate, seconds
+from .units import duration, factor, rate, seconds
 
 __all__ = [
     "FAULT_KINDS",
@@ -57,8 +57,8 @@ __all__ = [
 
 _NUM_OR_STR: Any = float | str
 
-Seconds = Annotated[float, BeforeValidator(seconds, json_schema_input_type=_NUM_OR_STR), Field(ge=0)]
-PositiveSeconds = Annotated[float, BeforeValidator(seconds, json_schema_input_type=_NUM_OR_STR), Field(gt=0)]
+Seconds = Annotated[float, BeforeValidator(duration, json_schema_input_type=_NUM_OR_STR), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(duration, json_schema_input_type=_NUM_OR_STR), Field(gt=0)]
 Rate = Annotated[float, BeforeValidator(rate, json_schema_input_type=_NUM_OR_STR), Field(ge=0, le=1)]
 PositiveRate = Annotated[float, BeforeValidator(rate, json_schema_input_type=_NUM_OR_STR), Field(gt=0, le=1)]
 Factor = Annotated[float, BeforeValidator(factor, json_schema_input_type=_NUM_OR_STR), Field(ge=0)]
@@ -132,9 +132,9 @@ class _Fault(BaseModel):
     @model_validator(mode="after")
     def _window(self) -> Any:
         if self.duration is not None and self.end is not None:
-            raise ValueError("give duration or end, not both")
+            raise ValueError("duration: give duration or end, not both")
         if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end ({self.end:g}s) must be after start ({self.start:g}s)")
+            raise ValueError(f"end: must be after start ({self.end:g}s <= {self.start:g}s)")
         return self
 
     @property
@@ -292,7 +292,7 @@ class VendorIncidentFault(_OrgFault):
     latency_factor: Factor = 1.0
     severity: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     default_severity: float = Field(default=1.0, ge=0)
-    spread: Annotated[float, Field(ge=0, le=1)] = 0.0
+    spread: Rate = 0.0
     errors: Mix | None = None
 
     @model_validator(mode="after")

@@ -13,7 +13,8 @@ parser         accepts                                      gives
 ``volume``     ``1000000``, ``"1M/day"``, ``"100k/d"``,      requests per day (a float)
                ``"50/h"``, ``"10/s"``, ``"500/min"``
 ``factor``     ``5``, ``"5x"``, ``"x5"``, ``"×5"``, ``"50%"``   a multiplier (5.0, 0.5)
-``seconds``    ``90``, ``"90s"``, ``"15m"``, ``"2d 6h"``      seconds (from multiorg.units)
+``duration``   ``90``, ``"90s"``, ``"15m"``, ``"2d 6h"``      seconds (:func:`multiorg.units.seconds`;
+                                                            ``"-1h"`` is refused as negative)
 =============  ===========================================  ==============================
 
 These live in ``faults`` (not ``sim``) because both packages use them and the design's import
@@ -29,7 +30,7 @@ from typing import Any
 
 from multiorg.units import seconds
 
-__all__ = ["count", "factor", "rate", "seconds", "volume"]
+__all__ = ["count", "duration", "factor", "rate", "seconds", "volume"]
 
 _NUM = r"[+-]?(?:\d[\d_,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _COUNT = re.compile(rf"^\s*({_NUM})\s*([kKmMgGbB]?)\s*$")
@@ -121,3 +122,10 @@ def factor(value: Any) -> Any:
         if "finite" in str(e):
             raise
         raise ValueError(f"not a factor: {value!r} (use e.g. 5x, x0.5 or 50%)") from None
+
+
+def duration(value: Any) -> Any:
+    """:func:`multiorg.units.seconds`, with a clear word for a negative duration (``"-1h"``)."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"a duration must not be negative (got {value!r})")
+    return seconds(value)

@@ -44,7 +44,7 @@ from .vendor_model import VendorWorld
 PROGRESS_EVERY = 3600.0
 
 #: distinct request shapes kept ready (see ``Simulation.run``)
-REQUEST_CACHE = 50_000
+REQUEST_CACHE = 4096
 
 PolicyArg = str | tuple[str, Mapping[str, Any]] | Any
 
@@ -184,7 +184,7 @@ class Simulation:
                 return
 
         hub = self.hub
-        hub.drive(a.time.tolist(), start)
+        hub.drive(array("d", a.time.tobytes()), start)  # not a list: the GC never walks it
         duration = self.scenario.duration
         t = 0.0
         while t < duration:

@@ -169,22 +169,66 @@ def _from_validation(err: ValidationError, root: Any, data: Any, source: str) ->
         kind_where = _locate(root, data, _path_parts(path))
         line = kind_where.line or where.line
         return f"{source}:{line}: {path}: {msg}"
-    # A cross-field check raised "some.path: message": point at that path.
+    # A cross-field check raised "some.path: message": point at that path (absolute, or
+    # relative to where pydantic put the error).
     m = _PATH_MSG.match(msg)
-    if m and (not where.parts or m.group(1).startswith(where.path)):
-        inner = _locate(root, data, _path_parts(m.group(1)), keep_last=True)
-        if inner.parts:
-            value = inner.value
-            got = "" if value is _MISSING or isinstance(value, (dict, list)) else f" (got {_shown(value)})"
-            return f"{source}:{inner.line}: {m.group(1)}: {m.group(2)}{got}"
+    if m:
+        rel = _path_parts(m.group(1))
+        for cand in ([*where.parts, *rel], rel) if where.parts else (rel,):
+            inner = _locate(root, data, [int(p) if isinstance(p, str) and p.isdigit() else p for p in cand],
+                            keep_last=True)
+            if inner.parts and (inner.resolved or len(inner.parts) == len(cand)):
+                return f"{source}:{inner.line}: {inner.path}: {m.group(2)}{_got(inner.value, m.group(2))}"
+    if not where.parts:
+        hint = _top_level_hint(msg, root, data)
+        if hint is not None:
+            return f"{source}:{hint.line}: {hint.path}: {msg}{_got(hint.value, msg)}"
     value = where.value if where.resolved and where.value is not _MISSING else e.get("input")
     if etype == "missing":
         got = ""
-    elif isinstance(value, (dict, list)) and where.parts and where.resolved:
-        got = f" (got {_shown(value)})" if len(repr(value)) <= 60 else ""
+    elif isinstance(value, (dict, list)):
+        got = f" (got {_shown(value)})" if where.parts and len(repr(value)) <= 60 else ""
     else:
-        got = f" (got {_shown(value)})"
+        got = _got(value, msg)
     return f"{source}:{where.line}: {where.path}: {msg}{got}"
+
+
+def _got(value: Any, msg: str) -> str:
+    """`` (got <value>)`` unless there is no plain value or the message already shows it."""
+    if value is _MISSING or isinstance(value, (dict, list)):
+        return ""
+    shown = _shown(value)
+    return "" if shown in msg else f" (got {shown})"
+
+
+_QUOTED = re.compile(r"'([^']+)'")
+
+
+def _top_level_hint(msg: str, root: Any, data: Any) -> _Where | None:
+    """Where a whole-scenario check (no field path) points: ``vendors`` for "at least one org",
+    else the scalar named in quotes (its second occurrence for a duplicate)."""
+    if "at least one org" in msg:
+        return _locate(root, data, ("vendors",))
+    q = _QUOTED.search(msg)
+    if q is None or root is None:
+        return None
+    hits: list[tuple[list[Any], Any]] = []
+
+    def walk(node: Any, path: list[Any]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                walk(v, [*path, _key_text(k)])
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, [*path, i])
+        elif isinstance(node, yaml.ScalarNode) and node.value == q.group(1):
+            hits.append((path, node))
+
+    walk(root, [])
+    if not hits:
+        return None
+    path, _ = hits[1] if "duplicate" in msg and len(hits) > 1 else hits[0]
+    return _locate(root, data, path)
 
 
 # --------------------------------------------------------------------------- checks beyond the model
@@ -286,10 +330,7 @@ def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
 def _check_semantics(sc: Scenario, root: Any, data: Any, source: str) -> None:
     for path, msg in _semantic_errors(sc):
         where = _locate(root, data, path, keep_last=True)
-        value = where.value
-        got = "" if value is _MISSING or isinstance(value, (dict, list)) else f" (got {_shown(value)})"
-        if "(got" in msg:
-            got = ""
+        got = "" if "(got" in msg else _got(where.value, msg)
         raise ScenarioError(f"{source}:{where.line}: {where.path}: {' '.join(msg.split())}{got}")
 
 
@@ -355,9 +396,45 @@ def load_scenario(path: str | Path) -> Scenario:
 # --------------------------------------------------------------------------- JSON Schema
 
 
+#: RouterConfig (multiorg) durations read with multiorg.units.seconds: numbers or "30s" in a file
+_ROUTER_DURATIONS = ("attempt_timeout", "deadline", "retry_budget_window", "slow_call_threshold", "cache_staleness")
+
+
+def _slo_schema() -> dict[str, Any]:
+    from reports.metrics import SLO_ALIASES, SLO_METRICS
+
+    threshold = {"anyOf": [{"type": "string"}, {"type": "number"}],
+                 "description": "'>= 99.9%', '<= 5m', '< 2s', '<= 500' (no operator: the metric's natural one)"}
+    phased = {"type": "object", "description": "phase → threshold: overall, before, during, after, fault, "
+                                               "or <phase>:<fault label> for one fault",
+              "additionalProperties": threshold}
+    entry = {"anyOf": [threshold, phased]}
+    names = sorted({*SLO_METRICS, *SLO_ALIASES})
+    return {
+        "title": "Slo",
+        "description": "What the service must still deliver: metric → threshold, or metric → {phase: threshold}.",
+        "anyOf": [
+            {"type": "object", "propertyNames": {"enum": names}, "additionalProperties": entry},
+            {"type": "array", "items": {"type": "object", "required": ["metric", "threshold"],
+                                        "properties": {"metric": {"enum": names}, "phase": {"type": "string"},
+                                                       "threshold": threshold}}},
+        ],
+        "default": {},
+    }
+
+
 def scenario_json_schema() -> dict[str, Any]:
     """The JSON Schema of a scenario file (what ``scenarios/schema.json`` holds)."""
     schema = Scenario.model_json_schema(mode="validation")
+    router = schema.get("$defs", {}).get("RouterConfig", {}).get("properties", {})
+    for name in _ROUTER_DURATIONS:
+        prop = router.get(name)
+        if prop is not None:
+            keep = {k: v for k, v in prop.items() if k in ("default", "title", "description")}
+            nullable = "anyOf" in prop and any(x.get("type") == "null" for x in prop["anyOf"])
+            types = [{"type": "number", "minimum": 0}, {"type": "string"}] + ([{"type": "null"}] if nullable else [])
+            router[name] = {"anyOf": types, **keep}
+    schema.setdefault("properties", {})["slo"] = _slo_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://breakerlab.dev/schemas/scenario.json",

@@ -36,7 +36,7 @@ from multiorg.config import (
 )
 from faults.models import Fault
 from faults.compile import check_faults
-from faults.units import count, factor, rate, volume
+from faults.units import count, duration, factor, rate, volume
 from multiorg.units import seconds
 
 from .clock import DEFAULT_START, parse_epoch
@@ -44,8 +44,8 @@ from .clock import DEFAULT_START, parse_epoch
 # Human units (faults.units): the JSON Schema admits a number or a string such as "15m", "0.2%",
 # "2M", "1M/day", "5x".
 _NUM_OR_STR: Any = float | str
-Seconds = Annotated[float, BeforeValidator(seconds, json_schema_input_type=_NUM_OR_STR), Field(ge=0)]
-PositiveSeconds = Annotated[float, BeforeValidator(seconds, json_schema_input_type=_NUM_OR_STR), Field(gt=0)]
+Seconds = Annotated[float, BeforeValidator(duration, json_schema_input_type=_NUM_OR_STR), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(duration, json_schema_input_type=_NUM_OR_STR), Field(gt=0)]
 Count = Annotated[int, BeforeValidator(count, json_schema_input_type=int | str)]
 Rate = Annotated[float, BeforeValidator(rate, json_schema_input_type=_NUM_OR_STR)]
 Factor = Annotated[float, BeforeValidator(factor, json_schema_input_type=_NUM_OR_STR)]

@@ -165,22 +165,27 @@ class Decision(NamedTuple):
 
 _new_decision = tuple.__new__
 
-#: headers the router reads on every answer: (openai vendor?, 0 = requests / 1 = tokens)
-_REMAINING = {
-    "x-ratelimit-remaining-requests": (True, 0),
-    "x-ratelimit-remaining-tokens": (True, 1),
-    "anthropic-ratelimit-requests-remaining": (False, 0),
-    "anthropic-ratelimit-tokens-remaining": (False, 1),
+#: headers the router reads on every answer: (openai vendor?, 0 = requests / 1 = tokens, limit?)
+_COUNTERS = {
+    "x-ratelimit-remaining-requests": (True, 0, False),
+    "x-ratelimit-remaining-tokens": (True, 1, False),
+    "x-ratelimit-limit-requests": (True, 0, True),
+    "x-ratelimit-limit-tokens": (True, 1, True),
+    "anthropic-ratelimit-requests-remaining": (False, 0, False),
+    "anthropic-ratelimit-tokens-remaining": (False, 1, False),
+    "anthropic-ratelimit-requests-limit": (False, 0, True),
+    "anthropic-ratelimit-tokens-limit": (False, 1, True),
 }
 
 
 class SuccessHeaders(Mapping[str, str]):
     """The headers of a successful answer, rendered on demand.
 
-    The router reads only the remaining-requests/tokens counters of a success; formatting every
-    header (reset durations, timestamps, ids) costs more than the rest of the decision. Those two
-    are served directly; any other access renders the whole, identical, header set once (full
-    mode encodes them all into the HTTP response, so both modes see the same values).
+    The router reads only the limit and remaining counters of a success; formatting every header
+    (reset durations, timestamps, ids) costs more than the rest of the decision. The counters are
+    served directly, formatted exactly as :meth:`OrgModel._limit_headers` formats them; any other
+    access renders the whole header set once (full mode encodes them all into the HTTP response,
+    so both modes see the same values).
     """
 
     __slots__ = ("_dict", "_eff", "_latency", "_lr", "_lt", "_ms", "_now", "_org", "_rid")
@@ -213,13 +218,20 @@ class SuccessHeaders(Mapping[str, str]):
 
     def get(self, key: str, default: Any = None) -> Any:
         if self._dict is None:
-            fast = _REMAINING.get(key)
+            fast = _COUNTERS.get(key)
             if fast is not None:
-                if fast[0] is not self._org._openai:
+                openai, which, limit = fast
+                if openai is not self._org._openai:
                     return default
-                if fast[1] == 0:
-                    return default if self._ms.requests is None else str(int(self._lr))
-                return default if self._ms.tokens is None else str(int(self._lt))
+                if which == 0:
+                    b = self._ms.requests
+                    if b is None:
+                        return default
+                    return str(int(b.limit * self._eff.rpm_factor)) if limit else str(int(self._lr))
+                b = self._ms.tokens
+                if b is None:
+                    return default
+                return str(int(b.limit * self._eff.tpm_factor)) if limit else str(int(self._lt))
         return self._render().get(key, default)
 
     def __getitem__(self, key: str) -> str:

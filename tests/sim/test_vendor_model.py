@@ -241,3 +241,26 @@ def test_sigma_from_median_and_p99() -> None:
 
     lat = Latency(median=1.0, p99=math.e ** 2.3263478740408408)
     assert lat.sigma == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("vendor", ["openai", "anthropic"])
+def test_success_headers_served_lazily_equal_the_rendered_ones(vendor: str) -> None:
+    spec = {"name": "a", "limits": {"m": {"rpm": 600, "tpm": 90_000}}}
+    mods = [{"targets": ["a"], "start": 0, "rpm_factor": 0.5}]
+    org = world([spec], vendor=vendor, modifiers=mods).by_name["a"]
+    lazy = org.decide("m", 100, 50, 30.0, 1.5).headers
+    eager = org.decide("m", 100, 50, 30.0, 1.5).headers
+    rendered = dict(eager)  # renders everything
+    assert len(rendered) >= 7
+    for key in rendered:
+        if "remaining" in key or "limit" in key:
+            assert lazy.get(key) is not None
+    for key in ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests", "x-ratelimit-remaining-tokens",
+                "x-ratelimit-limit-tokens", "anthropic-ratelimit-requests-remaining",
+                "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-tokens-remaining",
+                "anthropic-ratelimit-tokens-limit", "retry-after"):
+        fresh = org.decide("m", 100, 50, 30.0, 1.5).headers
+        served = fresh.get(key)
+        assert served == dict(fresh).get(key), key
+    assert ("x-ratelimit-limit-requests" in rendered) is (vendor == "openai")
+    assert rendered.get("x-ratelimit-limit-requests", rendered.get("anthropic-ratelimit-requests-limit")) == "300"

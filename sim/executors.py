@@ -1,0 +1,257 @@
+"""Where a sweep's runs execute: in this process, in a local process pool, or on a dask cluster.
+
+Every executor has one method, :meth:`Executor.map_unordered`, which calls a module-level
+function on each item and yields ``(index, result)`` as results come back — in completion
+order, so the caller can store each result the moment it exists. The function must be
+picklable (a module-level function) and should catch its own exceptions and return them as
+data; an exception escaping it stops the iteration.
+
+``serial``
+    In-process, one run after another (``--workers 1``; tests, benchmarks, debugging).
+``local`` (the default)
+    :class:`concurrent.futures.ProcessPoolExecutor` with every core (``os.cpu_count()``) unless
+    told otherwise. Workers start from a *forkserver* (``spawn`` where there is none), never by a
+    bare ``fork`` of this process, so the parent's threads, greenlets and open files are not
+    duplicated; the forkserver preloads the simulator once, so a worker costs a fork, not an
+    import.
+``dask``
+    :class:`dask.distributed.Client` on a scheduler address (``--scheduler tcp://host:8786``), or,
+    without one, a :class:`~dask.distributed.LocalCluster` of ``workers`` single-threaded
+    processes started here. The workers need ``breakerlab`` (same version) importable; results
+    travel back to this process, which writes them, so workers need no shared filesystem.
+
+Interrupting (Ctrl-C, SIGTERM via :func:`terminate_as_interrupt`) cancels the runs not yet
+started and stops the local workers; results already yielded are the caller's to keep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ExecutorError",
+    "LocalExecutor",
+    "SerialExecutor",
+    "make_executor",
+    "terminate_as_interrupt",
+]
+
+#: modules the forkserver imports once, so each worker starts warm
+PRELOAD = ("sim.sweep",)
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot be set up (dask missing, scheduler unreachable, bad worker count)."""
+
+
+class Executor(Protocol):
+    name: str
+    #: how many runs may execute at once
+    workers: int
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """``fn(item)`` for each item; yields ``(index into items, result)`` as they finish."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+class SerialExecutor:
+    """Run every item in this process, in order."""
+
+    name = "serial"
+
+    def __init__(self) -> None:
+        self.workers = 1
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+    def describe(self) -> str:
+        return "in-process (serial)"
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        with contextlib.suppress(Exception):
+            ctx.set_forkserver_preload(list(PRELOAD))
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class LocalExecutor:
+    """A process pool on this machine: all cores unless ``workers`` says otherwise."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
+        self.workers = workers or os.cpu_count() or 1
+
+    def describe(self) -> str:
+        return f"local process pool, {self.workers} worker(s)"
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        if not items:
+            return
+        n = min(self.workers, len(items))
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
+        ok = False
+        try:
+            # keep at most 2 x workers runs queued: a cancelled sweep cancels quickly and
+            # scenarios are pickled shortly before they run
+            pending: dict[Future[Any], int] = {}
+            todo = iter(enumerate(items))
+
+            def fill() -> None:
+                while len(pending) < 2 * n:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        return
+                    pending[pool.submit(fn, nxt[1])] = nxt[0]
+
+            fill()
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=pending.__getitem__):
+                    i = pending.pop(fut)
+                    yield i, fut.result()
+                fill()
+            ok = True
+        finally:
+            if ok:
+                pool.shutdown(wait=True)
+            else:  # interrupted or failed: drop queued runs, stop the running ones
+                procs = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for p in procs:
+                    with contextlib.suppress(Exception):
+                        p.terminate()
+                for p in procs:
+                    with contextlib.suppress(Exception):
+                        p.join(timeout=5)
+
+
+class DaskExecutor:
+    """Runs on a dask.distributed cluster (``address``), or on a LocalCluster started here."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, *, client: Any = None) -> None:
+        if workers is not None and workers < 1:
+            raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ExecutorError(
+                "--executor dask needs dask.distributed: pip install 'dask[distributed]>=2024.1'"
+            ) from None
+        self.address = address
+        self._client = client
+        self._cluster: Any = None
+        self._own_client = client is None
+        self._n_workers = workers
+        self.workers = workers or 0
+
+    def describe(self) -> str:
+        where = self.address or ("the given client" if not self._own_client else "a LocalCluster")
+        return f"dask.distributed on {where}, {self.workers} worker thread(s)"
+
+    def _connect(self) -> Any:
+        if self._client is not None:
+            return self._client
+        from distributed import Client, LocalCluster
+
+        if self.address:
+            try:
+                self._client = Client(self.address, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise ExecutorError(f"--scheduler {self.address}: cannot connect: {e}") from None
+        else:
+            n = self._n_workers or os.cpu_count() or 1
+            self._cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self._client = Client(self._cluster)
+        return self._client
+
+    def _count_workers(self, client: Any) -> int:
+        try:
+            info = client.scheduler_info()
+            return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()) or 1
+        except Exception:  # pragma: no cover - informational only
+            return 1
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        if not items:
+            return
+        from distributed import as_completed
+
+        client = self._connect()
+        self.workers = self._count_workers(client)
+        futures = [client.submit(fn, item, pure=False) for item in items]
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                yield index[fut.key], fut.result()
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        if self._own_client and self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            with contextlib.suppress(Exception):
+                self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(kind: str = "local", *, scheduler: str | None = None, workers: int | None = None) -> Any:
+    """The executor named on the command line (``local``, ``dask`` or ``serial``)."""
+    if scheduler and kind != "dask":
+        raise ExecutorError("--scheduler needs --executor dask")
+    if kind == "local":
+        if workers == 1:
+            return SerialExecutor()
+        return LocalExecutor(workers)
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "dask":
+        return DaskExecutor(scheduler, workers)
+    raise ExecutorError(f"--executor: unknown executor {kind!r} (local, dask, serial)")
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt (so a killed sweep cleans up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

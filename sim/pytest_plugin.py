@@ -1,0 +1,178 @@
+"""pytest plugin: scenario files as regression tests.
+
+Every ``*.yaml`` (or ``*.yml``) file in a directory named ``scenarios`` that pytest collects
+becomes a test file with one test per policy the scenario marks ``expect_pass: true``; the test
+runs the scenario in fast mode with that policy and the scenario's seed and checks the ``slo``
+section (:func:`reports.metrics.evaluate_slo`). A failure prints each SLO check (metric,
+phase, fault, measured value vs threshold), the seed, the saved trace's path and the command
+that reproduces it.
+
+How it is switched on
+=====================
+
+The plugin registers through the ``pytest11`` entry point (``breakerlab = "sim.pytest_plugin"``
+in ``pyproject.toml``), or explicitly with ``-p sim.pytest_plugin`` / ``pytest_plugins``.
+Collection is path-based: pytest asks the plugin about files under the paths it collects, so
+
+* ``pytest scenarios/`` or ``pytest scenarios/flapping-org.yaml`` runs scenarios;
+* plain ``pytest`` runs them when ``scenarios`` is in ``testpaths``
+  (``testpaths = ["tests", "scenarios"]``);
+* ``pytest tests/`` never sees them; ``-m "not scenario"`` deselects them;
+  ``-p no:breakerlab`` or ``breakerlab_scenarios = false`` (ini) turns collection off.
+
+Options: ``--scenario-mode fast|full``, ``--scenario-seed N`` (instead of each scenario's
+seed), ``--scenario-traces DIR`` (where traces go; default ``.breakerlab/traces`` under the
+rootdir), ``--scenario-expect-fail`` (also run the ``expect_pass: false`` policies and check
+that they do miss the SLO — proof the SLO discriminates).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("breakerlab", "breakerlab scenario regression tests")
+    group.addoption("--scenario-mode", choices=("fast", "full"), default="fast",
+                    help="simulation mode for scenario tests (default: fast)")
+    group.addoption("--scenario-seed", type=int, default=None, metavar="N",
+                    help="run every scenario with this seed instead of its own")
+    group.addoption("--scenario-traces", default=None, metavar="DIR",
+                    help="where scenario tests save traces (default: <rootdir>/.breakerlab/traces)")
+    group.addoption("--scenario-expect-fail", action="store_true", default=False,
+                    help="also run the policies a scenario expects to miss its SLO, checking that they do")
+    parser.addini("breakerlab_scenarios", type="bool", default=True,
+                  help="collect scenarios/*.yaml files as scenario tests (default: true)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario: a breakerlab scenario × policy regression test (sim.pytest_plugin)")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in _SUFFIXES and file_path.parent.name == "scenarios" \
+            and parent.config.getini("breakerlab_scenarios"):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """One scenario file: an item per policy with an expectation."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from sim.loader import load_scenario, policy_id
+
+        scenario = load_scenario(self.path)
+        with_fail = self.config.getoption("scenario_expect_fail")
+        for spec in scenario.policies:
+            if spec.expect_pass is True or (spec.expect_pass is False and with_fail):
+                pid = policy_id(spec)
+                name = pid if spec.expect_pass else f"{pid}[expect-fail]"
+                item = ScenarioItem.from_parent(self, name=name, scenario=scenario, spec=spec)
+                item.add_marker(pytest.mark.scenario)
+                yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        from sim.loader import ScenarioError
+
+        if isinstance(excinfo.value, ScenarioError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class SloFailure(Exception):
+    """A scenario did not meet its SLO (or met it when expected not to)."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Any, spec: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.spec = spec
+
+    def _trace_path(self, seed: int) -> Path:
+        opt = self.config.getoption("scenario_traces")
+        base = Path(opt) if opt else self.config.rootpath / ".breakerlab" / "traces"
+        from sim.loader import policy_id
+
+        pid = _SAFE.sub("_", policy_id(self.spec))
+        return base / _SAFE.sub("_", self.scenario.name) / f"{pid}-seed{seed}.npz"
+
+    def runtest(self) -> None:
+        import faults
+        from reports.metrics import evaluate_slo
+        from sim.loader import policy_id
+
+        sc = self.scenario
+        seed = self.config.getoption("scenario_seed")
+        seed = sc.seed if seed is None else seed
+        mode = self.config.getoption("scenario_mode")
+        pid = policy_id(self.spec)
+        trace = faults.run(sc, self.spec, mode=mode, seed=seed)
+        path = self._trace_path(seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        trace.save(path)
+        checks = evaluate_slo(sc.slo, [trace], policy=pid)
+        self.user_properties.append(("checks", [c.as_dict() for c in checks]))
+        self.user_properties.append(("trace", str(path)))
+        passed = all(c.passed for c in checks)
+        if passed == bool(self.spec.expect_pass):
+            return
+        raise SloFailure(format_report(sc, pid, seed, mode, checks, path, self.path, expect_pass=self.spec.expect_pass))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SloFailure):
+            return excinfo.value.report
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        from sim.loader import policy_id
+
+        return self.path, None, f"scenario {self.scenario.name} x {policy_id(self.spec)}"
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A measured SLO value in the metric's unit (rates as %, durations in s)."""
+    from reports.metrics import SLO_ALIASES, SLO_METRICS
+
+    if value is None:
+        return "never/none"
+    spec = SLO_METRICS.get(SLO_ALIASES.get(metric, metric))
+    unit = spec.unit if spec is not None else ""
+    if unit == "rate":
+        return f"{value * 100:.3f}%"
+    if unit == "duration":
+        return f"{value:.1f}s"
+    return f"{value:g}"
+
+
+def format_report(scenario: Any, policy: str, seed: int, mode: str, checks: Sequence[Any], trace: Path,
+                  source: Path | str, *, expect_pass: bool | None = True) -> str:
+    """The failure text of a scenario test: one line per SLO check, then seed, trace, repro."""
+    head = (f"scenario {scenario.name!r}, policy {policy!r}, seed {seed}, {mode} mode: "
+            + ("SLO not met" if expect_pass else "expected to miss the SLO, but met it"))
+    lines = [head]
+    for c in checks:
+        where = c.phase + (f" [{c.fault}]" if c.fault else "")
+        mark = "ok  " if c.passed else "FAIL"
+        note = f"  ({c.note})" if c.note else ""
+        lines.append(f"  {mark} {c.metric} {where}: measured {format_value(c.metric, c.value)}, "
+                     f"required {c.threshold}{note}")
+    lines.append(f"  seed: {seed}")
+    lines.append(f"  trace: {trace}")
+    lines.append(f"  reproduce: breakerlab run {source} --policy {policy} --seed {seed}")
+    return "\n".join(lines)
