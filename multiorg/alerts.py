@@ -17,6 +17,8 @@ which logs and swallows notifier errors.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,17 +94,61 @@ class MemoryNotifier:
 
 
 class SlackNotifier:
-    """Posts the alert text to a Slack incoming webhook. Errors are logged, never raised."""
+    """Posts the alert text to a Slack incoming webhook. Errors are logged, never raised.
 
-    def __init__(self, webhook_url: str, client: httpx.Client | None = None, timeout: float = 2.0) -> None:
+    With ``background=True`` (the default) posts happen on one daemon thread fed by a bounded
+    queue, so a slow or hung webhook never delays a request; when the queue is full the alert is
+    dropped with a warning. ``background=False`` posts inline (tests, scripts).
+    """
+
+    def __init__(
+        self,
+        webhook_url: str,
+        client: httpx.Client | None = None,
+        timeout: float = 2.0,
+        *,
+        background: bool = True,
+        queue_size: int = 1000,
+    ) -> None:
         self._url = webhook_url
         self._timeout = timeout
         self._client = client or httpx.Client(timeout=timeout)
+        self._queue: queue.Queue[BreakerEvent] | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=queue_size)
+            threading.Thread(target=self._drain, name="multiorg-slack", daemon=True).start()
 
     def __repr__(self) -> str:  # the webhook URL is a secret
         return "SlackNotifier(webhook=***)"
 
     def notify(self, event: BreakerEvent) -> None:
+        if self._queue is None:
+            self._post(event)
+            return
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            log.warning("slack notifier queue full: alert dropped")
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until queued alerts are posted (True) or ``timeout`` seconds pass (False)."""
+        if self._queue is None:
+            return True
+        done = threading.Event()
+        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()  # type: ignore[union-attr]
+        return done.wait(timeout)
+
+    def _drain(self) -> None:
+        q = self._queue
+        assert q is not None
+        while True:
+            event = q.get()
+            try:
+                self._post(event)
+            finally:
+                q.task_done()
+
+    def _post(self, event: BreakerEvent) -> None:
         try:
             resp = self._client.post(self._url, json={"text": event.text()}, timeout=self._timeout)
         except Exception as e:  # a broken webhook must never break a request

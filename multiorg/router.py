@@ -222,11 +222,7 @@ class RoutingCore:
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
-            if outcome is Outcome.CLIENT_ERROR:
-                # The caller's fault judges nothing, but a probe's permit must come back.
-                board.release(name, model, ticket)
-            else:
-                board.record(name, model, ticket, outcome)
+            board.record(name, model, ticket, outcome)
             stats.finished(
                 name, model, t1 - t0, cls.remaining_requests,
                 cls.limit_requests or self._limits.get((name, model)),

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: modules the forkserver imports once, so each worker starts warm
-PRELOAD = ("sim.sweep",)
+PRELOAD = ("sim", "sim.sweep", "reports.metrics")
 
 
 class ExecutorError(RuntimeError):

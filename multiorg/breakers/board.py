@@ -43,6 +43,9 @@ class BreakerBoard:
         self._per_model = policy.scope == "model"
         self._pod = pod
         self._keys: dict[tuple[str, str], str] = {}
+        # One shared initial state: a never-written key is read on every request in steady state,
+        # and no policy's fresh state depends on when it was created beyond bookkeeping.
+        self._initial_state = policy.initial(clock.now())
 
     def key(self, org: str, model: str) -> str:
         k = self._keys.get((org, model))
@@ -52,7 +55,7 @@ class BreakerBoard:
         return k
 
     def _initial(self) -> Any:
-        return self.policy.initial(self.clock.now())
+        return self._initial_state
 
     def admit(self, org: str, model: str) -> Admission:
         policy = self.policy
@@ -70,7 +73,9 @@ class BreakerBoard:
 
     def record(self, org: str, model: str, ticket: Admission, outcome: Outcome) -> None:
         if outcome is Outcome.CLIENT_ERROR:
-            return  # the caller's fault: never counted against an org
+            # The caller's fault is never counted against an org, but a probe's permit comes back.
+            self.release(org, model, ticket)
+            return
         policy = self.policy
         key = self.key(org, model)
         now = self.clock.now()

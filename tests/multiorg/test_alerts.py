@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import logging
 from datetime import datetime
 from typing import Any
@@ -155,6 +156,7 @@ def test_slack_failures_never_affect_a_request(answer: Any, caplog: pytest.LogCa
         slack = SlackNotifier(url, httpx.Client())
         router, _ = _tripping_router([slack])
         results = [router.send(chat()) for _ in range(4)]
+        assert slack.flush()
     assert all(r.outcome is Outcome.SUCCESS for r in results)
     assert route.call_count == 1
     posted = json.loads(route.calls[0].request.content)
@@ -183,7 +185,36 @@ def test_slack_posts_the_text() -> None:
         4,
     )
     notify_all([slack], event)
+    assert slack.flush()
     assert json.loads(seen[0].content) == {"text": SEED_OPENED}
+
+
+def test_a_hung_webhook_never_delays_the_caller() -> None:
+    release = threading.Event()
+    posted: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        release.wait(5)  # the webhook hangs until the test lets it go
+        posted.append(json.loads(request.content)["text"])
+        return httpx.Response(200, text="ok")
+
+    slack = SlackNotifier("https://hooks.slack.test/x", httpx.Client(transport=httpx.MockTransport(handler)))
+    event = BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0)
+    slack.notify(event)  # returns at once although the webhook is hung
+    assert posted == [] and not slack.flush(timeout=0.05)
+    release.set()
+    assert slack.flush() and posted == [event.text()]
+
+
+def test_inline_mode_posts_before_returning() -> None:
+    seen: list[httpx.Request] = []
+    slack = SlackNotifier(
+        "https://hooks.slack.test/x",
+        httpx.Client(transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200))),
+        background=False,
+    )
+    slack.notify(BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0))
+    assert len(seen) == 1
 
 
 def test_logging_notifier_one_line(caplog: pytest.LogCaptureFixture) -> None:
