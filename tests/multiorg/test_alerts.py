@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import logging
+import threading
 from datetime import datetime
 from typing import Any
 
