@@ -151,7 +151,7 @@ def _fmt_ratio(v: float | None) -> str:
     return "\u2013" if v is None else f"{v:.3f}"
 
 
-def _check_value(metric: str, value: float | None) -> str:
+def format_metric(metric: str, value: float | None) -> str:
     if value is None:
         return "never" if metric.endswith("_time") or "latency" in metric else "\u2013"
     if "rate" in metric and "amplification" not in metric:
@@ -347,7 +347,7 @@ def render_markdown(res: Results) -> str:
                 where = c.phase + (f" {c.fault}" if c.fault else "")
                 note = f" ({c.note})" if c.note else ""
                 lines.append(
-                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {_check_value(c.metric, c.value)}, "
+                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {format_metric(c.metric, c.value)}, "
                     f"needs {c.threshold}{note}"
                 )
         else:
@@ -572,7 +572,7 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
                     _e(c.policy),
                     _e(c.metric),
                     _e(c.phase + (f": {c.fault}" if c.fault else "")),
-                    _e(_check_value(c.metric, c.value)),
+                    _e(format_metric(c.metric, c.value)),
                     _e(c.threshold),
                     "✅" if c.passed else "❌",
                     _e(c.note),

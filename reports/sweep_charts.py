@@ -90,12 +90,9 @@ def _categories(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[st
         lo, hi = float(arr.min()), float(arr.max())
         edges = np.linspace(lo, hi, BINS + 1)
         idx = np.clip(np.searchsorted(edges, arr, side="right") - 1, 0, BINS - 1)
-        ticks = [f"{_fmt(float(edges[i]))}–{_fmt(float(edges[i + 1]))}" for i in range(BINS)]
+        ticks = [f"{_fmt(float(edges[i]))}-{_fmt(float(edges[i + 1]))}" for i in range(BINS)]
         return ticks, [int(i) for i in idx]
-    if numeric:
-        order = sorted(distinct, key=lambda k: float(values[keys.index(k)]))
-    else:
-        order = distinct
+    order = sorted(distinct, key=lambda k: float(values[keys.index(k)])) if numeric else distinct
     pos = {k: i for i, k in enumerate(order)}
     ticks = [labels[keys.index(k)] for k in order]
     return ticks, [pos[k] for k in keys]
@@ -153,8 +150,7 @@ def heatmap(
     with np.errstate(invalid="ignore", divide="ignore"):
         grid = np.where((counts > 0) & ~never, sums / np.maximum(counts, 1), np.nan)
     finite = grid[np.isfinite(grid)]
-    cmap = colormaps["RdYlGn" if direction == "max" else "RdYlGn_r"].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = colormaps["RdYlGn" if direction == "max" else "RdYlGn_r"].with_extremes(bad="#d9d9d9")
     vmin = float(finite.min()) if finite.size else 0.0
     vmax = float(finite.max()) if finite.size else 1.0
     if vmax <= vmin:
@@ -178,7 +174,7 @@ def heatmap(
                 if never[i, j]:
                     text, color = "never", "#333333"
                 elif counts[i, j] == 0:
-                    text, color = "–", "#777777"
+                    text, color = "-", "#777777"
                 else:
                     val = grid[i, j]
                     text = fmt(val)
@@ -193,7 +189,7 @@ def heatmap(
                 ax.add_patch(Rectangle((xi[k] - 0.5, yi[k] - 0.5), 1, 1, fill=False, lw=2.2, ec="#1f4e9c"))
         cb = fig.colorbar(im, ax=ax, shrink=0.9)
         cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(v)))
-        sub = f"{mtitle} over {x}" + (f" × {y}" if y else "")
+        sub = f"{mtitle} over {x}" + (f" x {y}" if y else "")
         others = "; mean over the other parameters" if _other_params(pts, x, y) else ""
         note = "; outlined: recommended" if highlight is not None else ""
         ax.set_title(f"{title}\n{sub}{others}{note}" if title else f"{sub}{others}{note}")
