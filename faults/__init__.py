@@ -19,7 +19,6 @@ Import direction: ``sim`` imports ``faults``; ``faults`` imports ``sim`` only in
 
 from __future__ import annotations
 
-from .models import FAULT_KINDS, FAULT_TYPES, Fault
 from .compile import (
     FaultNeedsEngine,
     check_faults,
@@ -31,6 +30,7 @@ from .compile import (
     runtime_faults,
     runtime_hooks,
 )
+from .models import FAULT_KINDS, FAULT_TYPES, Fault
 from .runtime import install, run
 
 __all__ = [

@@ -279,9 +279,10 @@ def _storm(fault: RateLimitStormFault, scenario: Any) -> list[dict[str, Any]]:
                 "'rate_limit_share: float' and 'retry_after: seconds' that make sim.vendor_model answer "
                 "429 rate_limit_exceeded with that retry-after to that share of calls (share: 100% works now)")
         return [{"rate_limit_share": fault.share, "retry_after": fault.retry_after}]
-    # Bucket capacity c = limit × factor < 1 never admits a request; its wait is
-    # (1 - level) × 60 / c, and at the full level c that is retry_after exactly.
-    cap = 60.0 / (fault.retry_after + 60.0)
+    # Bucket capacity c = limit x factor < 1 never admits a request; its wait is
+    # (1 - level) x 60 / c, and at the full level c that is retry_after exactly.
+    # (a hair above, so float rounding never makes the header say retry_after + 1)
+    cap = 60.0 / (fault.retry_after + 60.0) * (1.0 + 1e-9)
     out = []
     for org in _resolve_orgs(scenario, fault.target):
         limits = _rpm_limits(_org_spec(scenario, org)[1])

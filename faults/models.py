@@ -35,10 +35,10 @@ from .units import duration, factor, rate, seconds
 __all__ = [
     "FAULT_KINDS",
     "FAULT_TYPES",
-    "Fault",
     "BrownoutFault",
     "ClockSkewFault",
     "ConnectionResetsFault",
+    "Fault",
     "FlappingFault",
     "LatencyFault",
     "LockoutFault",
@@ -208,7 +208,7 @@ class ConnectionResetsFault(_OrgFault):
 
 
 class LatencyFault(_OrgFault):
-    """Latency × ``factor`` + ``add``; with ``ramp`` it grows linearly from none to full over
+    """Latency x ``factor`` + ``add``; with ``ramp`` it grows linearly from none to full over
     that long (compiled into ``steps`` steps), then holds."""
 
     kind: Literal["latency"]
@@ -282,8 +282,8 @@ class FlappingFault(_OrgFault):
 
 
 class VendorIncidentFault(_OrgFault):
-    """A vendor-wide incident that hits orgs unequally: each target org gets ``error_rate`` ×
-    its severity and latency × (1 + (``latency_factor`` − 1) × severity). Severities: the
+    """A vendor-wide incident that hits orgs unequally: each target org gets ``error_rate`` x
+    its severity and latency x (1 + (``latency_factor`` - 1) x severity). Severities: the
     ``severity`` map (org → factor), else ``default_severity``; ``spread`` multiplies each by a
     seeded random factor in ``[1 - spread, 1 + spread]``."""
 
@@ -312,7 +312,7 @@ class ModelUnavailableFault(_OrgFault):
 
 
 class TrafficSurgeFault(_Fault):
-    """Traffic × ``factor`` (requests and sessions) during the window: a launch, a retry storm."""
+    """Traffic x ``factor`` (requests and sessions) during the window: a launch, a retry storm."""
 
     scope: ClassVar[Literal["org", "traffic", "store", "pod"]] = "traffic"
     kind: Literal["traffic_surge"]

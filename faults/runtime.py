@@ -31,8 +31,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .models import ClockSkewFault, PodPartitionFault, RedisDownFault, RedisSlowFault
 from .compile import fault_windows, prepare_scenario, runtime_faults, runtime_hooks
+from .models import ClockSkewFault, PodPartitionFault, RedisDownFault, RedisSlowFault
 
 __all__ = ["FaultyRedis", "SkewedClock", "install", "run", "runtime_hooks"]
 

@@ -12,7 +12,7 @@ parser         accepts                                      gives
                ``"2_000"``, ``"2,000"``, ``"1G"``
 ``volume``     ``1000000``, ``"1M/day"``, ``"100k/d"``,      requests per day (a float)
                ``"50/h"``, ``"10/s"``, ``"500/min"``
-``factor``     ``5``, ``"5x"``, ``"x5"``, ``"×5"``, ``"50%"``   a multiplier (5.0, 0.5)
+``factor``     ``5``, ``"5x"``, ``"x5"``, ``"x5"``, ``"50%"``   a multiplier (5.0, 0.5)
 ``duration``   ``90``, ``"90s"``, ``"15m"``, ``"2d 6h"``      seconds (:func:`multiorg.units.seconds`;
                                                             ``"-1h"`` is refused as negative)
 =============  ===========================================  ==============================
@@ -106,10 +106,10 @@ def volume(value: Any) -> Any:
 
 
 def factor(value: Any) -> Any:
-    """A multiplier: ``5``, ``"5x"``, ``"x5"``, ``"×5"`` or a percentage ``"50%"`` (0.5)."""
+    """A multiplier: ``5``, ``"5x"``, ``"x5"``, ``"x5"`` or a percentage ``"50%"`` (0.5)."""
     if not isinstance(value, str):
         return value
-    text = value.strip().replace("×", "x").replace("X", "x")
+    text = value.strip().replace("\u00d7", "x").replace("X", "x")
     try:
         if text.endswith("%"):
             return _finite(_number(text[:-1].strip()) / 100.0, value, "factor")

@@ -27,6 +27,7 @@ from itertools import count
 from math import inf
 from typing import Any
 
+import numpy as np
 import simpy
 from greenlet import getcurrent, greenlet
 from simpy.events import NORMAL
@@ -112,8 +113,11 @@ class Hub:
         """Start request ``i`` — ``start(i)`` in a request greenlet — at ``times[i]`` (non-decreasing)."""
         if self._start is not None:
             raise RuntimeError("a hub drives one arrival sequence")
-        if any(times[i] > times[i + 1] for i in range(min(len(times), 2) - 1)):
+        t = np.asarray(times, dtype=np.float64)
+        if t.size > 1 and bool(np.any(t[1:] < t[:-1])):
             raise ValueError("arrival times must be non-decreasing")
+        if t.size and t[0] < self.env._now:
+            raise ValueError(f"the first arrival ({t[0]}) is before now ({self.env._now})")
         self._arrivals = times
         self._next = 0
         self._start = start
@@ -131,19 +135,28 @@ class Hub:
         n = len(times)
         i = self._next
         start = self._start
-        spawn = self.spawn
+        idle = self._idle
+        worker = self._worker
+        main = self.main
         pop = heappop
         glet = greenlet
+        ta = times[i] if i < n else inf
         try:
             while True:
-                ta = times[i] if i < n else inf
                 tq = queue[0][0] if queue else inf
                 if ta <= tq:
                     if ta > limit or ta == inf:
                         break
                     env._now = ta
+                    # spawn(start, i), inlined: this branch runs once per request
+                    self.started += 1
+                    k = self.in_flight = self.in_flight + 1
+                    if k > self.max_in_flight:
+                        self.max_in_flight = k
+                    g = idle.pop() if idle else glet(worker, main)
                     i += 1
-                    spawn(start, i - 1)
+                    g.switch(start, (i - 1,))
+                    ta = times[i] if i < n else inf
                     continue
                 if tq > limit:
                     break

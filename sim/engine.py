@@ -65,17 +65,17 @@ def resolve_policy(policy: PolicyArg) -> Any:
     raise TypeError(f"not a breaker policy: {policy!r}")
 
 
-def compile_modifiers(scenario: Scenario) -> tuple[Modifier, ...]:
+def compile_modifiers(scenario: Scenario, seed: int | None = None) -> tuple[Modifier, ...]:
     """The scenario's modifiers, plus its faults compiled by the faults catalogue (when present)."""
     mods = tuple(scenario.modifiers)
     if scenario.faults:
         try:
-            from faults import compile_faults  # type: ignore[import-not-found]
+            from faults import compile_faults
         except ImportError as e:
             raise NotImplementedError(
                 "this scenario lists faults but the faults catalogue is not available"
             ) from e
-        mods += tuple(compile_faults(scenario))
+        mods += tuple(compile_faults(scenario, seed))
     return mods
 
 
@@ -121,6 +121,12 @@ def run(
         policy = scenario.policies[0] if scenario.policies else "exponential"
     pol = resolve_policy(policy)
     seed = scenario.seed if seed is None else int(seed)
+    if scenario.faults:
+        # traffic surges, store/pod/clock faults and their windows: the catalogue's own runner
+        # builds this Simulation with every fault in effect (faults.runtime.run)
+        import faults
+
+        return faults.run(scenario, pol, mode, seed, progress)
     sim = Simulation(scenario, pol, mode, seed)
     return sim.run(progress)
 
@@ -134,7 +140,7 @@ class Simulation:
         self.mode = mode
         self.seed = seed
         self.seeds = Seeds(seed)
-        self.modifiers = compile_modifiers(scenario)
+        self.modifiers = compile_modifiers(scenario, seed)
         self.arrivals: Arrivals = generate(scenario, self.seeds)
         self.env = simpy.Environment()
         self.hub = Hub(self.env)

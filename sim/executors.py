@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: modules the forkserver imports once, so each worker starts warm
-PRELOAD = ("sim", "sim.sweep", "reports.metrics")
+PRELOAD = ("sim", "reports.metrics")
 
 
 class ExecutorError(RuntimeError):
@@ -64,6 +65,14 @@ class Executor(Protocol):
 
     def describe(self) -> str: ...
 
+    def start(self) -> Any:
+        """Get ready (start workers, connect); optional — the first map starts it."""
+        ...
+
+    def close(self) -> None:
+        """Release workers / connections."""
+        ...
+
 
 class SerialExecutor:
     """Run every item in this process, in order."""
@@ -79,6 +88,39 @@ class SerialExecutor:
 
     def describe(self) -> str:
         return "in-process (serial)"
+
+    def start(self) -> SerialExecutor:
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a dead parent not yet reaped is a zombie
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _watch_parent(pid: int, every: float = 1.0) -> None:
+    """Worker initializer: exit when the sweep's process is gone (killed with SIGKILL, say) —
+    forkserver workers are not its children and would otherwise wait for work for ever."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            if not _alive(pid):
+                os._exit(1)
+
+    threading.Thread(target=loop, name="breakerlab-parent-watch", daemon=True).start()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -100,15 +142,27 @@ class LocalExecutor:
         if workers is not None and workers < 1:
             raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
         self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
 
     def describe(self) -> str:
         return f"local process pool, {self.workers} worker(s)"
 
+    def start(self) -> LocalExecutor:
+        """Start the workers now (they import the simulator while the caller keeps planning)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=_context(), initializer=_watch_parent, initargs=(os.getpid(),)
+            )
+            for _ in range(self.workers):
+                self._pool.submit(os.getpid)
+        return self
+
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         if not items:
             return
-        n = min(self.workers, len(items))
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
+        pool = self.start()._pool
+        assert pool is not None
+        n = self.workers
         ok = False
         try:
             # keep at most 2 x workers runs queued: a cancelled sweep cancels quickly and
@@ -132,17 +186,25 @@ class LocalExecutor:
                 fill()
             ok = True
         finally:
-            if ok:
-                pool.shutdown(wait=True)
-            else:  # interrupted or failed: drop queued runs, stop the running ones
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for p in procs:
-                    with contextlib.suppress(Exception):
-                        p.terminate()
-                for p in procs:
-                    with contextlib.suppress(Exception):
-                        p.join(timeout=5)
+            if not ok:
+                self.close(kill=True)
+
+    def close(self, kill: bool = False) -> None:
+        """Shut the pool down; ``kill``: drop queued runs and stop the running ones."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not kill:
+            pool.shutdown(wait=True)
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.terminate()
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.join(timeout=5)
 
 
 class DaskExecutor:
@@ -150,7 +212,9 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, workers: int | None = None, *, client: Any = None) -> None:
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, *, client: Any = None, timeout: float = 20.0
+    ) -> None:
         if workers is not None and workers < 1:
             raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
         try:
@@ -160,6 +224,7 @@ class DaskExecutor:
                 "--executor dask needs dask.distributed: pip install 'dask[distributed]>=2024.1'"
             ) from None
         self.address = address
+        self.timeout = timeout
         self._client = client
         self._cluster: Any = None
         self._own_client = client is None
@@ -170,6 +235,10 @@ class DaskExecutor:
         where = self.address or ("the given client" if not self._own_client else "a LocalCluster")
         return f"dask.distributed on {where}, {self.workers} worker thread(s)"
 
+    def start(self) -> DaskExecutor:
+        self._connect()
+        return self
+
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
@@ -177,7 +246,7 @@ class DaskExecutor:
 
         if self.address:
             try:
-                self._client = Client(self.address, timeout="20s")
+                self._client = Client(self.address, timeout=f"{self.timeout:g}s")
             except (OSError, TimeoutError) as e:
                 raise ExecutorError(f"--scheduler {self.address}: cannot connect: {e}") from None
         else:

@@ -265,10 +265,9 @@ def slo_phases(slo: Any) -> Iterator[tuple[tuple[Any, ...], str, str, Any]]:
 
 def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(field path, message) for what the model alone cannot check."""
+    from faults import fault_windows
     from multiorg.breakers.registry import make_policy
     from multiorg.errors import ConfigError
-
-    from faults import fault_windows
 
     seen: dict[str, int] = {}
     for i, p in enumerate(sc.policies):
@@ -310,7 +309,8 @@ def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
             continue
         base, _, label = phase.partition(":")
         if base not in _SLO_PHASES:
-            yield path, f"unknown SLO phase {phase!r} (overall, before, during, after; add :<fault label> for one fault)"
+            yield path, (f"unknown SLO phase {phase!r} (overall, before, during, after; "
+                         "add :<fault label> for one fault)")
             continue
         if label and label not in labels:
             yield path, f"no fault labelled {label!r} (faults: {', '.join(labels) or 'none'})"
@@ -324,7 +324,8 @@ def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
             yield path, str(e)
             continue
         if (spec.where == "fault" or base in ("before", "during", "after")) and not windows:
-            yield path, f"{metric} {'in phase ' + base if base != 'overall' else ''} needs a fault to measure against".replace("  ", " ")
+            where = f" in phase {base}" if base != "overall" else ""
+            yield path, f"{metric}{where} needs a fault to measure against"
 
 
 def _check_semantics(sc: Scenario, root: Any, data: Any, source: str) -> None:

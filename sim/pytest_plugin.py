@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "scenario: a breakerlab scenario × policy regression test (sim.pytest_plugin)")
+    config.addinivalue_line("markers", "scenario: a breakerlab scenario x policy regression test (sim.pytest_plugin)")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

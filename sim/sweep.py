@@ -25,7 +25,7 @@ cartesian product; **random search** (``--random N``) draws N distinct settings,
 independently: uniformly from a range (integers for integer ranges, the step's points when a
 step is given, any value otherwise) or from a list, with ``numpy.random.default_rng(sample_seed)``.
 
-Runs = scenarios × settings × seeds (seeds ``seed, seed+1, …`` from each scenario's ``seed``
+Runs = scenarios x settings x seeds (seeds ``seed, seed+1, …`` from each scenario's ``seed``
 unless ``--seed`` gives the first one).
 
 Objectives (per run, from :func:`reports.metrics.trace_metrics`)
@@ -83,7 +83,6 @@ import itertools
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
@@ -788,10 +787,7 @@ def plan_sweep(
     scs = _scenarios(scenarios)
     cls = _policy_class(policy)
     axes = parse_grid(grid, policy)
-    if random is not None:
-        settings = random_settings(axes, random, sample_seed, policy)
-    else:
-        settings = grid_settings(axes)
+    settings = random_settings(axes, random, sample_seed, policy) if random is not None else grid_settings(axes)
     base = _validate(policy, {}, "--policy")
     full: list[dict[str, Any]] = []
     for s in settings:
@@ -859,7 +855,8 @@ def load_run(path: Path, key: str) -> dict[str, Any] | None:
     return rec
 
 
-ProgressFn = Callable[[int, int, PlannedRun, Mapping[str, Any] | None, str | None], Any]
+#: ``progress(done, total, run, metrics, error, reused)``
+ProgressFn = Callable[[int, int, PlannedRun, Mapping[str, Any] | None, str | None, bool], Any]
 
 
 def run_plan(
@@ -871,7 +868,8 @@ def run_plan(
 ) -> tuple[dict[str, dict[str, Any]], RunStats]:
     """Execute the runs not stored yet under ``out/runs``; return ``{key: metrics}`` of every run.
 
-    ``progress(done, total, run, metrics, error)`` is called after each run (reused ones first).
+    ``progress(done, total, run, metrics, error, reused)`` is called after each run (the reused
+    ones first, with ``reused=True``).
     Results are written as they complete; an interruption (KeyboardInterrupt) propagates after
     the executor is shut down, with every finished run on disk.
     """
@@ -898,7 +896,7 @@ def run_plan(
         for r in unique:
             if r.key in results:
                 done += 1
-                progress(done, stats.total, r, results[r.key], None)
+                progress(done, stats.total, r, results[r.key], None, True)
     t0 = time.perf_counter()
     executor = executor or SerialExecutor()
     tasks = [plan.task(r) for r in todo]
@@ -920,7 +918,7 @@ def run_plan(
                     stats.computed += 1
                 done += 1
                 if progress is not None:
-                    progress(done, stats.total, r, res.get("metrics"), err)
+                    progress(done, stats.total, r, res.get("metrics"), err, False)
     finally:
         stats.elapsed = time.perf_counter() - t0
         close = getattr(executor, "close", None)
@@ -1202,7 +1200,8 @@ def finish(
     result = SweepResult(plan, out, _rows(plan, results), settings, frontier, rec, stats)
     if charts and len(have) >= 1:
         result.charts = _charts(result)
-    result.results_path = atomic_write(out / "results.json", _dumps(_results_json(result, failover_slack, flapping_slack)))
+    doc = _results_json(result, failover_slack, flapping_slack)
+    result.results_path = atomic_write(out / "results.json", _dumps(doc))
     result.summary_path = atomic_write(out / "summary.md", summary_markdown(result, failover_slack, flapping_slack))
     return result
 
@@ -1273,7 +1272,7 @@ def _setting_cells(s: Mapping[str, Any]) -> list[str]:
     elif fo["never"] == fo["runs_with_fault"]:
         fo_text = "never"
     else:
-        fo_text = fmt_seconds(fo["mean"]) + (f" (never ×{fo['never']})" if fo["never"] else "")
+        fo_text = fmt_seconds(fo["mean"]) + (f" (never in {fo['never']} runs)" if fo["never"] else "")
     return [fmt_rate(o["success_rate"]), fo_text, fmt_count(o["wasted_attempts"]), fmt_count(o["flapping"])]
 
 
@@ -1286,7 +1285,7 @@ def summary_markdown(result: SweepResult, failover_slack: float, flapping_slack:
         f"# Sweep: {plan.policy} on {', '.join(n for n, _, _ in plan.scenarios)}",
         "",
         f"{plan.search.capitalize()} search over {', '.join(a.spec for a in plan.axes) or 'no parameter'}: "
-        f"{len(plan.runs)} runs = {n_sc} scenario(s) × {n_set} setting(s) × "
+        f"{len(plan.runs)} runs = {n_sc} scenario(s) x {n_set} setting(s) x "
         f"{'/'.join(map(str, n_seeds))} seed(s), {plan.mode} mode. Values are means over each setting's "
         "runs (all scenarios and seeds).",
         "",
@@ -1387,11 +1386,13 @@ def sweep(
 class _Bar:
     """Runs done / total: a rich bar on a TTY, one line per run otherwise (unless quiet)."""
 
-    def __init__(self, mode: str, plan: SweepPlan) -> None:
+    def __init__(self, mode: str, plan: SweepPlan, out: str = "") -> None:
+        self.plan_out = out
         self.mode = mode  # "bar" | "lines" | "quiet"
         self.plan = plan
         self._p: Any = None
         self._task: Any = None
+        self._reused = 0
 
     def __enter__(self) -> _Bar:
         if self.mode == "bar":
@@ -1410,9 +1411,20 @@ class _Bar:
         if self._p is not None:
             self._p.__exit__(*exc)
 
-    def __call__(self, done: int, total: int, r: PlannedRun, metrics: Mapping[str, Any] | None, err: str | None) -> None:
+    def __call__(
+        self, done: int, total: int, r: PlannedRun, metrics: Mapping[str, Any] | None, err: str | None,
+        reused: bool = False,
+    ) -> None:
         if self.mode == "quiet":
             return
+        if reused:
+            self._reused += 1
+            if self._p is not None:
+                self._p.update(self._task, completed=done, last="(already stored)")
+            return
+        if self._reused and self._p is None:
+            print(f"resuming: {self._reused} of {total} runs already stored in {self.plan_out}/runs", file=sys.stderr)
+            self._reused = 0
         name = self.plan.scenarios[r.scenario][0]
         what = f"{name} {self.plan.settings[r.setting].text()} seed {r.seed}"
         res = f"FAILED: {err}" if err else f"success {fmt_rate((metrics or {}).get('success_rate'))}"
@@ -1438,25 +1450,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .cli import EXIT_OK, InputError
     from .executors import ExecutorError, make_executor, terminate_as_interrupt
 
+    executor = None
+    # `--grid a=1..3 b.yaml`: argparse gives the file to --grid; a token without "=" that names a
+    # scenario file is a scenario
+    grid = []
+    for tok in args.grid:
+        if "=" not in tok and (tok.endswith((".yaml", ".yml", ".json")) or Path(tok).is_file()):
+            args.scenarios.append(tok)
+        else:
+            grid.append(tok)
+    args.grid = grid
+    if not args.scenarios:
+        raise InputError("breakerlab sweep: give at least one SCENARIO file")
     try:
         fo_slack = _slack_seconds(args.failover_slack)
         if args.flapping_slack < 0:
             raise SweepError(f"--flapping-slack: must be >= 0 (got {args.flapping_slack:g})")
+        parse_grid(args.grid, args.policy)  # a bad grid fails before any worker starts
+        executor = make_executor(args.executor, scheduler=args.scheduler, workers=args.workers)
+        if args.executor == "local":
+            executor.start()  # workers import the simulator while this process loads and plans
         plan = plan_sweep(
             args.scenarios, args.policy, args.grid, seeds=args.seeds, seed=args.seed, random=args.random,
             sample_seed=args.sample_seed, mode=args.mode, save_traces=args.save_traces,
         )
-        executor = make_executor(args.executor, scheduler=args.scheduler, workers=args.workers)
     except (SweepError, ExecutorError) as e:
+        if executor is not None:
+            executor.close()
         raise InputError(str(e)) from None
     quiet = args.quiet or args.json
     mode = "quiet" if quiet else ("bar" if sys.stderr.isatty() else "lines")
     total = len(plan.unique_runs())
     if not quiet:
-        print(f"sweep: {total} runs ({len(plan.scenarios)} scenario(s) × {len(plan.settings)} setting(s) × "
+        print(f"sweep: {total} runs ({len(plan.scenarios)} scenario(s) x {len(plan.settings)} setting(s) x "
               f"seeds) on {executor.describe()}; results in {args.out}/runs", file=sys.stderr)
     try:
-        with terminate_as_interrupt(), _Bar(mode, plan) as bar:
+        with terminate_as_interrupt(), _Bar(mode, plan, args.out) as bar:
             results, stats = run_plan(plan, args.out, executor, progress=bar)
     except KeyboardInterrupt:
         done = len(list(Path(args.out, "runs").glob("*.json")))
@@ -1498,7 +1527,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "sweep",
         help="sweep a policy's parameters over scenarios and seeds; Pareto frontier and a recommendation",
-        description="Grid or random search over a breaker policy's parameters. Runs = scenarios × settings × "
+        description="Grid or random search over a breaker policy's parameters. Runs = scenarios x settings x "
         "seeds, in parallel; each run is stored under OUT/runs/<hash of its config>.json as it finishes, "
         "so an interrupted sweep resumes where it stopped. Writes OUT/results.json, OUT/summary.md and "
         "heatmaps in OUT/charts/.",
@@ -1509,7 +1538,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
         "\nexamples:\n" + EXAMPLES,
         formatter_class=fmt,
     )
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML file(s)")
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario YAML file(s)")
     p.add_argument("--policy", required=True, help="policy or preset to tune (see `breakerlab list policies`)")
     p.add_argument("--grid", nargs="+", action="extend", default=[], metavar="NAME=VALUES",
                    help="parameters to sweep (see grid syntax below); repeatable")

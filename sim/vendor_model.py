@@ -385,7 +385,7 @@ class OrgModel:
         if latency > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
         completion = (max_tokens * 3 + 4) // 5
-        rid = self._rid + format(self._counter, "x")
+        rid = self._rid + str(self._counter)
         headers = SuccessHeaders(self, ms, eff, lvl_r, lvl_t, now, latency, rid)
         if self._openai:
             body = wire.openai_success(model, rid, prompt_tokens, completion)
@@ -492,12 +492,12 @@ class OrgModel:
             status, body = wire.openai_error(key, model=model, org_id=self.org_id, detail=detail)
             h = headers if headers is not None else {}
             h["openai-organization"] = self.org_id
-            h["x-request-id"] = "req_" + self._rid + format(self._counter, "x")
+            h["x-request-id"] = "req_" + self._rid + str(self._counter)
         else:
             status, body = wire.anthropic_error(key, model=model, org_id=self.org_id, detail=detail,
                                                 quota_status=self.spec.quota_status)
             h = headers if headers is not None else {}
-            h["request-id"] = "req_" + self._rid + format(self._counter, "x")
+            h["request-id"] = "req_" + self._rid + str(self._counter)
         return Decision(latency, status, key, NONE, h, body)
 
 

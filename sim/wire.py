@@ -8,9 +8,11 @@ same fields either way. Formats follow ``shared/vendor-wire-formats.md``:
   Go-style duration: ``"120ms"``, ``"1s"``, ``"17.28s"``, ``"6m0s"``), ``retry-after`` (whole
   seconds) and ``retry-after-ms`` on a 429, ``openai-organization``, ``x-request-id``,
   ``openai-processing-ms``; error body ``{"error": {"message", "type", "param", "code"}}``.
-* Anthropic: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,
-  reset}`` (reset as an RFC 3339 timestamp, whole seconds), ``retry-after`` (whole seconds) on a
-  429, ``request-id``; error body ``{"type": "error", "error": {"type", "message"}}``.
+* Anthropic: ``anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`` (reset as an
+  RFC 3339 timestamp, whole seconds), ``retry-after`` (whole seconds) on a 429, ``request-id``;
+  error body ``{"type": "error", "error": {"type", "message"}}``. The simulated org has one token
+  bucket (input + max output tokens), so the ``tokens-*`` headers describe it and the separate
+  ``input-tokens-*`` / ``output-tokens-*`` headers the real API adds are not sent.
 """
 
 from __future__ import annotations

@@ -120,3 +120,8 @@ def test_breaker_transitions_happen_when_the_outcomes_do() -> None:
         assert trace.requests["pod"][at["request"][hits[0]]] == ev["pod"][k]
     # the requests in flight at the trip still finish later: the loop never stalls
     assert np.any(at["end"][at["org"] != o2] > first)
+
+
+def test_arrivals_must_be_in_order() -> None:
+    with pytest.raises(ValueError):
+        Hub().drive([0.0, 2.0, 1.0], lambda i: None)

@@ -118,3 +118,43 @@ def test_full_mode_local_state_matches_fast_mode() -> None:
     full = sim.run(sc, "consecutive", mode="full")
     for col in ("org", "start", "end", "outcome", "status", "probe"):
         assert np.array_equal(fast.attempts[col], full.attempts[col]), col
+
+
+def test_full_mode_keeps_respx_call_log_bounded() -> None:
+    from sim.full import CALL_LOG_LIMIT
+
+    sc = busy_world(duration=400.0, pods=2, modifiers=[])
+    run = sim.Simulation(sc, sim.resolve_policy("seed"), "full", 3)
+    trace = run.run()
+    vendors = run.pods.vendors
+    assert vendors.calls == trace.n_attempts > CALL_LOG_LIMIT
+    assert len(vendors.mock.calls) < CALL_LOG_LIMIT
+    assert all(len(route.calls) < CALL_LOG_LIMIT for route in vendors.mock.routes)
+    # every pod shares one fakeredis server: the breaker keys live there, under the namespace
+    keys = run.pods.stores[0]._client.keys("*")
+    assert keys and all(k.startswith(b"multiorg:") for k in keys)
+
+
+def test_byte_identical_across_processes_and_hash_seeds(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2]); sys.path.insert(0, sys.argv[3]);"
+        "import sim; from test_modes import busy_world;"
+        "sim.run(busy_world(duration=120.0), 'seed', mode='full').save(sys.argv[1])"
+    )
+    paths = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"t{hash_seed}.npz"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code, str(out), str(root), str(Path(__file__).parent)],
+                       check=True, env=env, cwd=root)
+        paths.append(out)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    here = sim.run(busy_world(duration=120.0), "seed", mode="fast").save(tmp_path / "here.npz")
+    fast, full = sim.Trace.load(here), sim.Trace.load(paths[0])
+    assert np.array_equal(fast.attempts["end"], full.attempts["end"])

@@ -8,7 +8,7 @@ from conftest import openai_orgs, scenario
 from pydantic import ValidationError
 
 import sim
-from sim import Scenario, default_scenario
+from sim import default_scenario
 from sim.trace import ATTEMPT_COLUMNS, NO_ORG
 
 
@@ -98,10 +98,14 @@ def test_policy_arguments() -> None:
         sim.resolve_policy(3.5)
 
 
-def test_faults_need_the_catalogue() -> None:
-    sc = Scenario.model_validate({**scenario().model_dump(), "faults": [{"kind": "lockout", "target": "o1"}]})
-    try:
-        import faults  # noqa: F401
-    except ImportError:
-        with pytest.raises(NotImplementedError):
-            sim.run(sc, "none")
+def test_faults_from_the_catalogue_take_effect_in_sim_run() -> None:
+    pytest.importorskip("faults")
+    fault = {"kind": "lockout", "target": "o1", "reason": "quota", "start": 100, "end": 200}
+    sc = scenario(duration=300.0, faults=[fault], router={"max_attempts": 1})
+    trace = sim.run(sc, "none")
+    at = trace.attempts
+    o1 = at["org"] == trace.meta["orgs"].index("o1")
+    during = o1 & (at["start"] >= 100.5) & (at["start"] < 199.5)
+    assert np.any(during) and np.all(at["status"][during] == 429)
+    assert np.all(at["status"][o1 & (at["start"] < 99.5)] == 200)
+    assert any(w.get("target") == "o1" for w in trace.meta["faults"])

@@ -1,0 +1,104 @@
+"""Speed-up of a sweep on a local process pool over running it serially.
+
+    python benchmarks/sweep_speedup.py                 # 8 runs, all cores; one JSON object
+    python benchmarks/sweep_speedup.py --runs 12 --workers 2 --hours 3
+
+The sweep: the ``consecutive`` policy over ``--runs`` values of ``threshold`` (1 seed each) on a
+small world (4 OpenAI orgs + Anthropic, 2 pods, shared state) where one org browns out (40 %
+errors) for the middle third of the run; each run lasts a few seconds of wall time.
+
+1. **serial**: :func:`sim.sweep.run_plan` with the in-process executor (this process has already
+   imported the simulator, as the CLI has when it plans);
+2. **pool**: the same plan on :class:`sim.executors.LocalExecutor` (forkserver workers, which import
+   the simulator once): wall time from creating the pool to the last result stored — worker start-up
+   included.
+
+Both write to fresh temporary directories (nothing is reused) and must store byte-identical run
+files. The target is a speed-up of at least 1.8x with 2 cores for 8 or more runs. Figures are
+printed, never asserted (design.md: no timing assertions in tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGET = 1.8
+
+
+def scenario(hours: float, volume: float) -> Any:
+    import sim
+
+    d = hours * 3600.0
+    return sim.default_scenario(
+        name="sweep-benchmark",
+        duration=d,
+        pods=2,
+        router={"max_attempts": 2, "attempt_timeout": 30.0, "deadline": 60.0},
+        traffic={"daily_volume": volume, "shape": "flat"},
+        modifiers=[{"kind": "brownout", "label": "secondary1 brownout", "targets": ["secondary1"],
+                    "start": d / 3, "end": 2 * d / 3, "error_rate_set": 0.4}],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=8, help="runs in the sweep (default 8)")
+    ap.add_argument("--workers", type=int, default=None, help="pool size (default: all cores)")
+    ap.add_argument("--hours", type=float, default=2.0, help="simulated hours per run (default 2)")
+    ap.add_argument("--volume", type=float, default=300_000, help="requests per day (default 300k)")
+    args = ap.parse_args(argv)
+
+    from sim.executors import LocalExecutor, SerialExecutor
+    from sim.sweep import plan_sweep, run_plan
+
+    sc = scenario(args.hours, args.volume)
+    plan = plan_sweep([sc], "consecutive", [f"threshold=1..{args.runs}"], seeds=1)
+    n = len(plan.unique_runs())
+
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        t0 = time.perf_counter()
+        _, s1 = run_plan(plan, a, SerialExecutor())
+        serial = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        pool = LocalExecutor(args.workers)
+        _, s2 = run_plan(plan, b, pool)
+        parallel = time.perf_counter() - t0
+
+        ra, rb = Path(a, "runs"), Path(b, "runs")
+        same = sorted(p.name for p in ra.glob("*.json")) == sorted(p.name for p in rb.glob("*.json")) and all(
+            (ra / p.name).read_bytes() == (rb / p.name).read_bytes() for p in ra.glob("*.json")
+        )
+    speedup = serial / parallel if parallel > 0 else None
+    out = {
+        "benchmark": "sweep_speedup",
+        "runs": n,
+        "workers": pool.workers,
+        "cpus": os.cpu_count(),
+        "simulated_hours_per_run": args.hours,
+        "serial_s": round(serial, 3),
+        "pool_s": round(parallel, 3),
+        "serial_s_per_run": round(serial / n, 3),
+        "speedup": round(speedup, 3) if speedup else None,
+        "target": TARGET,
+        "meets_target": bool(speedup and speedup >= TARGET),
+        "identical_results": same,
+        "failed_runs": s1.failed + s2.failed,
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
