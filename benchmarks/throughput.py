@@ -24,8 +24,10 @@ machine may be shared — on a quiet machine the two agree):
 ``peak_rss_mb``     peak resident memory of this process (target <= 1024).
 
 Also: ``router_core_us`` — the multiorg router alone per request (a no-op vendor client, no
-simulation; the floor under ``fast``'s cost) — and per-request costs in µs. Each figure is the best
-of ``--repeat`` runs. Figures are printed, never asserted.
+simulation; the floor under ``fast``'s cost), ``fast_ratio_ceiling`` = bare simpy CPU µs /
+``router_core_us`` (the best ``fast_ratio`` a zero-cost simulator around this router could
+reach), ``sim_overhead_cpu_us`` = fast CPU µs - ``router_core_us``, and per-request costs in µs.
+Each figure is the best of ``--repeat`` runs. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     out["full_ratio_cpu"] = out["bare_respx_cpu_us_per_request"] / out["full_cpu_us_per_request"]
 
     out["router_core_us"] = min(router_core_us() for _ in range(args.repeat))
+    # the best fast_ratio any simulator could reach around this router: bare simpy / router alone
+    out["fast_ratio_ceiling"] = out["bare_simpy_cpu_us_per_request"] / out["router_core_us"]
+    out["sim_overhead_cpu_us"] = out["fast_cpu_us_per_request"] - out["router_core_us"]
 
     if not args.no_day:
         day = world(DAY)

@@ -12,7 +12,9 @@ No simpy ``Process`` is created per request: arrivals are precomputed and merged
 (:meth:`Hub.drive`): when the next arrival is due no later than the next queued event, the hub
 sets the clock to it and starts the request in a greenlet (arrivals go first on ties). The queue
 and clock are the simpy ``Environment``'s, so ordinary simpy events, timeouts and processes
-scheduled on ``hub.env`` run in the same loop, interleaved in the same order.
+scheduled on ``hub.env`` run in the same loop, interleaved in the same order. Drive the loop with
+:meth:`Hub.run`, never ``env.run()``: the wake-ups on the queue are greenlets, which only the hub
+knows how to process.
 
 Performance notes (this loop is the simulator's hot path): a wake-up is the greenlet itself on
 the queue (no event object, no callback list); request greenlets are reused, because on
@@ -90,7 +92,11 @@ class Hub:
         heappush(self._queue, (when, NORMAL, next(self._eid), _Wake(callback)))
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` in a request greenlet from now; returns when it first sleeps or ends."""
+        """Run ``fn(*args)`` in a request greenlet from now; returns when it first sleeps or ends.
+
+        Call it from the main greenlet (a simpy callback, or before :meth:`run`)."""
+        if getcurrent() is not self.main:
+            raise RuntimeError("Hub.spawn must be called from the hub's main greenlet")
         self.started += 1
         n = self.in_flight = self.in_flight + 1
         if n > self.max_in_flight:

@@ -26,14 +26,16 @@ started and stops the local workers; results already yielded are the caller's to
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 __all__ = [
@@ -134,69 +136,138 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 class LocalExecutor:
-    """A process pool on this machine: all cores unless ``workers`` says otherwise."""
+    """A process pool on this machine: all cores unless ``workers`` says otherwise.
+
+    Starting forkserver workers takes a second or two (the forkserver imports the simulator).
+    Until the pool is up this process — which has the simulator imported already — runs items
+    itself (``inline_while_starting``), taking them from the end of the list; the pool takes them
+    from the front as soon as it is ready, so a short sweep does not pay the start-up twice.
+    """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, inline_while_starting: bool = True) -> None:
         if workers is not None and workers < 1:
             raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
         self.workers = workers or os.cpu_count() or 1
+        self.inline_while_starting = inline_while_starting
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._used = False
 
     def describe(self) -> str:
         return f"local process pool, {self.workers} worker(s)"
 
     def start(self) -> LocalExecutor:
-        """Start the workers now (they import the simulator while the caller keeps planning)."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
+        """Start the workers in the background: they import the simulator while the caller keeps
+        planning (creating forkserver workers blocks until the forkserver has preloaded)."""
+        if self._pool is None and self._starting is None:
+            self._started.clear()
+            self._starting = threading.Thread(target=self._create, name="breakerlab-pool-start", daemon=True)
+            self._starting.start()
+        return self
+
+    def _create(self) -> None:
+        try:
+            pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=_context(), initializer=_watch_parent, initargs=(os.getpid(),)
             )
             for _ in range(self.workers):
-                self._pool.submit(os.getpid)
-        return self
+                pool.submit(os.getpid)  # returns once the workers exist
+            self._pool = pool
+        except BaseException as e:  # reported by _ready()
+            self._start_error = e
+        finally:
+            self._started.set()
+
+    def _ready(self) -> ProcessPoolExecutor:
+        if self._pool is None and self._starting is None:
+            self.start()
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._start_error is not None:
+            err, self._start_error = self._start_error, None
+            raise ExecutorError(f"cannot start the local process pool: {err}") from err
+        assert self._pool is not None
+        return self._pool
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         if not items:
             return
-        pool = self.start()._pool
-        assert pool is not None
-        n = self.workers
+        self.start()
+        self._used = True
+        todo = collections.deque(range(len(items)))
+        finished: queue.Queue[tuple[int, Future[Any] | None]] = queue.Queue()
+        lock = threading.Lock()
+        closed = threading.Event()
+
+        def submit_next() -> bool:
+            # at most 2 x workers items queued in the pool: an interrupted sweep stops quickly
+            # and scenarios are pickled shortly before they run
+            with lock:
+                if closed.is_set() or not todo or self._pool is None:
+                    return False
+                i = todo.popleft()
+                fut = self._pool.submit(fn, items[i])
+            fut.add_done_callback(lambda f, i=i: finished.put((i, f)))
+            return True
+
+        def feed_when_ready() -> None:
+            self._started.wait()
+            if self._pool is None:
+                finished.put((-1, None))  # could not start: _ready() raises the error
+                return
+            for _ in range(2 * self.workers):
+                if not submit_next():
+                    break
+
+        threading.Thread(target=feed_when_ready, name="breakerlab-pool-feed", daemon=True).start()
         ok = False
         try:
-            # keep at most 2 x workers runs queued: a cancelled sweep cancels quickly and
-            # scenarios are pickled shortly before they run
-            pending: dict[Future[Any], int] = {}
-            todo = iter(enumerate(items))
-
-            def fill() -> None:
-                while len(pending) < 2 * n:
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        return
-                    pending[pool.submit(fn, nxt[1])] = nxt[0]
-
-            fill()
-            while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=pending.__getitem__):
-                    i = pending.pop(fut)
-                    yield i, fut.result()
-                fill()
+            remaining = len(items)
+            while remaining:
+                if self.inline_while_starting and not self._started.is_set():
+                    with lock:
+                        i = todo.pop() if todo else None
+                    if i is not None:  # the pool is not up yet: do it here
+                        res = fn(items[i])
+                        remaining -= 1
+                        yield i, res
+                        continue
+                try:
+                    i, fut = finished.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if fut is None:
+                    self._ready()
+                    raise ExecutorError("the local process pool did not start")
+                res = fut.result()
+                remaining -= 1
+                submit_next()
+                yield i, res
             ok = True
         finally:
+            closed.set()
             if not ok:
                 self.close(kill=True)
 
     def close(self, kill: bool = False) -> None:
-        """Shut the pool down; ``kill``: drop queued runs and stop the running ones."""
+        """Shut the pool down; ``kill`` (or a pool that never got work, e.g. every run was
+        stored already): drop queued runs and stop the running ones."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        self._start_error = None
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        if not kill:
+        if not kill and self._used:
             pool.shutdown(wait=True)
             return
+        self._used = False
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:

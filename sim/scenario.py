@@ -20,11 +20,15 @@ org's ``api_key_env`` to it (the process environment is never read).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from faults.compile import check_faults
+from faults.models import Fault
+from faults.units import count, duration, factor, rate, volume
 from multiorg.config import (
     DEFAULT_BASE_URLS,
     BreakerConfig,
@@ -34,9 +38,6 @@ from multiorg.config import (
     RouterConfig,
     VendorConfig,
 )
-from faults.models import Fault
-from faults.compile import check_faults
-from faults.units import count, duration, factor, rate, volume
 from multiorg.units import seconds
 
 from .clock import DEFAULT_START, parse_epoch
@@ -152,10 +153,8 @@ def _limit_units(value: Any) -> Any:
             lim = dict(lim)
             for k in ("rpm", "tpm"):
                 if k in lim:
-                    try:
+                    with contextlib.suppress(ValueError):  # left to pydantic's message
                         lim[k] = count(lim[k])
-                    except ValueError:
-                        pass
         out[model] = lim
     return out
 

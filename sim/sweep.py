@@ -1121,10 +1121,13 @@ def recommend(
         f"{names[i]} has the highest success rate ({fmt_rate(p.get('success_rate'))}) of the "
         f"{len(cands)} Pareto-frontier setting(s) (of {len(front)}) whose "
     )
+    objectives = [n for n, _ in OBJECTIVES]
+    ties = [j for j in front if j != i and all(_cost(points[j], n) == _cost(points[i], n) for n in objectives)]
+    tie = f", tied on every objective with {len(ties)} other setting(s) (first in grid order)" if ties else ""
     if rule == "within-slack":
-        reason = f"{head}{fo_part} and whose {fl_part}."
+        reason = f"{head}{fo_part} and whose {fl_part}{tie}."
     else:
-        reason = f"{head}{fo_part} (none was also within {flapping_slack:g} flapping cycle(s) of the best)."
+        reason = f"{head}{fo_part} (none was also within {flapping_slack:g} flapping cycle(s) of the best){tie}."
     return Recommendation(i, reason, rule, tuple(cands))
 
 
@@ -1482,8 +1485,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     mode = "quiet" if quiet else ("bar" if sys.stderr.isatty() else "lines")
     total = len(plan.unique_runs())
     if not quiet:
+        seeds = "/".join(str(n) for n in sorted({len(x) for x in plan.seeds}))
         print(f"sweep: {total} runs ({len(plan.scenarios)} scenario(s) x {len(plan.settings)} setting(s) x "
-              f"seeds) on {executor.describe()}; results in {args.out}/runs", file=sys.stderr)
+              f"{seeds} seed(s)) on {executor.describe()}; results in {args.out}/runs", file=sys.stderr)
     try:
         with terminate_as_interrupt(), _Bar(mode, plan, args.out) as bar:
             results, stats = run_plan(plan, args.out, executor, progress=bar)

@@ -520,6 +520,11 @@ class VendorWorld:
 
 def prompt_tokens_of(messages: Sequence[Any], system: str | None) -> int:
     """The vendor's token estimate of a prompt: 4 characters per token, rounded up."""
+    if not system and len(messages) == 1:  # the simulator's own requests: one user message
+        m = messages[0]
+        c = m.get("content") if type(m) is dict else None
+        if type(c) is str:
+            return (len(c) + 3) // 4
     chars = len(system) if system else 0
     for m in messages:
         c = m.get("content") if isinstance(m, dict) else getattr(m, "get", lambda _k: None)("content")

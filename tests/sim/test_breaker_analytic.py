@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
-from conftest import openai_orgs, scenario
+from sim_helpers import openai_orgs, scenario
 
 import sim
 from sim.trace import EVENT_KINDS, NO_ORG

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
-from conftest import max_overlap, openai_orgs, scenario
+from sim_helpers import max_overlap, openai_orgs, scenario
 
 import sim
 from sim.bridge import Hub

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import openai_orgs
+from sim_helpers import openai_orgs
 
 import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import openai_orgs, scenario
 from pydantic import ValidationError
+from sim_helpers import openai_orgs, scenario
 
 import sim
 from sim import default_scenario

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import openai
-from conftest import openai_orgs
+from sim_helpers import openai_orgs
 
 import sim
 from sim import Scenario

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scenario
+from sim_helpers import scenario
 
 from sim.rng import Seeds
 from sim.traffic import generate

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from conftest import scenario
+from sim_helpers import scenario
 
 from multiorg.outcomes import Outcome, classify_response, parse_duration
 from sim import wire

@@ -87,6 +87,7 @@ def test_ties_go_to_fewer_wasted_attempts_then_order() -> None:
     # 1 and 2 are identical and both dominate nothing of each other; 0 trades wasted for flapping
     rec = recommend(pts)
     assert rec is not None and rec.index == 1
+    assert rec.reason.endswith("tied on every objective with 1 other setting(s) (first in grid order).")
 
 
 def test_a_real_sweep_recommends_a_frontier_setting(tmp_path) -> None:
