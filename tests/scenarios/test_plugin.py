@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from importlib.metadata import entry_points
 
 import pytest
 
@@ -13,6 +14,7 @@ import reports.metrics  # noqa: F401
 import sim.pytest_plugin  # noqa: F401
 
 pytest_plugins = ["pytester"]
+
 
 SCENARIO = textwrap.dedent("""\
     name: tiny
@@ -43,7 +45,11 @@ SCENARIO = textwrap.dedent("""\
 @pytest.fixture
 def scenarios_dir(pytester: pytest.Pytester):
     d = pytester.mkdir("scenarios")
-    pytester.makeini("[pytest]\naddopts = -p sim.pytest_plugin\n"
+    # Installed (pip install -e .), the plugin loads through its entry point; from a bare checkout
+    # the test loads it by name. Loading it both ways would register it twice.
+    installed = any(ep.name == "breakerlab" for ep in entry_points(group="pytest11"))
+    addopts = "" if installed else "addopts = -p sim.pytest_plugin\n"
+    pytester.makeini("[pytest]\n" + addopts +
                      "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
     return d
 
