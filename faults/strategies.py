@@ -37,7 +37,7 @@ out so that a failing schedule shrinks towards
   periods while flapping, more of the rate limit kept, shorter ``retry-after``, smaller skews.
 
 Every fault draws the same sequence whatever its kind — the kind, the target picks, the window,
-three parameters in ``0..1000`` read as a fraction of the kind's range (0: mildest) — so the
+three parameters in ``0..255`` read as a fraction of the kind's range (0: mildest) — so the
 shrinker can swap a lockout for a milder kind without the rest of the draw falling apart.
 
 Times are multiples of ``resolution`` (default 60 s, 1 s for runs shorter than 10 minutes), and
@@ -154,8 +154,9 @@ DEFAULT_KINDS: tuple[str, ...] = (
 
 _S = st.SearchStrategy
 
-#: parameter draws are integers 0.._R, read as a fraction of the kind's range (0: the mildest)
-_R = 1000
+#: parameter draws are integers 0.._R, read as a fraction of the kind's range (0: the mildest);
+#: hypothesis draws integers up to 255 uniformly (beyond, it favours small ones)
+_R = 255
 #: parameter draws per fault, whatever its kind (see the module docstring)
 _N_PARAMS = 3
 
@@ -282,10 +283,21 @@ def windows(
     lo = min(total, max(1, math.ceil(min(min_duration, duration) / step - 1e-9)))
     hi = total if max_duration is None else max(lo, min(total, math.floor(max_duration / step + 1e-9)))
 
+    # Positions are drawn uniformly: one integer up to 255 (hypothesis draws those uniformly), or
+    # two (coarse, fine) for longer runs — the same number of draws for every window of the run.
+    top = max(total - lo, hi - lo)
+    wide = top > _R
+    unit = (_R + 1) ** 2 - 1 if wide else top
+
+    def position(draw: Callable[..., Any], n: int) -> int:
+        """0..n, shrinking towards 0."""
+        u = draw(st.integers(0, _R)) * (_R + 1) + draw(st.integers(0, _R)) if wide else draw(st.integers(0, top))
+        return min(n, u * (n + 1) // (unit + 1))
+
     @st.composite
     def draw_window(draw: Callable[..., Any]) -> tuple[float, float]:
-        start = draw(st.integers(0, total - lo))
-        length = draw(st.integers(lo, max(lo, min(hi, total - start))))
+        start = position(draw, total - lo)
+        length = lo + position(draw, max(lo, min(hi, total - start)) - lo)
         return start * step, length * step
 
     return draw_window()

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -20,8 +19,7 @@ from .config import MultiOrgConfig, OrgConfig, VendorConfig
 from .vendors import ChatRequest, anthropic_body, openai_body
 
 
-@dataclass(frozen=True, slots=True)
-class VendorResponse:
+class VendorResponse(NamedTuple):
     status: int
     #: lower-case keys (or a case-insensitive mapping such as httpx.Headers)
     headers: Mapping[str, str]
@@ -63,7 +61,8 @@ def _decode(resp: httpx.Response) -> VendorResponse:
         body = json.loads(resp.content) if resp.content else None
     except ValueError:
         body = None
-    return VendorResponse(resp.status_code, resp.headers, body)
+    # A plain dict (httpx lower-cases the names): the classifier's lookups are dict-fast then.
+    return VendorResponse(resp.status_code, dict(resp.headers), body)
 
 
 class HttpVendorClient:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -58,9 +57,12 @@ OUTCOME_CODES: dict[Outcome, int] = {o: i for i, o in enumerate(Outcome)}
 OUTCOMES_BY_CODE: tuple[Outcome, ...] = tuple(Outcome)
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """What one attempt told us about the org that served it."""
+class Classification(NamedTuple):
+    """What one attempt told us about the org that served it.
+
+    A NamedTuple rather than a frozen dataclass: one is built per attempt on the hot path, and a
+    tuple is several times cheaper to construct while just as immutable.
+    """
 
     outcome: Outcome
     status: int = 0
@@ -124,6 +126,10 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     v = headers.get(name)
     if v is None:
         return None
+    try:
+        return int(v)
+    except ValueError:
+        pass
     try:
         return int(float(v))
     except (ValueError, OverflowError):  # "abc", "nan", "inf"
@@ -194,18 +200,20 @@ def classify_response(
     slow_threshold: float | None = None,
 ) -> Classification:
     """Classify one vendor answer. ``headers`` keys are lower-case; ``body`` is decoded JSON."""
-    remaining_r = _int_header(headers, "x-ratelimit-remaining-requests")
-    if remaining_r is None:
+    get = headers.get
+    if get("x-ratelimit-remaining-requests") is not None or get("x-ratelimit-remaining-tokens") is not None:
+        remaining_r = _int_header(headers, "x-ratelimit-remaining-requests")
+        remaining_t = _int_header(headers, "x-ratelimit-remaining-tokens")
+        limit_r = _int_header(headers, "x-ratelimit-limit-requests") if remaining_r is not None else None
+    elif (
+        get("anthropic-ratelimit-requests-remaining") is not None
+        or get("anthropic-ratelimit-tokens-remaining") is not None
+    ):
         remaining_r = _int_header(headers, "anthropic-ratelimit-requests-remaining")
-    remaining_t = _int_header(headers, "x-ratelimit-remaining-tokens")
-    if remaining_t is None:
         remaining_t = _int_header(headers, "anthropic-ratelimit-tokens-remaining")
-
-    limit_r = None
-    if remaining_r is not None:
-        limit_r = _int_header(headers, "x-ratelimit-limit-requests")
-        if limit_r is None:
-            limit_r = _int_header(headers, "anthropic-ratelimit-requests-limit")
+        limit_r = _int_header(headers, "anthropic-ratelimit-requests-limit") if remaining_r is not None else None
+    else:
+        remaining_r = remaining_t = limit_r = None
 
     if 200 <= status < 300:
         slow = slow_threshold is not None and latency is not None and latency > slow_threshold

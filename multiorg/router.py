@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .alerts import Notifier
 from .breakers.base import Admission, BreakerPolicy
@@ -36,17 +35,21 @@ DEFAULT_RETRY_AFTER = 1.0
 _NO_RESPONSE = VendorResponse(0, {}, None)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptPlan:
+class AttemptPlan(NamedTuple):
+    """One attempt the core asks its face to make. (NamedTuples here: built per attempt on the
+    hot path, several times cheaper than frozen dataclasses and just as immutable.)"""
+
     org: OrgConfig
-    api_key: str = field(repr=False)  # never in a repr, a log line or a traceback
+    api_key: str
     request: ChatRequest
     timeout: float
     probe: bool
 
+    def __repr__(self) -> str:  # the key never appears in a repr, a log line or a traceback
+        return f"AttemptPlan(org={self.org.name!r}, api_key=***, timeout={self.timeout!r}, probe={self.probe!r})"
 
-@dataclass(frozen=True, slots=True)
-class RouteResult:
+
+class RouteResult(NamedTuple):
     """The answer to one request: the last reply, who gave it and how many attempts it took."""
 
     response: VendorResponse
@@ -115,6 +118,8 @@ class RoutingCore:
         self.switch = VendorSwitch(store, rc.default_vendor, rc.namespace)
         self.selector = make_selector(rc.strategy, config.orgs)
         self.stats = OrgStats()
+        # Only strategies that read observations pay for keeping them.
+        self._track_stats = bool(getattr(self.selector, "uses_stats", True))
         self.budget = RetryBudget(rc.retry_budget_ratio, rc.retry_budget_min_per_s, rc.retry_budget_window)
         self.observer: RouterObserver = observer or _NullObserver()
         env = os.environ if environ is None else environ
@@ -185,8 +190,12 @@ class RoutingCore:
         standby = rc.standby_vendor
         tried: list[str] = []
         attempts = 0
-        last: RouteResult | None = None
         earliest: float | None = None
+        track = self._track_stats
+        last_org: OrgConfig | None = None
+        reply: VendorResponse | BaseException | None = None
+        cls: Classification | None = None
+        t1 = now
         while True:
             org, ticket, retry_at = self._pick(vendor, model, tried, now)
             if org is None or ticket is None:
@@ -197,54 +206,58 @@ class RoutingCore:
                     continue
                 break
             name = org.name
-            t0 = clock.now()
+            # No time passes while choosing (pure in-process work), so the attempt starts "now".
+            t0 = now
             timeout = min(rc.attempt_timeout, deadline - t0)
-            if timeout <= 0.0:  # the deadline passed while choosing: no attempt without time
+            if timeout <= 0.0:  # the deadline passed: no attempt without time
                 board.release(name, model, ticket)
                 break
-            stats.started(name)
+            if track:
+                stats.started(name)
             try:
                 reply = yield AttemptPlan(org, self._keys[name], request, timeout, ticket.probe)
                 t1 = clock.now()
                 if isinstance(reply, BaseException):
                     # re-raises anything that is not a transport failure
                     cls = classify_exception(reply)
-                    response = _NO_RESPONSE
                 else:
                     cls = classify_response(
                         reply.status, reply.headers, reply.body, now=t1, latency=t1 - t0,
                         slow_threshold=rc.slow_call_threshold,
                     )
-                    response = reply
             except BaseException:
                 # Cancelled or broken mid-attempt: give back a probe permit, judge nothing.
-                stats.in_flight[name] -= 1
+                if track:
+                    stats.in_flight[name] -= 1
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
             board.record(name, model, ticket, outcome)
-            stats.finished(
-                name, model, t1 - t0, cls.remaining_requests,
-                cls.limit_requests or self._limits.get((name, model)),
-            )
+            if track:
+                stats.finished(
+                    name, model, t1 - t0, cls.remaining_requests,
+                    cls.limit_requests or self._limits.get((name, model)),
+                )
             observer.attempt(tag, name, org.vendor, t0, t1, outcome, cls.status, ticket.probe)
             attempts += 1
+            last_org = org
             if outcome is Outcome.RATE_LIMITED:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
-            last = RouteResult(response, name, org.vendor, outcome, attempts, cls)
             now = t1
             if not outcome.org_fault or attempts >= rc.max_attempts or now >= deadline:
                 break
             if not self.budget.try_retry(now):
                 break
             tried.append(name)
-        end = clock.now()
-        if last is None:
+        if last_org is None or cls is None:
+            end = clock.now()
             observer.request(tag, start, end, None, 0)
             raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
-        observer.request(tag, start, end, last.outcome, attempts)
-        return last
+        # The request ends when its last attempt does (routing work after it takes no time).
+        observer.request(tag, start, t1, cls.outcome, attempts)
+        response = _NO_RESPONSE if isinstance(reply, BaseException) or reply is None else reply
+        return RouteResult(response, last_org.name, last_org.vendor, cls.outcome, attempts, cls)
 
 
 class Router:

@@ -39,6 +39,9 @@ class OrgStats:
 
 
 class OrgSelector(Protocol):
+    #: whether ``choose`` reads :class:`OrgStats` (the router skips keeping them otherwise)
+    uses_stats: bool
+
     def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int: ...
 
 
@@ -51,6 +54,8 @@ class RoundRobin:
     skip orgs whenever the candidate set shrinks, e.g. on a retry.) Without ``orgs`` it falls
     back to that counter.
     """
+
+    uses_stats = False
 
     __slots__ = ("_last", "_next", "_rank")
 
@@ -78,6 +83,8 @@ class RoundRobin:
 class Weighted:
     """Random in proportion to each org's configured weight (e.g. by tier)."""
 
+    uses_stats = False
+
     def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
         total = sum(o.weight for o in candidates)
         x = rng.random() * total
@@ -94,6 +101,8 @@ class LeastInFlight:
     Ties go round robin: with "the first" winning every tie, light or sequential traffic (where
     nothing is ever in flight) would all land on one org and exhaust its rate limit.
     """
+
+    uses_stats = True
 
     __slots__ = ("_next",)
 
@@ -117,6 +126,8 @@ class LeastInFlight:
 class Headroom:
     """The org with the most rate-limit headroom left (x-ratelimit-remaining / limit); unknown = full."""
 
+    uses_stats = True
+
     def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
         room = stats.headroom
         return max(range(len(candidates)), key=lambda i: room.get((candidates[i].name, model), 1.0))
@@ -124,6 +135,8 @@ class Headroom:
 
 class PowerOfTwoLatency:
     """Two random candidates; the one with the lower latency EWMA (unknown counts as fastest)."""
+
+    uses_stats = True
 
     def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
         n = len(candidates)
