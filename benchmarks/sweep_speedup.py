@@ -11,7 +11,8 @@ errors) for the middle third of the run; each run lasts a few seconds of wall ti
    imported the simulator, as the CLI has when it plans);
 2. **pool**: the same plan on :class:`sim.executors.LocalExecutor` (forkserver workers, which import
    the simulator once): wall time from creating the pool to the last result stored — worker start-up
-   included.
+   (~1.7 s: the forkserver imports ``sim`` and ``reports``) included; this process runs items itself
+   until the workers are up.
 
 Both write to fresh temporary directories (nothing is reused) and must store byte-identical run
 files. The target is a speed-up of at least 1.8x with 2 cores for 8 or more runs. Figures are
@@ -79,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=8, help="runs in the sweep (default 8)")
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: all cores)")
-    ap.add_argument("--hours", type=float, default=2.0, help="simulated hours per run (default 2)")
+    ap.add_argument("--hours", type=float, default=6.0,
+                    help="simulated hours per run (default 6: ~3 s of wall time, like a run of "
+                    "scenarios/lock-primary-before-launch.yaml)")
+    ap.add_argument("--repeat", type=int, default=1, help="measure N times, report the best of each (default 1)")
     ap.add_argument("--volume", type=float, default=300_000, help="requests per day (default 300k)")
     args = ap.parse_args(argv)
 
@@ -92,20 +96,26 @@ def main(argv: list[str] | None = None) -> int:
     plan = plan_sweep([sc], "consecutive", [f"threshold=1..{args.runs}"], seeds=1)
     n = len(plan.unique_runs())
 
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        t0 = time.perf_counter()
-        _, s1 = run_plan(plan, a, SerialExecutor())
-        serial = time.perf_counter() - t0
+    serials, pools = [], []
+    same = True
+    failed = 0
+    for _ in range(max(1, args.repeat)):
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            t0 = time.perf_counter()
+            _, s1 = run_plan(plan, a, SerialExecutor())
+            serials.append(time.perf_counter() - t0)
 
-        t0 = time.perf_counter()
-        pool = LocalExecutor(args.workers)
-        _, s2 = run_plan(plan, b, pool)
-        parallel = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            pool = LocalExecutor(args.workers)
+            _, s2 = run_plan(plan, b, pool)
+            pools.append(time.perf_counter() - t0)
 
-        ra, rb = Path(a, "runs"), Path(b, "runs")
-        same = sorted(p.name for p in ra.glob("*.json")) == sorted(p.name for p in rb.glob("*.json")) and all(
-            (ra / p.name).read_bytes() == (rb / p.name).read_bytes() for p in ra.glob("*.json")
-        )
+            ra, rb = Path(a, "runs"), Path(b, "runs")
+            same = same and sorted(p.name for p in ra.glob("*.json")) == sorted(
+                p.name for p in rb.glob("*.json")
+            ) and all((ra / p.name).read_bytes() == (rb / p.name).read_bytes() for p in ra.glob("*.json"))
+            failed += s1.failed + s2.failed
+    serial, parallel = min(serials), min(pools)
     speedup = serial / parallel if parallel > 0 else None
     out = {
         "benchmark": "sweep_speedup",
@@ -120,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "target": TARGET,
         "meets_target": bool(speedup and speedup >= TARGET),
         "identical_results": same,
-        "failed_runs": s1.failed + s2.failed,
+        "failed_runs": failed,
+        "samples": {"serial_s": [round(x, 3) for x in serials], "pool_s": [round(x, 3) for x in pools]},
         # other processes competing for the cores cap the speed-up: check these. capacity = how
         # many cores busy loops got in parallel just before the benchmark (≈ workers when idle)
         "parallel_capacity": round(capacity, 2),

@@ -321,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR", help="where to write (default: the report directory)")
     p.add_argument("--json", action="store_true", help="print results.json on stdout")
     p.set_defaults(func=cmd_report)
+
+    from .search import add_search_parser
+
+    add_search_parser(sub)
     return parser
 
 

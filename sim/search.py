@@ -2,11 +2,10 @@
 
     from sim.search import search
 
-    result = search("scenarios/flapping-org.yaml", "consecutive", params={"threshold": 50},
-                    kinds=["brownout"], budget=60, seed=0, duration="1h", volume="24k/day",
-                    out="counterexample.yaml")
-    if result.found:
-        print(result.faults, result.failed_checks)   # breakerlab run counterexample.yaml --policy consecutive
+    result = search("my-pool.yaml", "consecutive", params={"threshold": 50}, kinds=["brownout"],
+                    budget=40, seed=0, duration="1h", volume="24k/day", out="counterexample.yaml")
+    if result.found:   # then `breakerlab run counterexample.yaml --policy consecutive` misses the SLO
+        print(result.faults, result.failed_checks, result.examples_run)
 
 How it works. Hypothesis (``hypothesis.find``) draws fault schedules from
 :func:`faults.strategies.for_scenario` — up to ``max_faults`` faults of ``kinds`` on the
@@ -15,7 +14,7 @@ default) and judges the run against the scenario's ``slo`` (:func:`reports.metri
 It steers towards small SLO margins (``hypothesis.target``) and, once a schedule misses the SLO,
 shrinks it: fewer faults, milder kinds, shorter windows, milder parameters. Deterministic: one
 ``seed`` (the search's) and one ``sim_seed`` (the runs', default the scenario's) give the same
-counterexample on every machine.
+counterexample on every machine (same code, same hypothesis version).
 
 What is searched (and what the written file holds):
 
@@ -28,7 +27,13 @@ What is searched (and what the written file holds):
 * ``duration`` / ``volume``: shrink the world so each example runs fast (``"1h"``,
   ``"24k/day"``; sessions per day scale with the volume). The written scenario has the same
   settings, so it reproduces the violation as is.
-* ``slo`` replaces the scenario's SLO; ``slo_metrics`` judges only some of its metrics.
+* What is judged: by default the user-facing SLO metrics — success rates, latency percentiles,
+  retry amplification, failed requests, user-visible failures. The breaker-reaction metrics
+  (:data:`REACTION_METRICS`: failover, detection, recovery and close times, wasted attempts)
+  are skipped (``result.skipped_slo``): they are "never" for any fault a breaker rightly
+  ignores, so a 5 % brownout for a minute would always "break" them. ``slo_metrics`` names the
+  metrics to judge (``["all"]``: every one); ``slo`` replaces the scenario's SLO. The written
+  scenario's ``slo`` is what was judged.
 * Budget: up to ``budget`` distinct schedules are simulated while looking (hypothesis draws up to
   5 x ``budget`` examples; a schedule drawn twice is simulated once), then shrinking may simulate
   up to ``shrink_budget`` more (default ``budget``); ``examples_run`` counts the simulations.
@@ -66,6 +71,7 @@ from .scenario import Scenario
 __all__ = [
     "DEFAULT_BUDGET",
     "EXAMPLES",
+    "REACTION_METRICS",
     "SearchResult",
     "add_search_parser",
     "cmd_search",
@@ -75,15 +81,23 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET = 100
+
+#: per-fault breaker-reaction metrics, not judged unless asked for (``slo_metrics``): they are
+#: "never" (or large) for any fault a breaker rightly ignores — a 5 % brownout for a minute is
+#: never detected — so every mild schedule would be a counterexample
+REACTION_METRICS = frozenset(
+    {"failover_time", "failover_time_median", "detection_time", "recovery_time", "close_time", "wasted_attempts"})
 #: hypothesis draws allowed per simulation of the budget (draws that repeat a schedule are free)
 _DRAWS_PER_RUN = 5
 
 EXAMPLES = (
-    "  breakerlab search scenarios/flapping-org.yaml --policy classic --kinds brownout,flapping\n"
-    "  breakerlab search scenarios/lock-primary-before-launch.yaml --policy consecutive --param threshold=50 \\\n"
-    "      --kinds brownout --duration 2h --volume 24k/day --budget 50 --out ce.yaml\n"
-    "  breakerlab run ce.yaml --policy consecutive     # reproduce the counterexample\n"
-    "  breakerlab search scenarios/redis-down.yaml --policy seed --kinds redis_down,outage --faults add --json"
+    "  breakerlab search my-pool.yaml --policy consecutive --param threshold=50 --kinds brownout \\\n"
+    "      --duration 1h --volume 24k/day --budget 40 --out ce.yaml\n"
+    "  breakerlab run ce.yaml --policy consecutive      # reproduce the counterexample\n"
+    "  breakerlab search scenarios/lock-primary-before-launch.yaml --policy seed --faults add \\\n"
+    "      --kinds brownout,timeouts --budget 30\n"
+    "  breakerlab search scenarios/flapping-org.yaml --policy aggressive --kinds flapping,outage \\\n"
+    "      --duration 2h --slo all --json"
 )
 
 
@@ -117,6 +131,8 @@ class SearchResult:
     baseline_failed: bool = False
     #: SLO entries dropped with the scenario's own faults ("metric (phase)")
     dropped_slo: list[str] = field(default_factory=list)
+    #: SLO entries not judged: breaker-reaction metrics, unless ``slo_metrics`` names them
+    skipped_slo: list[str] = field(default_factory=list)
     #: the smallest SLO margin seen (relative; negative: violated)
     closest_margin: float | None = None
     #: the counterexample as scenario YAML (None when nothing was found)
@@ -163,6 +179,7 @@ class SearchResult:
             "failed_checks": [c.as_dict() for c in self.failed_checks],
             "closest_margin": self.closest_margin,
             "dropped_slo": list(self.dropped_slo),
+            "skipped_slo": list(self.skipped_slo),
             "written": str(self.written) if self.written else None,
             "reproduce": self.reproduce_command() if self.found and self.written else None,
             "reproduced": self.reproduced,
@@ -386,6 +403,7 @@ class _World:
     slo: Any
     dropped: list[str]
     kept_faults: list[Any]
+    skipped: list[str]
 
 
 def _world(
@@ -438,22 +456,32 @@ def _world(
     dropped: list[str] = []
     if faults_mode == "replace":
         spec, dropped = _slo_filter(spec, lambda m, ph: not ph.partition(":")[2])
-    if slo_metrics:
+    skipped: list[str] = []
+    if slo_metrics and "all" not in slo_metrics:
         wanted = set()
         for m in slo_metrics:
             name = SLO_ALIASES.get(m, m)
             if name not in SLO_METRICS:
-                raise ValueError(f"--slo: unknown SLO metric {m!r} (known: {', '.join(SLO_METRICS)})")
+                raise ValueError(f"--slo: unknown SLO metric {m!r} (known: all, {', '.join(SLO_METRICS)})")
             wanted.add(name)
         present = {_metric_name(m) for m, _, _ in _slo_entries(spec)}
         if not wanted & present:
+            more = (f"; dropped with the scenario's faults: {', '.join(dropped)} (--faults add keeps them)"
+                    if dropped else "")
             raise ValueError(f"--slo: the scenario's SLO has none of {', '.join(sorted(wanted))} "
-                             f"(it has: {', '.join(sorted(present)) or 'nothing'})")
+                             f"(it has: {', '.join(sorted(present)) or 'nothing'}{more})")
         spec, _ = _slo_filter(spec, lambda m, ph: _metric_name(m) in wanted)
+    elif not slo_metrics:
+        spec, skipped = _slo_filter(spec, lambda m, ph: _metric_name(m) not in REACTION_METRICS)
     d["slo"] = spec
     if not spec:
-        more = f" (dropped with the scenario's faults: {', '.join(dropped)})" if dropped else ""
-        raise ValueError(f"{source}: no SLO to violate{more}: add an slo section, e.g. "
+        why = []
+        if dropped:
+            why.append(f"dropped with the scenario's faults: {', '.join(dropped)} (--faults add keeps them)")
+        if skipped:
+            why.append(f"not judged by default: {', '.join(skipped)} (--slo METRIC or --slo all judges them)")
+        more = f" ({'; '.join(why)})" if why else ""
+        raise ValueError(f"{source}: no SLO to violate{more}; add an slo section, e.g. "
                          "slo: {success_rate: '>= 99.9%'}")
     d.pop("policies", None)
     try:
@@ -461,7 +489,7 @@ def _world(
     except ValidationError as e:
         given = [f"--{k} {v}" for k, v in (("duration", duration), ("volume", volume)) if v is not None]
         raise ValueError(_one_line(e, source) + (f" (with {', '.join(given)})" if given else "")) from None
-    return _World(d, world, spec, dropped, kept)
+    return _World(d, world, spec, dropped, kept, skipped)
 
 
 # --------------------------------------------------------------------------- judging one run
@@ -528,9 +556,14 @@ class _Judge:
             return self.memo[key]
         sc = self.scenario(faults)
         try:
-            check_faults(sc)
+            check_faults(sc)  # the strategies draw valid schedules; this is the scenario's last word
             trace = sim.run(sc, self.policy, mode=self.mode, seed=self.sim_seed)  # type: ignore[arg-type]
-        except (ValueError, FaultNeedsEngine):
+        except FaultNeedsEngine:  # a kind or option this engine cannot run yet
+            self.memo[key] = None
+            return None
+        except ValueError as e:
+            if not str(e).startswith("faults."):  # not check_faults' word: a bug worth seeing
+                raise
             self.memo[key] = None
             return None
         checks = evaluate_slo(self.world.slo, [trace], policy=self.label)
@@ -617,7 +650,7 @@ def search(
         raise ValueError(f"min_duration: must be > 0 (got {min_duration!r})")
     strategy = strategies.for_scenario(world.scenario, kinds=kinds, targets=targets, max_faults=max_faults,
                                        max_targets=max_targets, min_duration=min_dur, options=options)
-    kind_list = tuple(strategies._check_kinds(kinds))
+    kind_list = tuple(strategies.resolve_kinds(kinds))
     shrink = int(budget) if shrink_budget is None else max(0, int(shrink_budget))
     judge = _Judge(world, label, spec, mode, run_seed, int(budget), shrink, progress)
 
@@ -626,11 +659,11 @@ def search(
             found=found, scenario_with_faults=judge.scenario(schedule) if found else None, checks=checks,
             examples_run=judge.runs, faults=schedule, policy=label, policy_spec=spec, budget=int(budget),
             seed=int(seed), sim_seed=run_seed, mode=mode, kinds=kind_list, faults_mode=faults,
-            baseline_failed=baseline, dropped_slo=world.dropped,
+            baseline_failed=baseline, dropped_slo=world.dropped, skipped_slo=world.skipped,
             closest_margin=judge.best[0] if judge.best is not None else None,
         )
         if found:
-            res.yaml_text = _counterexample_yaml(world, sc, res)
+            res.yaml_text = _counterexample_yaml(world, sc, res, out)
             if out is not None:
                 res.write(out)
             if verify:
@@ -643,13 +676,13 @@ def search(
             # the world misses the SLO with no injected fault: that is the minimal counterexample
             return result(True, (), baseline[1], baseline=True)
         found = _find(strategy, judge.condition, budget=int(budget), seed=int(seed))
-    if found is None:
-        best = judge.best
-        return result(False, (), list(best[2]) if best is not None else (baseline[1] if baseline else []))
-    schedule = tuple(found)
-    outcome = judge.memo[tuple(f.model_dump_json() for f in schedule)]
-    assert outcome is not None
-    return result(True, schedule, list(outcome[1]))
+        if found is None:
+            best = judge.best
+            return result(False, (), list(best[2]) if best is not None else (baseline[1] if baseline else []))
+        schedule = tuple(found)
+        outcome = judge.memo[tuple(f.model_dump_json() for f in schedule)]
+        assert outcome is not None
+        return result(True, schedule, list(outcome[1]))
 
 
 @contextlib.contextmanager
@@ -692,7 +725,7 @@ def _find(strategy: Any, condition: Callable[[Any], bool], *, budget: int, seed:
 # --------------------------------------------------------------------------- the written scenario
 
 
-def _counterexample_yaml(world: _World, sc: Scenario, res: SearchResult) -> str:
+def _counterexample_yaml(world: _World, sc: Scenario, res: SearchResult, path: str | Path | None) -> str:
     d = copy.deepcopy(world.data)
     name = str(d.get("name") or sc.name)
     d["name"] = f"{name}-counterexample"
@@ -714,7 +747,7 @@ def _counterexample_yaml(world: _World, sc: Scenario, res: SearchResult) -> str:
     out.update({k: v for k, v in d.items() if k not in out})
     header = (
         "# Found by `breakerlab search`: this schedule makes the policy miss the SLO.\n"
-        f"# Reproduce: breakerlab run THIS_FILE --policy {res.policy_spec['name']}"
+        f"# Reproduce: breakerlab run {path or 'THIS_FILE'} --policy {res.policy_spec['name']}"
         + (f" --mode {res.mode}" if res.mode != "fast" else "") + "\n"
     )
     return header + yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=100)
@@ -747,10 +780,11 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "search",
         help="look for a fault schedule that makes a policy miss the SLO; write it as a scenario",
-        description="Adversarial search (hypothesis): draw fault schedules, run the scenario under the "
-        "policy, shrink the first one that misses the scenario's SLO to a minimal schedule, and write "
-        "it as a scenario YAML that `breakerlab run` reproduces. The scenario's own faults are replaced "
-        "(--faults add keeps them); --duration/--volume shrink the world so each example is fast.",
+        description="Adversarial search (hypothesis): draw fault schedules, run the scenario under the\n"
+        "policy, shrink the first schedule that misses the scenario's SLO to a minimal one, and write\n"
+        "it as a scenario YAML that `breakerlab run` reproduces. The scenario's own faults are\n"
+        "replaced (--faults add keeps them); --duration/--volume shrink the world so each example\n"
+        "runs fast (the written file keeps them). Deterministic for one --seed.",
         epilog="examples:\n" + EXAMPLES
         + "\n\nexit codes: 1 a counterexample was found (the SLO can be violated), 0 none within the budget, "
         "2 bad input",
@@ -780,7 +814,10 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="replace the scenario's faults (default) or add to them")
     p.add_argument("--duration", default=None, metavar="D", help="override the simulated duration, e.g. 2h")
     p.add_argument("--volume", default=None, metavar="V", help="override the daily volume, e.g. 24k/day")
-    p.add_argument("--slo", default=None, metavar="M1,M2", help="judge only these SLO metrics")
+    p.add_argument("--slo", default=None, metavar="M1,M2",
+                   help="SLO metrics to judge, or 'all' (default: the user-facing ones — success rates, "
+                   "latencies, retry amplification, failed requests, user-visible failures; not failover, "
+                   "detection, recovery, close time or wasted attempts, which mild faults always miss)")
     p.add_argument("--mode", choices=("fast", "full"), default="fast", help="simulation mode (default fast)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="where to write a counterexample (default counterexamples/<scenario>-<policy>.yaml)")
@@ -834,29 +871,26 @@ def cmd_search(args: argparse.Namespace) -> int:
         mark = "violated" if violated else f"margin {margin:+.2%}" if math.isfinite(margin) else ""
         print(f"\rsimulations: {runs}  last: {mark:<24}", end="", file=sys.stderr, flush=True)
 
+    out = Path(args.out) if args.out else Path("counterexamples") / (
+        f"{Path(args.scenario).stem}-{_safe(args.policy)}.yaml")
     try:
         res = search(
             args.scenario, args.policy, budget=args.budget, seed=args.seed, mode=args.mode, kinds=_csv(args.kinds),
             max_faults=args.max_faults, targets=_csv(args.targets), max_targets=args.max_targets,
             min_duration=args.min_fault_duration, faults=args.faults, duration=args.duration, volume=args.volume,
             slo_metrics=_csv(args.slo), sim_seed=args.sim_seed, params=params, shrink_budget=args.shrink_budget,
-            out=None, verify=True, progress=progress if show else None,
+            out=out, verify=True, progress=progress if show else None,
         )
     except ScenarioError as e:
         raise InputError(str(e)) from None
     except (ValueError, TypeError) as e:
         text = " ".join(str(e).split())
         raise InputError(text if text.startswith(where) else f"{where}: {text}") from None
+    except OSError as e:
+        raise InputError(f"{out}: cannot write ({e.strerror or e})") from None
     finally:
         if show:
             print(file=sys.stderr)
-    if res.found:
-        out = Path(args.out) if args.out else Path("counterexamples") / (
-            f"{Path(args.scenario).stem}-{_safe(res.policy)}.yaml")
-        try:
-            res.write(out)
-        except OSError as e:
-            raise InputError(f"{out}: cannot write ({e.strerror or e})") from None
     if args.json:
         print(json.dumps(res.as_dict(), indent=2, default=str))
     else:
@@ -877,6 +911,8 @@ def _print_text(args: argparse.Namespace, res: SearchResult) -> None:
           f"· seed {res.seed}")
     for d in res.dropped_slo:
         print(f"note: SLO entry {d} names a replaced fault; not judged (use --faults add to keep them)")
+    if res.skipped_slo:
+        print(f"note: not judged: {', '.join(res.skipped_slo)} (breaker-reaction metrics; --slo names them)")
     if not res.found:
         print(f"no counterexample in {res.examples_run} simulations: the SLO held for every schedule tried")
         if res.checks and res.closest_margin is not None and math.isfinite(res.closest_margin):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SMALL_YAML, WEAK
+from search_helpers import SMALL_YAML, WEAK
 
 import sim
 from reports.metrics import evaluate_slo
@@ -36,7 +36,7 @@ def test_weak_setting_has_a_counterexample(weak_result):
 def test_written_yaml_reproduces_the_violation(weak_result):
     path = weak_result.written
     assert path is not None and path.exists()
-    assert "breakerlab run" in path.read_text(encoding="utf-8")
+    assert f"breakerlab run {path} --policy consecutive" in path.read_text(encoding="utf-8")
     sc = load_scenario(path)
     assert sc.faults == weak_result.faults  # replace mode: only the counterexample's faults
     assert sc.seed == 3 and sc.duration == 3600
@@ -72,7 +72,7 @@ def test_search_is_deterministic(small_yaml, weak_result):
     again = search(small_yaml, WEAK, kinds=["brownout"], budget=40, seed=0, verify=False)
     assert again.faults == weak_result.faults
     assert again.examples_run == weak_result.examples_run
-    assert again.yaml_text == weak_result.yaml_text
+    assert yaml.safe_load(again.yaml_text) == yaml.safe_load(weak_result.yaml_text)
 
 
 def test_add_mode_keeps_the_scenarios_faults_and_slo(small_yaml, tmp_path):
@@ -132,6 +132,20 @@ def test_bad_input_is_one_line_value_error(small_yaml, kwargs, message):
     with pytest.raises(ValueError, match=message) as e:
         search(small_yaml, "consecutive", **kwargs)
     assert "\n" not in str(e.value)
+
+
+def test_breaker_reaction_metrics_are_judged_only_when_asked(tmp_path):
+    text = SMALL_YAML.replace('slo:\n', 'slo:\n  detection_time: "<= 1m"\n')
+    path = tmp_path / "reaction.yaml"
+    path.write_text(text, encoding="utf-8")
+    quiet = search(path, "seed", kinds=["brownout"], max_faults=1, budget=5, seed=0)
+    assert quiet.skipped_slo == ["detection_time (overall)"] and not quiet.found
+    # asked for, a mild brownout that no breaker should trip on "misses" detection: never
+    loud = search(path, "seed", kinds=["brownout"], budget=5, shrink_budget=2, seed=0,
+                  slo_metrics=["detection_time"])
+    assert loud.found and loud.skipped_slo == []
+    assert [c.metric for c in loud.failed_checks] == ["detection_time"] and loud.failed_checks[0].value is None
+    assert yaml.safe_load(loud.yaml_text)["slo"] == {"detection_time": "<= 1m"}
 
 
 def test_no_slo_is_refused(tmp_path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from random import Random
 
 import pytest
@@ -47,7 +48,7 @@ def test_schedules_are_valid_fault_lists(schedule):
         assert FAULT_KINDS[f.kind].model_validate(fault_yaml(f)) == f
 
 
-_library = load_scenario("scenarios/lock-primary-before-launch.yaml")
+_library = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "lock-primary-before-launch.yaml")
 
 
 @QUICK
