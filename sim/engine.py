@@ -20,9 +20,10 @@ make the same decisions attempt by attempt (while full mode's store reads are no
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import simpy
 
 from multiorg.breakers.base import params_summary
@@ -103,6 +104,17 @@ def _prompt(tokens: int) -> str:
     return pad * (n // len(pad)) + pad[: n % len(pad)]
 
 
+def _request_shapes(model: np.ndarray, prompt: np.ndarray, max_tokens: np.ndarray) -> Sequence[Any]:
+    """One hashable key per request for its (model, prompt size, max_tokens): a packed int64."""
+    bits_p = int(prompt.max(initial=0)).bit_length()
+    bits_m = int(max_tokens.max(initial=0)).bit_length()
+    bits_o = int(model.max(initial=0)).bit_length()
+    if bits_p + bits_m + bits_o > 63:  # absurd token counts: plain tuples (slower, same keys' meaning)
+        return list(zip(model.tolist(), prompt.tolist(), max_tokens.tolist(), strict=True))
+    packed = (model.astype(np.int64) << (bits_p + bits_m)) | (prompt.astype(np.int64) << bits_m) | max_tokens
+    return array("q", packed.astype(np.int64).tobytes())  # not a list: the GC never walks it
+
+
 def run(
     scenario: Scenario,
     policy: PolicyArg | None = None,
@@ -173,17 +185,20 @@ class Simulation:
         prompt = _prompt
         # Identical requests are interchangeable (ChatRequest is immutable and carries no
         # identity): build each (model, prompt size, max_tokens) once. Bounded, so memory stays flat.
-        cache: dict[tuple[int, int, int], ChatRequest] = {}
+        # The shape is packed into one int per request up front (vectorised), so the per-request
+        # lookup hashes an int, not a tuple.
+        shape = _request_shapes(a.model, a.prompt_tokens, a.max_tokens)
+        cache: dict[Any, ChatRequest] = {}
 
         def start(i: int) -> None:
-            p = prompt_of[i]
-            key = (model_of[i], p, max_of[i])
+            key = shape[i]
             req = cache.get(key)
             if req is None:
                 if len(cache) >= REQUEST_CACHE:
                     cache.clear()
-                req = cache[key] = ChatRequest(models[key[0]], ({"role": "user", "content": prompt(p)},),
-                                               None, key[2], {}, p)
+                p = prompt_of[i]
+                req = cache[key] = ChatRequest(models[model_of[i]], ({"role": "user", "content": prompt(p)},),
+                                               None, max_of[i], {}, p)
             try:
                 sends[pod_of[i]](req, i)
             except NoOrgAvailable:  # recorded by the observer (outcome NO_ORG)

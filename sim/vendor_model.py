@@ -115,9 +115,13 @@ def _mix_table(mix: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...
 class _Effect:
     """What the active modifiers do to one (org, model) right now."""
 
-    __slots__ = ("err_add", "err_set", "lat_add", "lat_factor", "lockout", "mix", "rpm_factor", "tpm_factor")
+    __slots__ = ("err_add", "err_set", "lat_add", "lat_factor", "limits", "lockout", "mix", "rpm_factor",
+                 "tpm_factor")
 
     def __init__(self, mods: Sequence[Modifier]) -> None:
+        #: the formatted (request, token) limit headers of the one model this effect is for
+        #: (filled in by :class:`SuccessHeaders`)
+        self.limits: tuple[str | None, str | None] | None = None
         self.lockout: str | None = None
         self.err_set: float | None = None
         self.err_add = 0.0
@@ -165,16 +169,20 @@ class Decision(NamedTuple):
 
 _new_decision = tuple.__new__
 
-#: headers the router reads on every answer: (openai vendor?, 0 = requests / 1 = tokens, limit?)
+#: the counter headers the router reads on every answer, per vendor: (remaining requests,
+#: remaining tokens, limit of requests, limit of tokens)
+_COUNTER_NAMES = {
+    "openai": ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens", "x-ratelimit-limit-requests",
+               "x-ratelimit-limit-tokens"),
+    "anthropic": ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-tokens-remaining",
+                  "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-tokens-limit"),
+}
+#: per vendor, header name -> 0..3 (the index in its ``_COUNTER_NAMES``), -1 for the other vendor's
+#: counters (never present: answered without rendering the headers)
 _COUNTERS = {
-    "x-ratelimit-remaining-requests": (True, 0, False),
-    "x-ratelimit-remaining-tokens": (True, 1, False),
-    "x-ratelimit-limit-requests": (True, 0, True),
-    "x-ratelimit-limit-tokens": (True, 1, True),
-    "anthropic-ratelimit-requests-remaining": (False, 0, False),
-    "anthropic-ratelimit-tokens-remaining": (False, 1, False),
-    "anthropic-ratelimit-requests-limit": (False, 0, True),
-    "anthropic-ratelimit-tokens-limit": (False, 1, True),
+    vendor: {**{k: -1 for other in _COUNTER_NAMES if other != vendor for k in _COUNTER_NAMES[other]},
+             **{k: c for c, k in enumerate(names)}}
+    for vendor, names in _COUNTER_NAMES.items()
 }
 
 
@@ -218,20 +226,23 @@ class SuccessHeaders(Mapping[str, str]):
 
     def get(self, key: str, default: Any = None) -> Any:
         if self._dict is None:
-            fast = _COUNTERS.get(key)
-            if fast is not None:
-                openai, which, limit = fast
-                if openai is not self._org._openai:
+            c = self._org._counters.get(key)
+            if c is not None:
+                if c == 0:
+                    return default if self._ms.requests is None else str(int(self._lr))
+                if c == 1:
+                    return default if self._ms.tokens is None else str(int(self._lt))
+                if c < 0:
                     return default
-                if which == 0:
-                    b = self._ms.requests
-                    if b is None:
-                        return default
-                    return str(int(b.limit * self._eff.rpm_factor)) if limit else str(int(self._lr))
-                b = self._ms.tokens
-                if b is None:
-                    return default
-                return str(int(b.limit * self._eff.tpm_factor)) if limit else str(int(self._lt))
+                # the limits change only with the modifiers: formatted once per (model, effect)
+                eff = self._eff
+                lim = eff.limits
+                if lim is None:
+                    rq, tk = self._ms.requests, self._ms.tokens
+                    lim = eff.limits = (None if rq is None else str(int(rq.limit * eff.rpm_factor)),
+                                        None if tk is None else str(int(tk.limit * eff.tpm_factor)))
+                v = lim[c - 2]
+                return default if v is None else v
         return self._render().get(key, default)
 
     def __getitem__(self, key: str) -> str:
@@ -270,6 +281,7 @@ class OrgModel:
         self._err_lat = spec.error_latency
         self._connect = spec.connect_latency
         self._openai = vendor == "openai"
+        self._counters = _COUNTERS["openai" if self._openai else "anthropic"]
         self._counter = 0
         self._rid = f"{index:x}z"
         self._last_change = -_INF
@@ -328,8 +340,25 @@ class OrgModel:
 
     def decide(self, model: str, prompt_tokens: int, max_tokens: int, timeout: float, now: float) -> Decision:
         """The fate of one attempt arriving at simulated time ``now`` (seconds since t = 0)."""
-        z = self._lat.normal()
-        u_err, u_kind = self._err.uniform2()
+        # Stream.normal() and Stream.uniform2(), inlined on their batch buffers (two method calls
+        # less per decision); the refill paths stay in the Stream, so the draws are the same.
+        st = self._lat
+        i = st._ni
+        buf = st._n
+        if i < len(buf):
+            z = buf[i]
+            st._ni = i + 1
+        else:
+            z = st.normal()
+        st = self._err
+        i = st._ui
+        buf = st._u
+        if i + 2 <= len(buf):
+            u_err = buf[i]
+            u_kind = buf[i + 1]
+            st._ui = i + 2
+        else:
+            u_err, u_kind = st.uniform2()
         self._counter += 1
         if now >= self._next_change or now < self._last_change:
             self._refresh(now)
