@@ -242,7 +242,6 @@ def run(scenario: Any, policy: Any = None, mode: str = "fast", seed: int | None 
     """``sim.run`` with every fault of the catalogue in effect; ``trace.meta["faults"]`` holds one
     window per fault (:func:`faults.compile.fault_windows`)."""
     from sim.engine import Simulation, resolve_policy
-    from sim.engine import fault_windows as declared_windows
 
     if policy is None:
         policy = scenario.policies[0] if scenario.policies else "exponential"
@@ -253,8 +252,7 @@ def run(scenario: Any, policy: Any = None, mode: str = "fast", seed: int | None 
         simulation = Simulation(prepared, pol, mode, seed)  # type: ignore[arg-type]
     installed = install(simulation)
     trace = simulation.run(progress)
-    # One window per fault, after the windows of the scenario's own lockouts and modifiers.
-    trace.meta["faults"] = declared_windows(prepared, tuple(prepared.modifiers)) + fault_windows(prepared, seed)
+    trace.meta["faults"] = fault_windows(prepared, seed)  # declared lockouts/modifiers included
     if installed["clients"]:
         trace.meta["redis_failed_commands"] = {str(i): c.failed for i, c in installed["clients"].items()}
     return trace

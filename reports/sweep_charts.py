@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,13 @@ def heatmap(
     cmap = colormaps["RdYlGn" if direction == "max" else "RdYlGn_r"].with_extremes(bad="#d9d9d9")
     vmin = float(finite.min()) if finite.size else 0.0
     vmax = float(finite.max()) if finite.size else 1.0
-    if vmax <= vmin:
-        vmin, vmax = vmin - 0.5 * (abs(vmin) or 1), vmax + 0.5 * (abs(vmax) or 1)
+    if vmax <= vmin:  # one value everywhere: a narrow band around it
+        eps = max(abs(vmin) * 0.01, 1e-6)
+        vmin, vmax = vmin - eps, vmax + eps
+        if metric == "success_rate":  # a rate stays within [0, 1]; 100 % everywhere shows as good
+            vmin, vmax = max(0.0, vmin), min(1.0, vmax)
     with plt.rc_context(_RC):
-        w = min(16.0, 2.6 + 0.85 * len(xt))
+        w = min(16.0, max(6.0, 2.6 + 0.85 * len(xt)))
         h = min(12.0, 1.9 + 0.55 * len(yt))
         fig, ax = plt.subplots(figsize=(w, h), layout="constrained")
         im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
@@ -192,7 +196,9 @@ def heatmap(
         sub = f"{mtitle} over {x}" + (f" x {y}" if y else "")
         others = "; mean over the other parameters" if _other_params(pts, x, y) else ""
         note = "; outlined: recommended" if highlight is not None else ""
-        ax.set_title(f"{title}\n{sub}{others}{note}" if title else f"{sub}{others}{note}")
+        width = max(40, int(w * 11))
+        lines = textwrap.wrap(title, width) + textwrap.wrap(f"{sub}{others}{note}", width)
+        ax.set_title("\n".join(lines))
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         base = name or f"heatmap_{metric}__{_slug(x)}" + (f"__{_slug(y)}" if y else "")

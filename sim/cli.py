@@ -49,9 +49,9 @@ def _load(path: str) -> Any:
 
 def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> list[tuple[str, Any]]:
     """(label, policy argument for sim.run) for each policy to run."""
-    from multiorg.breakers.registry import POLICIES, PRESETS
+    from .policies import policy_names
 
-    known = set(POLICIES) | set(PRESETS)
+    known = set(policy_names())
     if names:
         out = []
         listed = {p.name: p for p in scenario.policies}
@@ -65,6 +65,8 @@ def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> li
         return out
     if scenario.policies:
         return [(p.name, p) for p in scenario.policies]
+    from multiorg.breakers.registry import POLICIES
+
     return [(n, n) for n in POLICIES]
 
 
@@ -210,6 +212,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{name:14} {doc[0] if doc else ''}")
         for name, (pol, params) in _presets(PRESETS):
             print(f"{name:14} preset: {pol} {json.dumps(params, sort_keys=True)}")
+        from .operator import ManualOperator
+
+        print(f"{'manual':14} {(ManualOperator.__doc__ or '').strip().splitlines()[0]}")
     elif what == "faults":
         try:
             from faults import catalogue  # type: ignore[attr-defined]

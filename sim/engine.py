@@ -27,13 +27,14 @@ import numpy as np
 import simpy
 
 from multiorg.breakers.base import params_summary
-from multiorg.breakers.registry import make_policy
 from multiorg.errors import NoOrgAvailable
 from multiorg.vendors import ChatRequest
 
 from .bridge import Hub
 from .clock import SimClock
+from .operator import ManualOperator, Operator
 from .pods import Mode, build_pods
+from .policies import make_lab_policy
 from .recorder import Recorder
 from .rng import Seeds
 from .scenario import Modifier, Scenario
@@ -53,16 +54,18 @@ PolicyArg = str | tuple[str, Mapping[str, Any]] | Any
 def resolve_policy(policy: PolicyArg) -> Any:
     """A policy object from a name, a preset, ``(name, params)``, a ``{name, params}`` or a policy."""
     if isinstance(policy, str):
-        return make_policy(policy)
+        return make_lab_policy(policy)
     if isinstance(policy, tuple) and len(policy) == 2 and isinstance(policy[0], str):
-        return make_policy(policy[0], dict(policy[1] or {}))
+        return make_lab_policy(policy[0], dict(policy[1] or {}))
     if isinstance(policy, Mapping):
-        return make_policy(str(policy["name"]), dict(policy.get("params") or {}))
+        return make_lab_policy(str(policy["name"]), dict(policy.get("params") or {}))
+    if isinstance(policy, ManualOperator):
+        return policy
     name = getattr(policy, "name", None)
     if isinstance(name, str) and hasattr(policy, "admit"):
         return policy
     if hasattr(policy, "params") and hasattr(policy, "name"):  # a scenario's PolicySpec
-        return make_policy(policy.name, dict(policy.params))
+        return make_lab_policy(policy.name, dict(policy.params))
     raise TypeError(f"not a breaker policy: {policy!r}")
 
 
@@ -168,10 +171,22 @@ class Simulation:
             pod=a.pod,
             session=a.session,
         )
+        manual = isinstance(policy, ManualOperator)
         self.pods = build_pods(
-            scenario, policy, mode, hub=self.hub, clock=self.clock, world=self.world, seeds=self.seeds,
-            observer=self.recorder, notifier=self.recorder.notifier,
+            scenario, policy.breaker() if manual else policy, mode, hub=self.hub, clock=self.clock,
+            world=self.world, seeds=self.seeds, observer=self.recorder, notifier=self.recorder.notifier,
         )
+        self.operator: Operator | None = None
+        if manual:
+            primary = scenario.router.default_vendor
+            standby = scenario.router.standby_vendor or next(
+                (v for v in scenario.vendors if v != primary and scenario.vendors[v].orgs), None
+            )
+            self.operator = Operator(
+                policy, hub=self.hub, recorder=self.recorder, switches=[r.switch for r in self.pods.routers],
+                primary=primary, standby=standby, until=scenario.duration,
+            )
+            self.operator.start()
 
     def run(self, progress: Callable[[float, float], Any] | None = None) -> Trace:
         a = self.arrivals
@@ -242,5 +257,6 @@ class Simulation:
             "router": sc.router.model_dump(mode="json", exclude={"pod"}),
             "slo": sc.slo,
             "max_in_flight": self.hub.max_in_flight,
+            "operator_flips": [] if self.operator is None else [list(f) for f in self.operator.flips],
             "end_time": self.env.now,
         }

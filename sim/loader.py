@@ -266,8 +266,9 @@ def slo_phases(slo: Any) -> Iterator[tuple[tuple[Any, ...], str, str, Any]]:
 def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(field path, message) for what the model alone cannot check."""
     from faults import fault_windows
-    from multiorg.breakers.registry import make_policy
     from multiorg.errors import ConfigError
+
+    from .policies import make_lab_policy as make_policy
 
     seen: dict[str, int] = {}
     for i, p in enumerate(sc.policies):

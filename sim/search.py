@@ -310,8 +310,9 @@ def _scenario_data(scenario: Scenario | str | Path) -> tuple[dict[str, Any], Sce
 def _policy_entry(sc: Scenario, policy: Any, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """(label, ``{name, params}``) — a policy or preset name, a label or name the scenario lists
     (its params come along), ``(name, params)`` or ``{name, params}``; ``params`` override."""
-    from multiorg.breakers.registry import make_policy
     from multiorg.errors import ConfigError
+
+    from .policies import make_lab_policy as make_policy
 
     base: dict[str, Any] = {}
     if isinstance(policy, str):

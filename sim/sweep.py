@@ -1039,7 +1039,7 @@ def pareto_front(points: Sequence[Mapping[str, Any]], objectives: Sequence[str] 
 class Recommendation:
     index: int  # into the points / settings
     reason: str
-    rule: str  # "only-frontier" | "within-slack" | "failover-slack" | "none"
+    rule: str  # "only-setting" | "only-frontier" | "within-slack" | "failover-slack"
     candidates: tuple[int, ...] = ()
 
 
@@ -1081,6 +1081,14 @@ def recommend(
         p = points[i]
         return (_cost(p, "success_rate"), _cost(p, "wasted_attempts"), _cost(p, "flapping"), _failover_cost(p), i)
 
+    if len(points) == 1:
+        p = points[0]
+        reason = (
+            f"{names[0]} is the only setting in the sweep (success rate {fmt_rate(p.get('success_rate'))}, "
+            f"failover time {_fo_text(p)}, wasted attempts {fmt_count(p.get('wasted_attempts'))}, flapping "
+            f"{fmt_count(p.get('flapping'))} cycles per run)."
+        )
+        return Recommendation(0, reason, "only-setting", (0,))
     if len(front) == 1:
         i = front[0]
         p = points[i]
@@ -1288,7 +1296,7 @@ def summary_markdown(result: SweepResult, failover_slack: float, flapping_slack:
         f"# Sweep: {plan.policy} on {', '.join(n for n, _, _ in plan.scenarios)}",
         "",
         f"{plan.search.capitalize()} search over {', '.join(a.spec for a in plan.axes) or 'no parameter'}: "
-        f"{len(plan.runs)} runs = {n_sc} scenario(s) x {n_set} setting(s) x "
+        f"{len(plan.runs)} run(s) = {n_sc} scenario(s) x {n_set} setting(s) x "
         f"{'/'.join(map(str, n_seeds))} seed(s), {plan.mode} mode. Values are means over each setting's "
         "runs (all scenarios and seeds).",
         "",

@@ -55,6 +55,13 @@ def test_single_frontier_point_dominates_everything() -> None:
     assert rec.reason.startswith("b dominates every other setting")
 
 
+def test_a_single_setting_is_simply_the_only_one() -> None:
+    rec = recommend([P(0.99, 30.0, 5, 0)], labels=["(policy defaults)"])
+    assert rec is not None and rec.rule == "only-setting"
+    assert rec.reason.startswith("(policy defaults) is the only setting in the sweep (success rate 99.0 %")
+    assert recommend([]) is None
+
+
 def test_best_success_within_failover_and_flapping_slack() -> None:
     pts = [
         P(0.9999, 400.0, 5, 0),  # 0 best success but slow failover (> 60 s above the best)

@@ -1,0 +1,653 @@
+"""Bring your own router: drive a team's own sync router code through the simulator.
+
+    from sim.byo import run_own_router
+
+    def make_router(pod, http, redis, clock, orgs, record_event):
+        router = TheirRouter(keys=[o.api_key for o in orgs], http=http, redis=redis, clock=clock)
+        return router.complete                       # handler(request_body) -> httpx.Response
+
+    trace = run_own_router(scenario, make_router, seed=1)
+
+The team's router is not :mod:`multiorg`, has no observer hooks and knows nothing of the
+simulation. It only has to take its dependencies as arguments — an ``httpx.Client``, a
+``redis.Redis`` client and a ``clock`` callable (epoch seconds) — which is how such code is
+usually written anyway. This module builds the simulated world exactly as full mode does and
+hands the router simulated ones:
+
+* ``http``: an ``httpx.Client`` (one per pod) over the respx-mocked vendors of
+  :class:`sim.full.MockedVendors` — the real wire formats, the org found from the API key, the
+  answer after the sampled latency in simulated time, timeouts and connection resets raised as
+  httpx exceptions (respx does not enforce httpx timeouts; the mocked vendor does);
+* ``redis``: a ``fakeredis.FakeRedis`` client: one fakeredis server shared by every pod
+  (``state: shared``) or one per pod (``state: local``). **Key expiry runs on the simulated
+  clock** (``EXPIRE``, ``SET ... EX``, ``TTL``), so a router whose breaker window is a Redis TTL
+  behaves as it would in production, and deterministically. ``TIME`` and hash-field expiry
+  (``HEXPIRE``) still read the wall clock: use the injected clock instead. Store faults of the
+  scenario (``redis_down``, ``redis_slow``, ``pod_partition``) make the client raise
+  ``redis.ConnectionError`` / ``redis.TimeoutError`` in their windows;
+* ``clock``: ``start_epoch + simulated seconds`` (skewed during a ``clock_skew`` fault on that pod).
+
+Each simulated request runs in its own greenlet from its arrival time and calls the handler the
+factory returned for its pod with an OpenAI-style chat body ``{"model", "messages",
+"max_tokens"}``. Whenever the router's HTTP call reaches a mocked vendor, the greenlet sleeps in
+simulated time and other requests run: many are in flight at once, and the router sees every
+outcome at the simulated moment it happens.
+
+The trace is recorded from the vendor side, since the router has no hooks: every call that
+reaches a mocked vendor is an **attempt** of the request whose greenlet made it (org from the API
+key, start and end in simulated time, outcome classed by :mod:`multiorg.outcomes` as the lab's
+own router would class it, HTTP status or 0, never a probe). The **request** row ends when the
+handler returns or raises; its outcome:
+
+=============================================  ==============================================
+the handler                                    outcome
+=============================================  ==============================================
+returns a 2xx ``httpx.Response``, or any       success (``slow`` when the last 2xx attempt was
+other non-None value (a dict, a string, ...)   slower than the scenario's ``slow_call_threshold``)
+returns a non-2xx ``httpx.Response``           its class (``classify_response``: quota, auth, ...)
+raises an ``httpx.TransportError``             timeout / connection
+raises another exception of ``failures``,      the last attempt's class when it failed, else
+or returns None                                "no org" (-1, like multiorg's ``NoOrgAvailable``)
+=============================================  ==============================================
+
+Breaker events (the trace's ``events`` table: OPENED / HALF_OPEN / CLOSED) come from the router
+only if it reports them: the factory may take ``record_event`` and call
+``record_event(kind, org, ...)`` where the router would post its alert. Without it the events
+table stays empty and the detection-time metrics read "never".
+
+What the factory receives: the arguments it *names*, from :data:`FACTORY_ARGS` (a ``**kwargs``
+catch-all receives nothing; bind settings with ``functools.partial``). See
+``docs/byo-router.md`` for the walk-through and ``examples/my_router.py`` for a worked example.
+
+Same scenario, factory, seed (and deterministic router code: no wall clock, no unseeded
+randomness, no iteration over sets of strings) → a byte-identical ``trace.save()`` file.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import simpy
+from greenlet import getcurrent
+
+from multiorg.alerts import BreakerEvent, EventKind
+from multiorg.outcomes import Outcome, classify_exception, classify_response
+
+from .bridge import Hub
+from .clock import SimClock
+from .engine import PROGRESS_EVERY, compile_modifiers, fault_windows
+from .full import MockedVendors
+from .recorder import Recorder
+from .rng import Seeds
+from .scenario import Scenario
+from .trace import EVENT_KINDS, Trace
+from .traffic import generate
+from .vendor_model import VendorWorld
+
+__all__ = [
+    "FACTORY_ARGS",
+    "ByoError",
+    "OrgKey",
+    "OwnRouterSimulation",
+    "run_own_router",
+]
+
+Handler = Callable[[dict[str, Any]], Any]
+Factory = Callable[..., Handler]
+
+#: what a factory may ask for, by parameter name
+FACTORY_ARGS: dict[str, str] = {
+    "pod": "int: the pod index (0 .. scenario.pods - 1)",
+    "http": "httpx.Client over the mocked vendors (one per pod)",
+    "transport": "the httpx transport under ``http``, to build your own httpx.Client(transport=...)",
+    "redis": "redis.Redis (fakeredis): shared by the pods or per pod, per the scenario's state",
+    "clock": "() -> float: simulated epoch seconds (use it wherever the router reads time.time())",
+    "sleep": "(seconds) -> None: suspends the calling request in simulated time (instead of time.sleep)",
+    "rng": "random.Random: seeded per pod (instead of the random module)",
+    "environ": "Mapping[str, str]: each org's api_key_env -> its API key, plus run_own_router(environ=...)",
+    "orgs": "tuple[OrgKey, ...]: the scenario's orgs (name, vendor, api_key, org_id, api_key_env)",
+    "record_event": "(kind, org, model=None, *, failure_count=0, block_duration=0.0, retry_cycles=0) -> None",
+    "scenario": "the Scenario being simulated",
+}
+
+#: redis-py client methods that are not commands (left alone by store faults)
+_NOT_COMMANDS = frozenset({
+    "pipeline", "register_script", "close", "connection", "connection_pool", "get_connection_kwargs",
+    "get_encoder", "get_retry", "set_retry", "set_response_callback", "load_external_module", "lock",
+    "monitor", "pubsub", "transaction", "client", "from_url", "from_pool", "initialize", "parse_response",
+    "get_connection", "response_callbacks", "auto_close_connection_pool", "single_connection_client",
+})
+
+
+class ByoError(RuntimeError):
+    """The router and the simulator are wired wrongly (an unknown API key or URL, HTTP outside a
+    request, requests that never finish). Fails the run, whatever the router catches."""
+
+
+@dataclass(frozen=True)
+class OrgKey:
+    """One org of the scenario, as a router's configuration would name it."""
+
+    name: str
+    vendor: str
+    api_key: str
+    #: the ``OpenAI-Organization`` header value the vendor accepts for this key
+    org_id: str
+    #: the environment variable that holds ``api_key`` in ``environ``
+    api_key_env: str
+
+
+@dataclass
+class _Request:
+    """The simulated request a greenlet is running."""
+
+    id: int
+    attempts: int = 0
+    last: Outcome | None = None
+    #: the last successful attempt was slow
+    last_ok_slow: bool = False
+
+
+# --------------------------------------------------------------------------- fakeredis on simulated time
+
+
+def _sim_time_server(now: Callable[[], float]) -> Any:
+    """A ``fakeredis.FakeServer`` whose key expiry reads ``now()`` (epoch seconds), not the wall clock.
+
+    fakeredis stamps each database with ``time.time()`` before every command and expires keys
+    against that stamp; here the stamp is a property that ignores the wall-clock write and reads
+    the simulated clock. Only this server's databases change (nothing global is patched).
+    """
+    import fakeredis
+
+    try:
+        from fakeredis._core._database import Database
+    except ImportError as e:  # pragma: no cover - depends on the installed fakeredis
+        raise ByoError(f"fakeredis {fakeredis.__version__}: cannot run its key expiry on simulated time") from e
+
+    class SimTimeDatabase(Database):  # type: ignore[misc]
+        def __init__(self, lock: Any) -> None:
+            self._sim_now = now
+            super().__init__(lock)
+
+        @property  # type: ignore[override]
+        def time(self) -> float:
+            return self._sim_now()
+
+        @time.setter
+        def time(self, _wall: float) -> None:
+            pass
+
+    server = fakeredis.FakeServer()
+    if not isinstance(getattr(server, "dbs", None), defaultdict):  # pragma: no cover
+        raise ByoError(f"fakeredis {fakeredis.__version__}: cannot run its key expiry on simulated time")
+    server.dbs = defaultdict(lambda: SimTimeDatabase(server.lock))
+    return server
+
+
+# --------------------------------------------------------------------------- store and clock faults
+
+
+@dataclass
+class _Schedule:
+    down: list[tuple[float, float | None]] = field(default_factory=list)
+    #: (start, end, delay, timeout)
+    slow: list[tuple[float, float | None, float, float]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.down or self.slow)
+
+
+def _faulty_client(inner: Any, schedule: _Schedule, sim_now: Callable[[], float], hub: Hub) -> Any:
+    """``inner`` failing or slowed by ``schedule``: :class:`faults.runtime.FaultyRedis` for every command."""
+    from faults.runtime import FaultyRedis
+
+    def sleep(delay: float) -> None:
+        if getcurrent() is not hub.main:  # a store call in the factory does not wait
+            hub.sleep(delay)
+
+    class AnyCommandFaultyRedis(FaultyRedis):
+        """Faults every command a team's code may use (``FaultyRedis`` covers what multiorg uses),
+        and a pipeline's ``execute``."""
+
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self._inner, name)
+            if name == "pipeline":
+                return self._pipeline(attr)
+            if name.startswith("_") or name in _NOT_COMMANDS or not callable(attr):
+                return attr
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                self._before()
+                return attr(*args, **kwargs)
+
+            return call
+
+        def _pipeline(self, make: Callable[..., Any]) -> Callable[..., Any]:
+            def pipeline(*args: Any, **kwargs: Any) -> Any:
+                pipe = make(*args, **kwargs)
+                execute = pipe.execute
+
+                def faulty_execute(*a: Any, **kw: Any) -> Any:
+                    self._before()
+                    return execute(*a, **kw)
+
+                pipe.execute = faulty_execute
+                return pipe
+
+            return pipeline
+
+    return AnyCommandFaultyRedis(inner, schedule, sim_now, sleep)
+
+
+def _runtime_faults(scenario: Scenario) -> tuple[list[_Schedule], list[list[tuple[float, float | None, float]]]]:
+    """Per pod: when its Redis is down or slow, and its clock skews."""
+    n = scenario.pods
+    schedules = [_Schedule() for _ in range(n)]
+    skews: list[list[tuple[float, float | None, float]]] = [[] for _ in range(n)]
+    if not scenario.faults:
+        return schedules, skews
+    from faults.compile import runtime_faults
+    from faults.models import ClockSkewFault, PodPartitionFault, RedisDownFault, RedisSlowFault
+
+    for _, f in runtime_faults(scenario):
+        window = (f.start, f.stop)
+        if isinstance(f, RedisDownFault):
+            for p in (f.pods if f.pods is not None else range(n)):
+                schedules[p].down.append(window)
+        elif isinstance(f, PodPartitionFault):
+            schedules[f.pod].down.append(window)
+        elif isinstance(f, RedisSlowFault):
+            for p in (f.pods if f.pods is not None else range(n)):
+                schedules[p].slow.append((*window, f.delay, f.timeout))
+        elif isinstance(f, ClockSkewFault):
+            skews[f.pod].append((*window, f.offset))
+    return schedules, skews
+
+
+def _skewed(base: Callable[[], float], sim_now: Callable[[], float],
+            skews: Sequence[tuple[float, float | None, float]]) -> Callable[[], float]:
+    if not skews:
+        return base
+    windows = tuple(skews)
+
+    def now() -> float:
+        t = sim_now()
+        return base() + sum(o for s, e, o in windows if s <= t and (e is None or t < e))
+
+    return now
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _type_name(e: BaseException) -> str:
+    t = type(e)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _factory_name(factory: Any) -> str:
+    while isinstance(factory, functools.partial):
+        factory = factory.func
+    name = getattr(factory, "__name__", None)
+    return name if isinstance(name, str) and name != "<lambda>" else "own-router"
+
+
+def run_own_router(
+    scenario: Scenario,
+    factory: Factory,
+    *,
+    seed: int | None = None,
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    http_options: Mapping[str, Any] | None = None,
+    redis_options: Mapping[str, Any] | None = None,
+    failures: tuple[type[BaseException], ...] = (Exception,),
+    progress: Callable[[float, float], Any] | None = None,
+) -> Trace:
+    """Simulate ``scenario`` with the team's own router and return the trace.
+
+    ``factory`` is called once per pod, before the run, with the arguments it names from
+    :data:`FACTORY_ARGS`; it returns ``handler(request_body) -> httpx.Response | value``, called
+    once per simulated request (see the module docs for how its result becomes the outcome).
+
+    ``seed``: ``None`` → ``scenario.seed``. ``name``: the router's name in the trace and in reports
+    (``meta["policy"]``; default the factory's ``__name__``); ``params``: its settings, shown in
+    reports (``meta["policy_params"]``). ``environ``: extra environment variables for the factory.
+    ``http_options``: keyword arguments of each pod's ``httpx.Client`` (``timeout``, ``headers``,
+    ``base_url``; httpx's default timeout is 5 s). ``redis_options``: keyword arguments of each
+    ``FakeRedis`` client (``decode_responses=True``, say). ``failures``: exception types the
+    handler may raise for a failed request; any other exception aborts the run. ``progress(done,
+    duration)`` is called every simulated hour and at the end.
+    """
+    seed = scenario.seed if seed is None else int(seed)
+    return OwnRouterSimulation(
+        scenario, factory, seed, name=name, params=params, environ=environ, http_options=http_options,
+        redis_options=redis_options, failures=failures,
+    ).run(progress)
+
+
+class OwnRouterSimulation:
+    """One run of a team's router, assembled; :meth:`run` executes it (once)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        factory: Factory,
+        seed: int,
+        *,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        http_options: Mapping[str, Any] | None = None,
+        redis_options: Mapping[str, Any] | None = None,
+        failures: tuple[type[BaseException], ...] = (Exception,),
+    ) -> None:
+        if scenario.faults:
+            from faults.compile import fault_windows as catalogue_windows
+            from faults.compile import prepare_scenario, runtime_hooks
+
+            scenario = prepare_scenario(scenario)  # traffic surges join the traffic
+            with runtime_hooks(seed):  # store / clock faults are installed below, not compiled
+                self.modifiers = compile_modifiers(scenario, seed)
+            # the scenario's own lockouts and modifiers, then one window per fault
+            self.windows = catalogue_windows(scenario, seed)
+        else:
+            self.modifiers = compile_modifiers(scenario, seed)
+            self.windows = fault_windows(scenario, self.modifiers)
+        self.scenario = scenario
+        self.factory = factory
+        self.seed = seed
+        self.name = name or _factory_name(factory)
+        self.params = dict(params or {})
+        self.failures = tuple(failures)
+        self.seeds = Seeds(seed)
+        self.arrivals = generate(scenario, self.seeds)
+        self.env = simpy.Environment()
+        self.hub = Hub(self.env)
+        self.start_epoch = scenario.start_epoch
+        self.clock = SimClock(self.env, self.start_epoch)
+        self.world = VendorWorld(scenario, self.seeds, self.modifiers)
+        a = self.arrivals
+        self.recorder = Recorder(
+            start_epoch=self.start_epoch, orgs=scenario.org_names(), models=scenario.models(),
+            arrival=a.time, pod=a.pod, session=a.session,
+        )
+        self.org_vendor = dict(zip(scenario.org_names(), scenario.org_vendors(), strict=True))
+        self.slow_threshold = scenario.router.slow_call_threshold
+        self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
+        #: request greenlet -> the request it runs
+        self._current: dict[Any, _Request] = {}
+        #: the first wiring error (re-raised when its request ends, whatever the router caught)
+        self._fatal: ByoError | None = None
+        #: exceptions the handler raised, by type name
+        self.exceptions: dict[str, int] = {}
+        self.none_results = 0
+        self.handlers = self._build_pods(environ, http_options, redis_options)
+
+    # ------------------------------------------------------------------ assembly
+
+    def orgs(self) -> tuple[OrgKey, ...]:
+        by_name = self.world.by_name
+        return tuple(
+            OrgKey(o.name, v, o.api_key(), by_name[o.name].org_id, o.key_env()) for v, o in self.scenario.orgs()
+        )
+
+    def _build_pods(self, environ: Mapping[str, str] | None, http_options: Mapping[str, Any] | None,
+                    redis_options: Mapping[str, Any] | None) -> list[Handler]:
+        sc = self.scenario
+        hub = self.hub
+        env_vars = {**sc.environ(), **dict(environ or {})}
+        orgs = self.orgs()
+        transport = httpx.MockTransport(self._attempt)
+        base_clock = self.clock.now
+        sim_now = self._sim_now
+        schedules, skews = _runtime_faults(sc)
+        ropts = {"single_connection_client": True, **dict(redis_options or {})}
+        import fakeredis
+
+        shared = sc.state == "shared"
+        server = _sim_time_server(base_clock) if shared else None
+        wanted = self._factory_params()
+        handlers: list[Handler] = []
+        self.redis_clients: list[Any] = []
+        for pod in range(sc.pods):
+            client: Any = fakeredis.FakeRedis(server=server if shared else _sim_time_server(base_clock), **ropts)
+            if schedules[pod]:
+                client = _faulty_client(client, schedules[pod], sim_now, hub)
+            self.redis_clients.append(client)
+            clock = _skewed(base_clock, sim_now, skews[pod])
+            available: dict[str, Any] = {
+                "pod": pod,
+                "http": httpx.Client(transport=transport, **dict(http_options or {})),
+                "transport": transport,
+                "redis": client,
+                "clock": clock,
+                "sleep": self._sleep,
+                "rng": self.seeds.python_random(f"byo:pod:{pod}"),
+                "environ": dict(env_vars),
+                "orgs": orgs,
+                "record_event": self._event_recorder(pod),
+                "scenario": sc,
+            }
+            handler = self.factory(**{k: available[k] for k in wanted})
+            if not callable(handler):
+                raise TypeError(f"the factory returned {handler!r}, not a handler(request_body)")
+            handlers.append(handler)
+        return handlers
+
+    def _factory_params(self) -> list[str]:
+        sig = inspect.signature(self.factory)
+        wanted: list[str] = []
+        for p in sig.parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if p.name in FACTORY_ARGS:
+                if p.kind is p.POSITIONAL_ONLY:
+                    raise TypeError(f"factory parameter {p.name!r} is positional-only; it is passed by name")
+                wanted.append(p.name)
+            elif p.default is p.empty:
+                raise TypeError(
+                    f"factory parameter {p.name!r} is not one the simulator provides "
+                    f"({', '.join(FACTORY_ARGS)}); bind it with functools.partial"
+                )
+        return wanted
+
+    def _sim_now(self) -> float:
+        return self.env._now
+
+    def _sleep(self, seconds: float) -> None:
+        if getcurrent() is self.hub.main:
+            raise ByoError("sleep() was called outside a simulated request (in the factory?)")
+        self.hub.sleep(float(seconds))
+
+    def _event_recorder(self, pod: int) -> Callable[..., None]:
+        rec = self.recorder
+        clock = self.clock
+        vendors = self.org_vendor
+        default_model = self.scenario.models()[0]
+        label = f"pod-{pod}"
+
+        def record_event(kind: str, org: str, model: str | None = None, *, failure_count: int = 0,
+                         block_duration: float = 0.0, retry_cycles: int = 0) -> None:
+            k = str(getattr(kind, "value", kind)).upper()
+            if k not in EVENT_KINDS:
+                raise ValueError(f"breaker event kind {kind!r}: one of {', '.join(EVENT_KINDS)}")
+            if org not in vendors:
+                raise ValueError(f"breaker event for unknown org {org!r} (orgs: {', '.join(vendors)})")
+            rec.event(pod, BreakerEvent(EventKind(k), org, model or default_model, vendors[org], clock.now(),
+                                        int(failure_count), float(block_duration), int(retry_cycles), label))
+
+        return record_event
+
+    # ------------------------------------------------------------------ the vendor side: attempts
+
+    def _fail(self, message: str) -> ByoError:
+        err = ByoError(message)
+        if self._fatal is None:
+            self._fatal = err
+        return err
+
+    def _attempt(self, request: httpx.Request) -> httpx.Response:
+        """The transport under every pod's client: the mocked vendor, recorded as an attempt."""
+        req = self._current.get(getcurrent())
+        if req is None:
+            raise self._fail(f"HTTP call to {request.url} outside a simulated request: the factory (or a "
+                             "background thread) must not call the vendors")
+        headers = request.headers
+        auth = headers.get("authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else headers.get("x-api-key", "")
+        om = self.world.by_key.get(key)
+        if om is None:
+            raise self._fail(
+                f"HTTP call to {request.url} with an API key the scenario does not know ({key[:3]!r}...): "
+                "use the keys the factory receives (orgs[i].api_key, or environ[orgs[i].api_key_env])")
+        clock = self.clock
+        t0 = clock.now()
+        try:
+            response = self.vendors.mock.handler(request)
+        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
+            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
+            raise
+        except AssertionError as e:  # respx: no route matches
+            raise self._fail(
+                f"HTTP call to {request.method} {request.url}: the simulator mocks "
+                f"{', '.join(sorted(str(r.pattern) for r in self.vendors.mock.routes))}; point the "
+                "router at the vendors' real base URLs (or the scenario's base_url)") from e
+        t1 = clock.now()
+        status = response.status_code
+        if 200 <= status < 300:
+            body = None
+        else:
+            try:
+                body = json.loads(response.content)
+            except ValueError:
+                body = None
+        cls = classify_response(status, response.headers, body, now=t1, latency=t1 - t0,
+                                slow_threshold=self.slow_threshold)
+        self._record(req, om, t0, t1, cls.outcome, status)
+        return response
+
+    def _record(self, req: _Request, om: Any, t0: float, t1: float, outcome: Outcome, status: int) -> None:
+        self.recorder.attempt(req.id, om.name, om.vendor, t0, t1, outcome, status, False)
+        req.attempts += 1
+        req.last = outcome
+        if outcome.ok:
+            req.last_ok_slow = outcome is Outcome.SLOW
+
+    # ------------------------------------------------------------------ the request side
+
+    def _outcome(self, req: _Request, result: Any = None, error: BaseException | None = None) -> Outcome | None:
+        if error is not None:
+            if isinstance(error, httpx.TransportError):  # the router let a timeout or reset through
+                return classify_exception(error).outcome
+            return req.last if req.last is not None and not req.last.ok else None
+        if result is None:
+            self.none_results += 1
+            return req.last if req.last is not None and not req.last.ok else None
+        if isinstance(result, httpx.Response):
+            status = result.status_code
+            if not 200 <= status < 300:
+                try:
+                    body = result.json()
+                except ValueError:
+                    body = None
+                return classify_response(status, result.headers, body, now=self.clock.now()).outcome
+        return Outcome.SLOW if req.last_ok_slow else Outcome.SUCCESS
+
+    def run(self, progress: Callable[[float, float], Any] | None = None) -> Trace:
+        a = self.arrivals
+        handlers = self.handlers
+        pod_of = array("h", a.pod.tobytes())
+        model_of = array("h", a.model.tobytes())
+        prompt_of = array("i", a.prompt_tokens.tobytes())
+        max_of = array("i", a.max_tokens.tobytes())
+        models = a.models
+        prompts: dict[int, str] = {}
+        current = self._current
+        failures = self.failures
+        rec = self.recorder
+        clock = self.clock
+
+        def start(i: int) -> None:
+            p = prompt_of[i]
+            text = prompts.get(p)
+            if text is None:
+                if len(prompts) >= 4096:
+                    prompts.clear()
+                text = prompts[p] = "x" * (4 * p)  # 4 characters per token, as the vendors count
+            body = {"model": models[model_of[i]], "messages": [{"role": "user", "content": text}],
+                    "max_tokens": int(max_of[i])}
+            g = getcurrent()
+            req = current[g] = _Request(i)
+            try:
+                result = handlers[pod_of[i]](body)
+            except failures as e:
+                name = _type_name(e)
+                self.exceptions[name] = self.exceptions.get(name, 0) + 1
+                outcome = self._outcome(req, error=e)
+            else:
+                outcome = self._outcome(req, result)
+            finally:
+                del current[g]
+            rec.request(i, 0.0, clock.now(), outcome, req.attempts)
+            if self._fatal is not None:
+                raise self._fatal
+
+        hub = self.hub
+        hub.drive(array("d", a.time.tobytes()), start)
+        duration = self.scenario.duration
+        t = 0.0
+        while t < duration:
+            t = min(duration, t + PROGRESS_EVERY)
+            hub.run(until=t)
+            if progress is not None:
+                progress(t, duration)
+        hub.run()  # drain the requests still in flight
+        if self._fatal is not None:
+            raise self._fatal
+        if hub.in_flight:
+            raise ByoError(
+                f"{hub.in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
+                "against a vendor that hangs, or sleep(inf)); give the router's HTTP calls a finite timeout")
+        return rec.trace(self.meta())
+
+    def meta(self) -> dict[str, Any]:
+        sc = self.scenario
+        return {
+            "scenario": sc.name,
+            "description": sc.description,
+            "policy": self.name,
+            "policy_params": dict(self.params),
+            "seed": self.seed,
+            "mode": "byo",
+            "orgs": sc.org_names(),
+            "org_vendors": sc.org_vendors(),
+            "models": list(self.recorder.models),
+            "pods": sc.pods,
+            "state": sc.state,
+            "duration": sc.duration,
+            "start": sc.start,
+            "start_epoch": self.start_epoch,
+            "faults": self.windows,
+            "surges": [s.model_dump(mode="json") for s in sc.traffic.surges],
+            "sessions": self.arrivals.n_sessions,
+            "slo": sc.slo,
+            "max_in_flight": self.hub.max_in_flight,
+            "end_time": self.env.now,
+            "byo": {
+                "router": self.name,
+                "exceptions": dict(sorted(self.exceptions.items())),
+                "none_results": self.none_results,
+                "vendor_calls": self.vendors.calls,
+            },
+        }
