@@ -38,10 +38,11 @@ class Outcome(StrEnum):
     @property
     def org_fault(self) -> bool:
         """The org (not the caller) is to blame: may count against it and may be retried elsewhere."""
-        return self in _ORG_FAULTS
+        return self in ORG_FAULTS
 
 
-_ORG_FAULTS = frozenset(
+#: the org-fault outcomes: what counts against an org (breaker policies default to these)
+ORG_FAULTS: frozenset[Outcome] = frozenset(
     {
         Outcome.RATE_LIMITED,
         Outcome.QUOTA,

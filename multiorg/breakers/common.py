@@ -36,6 +36,7 @@ Generations
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -51,9 +52,9 @@ from pydantic import (
 )
 
 from ..config import Seconds
-from ..outcomes import OUTCOME_CODES, Outcome
+from ..outcomes import ORG_FAULTS, OUTCOME_CODES, Outcome
 from ..units import seconds
-from .base import Admission
+from .base import Admission, State
 
 __all__ = [
     "FAIL",
@@ -84,17 +85,6 @@ PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0)]
 #: a percentage in (0, 100]
 Percent = Annotated[float, Field(gt=0, le=100)]
 
-#: the org-fault outcomes: what counts against an org unless configured otherwise
-ORG_FAULTS: frozenset[Outcome] = frozenset(
-    {
-        Outcome.RATE_LIMITED,
-        Outcome.QUOTA,
-        Outcome.AUTH,
-        Outcome.SERVER,
-        Outcome.TIMEOUT,
-        Outcome.CONNECTION,
-    }
-)
 #: outcomes that open a breaker at once by default: the account is locked or the key revoked
 TRIP_DEFAULT: frozenset[Outcome] = frozenset({Outcome.QUOTA, Outcome.AUTH})
 
@@ -204,6 +194,19 @@ def release_lease(leases: tuple[float, ...], at: float) -> tuple[float, ...] | N
     except ValueError:
         return None
     return leases[:i] + leases[i + 1 :]
+
+
+def release_probe(state: Any, ticket: Admission) -> Any:
+    """``release`` of the machines whose state has ``status``, ``generation`` and ``probes``
+    (trip and failure-rate): give a cancelled probe's permit back, judge nothing."""
+    if not ticket.probe:
+        return None
+    if ticket.generation != state.generation:
+        return state if ticket.generation > state.generation else None
+    if state.status is not State.HALF_OPEN:
+        return None
+    leases = release_lease(state.probes, ticket.at)
+    return None if leases is None else dataclasses.replace(state, probes=leases)
 
 
 def lease_free_at(leases: tuple[float, ...], timeout: float) -> float | None:

@@ -64,6 +64,7 @@ from .common import (
     lease_free_at,
     live_leases,
     release_lease,
+    release_probe,
 )
 
 _CLOSED = State.CLOSED
@@ -176,14 +177,7 @@ class TripBreaker(BreakerParams):
     def release(
         self, state: TripState, org: str, ticket: Admission, now: float
     ) -> TripState | None:
-        if not ticket.probe:
-            return None
-        if ticket.generation != state.generation:
-            return state if ticket.generation > state.generation else None
-        if state.status is not _HALF_OPEN:
-            return None
-        leases = release_lease(state.probes, ticket.at)
-        return None if leases is None else replace(state, probes=leases)
+        return release_probe(state, ticket)
 
     def view(self, state: TripState, org: str, now: float) -> BreakerView:
         if state.status is _CLOSED:

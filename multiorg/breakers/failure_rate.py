@@ -68,6 +68,7 @@ from .common import (
     lease_free_at,
     live_leases,
     release_lease,
+    release_probe,
     slide_buckets,
 )
 
@@ -242,14 +243,7 @@ class FailureRateBreaker(BreakerParams):
     def release(
         self, state: RateState, org: str, ticket: Admission, now: float
     ) -> RateState | None:
-        if not ticket.probe:
-            return None
-        if ticket.generation != state.generation:
-            return state if ticket.generation > state.generation else None
-        if state.status is not _HALF_OPEN:
-            return None
-        leases = release_lease(state.probes, ticket.at)
-        return None if leases is None else replace(state, probes=leases)
+        return release_probe(state, ticket)
 
     def view(self, state: RateState, org: str, now: float) -> BreakerView:
         status = state.status
