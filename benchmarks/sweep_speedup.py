@@ -11,8 +11,7 @@ errors) for the middle third of the run; each run lasts a few seconds of wall ti
    imported the simulator, as the CLI has when it plans);
 2. **pool**: the same plan on :class:`sim.executors.LocalExecutor` (forkserver workers, which import
    the simulator once): wall time from creating the pool to the last result stored — worker start-up
-   (~1.7 s: the forkserver imports ``sim`` and ``reports``) included; this process runs items itself
-   until the workers are up;
+   (~1.7 s: the forkserver imports ``sim`` and ``reports``) included;
 3. **pool, warm**: the same again in this process — the forkserver is up and preloaded, as for a
    second sweep in a notebook.
 

@@ -26,16 +26,14 @@ started and stops the local workers; results already yielded are the caller's to
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
 __all__ = [
@@ -138,22 +136,19 @@ def _context() -> multiprocessing.context.BaseContext:
 class LocalExecutor:
     """A process pool on this machine: all cores unless ``workers`` says otherwise.
 
-    Starting forkserver workers takes a second or two (the forkserver imports the simulator).
-    Until the pool is up this process — which has the simulator imported already — runs items
-    itself (``inline_while_starting``), taking them from the end of the list; the pool takes them
-    from the front as soon as it is ready, so a short sweep does not pay the start-up twice.
+    Starting forkserver workers takes a second or two (the forkserver imports the simulator);
+    :meth:`start` does it in the background, so the CLI starts the pool before it loads the
+    scenarios and plans the runs.
     """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, *, inline_while_starting: bool = True) -> None:
+    def __init__(self, workers: int | None = None) -> None:
         if workers is not None and workers < 1:
             raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
         self.workers = workers or os.cpu_count() or 1
-        self.inline_while_starting = inline_while_starting
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
-        self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._used = False
 
@@ -164,7 +159,6 @@ class LocalExecutor:
         """Start the workers in the background: they import the simulator while the caller keeps
         planning (creating forkserver workers blocks until the forkserver has preloaded)."""
         if self._pool is None and self._starting is None:
-            self._started.clear()
             self._starting = threading.Thread(target=self._create, name="breakerlab-pool-start", daemon=True)
             self._starting.start()
         return self
@@ -179,8 +173,6 @@ class LocalExecutor:
             self._pool = pool
         except BaseException as e:  # reported by _ready()
             self._start_error = e
-        finally:
-            self._started.set()
 
     def _ready(self) -> ProcessPoolExecutor:
         if self._pool is None and self._starting is None:
@@ -197,60 +189,32 @@ class LocalExecutor:
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         if not items:
             return
-        self.start()
+        pool = self._ready()
         self._used = True
-        todo = collections.deque(range(len(items)))
-        finished: queue.Queue[tuple[int, Future[Any] | None]] = queue.Queue()
-        lock = threading.Lock()
-        closed = threading.Event()
-
-        def submit_next() -> bool:
-            # at most 2 x workers items queued in the pool: an interrupted sweep stops quickly
-            # and scenarios are pickled shortly before they run
-            with lock:
-                if closed.is_set() or not todo or self._pool is None:
-                    return False
-                i = todo.popleft()
-                fut = self._pool.submit(fn, items[i])
-            fut.add_done_callback(lambda f, i=i: finished.put((i, f)))
-            return True
-
-        def feed_when_ready() -> None:
-            self._started.wait()
-            if self._pool is None:
-                finished.put((-1, None))  # could not start: _ready() raises the error
-                return
-            for _ in range(2 * self.workers):
-                if not submit_next():
-                    break
-
-        threading.Thread(target=feed_when_ready, name="breakerlab-pool-feed", daemon=True).start()
+        n = self.workers
         ok = False
         try:
-            remaining = len(items)
-            while remaining:
-                if self.inline_while_starting and not self._started.is_set():
-                    with lock:
-                        i = todo.pop() if todo else None
-                    if i is not None:  # the pool is not up yet: do it here
-                        res = fn(items[i])
-                        remaining -= 1
-                        yield i, res
-                        continue
-                try:
-                    i, fut = finished.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if fut is None:
-                    self._ready()
-                    raise ExecutorError("the local process pool did not start")
-                res = fut.result()
-                remaining -= 1
-                submit_next()
-                yield i, res
+            # at most 2 x workers items queued in the pool: an interrupted sweep stops quickly and
+            # scenarios are pickled shortly before they run
+            pending: dict[Future[Any], int] = {}
+            todo = iter(enumerate(items))
+
+            def fill() -> None:
+                while len(pending) < 2 * n:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        return
+                    pending[pool.submit(fn, nxt[1])] = nxt[0]
+
+            fill()
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=pending.__getitem__):
+                    i = pending.pop(fut)
+                    yield i, fut.result()
+                fill()
             ok = True
         finally:
-            closed.set()
             if not ok:
                 self.close(kill=True)
 
