@@ -328,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     from .search import add_search_parser
+    from .sweep import add_sweep_parser
 
+    add_sweep_parser(sub)
     add_search_parser(sub)
     return parser
 
