@@ -28,7 +28,7 @@ run the same store code whenever a scenario has a store fault.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .compile import fault_windows, prepare_scenario, runtime_faults, runtime_hooks
@@ -56,6 +56,29 @@ class _Schedule:
 
     def __bool__(self) -> bool:
         return bool(self.down or self.slow)
+
+
+SkewWindows = list[tuple[float, float | None, float]]
+
+
+def pod_schedules(found: Iterable[tuple[Any, Any]], n: int) -> tuple[list[_Schedule], list[SkewWindows]]:
+    """Per pod of ``n``: when its Redis is down or slow, and its clock skews, from the
+    ``(index, fault)`` pairs :func:`faults.compile.runtime_faults` finds."""
+    schedules = [_Schedule() for _ in range(n)]
+    skews: list[SkewWindows] = [[] for _ in range(n)]
+    for _, f in found:
+        window = (f.start, f.stop)
+        if isinstance(f, RedisDownFault):
+            for p in (f.pods if f.pods is not None else range(n)):
+                schedules[p].down.append(window)
+        elif isinstance(f, PodPartitionFault):
+            schedules[f.pod].down.append(window)
+        elif isinstance(f, RedisSlowFault):
+            for p in (f.pods if f.pods is not None else range(n)):
+                schedules[p].slow.append((*window, f.delay, f.timeout))
+        elif isinstance(f, ClockSkewFault):
+            skews[f.pod].append((*window, f.offset))
+    return schedules, skews
 
 
 class FaultyRedis:
@@ -181,21 +204,7 @@ def install(simulation: Any) -> dict[str, Any]:
         return installed
     hub = simulation.hub
     routers = simulation.pods.routers
-    n = len(routers)
-    schedules = [_Schedule() for _ in range(n)]
-    skews: list[list[tuple[float, float | None, float]]] = [[] for _ in range(n)]
-    for _, f in found:
-        window = (f.start, f.stop)
-        if isinstance(f, RedisDownFault):
-            for p in (f.pods if f.pods is not None else range(n)):
-                schedules[p].down.append(window)
-        elif isinstance(f, PodPartitionFault):
-            schedules[f.pod].down.append(window)
-        elif isinstance(f, RedisSlowFault):
-            for p in (f.pods if f.pods is not None else range(n)):
-                schedules[p].slow.append((*window, f.delay, f.timeout))
-        elif isinstance(f, ClockSkewFault):
-            skews[f.pod].append((*window, f.offset))
+    schedules, skews = pod_schedules(found, len(routers))
 
     def sim_now() -> float:
         return hub.env._now

@@ -71,8 +71,8 @@ import json
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import simpy
@@ -83,7 +83,7 @@ from multiorg.outcomes import Outcome, classify_exception, classify_response
 
 from .bridge import Hub
 from .clock import SimClock
-from .engine import PROGRESS_EVERY, compile_modifiers, fault_windows
+from .engine import PROGRESS_EVERY, compile_modifiers, fault_windows, trace_meta
 from .full import MockedVendors
 from .recorder import Recorder
 from .rng import Seeds
@@ -91,6 +91,9 @@ from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
 from .traffic import generate
 from .vendor_model import VendorWorld
+
+if TYPE_CHECKING:
+    from faults.runtime import _Schedule
 
 __all__ = [
     "FACTORY_ARGS",
@@ -196,16 +199,6 @@ def _sim_time_server(now: Callable[[], float]) -> Any:
 # --------------------------------------------------------------------------- store and clock faults
 
 
-@dataclass
-class _Schedule:
-    down: list[tuple[float, float | None]] = field(default_factory=list)
-    #: (start, end, delay, timeout)
-    slow: list[tuple[float, float | None, float, float]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.down or self.slow)
-
-
 def _faulty_client(inner: Any, schedule: _Schedule, sim_now: Callable[[], float], hub: Hub) -> Any:
     """``inner`` failing or slowed by ``schedule``: :class:`faults.runtime.FaultyRedis` for every command."""
     from faults.runtime import FaultyRedis
@@ -250,27 +243,13 @@ def _faulty_client(inner: Any, schedule: _Schedule, sim_now: Callable[[], float]
 
 def _runtime_faults(scenario: Scenario) -> tuple[list[_Schedule], list[list[tuple[float, float | None, float]]]]:
     """Per pod: when its Redis is down or slow, and its clock skews."""
-    n = scenario.pods
-    schedules = [_Schedule() for _ in range(n)]
-    skews: list[list[tuple[float, float | None, float]]] = [[] for _ in range(n)]
-    if not scenario.faults:
-        return schedules, skews
-    from faults.compile import runtime_faults
-    from faults.models import ClockSkewFault, PodPartitionFault, RedisDownFault, RedisSlowFault
+    from faults.runtime import pod_schedules
 
-    for _, f in runtime_faults(scenario):
-        window = (f.start, f.stop)
-        if isinstance(f, RedisDownFault):
-            for p in (f.pods if f.pods is not None else range(n)):
-                schedules[p].down.append(window)
-        elif isinstance(f, PodPartitionFault):
-            schedules[f.pod].down.append(window)
-        elif isinstance(f, RedisSlowFault):
-            for p in (f.pods if f.pods is not None else range(n)):
-                schedules[p].slow.append((*window, f.delay, f.timeout))
-        elif isinstance(f, ClockSkewFault):
-            skews[f.pod].append((*window, f.offset))
-    return schedules, skews
+    if not scenario.faults:
+        return pod_schedules((), scenario.pods)
+    from faults.compile import runtime_faults
+
+    return pod_schedules(runtime_faults(scenario), scenario.pods)
 
 
 def _skewed(base: Callable[[], float], sim_now: Callable[[], float],
@@ -622,32 +601,15 @@ class OwnRouterSimulation:
         return rec.trace(self.meta())
 
     def meta(self) -> dict[str, Any]:
-        sc = self.scenario
-        return {
-            "scenario": sc.name,
-            "description": sc.description,
-            "policy": self.name,
-            "policy_params": dict(self.params),
-            "seed": self.seed,
-            "mode": "byo",
-            "orgs": sc.org_names(),
-            "org_vendors": sc.org_vendors(),
-            "models": list(self.recorder.models),
-            "pods": sc.pods,
-            "state": sc.state,
-            "duration": sc.duration,
-            "start": sc.start,
-            "start_epoch": self.start_epoch,
-            "faults": self.windows,
-            "surges": [s.model_dump(mode="json") for s in sc.traffic.surges],
-            "sessions": self.arrivals.n_sessions,
-            "slo": sc.slo,
-            "max_in_flight": self.hub.max_in_flight,
-            "end_time": self.env.now,
-            "byo": {
-                "router": self.name,
-                "exceptions": dict(sorted(self.exceptions.items())),
-                "none_results": self.none_results,
-                "vendor_calls": self.vendors.calls,
-            },
+        meta = trace_meta(
+            self.scenario, policy=self.name, policy_params=dict(self.params), seed=self.seed,
+            mode="byo", models=list(self.recorder.models), start_epoch=self.start_epoch,
+            faults=self.windows, sessions=self.arrivals.n_sessions,
+            max_in_flight=self.hub.max_in_flight, end_time=self.env.now)
+        meta["byo"] = {
+            "router": self.name,
+            "exceptions": dict(sorted(self.exceptions.items())),
+            "none_results": self.none_results,
+            "vendor_calls": self.vendors.calls,
         }
+        return meta

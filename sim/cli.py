@@ -335,8 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command (``args.func``): its exit code, or :data:`EXIT_INPUT` with the message
+    on stderr for bad input (``--seeds`` below 1, an :class:`InputError`)."""
     if getattr(args, "seeds", 1) < 1:
         print(f"breakerlab: --seeds: must be at least 1 (got {args.seeds})", file=sys.stderr)
         return EXIT_INPUT
@@ -345,6 +346,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(str(e), file=sys.stderr)
         return EXIT_INPUT
+
+
+def subcommand_main(command: str, add_parser: Callable[[Any], Any], argv: Sequence[str] | None) -> int:
+    """``python -m sim.<command> ...``: one subcommand on its own, the same as ``breakerlab <command> ...``;
+    ``add_parser(subparsers)`` adds it."""
+    parser = _Parser(prog="breakerlab")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_parser(sub)
+    return run_command(parser.parse_args([command, *(sys.argv[1:] if argv is None else argv)]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

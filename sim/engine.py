@@ -83,6 +83,41 @@ def compile_modifiers(scenario: Scenario, seed: int | None = None) -> tuple[Modi
     return mods
 
 
+def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed: int | None, mode: str,
+               models: list[str], start_epoch: float, faults: list[dict[str, Any]], sessions: int,
+               max_in_flight: int, end_time: float, router: dict[str, Any] | None = None,
+               operator_flips: list[list[Any]] | None = None) -> dict[str, Any]:
+    """A trace's ``meta``: the scenario and how the run went; ``router`` and ``operator_flips``
+    only where given (the built-in routers, not a team's own)."""
+    meta: dict[str, Any] = {
+        "scenario": sc.name,
+        "description": sc.description,
+        "policy": policy,
+        "policy_params": policy_params,
+        "seed": seed,
+        "mode": mode,
+        "orgs": sc.org_names(),
+        "org_vendors": sc.org_vendors(),
+        "models": models,
+        "pods": sc.pods,
+        "state": sc.state,
+        "duration": sc.duration,
+        "start": sc.start,
+        "start_epoch": start_epoch,
+        "faults": faults,
+        "surges": [s.model_dump(mode="json") for s in sc.traffic.surges],
+        "sessions": sessions,
+    }
+    if router is not None:
+        meta["router"] = router
+    meta["slo"] = sc.slo
+    meta["max_in_flight"] = max_in_flight
+    if operator_flips is not None:
+        meta["operator_flips"] = operator_flips
+    meta["end_time"] = end_time
+    return meta
+
+
 def fault_windows(scenario: Scenario, modifiers: tuple[Modifier, ...]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for _, org in scenario.orgs():
@@ -234,29 +269,12 @@ class Simulation:
         return self.recorder.trace(self.meta())
 
     def meta(self) -> dict[str, Any]:
-        sc = self.scenario
-        a = self.arrivals
-        return {
-            "scenario": sc.name,
-            "description": sc.description,
-            "policy": self.policy.name,
-            "policy_params": params_summary(self.policy),
-            "seed": self.seed,
-            "mode": self.mode,
-            "orgs": sc.org_names(),
-            "org_vendors": sc.org_vendors(),
-            "models": list(self.recorder.models),
-            "pods": sc.pods,
-            "state": sc.state,
-            "duration": sc.duration,
-            "start": sc.start,
-            "start_epoch": self.start_epoch,
-            "faults": fault_windows(sc, self.modifiers),
-            "surges": [s.model_dump(mode="json") for s in sc.traffic.surges],
-            "sessions": a.n_sessions,
-            "router": sc.router.model_dump(mode="json", exclude={"pod"}),
-            "slo": sc.slo,
-            "max_in_flight": self.hub.max_in_flight,
-            "operator_flips": [] if self.operator is None else [list(f) for f in self.operator.flips],
-            "end_time": self.env.now,
-        }
+        return trace_meta(
+            self.scenario, policy=self.policy.name, policy_params=params_summary(self.policy),
+            seed=self.seed, mode=self.mode, models=list(self.recorder.models),
+            start_epoch=self.start_epoch, faults=fault_windows(self.scenario, self.modifiers),
+            sessions=self.arrivals.n_sessions,
+            router=self.scenario.router.model_dump(mode="json", exclude={"pod"}),
+            max_in_flight=self.hub.max_in_flight,
+            operator_flips=[] if self.operator is None else [list(f) for f in self.operator.flips],
+            end_time=self.env.now)

@@ -936,17 +936,9 @@ def _print_text(args: argparse.Namespace, res: SearchResult) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.search SCENARIO --policy P ...``: the search command on its own."""
-    from .cli import EXIT_INPUT, InputError, _Parser
+    from .cli import subcommand_main
 
-    parser = _Parser(prog="breakerlab")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_search_parser(sub)
-    args = parser.parse_args(["search", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except InputError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_INPUT
+    return subcommand_main("search", add_search_parser, argv)
 
 
 if __name__ == "__main__":

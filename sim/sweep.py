@@ -1581,20 +1581,9 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.sweep ...`` — the same as ``breakerlab sweep ...``."""
-    from .cli import EXIT_INPUT, InputError, _Parser
+    from .cli import subcommand_main
 
-    parser = _Parser(prog="breakerlab")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_sweep_parser(sub)
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    if args.seeds < 1:
-        print(f"breakerlab: --seeds: must be at least 1 (got {args.seeds})", file=sys.stderr)
-        return EXIT_INPUT
-    try:
-        return int(args.func(args))
-    except InputError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_INPUT
+    return subcommand_main("sweep", add_sweep_parser, argv)
 
 
 if __name__ == "__main__":
