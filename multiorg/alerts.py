@@ -84,7 +84,7 @@ class LoggingNotifier:
 
 
 class MemoryNotifier:
-    """Collects events in a list (tests, the simulator's trace)."""
+    """Collects events in a list (tests, traces, dashboards)."""
 
     def __init__(self) -> None:
         self.events: list[BreakerEvent] = []

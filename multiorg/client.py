@@ -2,7 +2,7 @@
 
 The router core only needs ``send(org, api_key, request, timeout) -> VendorResponse`` (sync) or
 its awaitable twin. The HTTP clients speak each vendor's wire format over any httpx transport —
-a real network in production, respx-mocked vendors in tests and in the simulator's full mode.
+a real network in production, mocked vendors in tests.
 Transport failures surface as httpx exceptions, which :func:`multiorg.outcomes.classify_exception`
 reads.
 """

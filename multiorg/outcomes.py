@@ -2,7 +2,7 @@
 
 The classes are those of the design contract. Both vendors' wire formats are understood
 (OpenAI chat.completions and Anthropic messages); the rules are data-driven so that the
-simulator's mocked vendors and the real APIs are read by exactly the same code.
+mocked vendors in tests and the real APIs are read by exactly the same code.
 """
 
 from __future__ import annotations

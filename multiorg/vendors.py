@@ -25,7 +25,7 @@ class ChatRequest:
     max_tokens: int | None = None
     #: other OpenAI parameters (temperature, ...) passed through to OpenAI orgs
     extra: Mapping[str, Any] = field(default_factory=dict)
-    #: rough prompt size in tokens (rate limiting and simulation); 0 = unknown
+    #: rough prompt size in tokens (rate limiting, accounting); 0 = unknown
     prompt_tokens: int = 0
 
     @classmethod

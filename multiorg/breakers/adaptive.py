@@ -17,7 +17,7 @@ When attempts are counted
     A locally rejected attempt is counted at once. An admitted attempt is counted when its
     result arrives, together with its accept if any. Counted at admission instead, attempts
     in flight (seconds for an LLM call) would weigh as rejections: a cold window — every
-    simulation's start, an org after an idle spell — would see ``requests`` climb with no
+    process start, an org after an idle spell — would see ``requests`` climb with no
     accepts yet and throttle healthy traffic at probability ``R / (R + 1)``. The totals are
     the book's once results are in; an admitted attempt whose result never comes (cancelled:
     the caller's doing) is not counted. A side effect: admitting changes nothing, so a

@@ -1,7 +1,7 @@
-"""MemoryStore: breaker state in one process, for a single pod, tests and the fast simulator.
+"""MemoryStore: breaker state in one process, for a single pod, tests and in-process drivers.
 
 States are kept as the (immutable) objects themselves — no encoding — and ``read`` is one dict
-lookup: this store sits on the simulator's hot path. ``update`` holds a ``threading.Lock`` while
+lookup: this store can sit on a hot path of millions of calls. ``update`` holds a ``threading.Lock`` while
 it applies ``fn``, so concurrent threads never lose an update. ``read`` is never stale.
 
 It is also :class:`~multiorg.stores.redis.RedisStore`'s local fallback while Redis is down

@@ -17,7 +17,7 @@ Reads: a cache with bounded staleness
 
 Each process caches, per key, ``(raw, value, fetched_at)`` where ``raw`` is the stored string
 (``""`` when the key is absent), ``value`` the decoded state, and ``fetched_at`` a time from the
-*injected* clock (never the wall clock: in the simulator time is simulated). ``read`` answers from
+*injected* clock (never the wall clock, which the caller may not share). ``read`` answers from
 the cache while ``0 <= now - fetched_at < staleness`` and otherwise costs one GET. So another
 process's write becomes visible to a reader at the latest ``staleness`` seconds after the reader
 last fetched — and immediately to anyone who calls ``update``, which never trusts the cache.
