@@ -277,6 +277,8 @@ def render_markdown(res: Results) -> str:
     verdict = ""
     if res.slo is not None:
         verdict = " — SLO ✅ passed" if res.slo.passed else " — SLO ❌ failed"
+        if set(res.slo.judged) != set(res.policies):
+            verdict += f" (judged: {', '.join(res.slo.judged)}; the others are compared only)"
     lines = [f"### breakerlab · {sc.name}{verdict}", "", _headline(res)]
     if res.faults:
         lines.append("")
@@ -493,6 +495,8 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
         badge = '<span class="badge pass">SLO passed</span>'
     else:
         badge = '<span class="badge fail">SLO failed</span>'
+    if res.slo is not None and set(res.slo.judged) != set(res.policies):
+        badge += f' <span class="muted">judged: {_e(", ".join(res.slo.judged))} (the others are compared only)</span>'
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>breakerlab · {_e(sc.name)}</title><style>{_CSS}</style></head><body>",

@@ -173,7 +173,12 @@ class SloCheckResult(_Model):
 
 class SloResult(_Model):
     spec: Any = Field(description="the SLO as given")
-    passed: bool = Field(description="every check passed")
+    passed: bool = Field(description="every check of the judged policies passed")
+    judged: list[str] = Field(
+        default_factory=list,
+        description="the policies whose checks decide `passed` (the scenario's expect_pass: true "
+        "policies; every policy when none is marked); the others are compared only",
+    )
     checks: list[SloCheckResult]
 
 

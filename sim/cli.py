@@ -54,7 +54,7 @@ def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> li
     known = set(policy_names())
     if names:
         out = []
-        listed = {p.name: p for p in scenario.policies}
+        listed = {(p.label or p.name): p for p in scenario.policies}
         for n in names:
             if n in listed:
                 out.append((n, listed[n]))
@@ -64,20 +64,10 @@ def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> li
                 _fail(f"{source}: --policy: unknown policy {n!r} (known: {', '.join(sorted(known))})")
         return out
     if scenario.policies:
-        return [(p.name, p) for p in scenario.policies]
+        return [(p.label or p.name, p) for p in scenario.policies]
     from multiorg.breakers.registry import POLICIES
 
     return [(n, n) for n in POLICIES]
-
-
-def _judged(scenario: Any, label: str) -> bool:
-    """Whether an SLO failure of ``label`` fails the command.
-
-    When the scenario marks policies ``expect_pass: true``, only those are judged (the others are
-    there to compare against, e.g. ``none`` that is expected to fail); otherwise every policy is.
-    """
-    marked = [p.name for p in scenario.policies if getattr(p, "expect_pass", None) is True]
-    return label in marked if marked else True
 
 
 def _seeds(args: argparse.Namespace, scenario: Any) -> list[int]:
@@ -149,7 +139,7 @@ def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]
     failed = []
     slo = results.get("slo") or {}
     for check in slo.get("checks", []):
-        if not check.get("passed") and (len(traces) == 1 or _judged(scenario, check.get("policy", ""))):
+        if not check.get("passed") and check.get("policy") in slo.get("judged", ()):
             failed.append(check)
     if args.json:
         print(json.dumps({"report": str(paths.html), "results": results, "slo_failures": failed}, indent=2))
