@@ -75,22 +75,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import simpy
 from greenlet import getcurrent
 
 from multiorg.alerts import BreakerEvent, EventKind
 from multiorg.outcomes import Outcome, classify_exception, classify_response
 
 from .bridge import Hub
-from .clock import SimClock
-from .engine import PROGRESS_EVERY, compile_modifiers, fault_windows, trace_meta
+from .engine import PROGRESS_EVERY, SimWorld, compile_modifiers, fault_windows, trace_meta
 from .full import MockedVendors
-from .recorder import Recorder
-from .rng import Seeds
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
-from .traffic import generate
-from .vendor_model import VendorWorld
 
 if TYPE_CHECKING:
     from faults.runtime import _Schedule
@@ -315,7 +309,7 @@ def run_own_router(
     ).run(progress)
 
 
-class OwnRouterSimulation:
+class OwnRouterSimulation(SimWorld):
     """One run of a team's router, assembled; :meth:`run` executes it (once)."""
 
     def __init__(
@@ -337,30 +331,19 @@ class OwnRouterSimulation:
 
             scenario = prepare_scenario(scenario)  # traffic surges join the traffic
             with runtime_hooks(seed):  # store / clock faults are installed below, not compiled
-                self.modifiers = compile_modifiers(scenario, seed)
+                modifiers = compile_modifiers(scenario, seed)
             # the scenario's own lockouts and modifiers, then one window per fault
             self.windows = catalogue_windows(scenario, seed)
         else:
-            self.modifiers = compile_modifiers(scenario, seed)
-            self.windows = fault_windows(scenario, self.modifiers)
+            modifiers = compile_modifiers(scenario, seed)
+            self.windows = fault_windows(scenario, modifiers)
         self.scenario = scenario
         self.factory = factory
         self.seed = seed
         self.name = name or _factory_name(factory)
         self.params = dict(params or {})
         self.failures = tuple(failures)
-        self.seeds = Seeds(seed)
-        self.arrivals = generate(scenario, self.seeds)
-        self.env = simpy.Environment()
-        self.hub = Hub(self.env)
-        self.start_epoch = scenario.start_epoch
-        self.clock = SimClock(self.env, self.start_epoch)
-        self.world = VendorWorld(scenario, self.seeds, self.modifiers)
-        a = self.arrivals
-        self.recorder = Recorder(
-            start_epoch=self.start_epoch, orgs=scenario.org_names(), models=scenario.models(),
-            arrival=a.time, pod=a.pod, session=a.session,
-        )
+        self._assemble(scenario, seed, modifiers)
         self.org_vendor = dict(zip(scenario.org_names(), scenario.org_vendors(), strict=True))
         self.slow_threshold = scenario.router.slow_call_threshold
         self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))

@@ -183,7 +183,28 @@ def run(
     return sim.run(progress)
 
 
-class Simulation:
+class SimWorld:
+    """What every simulated run is made of, whoever routes: seeded streams, precomputed arrivals,
+    the simpy loop and its hub, the simulated clock, the vendor models and the trace recorder.
+    Shared by :class:`Simulation` (multiorg routers) and :mod:`sim.byo` (a team's own router)."""
+
+    def _assemble(self, scenario: Scenario, seed: int, modifiers: tuple[Modifier, ...]) -> None:
+        self.seeds = Seeds(seed)
+        self.modifiers = modifiers
+        self.arrivals: Arrivals = generate(scenario, self.seeds)
+        self.env = simpy.Environment()
+        self.hub = Hub(self.env)
+        self.start_epoch = scenario.start_epoch
+        self.clock = SimClock(self.env, self.start_epoch)
+        self.world = VendorWorld(scenario, self.seeds, modifiers)
+        a = self.arrivals
+        self.recorder = Recorder(
+            start_epoch=self.start_epoch, orgs=scenario.org_names(), models=scenario.models(),
+            arrival=a.time, pod=a.pod, session=a.session,
+        )
+
+
+class Simulation(SimWorld):
     """One run, assembled; :meth:`run` executes it (once)."""
 
     def __init__(self, scenario: Scenario, policy: Any, mode: Mode, seed: int) -> None:
@@ -191,23 +212,7 @@ class Simulation:
         self.policy = policy
         self.mode = mode
         self.seed = seed
-        self.seeds = Seeds(seed)
-        self.modifiers = compile_modifiers(scenario, seed)
-        self.arrivals: Arrivals = generate(scenario, self.seeds)
-        self.env = simpy.Environment()
-        self.hub = Hub(self.env)
-        self.start_epoch = scenario.start_epoch
-        self.clock = SimClock(self.env, self.start_epoch)
-        self.world = VendorWorld(scenario, self.seeds, self.modifiers)
-        a = self.arrivals
-        self.recorder = Recorder(
-            start_epoch=self.start_epoch,
-            orgs=scenario.org_names(),
-            models=scenario.models(),
-            arrival=a.time,
-            pod=a.pod,
-            session=a.session,
-        )
+        self._assemble(scenario, seed, compile_modifiers(scenario, seed))
         manual = isinstance(policy, ManualOperator)
         self.pods = build_pods(
             scenario, policy.breaker() if manual else policy, mode, hub=self.hub, clock=self.clock,
