@@ -89,7 +89,7 @@ class FaultyRedis:
     """
 
     COMMANDS = frozenset({"get", "set", "delete", "evalsha", "eval", "script_load", "execute_command",
-                          "mget", "mset", "exists", "expire", "pexpire", "incr", "ping"})
+                          "mget", "mset", "exists", "expire", "pexpire", "incr", "ping", "publish"})
 
     def __init__(self, inner: Any, schedule: _Schedule, now: Callable[[], float],
                  sleep: Callable[[float], None] | None) -> None:

@@ -31,7 +31,11 @@ class RetryBudget:
         return b[-1]
 
     def request(self, now: float) -> None:
-        self._bucket(now)[1] += 1
+        b = self._buckets
+        if b and b[-1][0] == float(int(now)):  # once per request: the current second's bucket, inline
+            b[-1][1] += 1
+        else:
+            self._bucket(now)[1] += 1
         self._requests += 1
 
     def try_retry(self, now: float) -> bool:

@@ -62,7 +62,9 @@ def _decode(resp: httpx.Response) -> VendorResponse:
     except ValueError:
         body = None
     # A plain dict (httpx lower-cases the names): the classifier's lookups are dict-fast then.
-    return VendorResponse(resp.status_code, dict(resp.headers), body)
+    # Built from items(), one pass: dict(headers) would look every name up again, and each
+    # httpx lookup scans the whole header list.
+    return VendorResponse(resp.status_code, dict(resp.headers.items()), body)
 
 
 class HttpVendorClient:

@@ -53,6 +53,12 @@ ORG_FAULTS: frozenset[Outcome] = frozenset(
     }
 )
 
+# Members as module constants for the hot paths: ``Outcome.X`` is a class-attribute lookup that
+# goes through the enum metaclass (several times the cost of a global).
+_SUCCESS = Outcome.SUCCESS
+_SLOW = Outcome.SLOW
+_new = tuple.__new__
+
 #: Stable small integers for columnar traces; the order never changes (append only).
 OUTCOME_CODES: dict[Outcome, int] = {o: i for i, o in enumerate(Outcome)}
 OUTCOMES_BY_CODE: tuple[Outcome, ...] = tuple(Outcome)
@@ -123,17 +129,11 @@ def _parse_absolute(s: str) -> float | None:
         return None
 
 
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    v = headers.get(name)
-    if v is None:
-        return None
-    try:
-        return int(v)
-    except ValueError:
-        pass
+def _int_value(v: str) -> int | None:
+    """A counter header's value that ``int()`` refused: "12.0" → 12; "abc", "nan", "inf" → None."""
     try:
         return int(float(v))
-    except (ValueError, OverflowError):  # "abc", "nan", "inf"
+    except (ValueError, OverflowError):
         return None
 
 
@@ -201,27 +201,37 @@ def classify_response(
     slow_threshold: float | None = None,
 ) -> Classification:
     """Classify one vendor answer. ``headers`` keys are lower-case; ``body`` is decoded JSON."""
+    # Every answer is read here, so each counter header is looked up once and parsed inline
+    # (int() in a try; the slow path only for values like "12.0" or garbage).
     get = headers.get
-    if get("x-ratelimit-remaining-requests") is not None or get("x-ratelimit-remaining-tokens") is not None:
-        remaining_r = _int_header(headers, "x-ratelimit-remaining-requests")
-        remaining_t = _int_header(headers, "x-ratelimit-remaining-tokens")
-        limit_r = _int_header(headers, "x-ratelimit-limit-requests") if remaining_r is not None else None
-    elif (
-        get("anthropic-ratelimit-requests-remaining") is not None
-        or get("anthropic-ratelimit-tokens-remaining") is not None
-    ):
-        remaining_r = _int_header(headers, "anthropic-ratelimit-requests-remaining")
-        remaining_t = _int_header(headers, "anthropic-ratelimit-tokens-remaining")
-        limit_r = _int_header(headers, "anthropic-ratelimit-requests-limit") if remaining_r is not None else None
+    rr = get("x-ratelimit-remaining-requests")
+    rt = get("x-ratelimit-remaining-tokens")
+    if rr is not None or rt is not None:
+        limit_name = "x-ratelimit-limit-requests"
     else:
-        remaining_r = remaining_t = limit_r = None
+        rr = get("anthropic-ratelimit-requests-remaining")
+        rt = get("anthropic-ratelimit-tokens-remaining")
+        limit_name = "anthropic-ratelimit-requests-limit"
+    try:
+        remaining_r = None if rr is None else int(rr)
+    except ValueError:
+        remaining_r = _int_value(rr)
+    try:
+        remaining_t = None if rt is None else int(rt)
+    except ValueError:
+        remaining_t = _int_value(rt)
+    limit_r = None
+    if remaining_r is not None:
+        lr = get(limit_name)
+        try:
+            limit_r = None if lr is None else int(lr)
+        except ValueError:
+            limit_r = _int_value(lr)
 
     if 200 <= status < 300:
         slow = slow_threshold is not None and latency is not None and latency > slow_threshold
-        return Classification(
-            Outcome.SLOW if slow else Outcome.SUCCESS, status, None, remaining_r, remaining_t,
-            "", limit_r,
-        )
+        # tuple.__new__: a NamedTuple's generated __new__ is a Python-level call (every success)
+        return _new(Classification, (_SLOW if slow else _SUCCESS, status, None, remaining_r, remaining_t, "", limit_r))
 
     etype, code, msg = _error_fields(body)
     outcome = _classify_error(status, etype, code, msg)

@@ -23,7 +23,7 @@ from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, 
 from .clock import Clock, Rng, SystemClock
 from .config import MultiOrgConfig, OrgConfig
 from .errors import NoOrgAvailable
-from .outcomes import Classification, Outcome, classify_exception, classify_response
+from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
 from .stores.base import StateStore
 from .switch import VendorSwitch
@@ -33,6 +33,8 @@ from .vendors import ChatRequest
 DEFAULT_RETRY_AFTER = 1.0
 #: the "response" of an attempt that died in transport (status 0)
 _NO_RESPONSE = VendorResponse(0, {}, None)
+_RATE_LIMITED = Outcome.RATE_LIMITED
+_new = tuple.__new__
 
 
 class AttemptPlan(NamedTuple):
@@ -215,7 +217,8 @@ class RoutingCore:
             if track:
                 stats.started(name)
             try:
-                reply = yield AttemptPlan(org, self._keys[name], request, timeout, ticket.probe)
+                # tuple.__new__: the NamedTuple's generated __new__ is a Python-level call
+                reply = yield _new(AttemptPlan, (org, self._keys[name], request, timeout, ticket.probe))
                 t1 = clock.now()
                 if isinstance(reply, BaseException):
                     # re-raises anything that is not a transport failure
@@ -241,11 +244,11 @@ class RoutingCore:
             observer.attempt(tag, name, org.vendor, t0, t1, outcome, cls.status, ticket.probe)
             attempts += 1
             last_org = org
-            if outcome is Outcome.RATE_LIMITED:
+            if outcome is _RATE_LIMITED:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
             now = t1
-            if not outcome.org_fault or attempts >= rc.max_attempts or now >= deadline:
+            if outcome not in ORG_FAULTS or attempts >= rc.max_attempts or now >= deadline:
                 break
             if not self.budget.try_retry(now):
                 break
@@ -257,7 +260,7 @@ class RoutingCore:
         # The request ends when its last attempt does (routing work after it takes no time).
         observer.request(tag, start, t1, cls.outcome, attempts)
         response = _NO_RESPONSE if isinstance(reply, BaseException) or reply is None else reply
-        return RouteResult(response, last_org.name, last_org.vendor, cls.outcome, attempts, cls)
+        return _new(RouteResult, (response, last_org.name, last_org.vendor, cls.outcome, attempts, cls))
 
 
 class Router:

@@ -16,8 +16,10 @@ a million-request run keeps bounded memory.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -34,6 +36,18 @@ CALL_LOG_LIMIT = 1024
 _JSON = "application/json"
 
 
+def _effect(answer: Callable[[httpx.Request], httpx.Response]) -> Callable[[httpx.Request], httpx.Response]:
+    """``answer`` as a respx side effect. respx reads the side effect's signature on every call
+    (to pass ``route=`` if it is asked for); a precomputed ``__signature__`` makes that a lookup
+    instead of an introspection costing as much as the vendor decision itself."""
+
+    def effect(request: httpx.Request) -> httpx.Response:
+        return answer(request)
+
+    effect.__signature__ = inspect.signature(effect)  # type: ignore[attr-defined]
+    return effect
+
+
 class MockedVendors:
     """The respx-mocked vendor APIs of one run."""
 
@@ -45,9 +59,9 @@ class MockedVendors:
         for v in config.vendors:
             base = v.base_url.rstrip("/")
             if v.name == "openai":
-                self.mock.post(base + "/chat/completions", name="openai").mock(side_effect=self._openai)
+                self.mock.post(base + "/chat/completions", name="openai").mock(side_effect=_effect(self._openai))
             else:
-                self.mock.post(base + "/messages", name="anthropic").mock(side_effect=self._anthropic)
+                self.mock.post(base + "/messages", name="anthropic").mock(side_effect=_effect(self._anthropic))
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.mock.handler)
@@ -93,7 +107,8 @@ class MockedVendors:
             raise httpx.ReadTimeout("timed out", request=request)
         if d.exc == CONNECT:
             raise httpx.ConnectError("[Errno 104] Connection reset by peer", request=request)
-        headers: dict[str, Any] = dict(d.headers or {})
+        # dict or SuccessHeaders: both copy to a plain dict without a lookup per name
+        headers: dict[str, Any] = d.headers.copy() if d.headers else {}
         headers["content-type"] = _JSON
         # bound to its request, so respx does not clone it
         return httpx.Response(d.status, headers=headers, content=json.dumps(d.body, separators=(",", ":")).encode(),

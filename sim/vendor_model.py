@@ -248,6 +248,10 @@ class SuccessHeaders(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         return self._render()[key]
 
+    def copy(self) -> dict[str, str]:
+        """All the headers as a new dict (what full mode encodes), like ``dict.copy``."""
+        return dict(self._render())
+
     def __contains__(self, key: object) -> bool:
         return key in self._render()
 

@@ -17,6 +17,7 @@ from ..outcomes import Outcome
 from ..stores.base import StateStore
 from .base import Admission, BreakerPolicy, BreakerView, State
 
+_CLIENT_ERROR = Outcome.CLIENT_ERROR
 _EVENT_FOR = {State.OPEN: EventKind.OPENED, State.HALF_OPEN: EventKind.HALF_OPEN, State.CLOSED: EventKind.CLOSED}
 
 
@@ -59,7 +60,7 @@ class BreakerBoard:
 
     def admit(self, org: str, model: str) -> Admission:
         policy = self.policy
-        key = self.key(org, model)
+        key = self._keys.get((org, model)) or self.key(org, model)
         now = self.clock.now()
         adm, new = policy.admit(self.store.read(key, self._initial), org, now, self.rng)
         if new is None:
@@ -72,12 +73,12 @@ class BreakerBoard:
         return adm
 
     def record(self, org: str, model: str, ticket: Admission, outcome: Outcome) -> None:
-        if outcome is Outcome.CLIENT_ERROR:
+        if outcome is _CLIENT_ERROR:
             # The caller's fault is never counted against an org, but a probe's permit comes back.
             self.release(org, model, ticket)
             return
         policy = self.policy
-        key = self.key(org, model)
+        key = self._keys.get((org, model)) or self.key(org, model)
         now = self.clock.now()
         if policy.record(self.store.read(key, self._initial), org, ticket, outcome, now) is None and not ticket.probe:
             # Nothing to change on the (bounded-stale) cached state: skip the round trip.

@@ -24,6 +24,24 @@ last fetched — and immediately to anyone who calls ``update``, which never tru
 ``staleness=0`` disables the cache. Absence is cached too, but the ``default()`` factory is called
 on every read of an absent key (initial states may embed ``now``).
 
+Flags: change notices pushed, not polled
+========================================
+
+A flag (the vendor switch) is read on every request and changes a few times a year, so polling it
+is almost always wasted. ``set_flag`` writes the flag and then PUBLISHes its key on the channel
+``{namespace}:flags``; every store subscribes to that channel (one pub/sub connection per store,
+opened before the store first GETs a flag, so no change can fall between the two). When a cached
+flag is older than ``staleness``, the store first takes the notices that have arrived (a
+non-blocking read of the subscription, no round trip): a notice drops the flag from the cache and
+the read costs one GET; no notice means the cached value is still what Redis holds, and the read
+costs nothing. So ``staleness=0`` still returns the current flag on every read, for the price of
+one GET per change instead of one per read; with a real Redis "current" means "as of the last
+notice delivered", which trails a change by the pub/sub delivery time (well under a millisecond on
+a LAN). Notices can be lost only with their connection; then the subscription is dropped and
+reopened and every cached flag forgotten, and as a backstop a cached flag is re-read at least every
+``flag_recheck`` seconds. A client without pub/sub (or a Redis refusing SUBSCRIBE) falls back to a
+GET per expired read, as before.
+
 Updates: optimistic compare-and-set in one round trip
 =====================================================
 
@@ -57,9 +75,11 @@ matters. Hence correctness never depends on the TTL: it only collects keys nobod
 injected clock.
 
 Cost: a read is 0 round trips while cached and 1 GET otherwise; an update is 1 EVALSHA, plus one
-more per conflicting writer; ``set_flag`` is 1 SET/DEL. The first script call on a connection
+more per conflicting writer; ``set_flag`` is 1 SET/DEL and 1 PUBLISH; ``get_flag`` is 0 round
+trips unless a notice (or the backstop) says to GET. The first script call on a connection
 may add a SCRIPT LOAD (redis-py retries NOSCRIPT itself). :attr:`RedisStore.round_trips` counts
-commands sent (GET, EVALSHA, SET, DEL), successful or not.
+commands sent (GET, EVALSHA, SET, DEL, PUBLISH, SUBSCRIBE), successful or not; taking the notices
+that have already arrived is not one.
 
 Resilience: falling back to local state
 =======================================
@@ -94,6 +114,7 @@ deadlines (for example 0.25 s): a hung Redis then raises TimeoutError and falls 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -176,9 +197,10 @@ class RedisStore:
         fallback_retry: float = 5.0,
         logger: logging.Logger | None = None,
         max_cas_retries: int = 100,
+        flag_recheck: float = 60.0,
     ) -> None:
-        if staleness < 0 or ttl < 0 or fallback_retry < 0:
-            raise ValueError("staleness, ttl and fallback_retry must be >= 0")
+        if staleness < 0 or ttl < 0 or fallback_retry < 0 or flag_recheck < 0:
+            raise ValueError("staleness, ttl, fallback_retry and flag_recheck must be >= 0")
         if max_cas_retries < 1:
             raise ValueError("max_cas_retries must be >= 1")
         self._client = client
@@ -188,6 +210,7 @@ class RedisStore:
         self.ttl = float(ttl)
         self.fallback_retry = float(fallback_retry)
         self.max_cas_retries = int(max_cas_retries)
+        self.flag_recheck = float(flag_recheck)
         self._log = logger or log
         self._prefix = f"{namespace}:"
         self._ttl_ms = str(round(ttl * 1000))
@@ -199,8 +222,15 @@ class RedisStore:
         self._keys: dict[str, str] = {}
         # key -> (raw, decoded value or _ABSENT, fetched_at)
         self._cache: dict[str, tuple[str, Any, float]] = {}
-        # flag key -> (value or None, fetched_at)
-        self._flag_cache: dict[str, tuple[str | None, float]] = {}
+        # flag key -> (value or None, confirmed_at, fetched_at): confirmed by a GET or by the
+        # absence of a change notice
+        self._flag_cache: dict[str, tuple[str | None, float, float]] = {}
+        self._channel = f"{namespace}:flags"
+        #: the subscription to flag change notices (None: not open; see :meth:`_take_notices`)
+        self._notices: Any = None
+        #: injected-clock time before which no subscription is attempted (after one failed)
+        self._subscribe_at = -math.inf
+        self._notice_lock = threading.Lock()
         self._undecodable: set[str] = set()
         self._local = MemoryStore(clock)
         # None: Redis in use. Otherwise the injected-clock time from which Redis is retried.
@@ -247,7 +277,7 @@ class RedisStore:
             for k, (_, value, _) in list(self._cache.items()):
                 if value is not _ABSENT:
                     self._local.seed(k, value)
-            for k, (flag, _) in list(self._flag_cache.items()):
+            for k, (flag, *_) in list(self._flag_cache.items()):
                 self._local.seed_flag(k, flag)
         self._log.warning(
             "redis unavailable (%s): breaker state is local to this process; retrying in %gs",
@@ -263,6 +293,7 @@ class RedisStore:
                 return
             self._retry_at = None
             self._local.clear()  # Redis is authoritative again: local divergence is dropped
+            self._drop_notices()  # notices sent while Redis was unreachable may be lost
         self._log.info("redis reachable again: shared breaker state resumed, local state dropped")
 
     # ------------------------------------------------------------------ decoding
@@ -301,7 +332,8 @@ class RedisStore:
             self._failed(e, now)
             return self._local.read(k, default)
         self._succeeded()
-        value = self._decode(k, raw)
+        # Unchanged since the last fetch (the steady state): keep the decoded value (immutable).
+        value = entry[1] if entry is not None and entry[0] == raw else self._decode(k, raw)
         self._cache[k] = (raw, value, now)
         return default() if value is _ABSENT else value
 
@@ -347,8 +379,16 @@ class RedisStore:
         if self._local_now(now):
             return self._local.get_flag(k)
         entry = self._flag_cache.get(k)
-        if entry is not None and 0.0 <= now - entry[1] < self.staleness:
-            return entry[0]
+        if entry is not None:
+            value, confirmed_at, fetched_at = entry
+            if 0.0 <= now - confirmed_at < self.staleness:
+                return value
+            # No notice for it (and not past the backstop): what we hold is what Redis holds.
+            if self._take_notices(now) and k in self._flag_cache and 0.0 <= now - fetched_at < self.flag_recheck:
+                self._flag_cache[k] = (value, now, fetched_at)
+                return value
+        else:
+            self._take_notices(now)  # subscribe before the GET: no change may fall in between
         try:
             self.round_trips += 1
             raw = self._client.get(k)
@@ -357,7 +397,7 @@ class RedisStore:
             return self._local.get_flag(k)
         self._succeeded()
         value = None if raw is None else _text(raw)
-        self._flag_cache[k] = (value, now)
+        self._flag_cache[k] = (value, now, now)
         return value
 
     def set_flag(self, name: str, value: str | None) -> None:
@@ -373,12 +413,63 @@ class RedisStore:
                 self._client.delete(k)
             else:
                 self._client.set(k, value)
+            self.round_trips += 1
+            self._client.publish(self._channel, k)
         except _REDIS_ERRORS as e:
             self._failed(e, now)
             self._local.set_flag(k, value)
             return
         self._succeeded()
-        self._flag_cache[k] = (value, now)
+        self._flag_cache[k] = (value, now, now)
+
+    # ------------------------------------------------------------------ flag change notices
+
+    def _take_notices(self, now: float) -> bool:
+        """Apply the change notices that have arrived (each drops its flag from the cache).
+
+        False when there is no working subscription (the caller must GET): none could be opened,
+        or reading it failed — then notices may have been lost, so every cached flag is dropped.
+        """
+        with self._notice_lock:
+            sub = self._notices
+            if sub is None:
+                if now < self._subscribe_at:
+                    return False
+                try:
+                    self.round_trips += 1
+                    sub = self._client.pubsub()
+                    sub.subscribe(self._channel)
+                except (*_REDIS_ERRORS, AttributeError, NotImplementedError):
+                    # no pub/sub here (down, refused, or a client without it): poll, retry later
+                    self._subscribe_at = now + self.fallback_retry
+                    return False
+                self._notices = sub
+                self._flag_cache.clear()  # cached before the subscription: unconfirmable
+            try:
+                # (not ignore_subscribe_messages: that returns None for a skipped confirmation,
+                # which would end this loop before the notices queued behind it)
+                while (msg := sub.get_message()) is not None:
+                    if msg.get("type") == "message":
+                        self._flag_cache.pop(_text(msg.get("data")), None)
+            except _REDIS_ERRORS:
+                self._drop_notices_locked()
+                self._subscribe_at = now + self.fallback_retry
+                return False
+            return True
+
+    def _drop_notices(self) -> None:
+        with self._notice_lock:
+            self._drop_notices_locked()
+
+    def _drop_notices_locked(self) -> None:
+        sub, self._notices = self._notices, None
+        self._subscribe_at = -math.inf
+        self._flag_cache.clear()
+        if sub is not None:
+            try:
+                sub.close()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
 
     def invalidate(self, key: str | None = None) -> None:
         """Forget cached reads (of ``key``, or all): the next read fetches from Redis."""

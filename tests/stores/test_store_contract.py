@@ -7,11 +7,14 @@ backends.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import fakeredis
+import redis
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,6 +189,17 @@ def test_update_sees_other_writers_immediately(backend: Backend) -> None:
     assert reader.update(k, inc, Counter) == (3, Counter(3), Counter(4))
 
 
+def _eventually(read: Callable[[], Any], expected: Any, backend: Backend) -> Any:
+    """``read()`` again later until it gives ``expected`` (2 s of real time at most): a real Redis
+    delivers flag change notices asynchronously, a moment after the PUBLISH returns, and a
+    reader looks at them once its cached copy is ``staleness`` old."""
+    deadline = time.monotonic() + 2.0
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.001)
+        backend.clock.advance(backend.staleness)
+    return value
+
+
 def test_flags(backend: Backend) -> None:
     a, b = backend.make(), backend.make()
     name = f"{backend.namespace}:switch:vendor"
@@ -196,13 +210,97 @@ def test_flags(backend: Backend) -> None:
     if backend.staleness > 0:
         assert b.get_flag(name) is None  # b's cached answer, within the bound
         backend.clock.advance(backend.staleness)
-    assert b.get_flag(name) == "anthropic"
+    assert _eventually(lambda: b.get_flag(name), "anthropic", backend) == "anthropic"
     b.set_flag(name, None)
     assert b.get_flag(name) is None
     backend.clock.advance(backend.staleness)
-    assert a.get_flag(name) is None
+    assert _eventually(lambda: a.get_flag(name), None, backend) is None
     # flags and states do not collide
     assert a.read(name + ":state", Counter) == Counter(0)
+
+
+def test_flag_reads_cost_a_get_per_change_not_per_read(redis_backend: Backend) -> None:
+    """Staleness 0 (every read current): unchanged flags are confirmed by the absence of a change
+    notice, so only a change costs a GET."""
+    a, b = redis_backend.make(staleness=0.0), redis_backend.make(staleness=0.0)
+    name = f"{redis_backend.namespace}:switch:vendor"
+    clock = redis_backend.clock
+    assert b.get_flag(name) is None
+    trips = b.round_trips
+    for _ in range(20):
+        clock.advance(0.5)
+        assert b.get_flag(name) is None
+    assert b.round_trips == trips  # no GET while nothing changed
+    a.set_flag(name, "anthropic")
+    assert _eventually(lambda: b.get_flag(name), "anthropic", redis_backend) == "anthropic"
+    assert b.round_trips == trips + 1  # one GET for the change
+    for _ in range(5):
+        clock.advance(0.5)
+        assert b.get_flag(name) == "anthropic"
+    assert b.round_trips == trips + 1
+
+
+def test_flag_without_pubsub_polls(redis_backend: Backend) -> None:
+    """A client that cannot subscribe: every expired flag read is a GET (the pre-notice way)."""
+
+    class NoPubSub:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def pubsub(self, **kwargs: Any) -> Any:
+            raise redis.ResponseError("NOPERM this user has no permissions to access the 'flags' channel")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+    a = redis_backend.make(staleness=0.0)
+    s = RedisStore(NoPubSub(redis_backend.new_client()), redis_backend.clock,  # type: ignore[arg-type]
+                   namespace=redis_backend.namespace, staleness=0.0)
+    name = f"{redis_backend.namespace}:switch:vendor"
+    assert s.get_flag(name) is None
+    trips = s.round_trips
+    for _ in range(3):
+        redis_backend.clock.advance(0.1)
+        assert s.get_flag(name) is None
+    assert s.round_trips == trips + 3
+    a.set_flag(name, "anthropic")
+    redis_backend.clock.advance(0.1)
+    assert s.get_flag(name) == "anthropic"  # polled: seen at once
+
+
+def test_flag_notices_lost_with_their_connection_mean_a_get(redis_backend: Backend) -> None:
+    """If reading the subscription fails, notices may be lost: every cached flag is dropped and the
+    next read GETs (then subscribes again)."""
+    a, b = redis_backend.make(staleness=0.0), redis_backend.make(staleness=0.0)
+    name = f"{redis_backend.namespace}:switch:vendor"
+    assert b.get_flag(name) is None
+
+    class Broken:
+        def get_message(self, *args: Any, **kwargs: Any) -> Any:
+            raise redis.ConnectionError("connection reset")
+
+        def close(self) -> None:
+            pass
+
+    b._notices = Broken()  # the subscription dies ...
+    # ... while the flag changes, and the notice is lost with it
+    a._client.set(name, "anthropic")
+    redis_backend.clock.advance(0.1)
+    assert b.get_flag(name) == "anthropic"
+    assert b._notices is None or not isinstance(b._notices, Broken)
+
+
+def test_flag_backstop_recheck(redis_backend: Backend) -> None:
+    """A change written behind the store's back (no notice) is seen within ``flag_recheck``."""
+    s = redis_backend.make(staleness=0.0, flag_recheck=10.0)
+    name = f"{redis_backend.namespace}:switch:vendor"
+    assert s.get_flag(name) is None
+    assert redis_backend.client is not None
+    redis_backend.client.set(name, "anthropic")  # e.g. redis-cli SET, no PUBLISH
+    redis_backend.clock.advance(5.0)
+    assert s.get_flag(name) is None  # nothing told it
+    redis_backend.clock.advance(5.0)
+    assert s.get_flag(name) == "anthropic"  # the backstop GET
 
 
 def test_registered_state_round_trips_through_the_store(backend: Backend) -> None:
@@ -298,7 +396,7 @@ def test_round_trips_steady_state(redis_backend: Backend) -> None:
     assert s.round_trips == 5  # conflict: one failed CAS that returned the value, one that won
     s.set_flag("f", "x")
     s.get_flag("f")
-    assert s.round_trips == 6
+    assert s.round_trips == 7  # SET + PUBLISH; the flag is then cached
 
 
 def test_aba_recreated_key_with_same_version_is_a_conflict(redis_backend: Backend) -> None:
