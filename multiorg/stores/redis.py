@@ -113,6 +113,7 @@ deadlines (for example 0.25 s): a hung Redis then raises TimeoutError and falls 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -466,10 +467,8 @@ class RedisStore:
         self._subscribe_at = -math.inf
         self._flag_cache.clear()
         if sub is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection: nothing left to do
                 sub.close()
-            except Exception:  # closing a broken connection: nothing left to do
-                pass
 
     def invalidate(self, key: str | None = None) -> None:
         """Forget cached reads (of ``key``, or all): the next read fetches from Redis."""

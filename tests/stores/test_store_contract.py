@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import fakeredis
-import redis
 import pytest
+import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
