@@ -131,6 +131,13 @@ class RoutingCore:
         self._serving: dict[tuple[str, str], tuple[OrgConfig, ...]] = {}
         self._cooldown: dict[tuple[str, str], float] = {}
         self._limits = {(o.name, m): lim.rpm for o in config.orgs for m, lim in o.limits.items()}
+        # The settings every request reads, as plain attributes: the config is frozen, and a
+        # pydantic attribute read costs several plain ones.
+        self._deadline = rc.deadline
+        self._attempt_timeout = rc.attempt_timeout
+        self._max_attempts = rc.max_attempts
+        self._slow_threshold = rc.slow_call_threshold
+        self._standby = rc.standby_vendor
 
     def __repr__(self) -> str:
         return f"RoutingCore(pod={self.config.router.pod!r}, policy={self.policy.name!r}, orgs={len(self.config.orgs)})"
@@ -146,10 +153,10 @@ class RoutingCore:
         return orgs
 
     def _pick(
-        self, vendor: str, model: str, tried: list[str], now: float
+        self, vendor: str, model: str, tried: tuple[str, ...], now: float
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
         """An admitted org, or (None, None, earliest retry time)."""
-        orgs = self._orgs_serving(vendor, model)
+        orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
         if not cooldown and not tried:  # the steady state: every org is a candidate
@@ -171,7 +178,7 @@ class RoutingCore:
         while cands:
             i = selector.choose(cands, model, stats, rng)
             org = cands[i]
-            adm = board.admit(org.name, model)
+            adm = board.admit(org.name, model, now)
             if adm.allowed:
                 return org, adm, None
             if adm.retry_at is not None and (earliest is None or adm.retry_at < earliest):
@@ -182,15 +189,14 @@ class RoutingCore:
     def route(
         self, request: ChatRequest, tag: Any = None
     ) -> Generator[AttemptPlan, VendorResponse | BaseException, RouteResult]:
-        rc = self.config.router
         clock, board, stats, observer = self.clock, self.board, self.stats, self.observer
         model = request.model
         start = now = clock.now()
-        deadline = start + rc.deadline
+        deadline = start + self._deadline
         self.budget.request(start)
         vendor = self.switch.active()
-        standby = rc.standby_vendor
-        tried: list[str] = []
+        standby = self._standby
+        tried: tuple[str, ...] = ()  # (a tuple: most requests never fail over)
         attempts = 0
         earliest: float | None = None
         track = self._track_stats
@@ -210,7 +216,7 @@ class RoutingCore:
             name = org.name
             # No time passes while choosing (pure in-process work), so the attempt starts "now".
             t0 = now
-            timeout = min(rc.attempt_timeout, deadline - t0)
+            timeout = min(self._attempt_timeout, deadline - t0)
             if timeout <= 0.0:  # the deadline passed: no attempt without time
                 board.release(name, model, ticket)
                 break
@@ -226,7 +232,7 @@ class RoutingCore:
                 else:
                     cls = classify_response(
                         reply.status, reply.headers, reply.body, now=t1, latency=t1 - t0,
-                        slow_threshold=rc.slow_call_threshold,
+                        slow_threshold=self._slow_threshold,
                     )
             except BaseException:
                 # Cancelled or broken mid-attempt: give back a probe permit, judge nothing.
@@ -235,7 +241,7 @@ class RoutingCore:
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
-            board.record(name, model, ticket, outcome)
+            board.record(name, model, ticket, outcome, t1)
             if track:
                 stats.finished(
                     name, model, t1 - t0, cls.remaining_requests,
@@ -248,11 +254,11 @@ class RoutingCore:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
             now = t1
-            if outcome not in ORG_FAULTS or attempts >= rc.max_attempts or now >= deadline:
+            if outcome not in ORG_FAULTS or attempts >= self._max_attempts or now >= deadline:
                 break
             if not self.budget.try_retry(now):
                 break
-            tried.append(name)
+            tried = (*tried, name)
         if last_org is None or cls is None:
             end = clock.now()
             observer.request(tag, start, end, None, 0)

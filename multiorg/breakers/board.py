@@ -9,6 +9,7 @@ exactly one OPENED event.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 from ..alerts import BreakerEvent, EventKind, Notifier, notify_all
@@ -47,6 +48,9 @@ class BreakerBoard:
         # One shared initial state: a never-written key is read on every request in steady state,
         # and no policy's fresh state depends on when it was created beyond bookkeeping.
         self._initial_state = policy.initial(clock.now())
+        #: the store's ``default()`` for a never-written key: ``repeat(x).__next__`` returns ``x`` on
+        #: every call without a Python frame (it runs on nearly every read in steady state)
+        self._initial = repeat(self._initial_state).__next__
 
     def key(self, org: str, model: str) -> str:
         k = self._keys.get((org, model))
@@ -55,13 +59,12 @@ class BreakerBoard:
             self._keys[(org, model)] = k
         return k
 
-    def _initial(self) -> Any:
-        return self._initial_state
-
-    def admit(self, org: str, model: str) -> Admission:
+    def admit(self, org: str, model: str, now: float | None = None) -> Admission:
+        """``now``: the caller's reading of this board's clock, if it has one (saves a read)."""
         policy = self.policy
         key = self._keys.get((org, model)) or self.key(org, model)
-        now = self.clock.now()
+        if now is None:
+            now = self.clock.now()
         adm, new = policy.admit(self.store.read(key, self._initial), org, now, self.rng)
         if new is None:
             return adm
@@ -72,14 +75,15 @@ class BreakerBoard:
             self._emit(org, model, old, written, now)
         return adm
 
-    def record(self, org: str, model: str, ticket: Admission, outcome: Outcome) -> None:
+    def record(self, org: str, model: str, ticket: Admission, outcome: Outcome, now: float | None = None) -> None:
         if outcome is _CLIENT_ERROR:
             # The caller's fault is never counted against an org, but a probe's permit comes back.
             self.release(org, model, ticket)
             return
         policy = self.policy
         key = self._keys.get((org, model)) or self.key(org, model)
-        now = self.clock.now()
+        if now is None:
+            now = self.clock.now()
         if policy.record(self.store.read(key, self._initial), org, ticket, outcome, now) is None and not ticket.probe:
             # Nothing to change on the (bounded-stale) cached state: skip the round trip.
             return
