@@ -158,3 +158,29 @@ def test_byte_identical_across_processes_and_hash_seeds(tmp_path) -> None:
     here = sim.run(busy_world(duration=120.0), "seed", mode="fast").save(tmp_path / "here.npz")
     fast, full = sim.Trace.load(here), sim.Trace.load(paths[0])
     assert np.array_equal(fast.attempts["end"], full.attempts["end"])
+
+
+def test_vendor_switch_flips_are_seen_alike_in_fast_and_full_mode() -> None:
+    """The operator flips the real vendor switch; in full mode every pod learns of it from a
+    change notice (fakeredis pub/sub), not a GET per request, and still at the same moment as
+    fast mode's shared MemoryStore shows it: the traces are identical."""
+    sc = sim.default_scenario(
+        duration=3600.0, pods=3, traffic={"daily_volume": 100_000},
+        modifiers=[{"kind": "outage", "targets": ["vendor:openai"], "start": 600.0, "end": 2400.0,
+                    "error_rate_set": 1.0, "error_mix": {"503": 1.0}}],
+    )
+    policy = ("manual", {"reaction_delay": "5m", "check_every": "1m"})
+    fast = sim.run(sc, policy, mode="fast", seed=4)
+    run = sim.Simulation(sc, sim.resolve_policy(policy), "full", 4)
+    full = run.run()
+    assert fast.meta["operator_flips"] and fast.meta["operator_flips"] == full.meta["operator_flips"]
+    assert fast.meta["operator_flips"][0][1] == "anthropic"
+    for table in ("requests", "attempts"):
+        a, b = getattr(fast, table), getattr(full, table)
+        for col in a:
+            assert np.array_equal(a[col], b[col], equal_nan=a[col].dtype.kind == "f"), (table, col)
+    # each attempt costs its two state reads (admit, record), plus the rare write (a trip, the
+    # flip, the subscriptions); a GET of the switch on every request would add n_requests more
+    trips = sum(s.round_trips for s in run.pods.stores)
+    assert trips <= 2 * full.n_attempts + full.n_requests // 5
+    assert trips > full.n_attempts  # (the reads do go to Redis: staleness 0)
