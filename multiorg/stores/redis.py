@@ -470,6 +470,11 @@ class RedisStore:
             with contextlib.suppress(Exception):  # closing a broken connection: nothing left to do
                 sub.close()
 
+    def close(self) -> None:
+        """Release the flag-notice subscription and its connection (the client is the caller's to
+        close). The store stays usable: a later expired flag read subscribes again."""
+        self._drop_notices()
+
     def invalidate(self, key: str | None = None) -> None:
         """Forget cached reads (of ``key``, or all): the next read fetches from Redis."""
         if key is None:

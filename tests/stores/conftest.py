@@ -35,6 +35,7 @@ class Backend:
         self.namespace = namespace
         self._new_client = new_client
         self._clients: list[redis.Redis] = []
+        self._stores: list[RedisStore] = []
         #: separate instances share state through a server (and update by compare-and-set)
         self.shared = new_client is not None
         #: read cache bound in seconds (0: reads are live)
@@ -50,6 +51,8 @@ class Backend:
         return c
 
     def close(self) -> None:
+        for st in self._stores:
+            st.close()  # the flag-notice subscriptions
         for c in self._clients:
             c.close()
 
@@ -58,7 +61,9 @@ class Backend:
         if self._new_client is None:
             return self._memory
         kwargs.setdefault("staleness", STALENESS)
-        return RedisStore(self.new_client(), self.clock, namespace=self.namespace, **kwargs)
+        store = RedisStore(self.new_client(), self.clock, namespace=self.namespace, **kwargs)
+        self._stores.append(store)
+        return store
 
 
 def _make_backend(request: pytest.FixtureRequest, name: str) -> Backend:

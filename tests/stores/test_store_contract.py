@@ -290,6 +290,19 @@ def test_flag_notices_lost_with_their_connection_mean_a_get(redis_backend: Backe
     assert b._notices is None or not isinstance(b._notices, Broken)
 
 
+def test_close_releases_the_subscription_and_the_store_still_works(redis_backend: Backend) -> None:
+    a, b = redis_backend.make(staleness=0.0), redis_backend.make(staleness=0.0)
+    name = f"{redis_backend.namespace}:switch:vendor"
+    assert b.get_flag(name) is None and b._notices is not None
+    b.close()
+    assert b._notices is None
+    a.set_flag(name, "anthropic")
+    redis_backend.clock.advance(0.1)
+    assert _eventually(lambda: b.get_flag(name), "anthropic", redis_backend) == "anthropic"
+    assert b._notices is not None  # subscribed again
+    b.close()
+
+
 def test_flag_backstop_recheck(redis_backend: Backend) -> None:
     """A change written behind the store's back (no notice) is seen within ``flag_recheck``."""
     s = redis_backend.make(staleness=0.0, flag_recheck=10.0)
