@@ -81,7 +81,7 @@ from multiorg.alerts import BreakerEvent, EventKind
 from multiorg.outcomes import Outcome, classify_exception, classify_response
 
 from .bridge import Hub
-from .engine import PROGRESS_EVERY, SimWorld, compile_modifiers, fault_windows, trace_meta
+from .engine import SimWorld, compile_modifiers, fault_windows, trace_meta
 from .full import MockedVendors
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
@@ -565,21 +565,12 @@ class OwnRouterSimulation(SimWorld):
             if self._fatal is not None:
                 raise self._fatal
 
-        hub = self.hub
-        hub.drive(array("d", a.time.tobytes()), start)
-        duration = self.scenario.duration
-        t = 0.0
-        while t < duration:
-            t = min(duration, t + PROGRESS_EVERY)
-            hub.run(until=t)
-            if progress is not None:
-                progress(t, duration)
-        hub.run()  # drain the requests still in flight
+        self._drive(start, progress)
         if self._fatal is not None:
             raise self._fatal
-        if hub.in_flight:
+        if self.hub.in_flight:
             raise ByoError(
-                f"{hub.in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
+                f"{self.hub.in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
                 "against a vendor that hangs, or sleep(inf)); give the router's HTTP calls a finite timeout")
         return rec.trace(self.meta())
 

@@ -204,6 +204,21 @@ class SimWorld:
         )
 
 
+    def _drive(self, start: Callable[[int], Any], progress: Callable[[float, float], Any] | None) -> None:
+        """Start request ``i`` as ``start(i)`` at its arrival, run the loop to the scenario's end
+        (``progress`` every simulated hour), then drain what is still in flight."""
+        hub = self.hub
+        hub.drive(array("d", self.arrivals.time.tobytes()), start)  # not a list: the GC never walks it
+        duration = self.scenario.duration
+        t = 0.0
+        while t < duration:
+            t = min(duration, t + PROGRESS_EVERY)
+            hub.run(until=t)
+            if progress is not None:
+                progress(t, duration)
+        hub.run()  # drain: requests in flight at the end finish (deadlines bound them)
+
+
 class Simulation(SimWorld):
     """One run, assembled; :meth:`run` executes it (once)."""
 
@@ -261,18 +276,9 @@ class Simulation(SimWorld):
             except NoOrgAvailable:  # recorded by the observer (outcome NO_ORG)
                 return
 
-        hub = self.hub
-        hub.drive(array("d", a.time.tobytes()), start)  # not a list: the GC never walks it
-        duration = self.scenario.duration
-        t = 0.0
-        while t < duration:
-            t = min(duration, t + PROGRESS_EVERY)
-            hub.run(until=t)
-            if progress is not None:
-                progress(t, duration)
-        hub.run()  # drain: requests in flight at the end finish (deadlines bound them)
-        if hub.in_flight:
-            raise RuntimeError(f"{hub.in_flight} requests never finished")
+        self._drive(start, progress)
+        if self.hub.in_flight:
+            raise RuntimeError(f"{self.hub.in_flight} requests never finished")
         return self.recorder.trace(self.meta())
 
     def meta(self) -> dict[str, Any]:
