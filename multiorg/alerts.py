@@ -134,8 +134,14 @@ class SlackNotifier:
         """Wait until queued alerts are posted (True) or ``timeout`` seconds pass (False)."""
         if self._queue is None:
             return True
+        queue_ = self._queue
         done = threading.Event()
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()  # type: ignore[union-attr]
+
+        def join() -> None:
+            queue_.join()
+            done.set()
+
+        threading.Thread(target=join, daemon=True).start()
         return done.wait(timeout)
 
     def _drain(self) -> None:

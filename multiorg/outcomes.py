@@ -129,10 +129,10 @@ def _parse_absolute(s: str) -> float | None:
         return None
 
 
-def _int_value(v: str) -> int | None:
+def _int_value(v: str | None) -> int | None:
     """A counter header's value that ``int()`` refused: "12.0" → 12; "abc", "nan", "inf" → None."""
     try:
-        return int(float(v))
+        return int(float(v))  # type: ignore[arg-type]  # None never gets here: int(None) is a TypeError
     except (ValueError, OverflowError):
         return None
 
@@ -158,15 +158,15 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None) -> flo
         )
         if name in headers
     ]
-    waits = [w for w in waits if w is not None]
-    if not waits:
+    known = [w for w in waits if w is not None]
+    if not known:
         return None
     if "retry-after" in headers:
         # retry-after is the vendor's explicit instruction; the reset headers are a fallback.
         first = parse_duration(headers.get("retry-after"), now=now)
         if first is not None:
             return first
-    return max(waits)
+    return max(known)
 
 
 # --------------------------------------------------------------------------- bodies

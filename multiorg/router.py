@@ -21,7 +21,7 @@ from .breakers.registry import make_policy
 from .budget import RetryBudget
 from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, VendorClient, VendorResponse
 from .clock import Clock, Rng, SystemClock
-from .config import MultiOrgConfig, OrgConfig
+from .config import MultiOrgConfig, OrgConfig, VendorConfig
 from .errors import NoOrgAvailable
 from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
@@ -127,7 +127,7 @@ class RoutingCore:
         env = os.environ if environ is None else environ
         # Resolved once, kept private: keys never appear in reprs, logs or errors.
         self._keys = {o.name: o.api_key(env) for o in config.orgs}
-        self._vendors = {v.name: v for v in config.vendors}
+        self._vendors: dict[str, VendorConfig] = {v.name: v for v in config.vendors}
         self._serving: dict[tuple[str, str], tuple[OrgConfig, ...]] = {}
         self._cooldown: dict[tuple[str, str], float] = {}
         self._limits = {(o.name, m): lim.rpm for o in config.orgs for m, lim in o.limits.items()}

@@ -106,8 +106,12 @@ class TripBreaker(BreakerParams):
     name: ClassVar[str]
     scope: ClassVar[Literal["target", "model"]] = "target"
     if TYPE_CHECKING:  # provided by each subclass, as a field or a class constant
-        probe_permits: int
-        reset_after: float
+
+        @property
+        def probe_permits(self) -> int: ...
+
+        @property
+        def reset_after(self) -> float: ...
 
     #: failures within ``window`` that open the breaker
     threshold: int = Field(default=3, ge=1)

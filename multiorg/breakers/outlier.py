@@ -56,7 +56,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from pydantic import Field, model_validator
 
@@ -75,17 +75,17 @@ from .common import (
 )
 
 # Fields of one org's entry (a plain tuple, so the state stays JSON-encodable).
-NAME = 0  #: str: the org
-GEN = 1  #: int: generation (ejections and returns)
-UNTIL = 2  #: float | None: end of the current ejection; None when not ejected
-SINCE = 3  #: float: start of the current (last) ejection
-MULT = 4  #: int: Envoy's ejection-time multiplier
-RETURNED = 5  #: float | None: when the org last came back from an ejection
-CONSEC = 6  #: int: current run of consecutive failures
-CALLS = 7  #: int: judged results in the current interval
-OKS = 8  #: int: successes in the current interval
-FAILED = 9  #: int: failures that caused the current (last) ejection
-EJECTIONS = 10  #: int: ejections so far
+NAME: Final = 0  #: str: the org
+GEN: Final = 1  #: int: generation (ejections and returns)
+UNTIL: Final = 2  #: float | None: end of the current ejection; None when not ejected
+SINCE: Final = 3  #: float: start of the current (last) ejection
+MULT: Final = 4  #: int: Envoy's ejection-time multiplier
+RETURNED: Final = 5  #: float | None: when the org last came back from an ejection
+CONSEC: Final = 6  #: int: current run of consecutive failures
+CALLS: Final = 7  #: int: judged results in the current interval
+OKS: Final = 8  #: int: successes in the current interval
+FAILED: Final = 9  #: int: failures that caused the current (last) ejection
+EJECTIONS: Final = 10  #: int: ejections so far
 
 Entry = tuple[str, int, float | None, float, int, float | None, int, int, int, int, int]
 

@@ -135,6 +135,8 @@ log = logging.getLogger("multiorg.stores.redis")
 #: Errors that mean "Redis is not usable right now" (redis-py wraps socket errors, but a bare
 #: OSError can escape from connection setup in some versions).
 _REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+# ... and a client without pub/sub (a stub, a proxy that refuses it)
+_NO_PUBSUB: tuple[type[BaseException], ...] = (*_REDIS_ERRORS, AttributeError, NotImplementedError)
 
 _ABSENT: Any = object()
 
@@ -440,7 +442,7 @@ class RedisStore:
                     self.round_trips += 1
                     sub = self._client.pubsub()
                     sub.subscribe(self._channel)
-                except (*_REDIS_ERRORS, AttributeError, NotImplementedError):
+                except _NO_PUBSUB:
                     # no pub/sub here (down, refused, or a client without it): poll, retry later
                     self._subscribe_at = now + self.fallback_retry
                     return False
