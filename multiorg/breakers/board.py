@@ -22,6 +22,24 @@ _CLIENT_ERROR = Outcome.CLIENT_ERROR
 _EVENT_FOR = {State.OPEN: EventKind.OPENED, State.HALF_OPEN: EventKind.HALF_OPEN, State.CLOSED: EventKind.CLOSED}
 
 
+class _Coin:
+    """One admission's random draw (an ``Rng``): drawn at the first look, the same at every other."""
+
+    __slots__ = ("rng", "u")
+
+    rng: Rng
+    u: float | None
+
+    def random(self) -> float:
+        u = self.u
+        if u is None:
+            u = self.u = self.rng.random()
+        return u
+
+
+_new_coin = object.__new__  # no __init__ frame: this runs on every admission
+
+
 class BreakerBoard:
     def __init__(
         self,
@@ -65,11 +83,17 @@ class BreakerBoard:
         key = self._keys.get((org, model)) or self.key(org, model)
         if now is None:
             now = self.clock.now()
-        adm, new = policy.admit(self.store.read(key, self._initial), org, now, self.rng)
+        # The policy may decide twice (cached state, then inside the atomic update, re-run on
+        # contention): one coin, so a random admission is drawn once, not once per look —
+        # re-drawing after a "reject" would reject with probability p² instead of p.
+        coin = _new_coin(_Coin)
+        coin.rng = self.rng
+        coin.u = None
+        adm, new = policy.admit(self.store.read(key, self._initial), org, now, coin)
         if new is None:
             return adm
         adm, old, written = self.store.update(
-            key, lambda s: policy.admit(s, org, now, self.rng), self._initial
+            key, lambda s: policy.admit(s, org, now, coin), self._initial
         )
         if written is not None:
             self._emit(org, model, old, written, now)

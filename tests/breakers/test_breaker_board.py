@@ -173,3 +173,26 @@ def test_a_stale_cache_never_drops_a_result_from_a_newer_generation() -> None:
     assert ticket.allowed and ticket.generation == 3
     stale.record("org1", MODEL, ticket, F)
     assert shared.read(key, lambda: None).failures == (T0 + 60,)
+
+
+def test_a_random_admission_is_one_draw_through_the_board() -> None:
+    """The board looks at the policy twice when it rejects (cached state, then inside the atomic
+    update): both looks must see one draw, or SRE's probability p becomes p²."""
+    import random
+
+    from multiorg.breakers.adaptive import AdaptiveState
+
+    policy = AdaptiveThrottle()
+    clock = ManualClock(1000.0)
+    cur = int(clock.now() // policy.bucket)
+    state = AdaptiveState(buckets=((cur, 10, 2, 8),), requests=10, accepts=2, failures=8)
+    p = policy.probability(10, 2)  # 6/11
+    rng = random.Random(7)
+    n, rejected = 4000, 0
+    for _ in range(n):
+        store = MemoryStore(clock)
+        board = BreakerBoard(policy, store, clock, rng)
+        store.seed(board.key("org1", MODEL), state)
+        rejected += not board.admit("org1", MODEL).allowed
+    sd = (p * (1 - p) / n) ** 0.5
+    assert abs(rejected / n - p) < 5 * sd  # p² would be ~0.30, 30 sd away
