@@ -47,7 +47,7 @@ class FastVendorClient:
         if om is None:
             d = unknown_key(org.vendor, model)
         elif openai and org.org_id and org.org_id != om.org_id:
-            d = om.refuse(wire.ORG_MISMATCH, model)
+            d = om.refuse(wire.ORG_MISMATCH, model, timeout)
         else:
             messages = request.messages
             system = request.system if plain else system_prompt_for(request, vendor)

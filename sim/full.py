@@ -86,17 +86,17 @@ class MockedVendors:
         body = json.loads(request.content)
         model = str(body.get("model", ""))
         om = self.world.by_key.get(key)
+        t = request.extensions.get("timeout") or {}
+        timeout = t.get("read")
+        limit = math.inf if timeout is None else float(timeout)
         if om is None:
             d = unknown_key(vendor, model)
         elif org_header and org_header != om.org_id:
-            d = om.refuse(wire.ORG_MISMATCH, model)
+            d = om.refuse(wire.ORG_MISMATCH, model, limit)
         else:
             system = body.get("system") if vendor == "anthropic" else None
             prompt = prompt_tokens_of(body.get("messages") or (), system if isinstance(system, str) else None)
             max_tokens = body.get("max_tokens", body.get("max_completion_tokens")) or 0
-            t = request.extensions.get("timeout") or {}
-            timeout = t.get("read")
-            limit = math.inf if timeout is None else float(timeout)
             d = om.decide(model, prompt, int(max_tokens), limit, self.hub.env._now)
         self.hub.sleep(d.latency)
         return self._answer(d, request)

@@ -368,10 +368,10 @@ class OrgModel:
             self._refresh(now)
         eff = self._effects.get(model) or self._effect(model, now)
         if eff.lockout is not None:
-            return self._error(eff.lockout, model, self._reject, None)
+            return self._error(eff.lockout, model, self._reject, timeout, None)
         ms = self._models.get(model) or self._model(model)
         if ms is None:
-            return self._error(wire.NOT_FOUND, model, self._reject, None)
+            return self._error(wire.NOT_FOUND, model, self._reject, timeout, None)
         n_tokens = prompt_tokens + max_tokens
         rq, tk = ms.requests, ms.tokens
         lvl_r = lvl_t = 0.0
@@ -398,7 +398,7 @@ class OrgModel:
                 lvl_t = tk.refill(now, f)
             tk.level = lvl_t
         if (rq is not None and lvl_r < 1.0) or (tk is not None and lvl_t < n_tokens):
-            return self._rate_limited(ms, eff, model, lvl_r, lvl_t, n_tokens, now)
+            return self._rate_limited(ms, eff, model, lvl_r, lvl_t, n_tokens, timeout, now)
         if rq is not None:
             lvl_r -= 1.0
             rq.level = lvl_r
@@ -443,12 +443,12 @@ class OrgModel:
         lat = latency * self._err_lat
         if lat > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-        return self._error(kind, model, lat, self._limit_headers(ms, eff, lvl_r, lvl_t, now))
+        return self._error(kind, model, lat, timeout, self._limit_headers(ms, eff, lvl_r, lvl_t, now))
 
-    def refuse(self, key: str, model: str) -> Decision:
+    def refuse(self, key: str, model: str, timeout: float) -> Decision:
         """An answer decided before the vendor model runs (a bad org header): no draws, no state."""
         self._counter += 1
-        return self._error(key, model, self._reject, None)
+        return self._error(key, model, self._reject, timeout, None)
 
     # ------------------------------------------------------------------ answers
 
@@ -495,7 +495,9 @@ class OrgModel:
         return h
 
     def _rate_limited(self, ms: _ModelState, eff: _Effect, model: str, lvl_r: float, lvl_t: float,
-                      n_tokens: int, now: float) -> Decision:
+                      n_tokens: int, timeout: float, now: float) -> Decision:
+        if self._reject > timeout:  # the 429 would come after the client gave up
+            return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
         rq, tk = ms.requests, ms.tokens
         wait_r = wait_t = 0.0
         if rq is not None and lvl_r < 1.0:
@@ -517,10 +519,14 @@ class OrgModel:
         else:
             headers["retry-after"] = str(max(1, math.ceil(wait)))
         return self._error(wire.RATE_REQUESTS if by_requests else wire.RATE_TOKENS, model, self._reject,
-                           headers, detail)
+                           timeout, headers, detail)
 
-    def _error(self, key: str, model: str, latency: float, headers: dict[str, str] | None,
+    def _error(self, key: str, model: str, latency: float, timeout: float, headers: dict[str, str] | None,
                detail: dict[str, Any] | None = None) -> Decision:
+        """An error answer after ``latency`` — or the client's timeout, if that comes first (the
+        mock spends the timeout and raises, as for any answer: respx enforces no timeouts)."""
+        if latency > timeout:
+            return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
         if self._openai:
             status, body = wire.openai_error(key, model=model, org_id=self.org_id, detail=detail)
             h = headers if headers is not None else {}

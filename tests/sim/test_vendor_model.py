@@ -105,6 +105,20 @@ def test_a_latency_beyond_the_timeout_costs_the_timeout() -> None:
     assert all(d.exc == NONE and d.status == 200 for d in ok)
 
 
+def test_a_quick_refusal_beyond_the_timeout_costs_the_timeout() -> None:
+    # lockout, 429, unknown model, org mismatch: all answer after reject_latency — unless the
+    # client's timeout (what is left of the router's deadline) runs out first
+    spec = {"name": "a", "org_id": "org-a", "reject_latency": 0.5, "limits": {"m": {"rpm": 1, "tpm": 10**6}}}
+    org = world([spec, {**spec, "name": "b", "org_id": "org-b", "lockouts": [{"kind": "quota", "start": 0}]}]).by_name
+    assert org["a"].decide("m", 10, 10, 1000.0, 0.0).status == 200  # the bucket's one request
+    for d in (org["a"].decide("m", 10, 10, 0.3, 0.0), org["b"].decide("m", 10, 10, 0.3, 0.0),
+              org["a"].decide("unknown-model", 10, 10, 0.3, 0.0), org["a"].refuse(wire.ORG_MISMATCH, "m", 0.3)):
+        assert d.exc == TIMEOUT and d.latency == 0.3
+    assert org["a"].decide("m", 10, 10, 0.6, 0.0).status == 429
+    assert org["b"].decide("m", 10, 10, 0.6, 0.0).status == 429  # quota
+    assert org["a"].refuse(wire.ORG_MISMATCH, "m", 0.6).status == 401
+
+
 def test_openai_rate_limit_answer_as_the_vendor_sends_it() -> None:
     spec = {"name": "a", "org_id": "org-abc", "limits": {"gpt-4o-mini": {"rpm": 500, "tpm": 10**9}}}
     org = world([spec]).by_name["a"]
