@@ -175,10 +175,12 @@ class RoutingCore:
                 if o.name not in tried:
                     cands.append(o)
         board, selector, stats, rng = self.board, self.selector, self.stats, self.rng
+        # The board may keep a clock of its own (a pod whose clock is off, say): then it reads it.
+        board_now = now if board.clock is self.clock else None
         while cands:
             i = selector.choose(cands, model, stats, rng)
             org = cands[i]
-            adm = board.admit(org.name, model, now)
+            adm = board.admit(org.name, model, board_now)
             if adm.allowed:
                 return org, adm, None
             if adm.retry_at is not None and (earliest is None or adm.retry_at < earliest):
@@ -214,8 +216,8 @@ class RoutingCore:
                     continue
                 break
             name = org.name
-            # No time passes while choosing (pure in-process work), so the attempt starts "now".
-            t0 = now
+            # Choosing reads the store, which takes time when the store is remote and slow.
+            t0 = clock.now()
             timeout = min(self._attempt_timeout, deadline - t0)
             if timeout <= 0.0:  # the deadline passed: no attempt without time
                 board.release(name, model, ticket)
@@ -241,7 +243,7 @@ class RoutingCore:
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
-            board.record(name, model, ticket, outcome, t1)
+            board.record(name, model, ticket, outcome, t1 if board.clock is clock else None)
             if track:
                 stats.finished(
                     name, model, t1 - t0, cls.remaining_requests,
@@ -253,7 +255,7 @@ class RoutingCore:
             if outcome is _RATE_LIMITED:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
-            now = t1
+            now = clock.now()  # after the store write, which takes time when the store is slow
             if outcome not in ORG_FAULTS or attempts >= self._max_attempts or now >= deadline:
                 break
             if not self.budget.try_retry(now):
@@ -263,8 +265,8 @@ class RoutingCore:
             end = clock.now()
             observer.request(tag, start, end, None, 0)
             raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
-        # The request ends when its last attempt does (routing work after it takes no time).
-        observer.request(tag, start, t1, cls.outcome, attempts)
+        # The request ends when the caller gets the answer: after the last result is recorded.
+        observer.request(tag, start, clock.now(), cls.outcome, attempts)
         response = _NO_RESPONSE if isinstance(reply, BaseException) or reply is None else reply
         return _new(RouteResult, (response, last_org.name, last_org.vendor, cls.outcome, attempts, cls))
 

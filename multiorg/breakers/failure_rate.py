@@ -24,7 +24,9 @@ HALF_OPEN
     The first admission at or after ``open_until`` turns the breaker half-open and is the first
     probe. Exactly ``half_open_permits`` (K) probe calls are permitted in this generation:
     results in plus probes out never exceed K; an abandoned or cancelled probe gives its
-    permit back (see :mod:`multiorg.breakers.common`), a neutral result too. When K results are
+    permit back (see :mod:`multiorg.breakers.common`), a neutral result too. The late result of
+    a probe whose lease expired and was handed on is not counted (a ``trip_immediately`` one
+    still re-opens). When K results are
     in, the breaker closes if both rates are below their thresholds, else it re-opens. A
     ``trip_immediately`` result re-opens at once. With ``max_half_open_wait > 0``, a breaker
     still waiting for its K results that long after turning half-open re-opens at the next
@@ -222,12 +224,16 @@ class FailureRateBreaker(BreakerParams):
             return self._record_time(state, code, kind == TRIP, now)
         if status is _HALF_OPEN and ticket.probe:
             leases = release_lease(state.probes, ticket.at)
-            probes = state.probes if leases is None else leases
-            if kind == NEUTRAL:
-                return None if leases is None else replace(state, probes=probes)
-            slow = outcome is Outcome.SLOW
             if kind == TRIP:
                 return self._open(state, now, state.failure_count + 1, state.retry_cycles + 1)
+            if leases is None:
+                # Its lease expired and went to another probe: counting this late result would
+                # put more than K results in the trial.
+                return None
+            probes = leases
+            if kind == NEUTRAL:
+                return replace(state, probes=probes)
+            slow = outcome is Outcome.SLOW
             if kind == OK:
                 trial = state.trial + (_SLOW if slow else _OK)
             else:

@@ -315,12 +315,13 @@ class RefRate:
             if kind == TRIP or (len(self.window) >= need and self.tripped(self.window)):
                 self.open(now)
         elif self.status == "half" and t.probe:
-            if t.at in self.leases:
-                self.leases.remove(t.at)
-            if kind == NEUTRAL:
-                return
             if kind == TRIP:
                 self.open(now)
+                return
+            if t.at not in self.leases:
+                return  # expired and handed on: a late result is not counted
+            self.leases.remove(t.at)
+            if kind == NEUTRAL:
                 return
             self.trial.append(result)
             if len(self.trial) >= self.p.half_open_permits:

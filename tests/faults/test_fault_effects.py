@@ -269,9 +269,14 @@ def test_redis_slow_adds_latency_to_requests() -> None:
         m = (r["arrival"] >= t0) & (r["arrival"] < t1)
         return float(np.median(np.asarray(r["end"])[m] - np.asarray(r["arrival"])[m]))
 
-    # same vendor draws; each request reads the store at least once per attempt (40 ms each)
-    assert p50(tr, 600, 1200) - p50(base, 600, 1200) >= 0.04
+    # same vendor draws; each request talks to the store before its attempt and after it (40 ms
+    # a round trip), and the user waits for both
+    assert p50(tr, 600, 1200) - p50(base, 600, 1200) >= 0.075
     assert p50(tr, 0, 600) == pytest.approx(p50(base, 0, 600), abs=1e-9)
+    # ... but an attempt is the vendor's time alone: it starts once the org is chosen
+    d_slow, d_base = att(tr, None, 600, 1200), att(base, None, 600, 1200)
+    assert np.median(d_slow["end"] - d_slow["start"]) == pytest.approx(
+        np.median(d_base["end"] - d_base["start"]), abs=1e-3)
 
 
 def test_redis_slow_beyond_the_client_timeout_falls_back() -> None:
@@ -298,6 +303,29 @@ def test_clock_skew_stretches_blocks_written_by_the_skewed_pod() -> None:
     assert any(abs(b - 60.0) > 30.0 for b in blocks(skew))
     # events are recorded at the true simulated time, not the skewed one
     assert float(np.max(skew.events["time"])) <= skew.meta["duration"] + 60
+    assert np.all(np.diff(skew.events["time"]) >= 0)
+
+
+def test_clock_skew_reaches_the_shared_state() -> None:
+    """Pod 1 trips the breaker (true time); pod 0, 5 minutes ahead, reads the block as long over
+    and probes within seconds. Without the skew nobody probes before the 60 s block ends."""
+    outage = {"kind": "outage", "label": "a down", "target": "a", "start": "5m", "duration": "20m"}
+    pol = ("consecutive", {"threshold": 3, "window": 60, "open_time": 60})
+
+    def half_open_gaps(trace: Any, skewed_pod: int) -> list[float]:
+        e = trace.events
+        a = e["org"] == trace.meta["orgs"].index("a")
+        opened = np.asarray(e["time"])[a & (e["kind"] == OPENED) & (e["pod"] != skewed_pod)]
+        probes = np.asarray(e["time"])[a & (e["kind"] == HALF_OPEN) & (e["pod"] == skewed_pod)]
+        return [float(probes[probes >= t][0] - t) for t in opened if (probes >= t).any()]
+
+    plain = faults.run(world([outage], pods=2), pol)
+    skew = faults.run(world([outage, {"kind": "clock_skew", "pod": 0, "offset": "+5m"}], pods=2), pol)
+    assert half_open_gaps(plain, 0) and min(half_open_gaps(plain, 0)) >= 55.0
+    assert min(half_open_gaps(skew, 0)) < 10.0
+    # and every alert is recorded at the true time: none before the outage, in order
+    assert float(events(skew, "a", OPENED).min()) >= 300.0
+    assert np.all(np.diff(skew.events["time"]) >= 0)
 
 
 def test_vendor_faults_never_reshuffle_traffic() -> None:
