@@ -293,11 +293,20 @@ def _resolve(target: Any, orgs: Sequence[str], vendors: Sequence[str]) -> tuple[
 
 def _fault_specs(meta: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """``meta["faults"]``, then each traffic surge of ``meta["surges"]`` not already listed as a
-    fault (same start and end) as a non-org window of kind ``surge``: the launch is a phase too."""
+    fault (same start and end; no end = the end of the run) as a non-org window of kind
+    ``surge``: the launch is a phase too."""
+    duration = meta.get("duration")
+
+    def span(w: Mapping[str, Any]) -> tuple[Any, Any]:
+        end = w.get("end")
+        if end is None or (duration is not None and float(end) >= float(duration)):
+            end = duration
+        return w.get("start"), end
+
     faults = [f for f in meta.get("faults") or [] if isinstance(f, Mapping)]
-    seen = {(f.get("start"), f.get("end")) for f in faults}
+    seen = {span(f) for f in faults}
     for s in meta.get("surges") or []:
-        if not isinstance(s, Mapping) or (s.get("start"), s.get("end")) in seen:
+        if not isinstance(s, Mapping) or span(s) in seen:
             continue
         factor = s.get("factor")
         label = s.get("label") or (f"traffic surge x{factor:g}" if factor else "traffic surge")

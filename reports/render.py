@@ -68,15 +68,16 @@ class ReportPaths:
 # --------------------------------------------------------------------------- formatting
 
 
-def fmt_rate(v: float | None) -> str:
-    """A success rate with enough decimals to show its nines: 0.99987 → ``99.987 %``."""
+def fmt_rate(v: float | None, extra: int = 0) -> str:
+    """A success rate with enough decimals to show its nines: 0.99987 → ``99.987 %``
+    (``extra`` more decimals: 0.99896 → ``99.90 %``, with ``extra=1`` ``99.896 %``)."""
     if v is None:
         return "\u2013"
     if v >= 1.0:
         return "100 %"
     if v <= 0.0:
         return "0 %"
-    return f"{v * 100:.{_rate_digits(v)}f} %"
+    return f"{v * 100:.{_rate_digits(v) + extra}f} %"
 
 
 def _rate_digits(v: float) -> int:
@@ -93,19 +94,20 @@ def _sig(x: float, n: int = 2) -> str:
     return f"{x:.{decimals}f}"
 
 
-def fmt_duration(v: float | None, never: str = "never") -> str:
+def fmt_duration(v: float | None, never: str = "never", extra: int = 0) -> str:
     if v is None:
         return never
     a = abs(v)
+    d = 1 + extra
     if a < 1:
-        return f"{v * 1000:.0f} ms"
+        return f"{v * 1000:.{extra}f} ms"
     if a < 120:
-        return f"{v:.1f} s"
+        return f"{v:.{d}f} s"
     if a < 2 * 3600:
-        return f"{v / 60:.1f} min"
+        return f"{v / 60:.{d}f} min"
     if a < 2 * 86400:
-        return f"{v / 3600:.1f} h"
-    return f"{v / 86400:.1f} d"
+        return f"{v / 3600:.{d}f} h"
+    return f"{v / 86400:.{d}f} d"
 
 
 def fmt_count(v: float | None) -> str:
@@ -151,13 +153,16 @@ def _fmt_ratio(v: float | None) -> str:
     return "\u2013" if v is None else f"{v:.3f}"
 
 
-def format_metric(metric: str, value: float | None) -> str:
+def format_metric(metric: str, value: float | None, *, precise: bool = False) -> str:
+    """``value`` as the reports show ``metric``; ``precise``: one more digit, for a value judged
+    against a threshold (99.896 % must not read as the 99.90 % that would pass ">= 99.9%")."""
+    extra = 1 if precise else 0
     if value is None:
         return "never" if metric.endswith("_time") or "latency" in metric else "\u2013"
     if "rate" in metric and "amplification" not in metric:
-        return fmt_rate(value)
+        return fmt_rate(value, extra)
     if metric.endswith("_time") or "latency" in metric:
-        return fmt_duration(value)
+        return fmt_duration(value, extra=extra)
     if metric == "retry_amplification":
         return _fmt_ratio(value)
     return fmt_count(value)
@@ -349,7 +354,7 @@ def render_markdown(res: Results) -> str:
                 where = c.phase + (f" {c.fault}" if c.fault else "")
                 note = f" ({c.note})" if c.note else ""
                 lines.append(
-                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {format_metric(c.metric, c.value)}, "
+                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {format_metric(c.metric, c.value, precise=True)}, "
                     f"needs {c.threshold}{note}"
                 )
         else:
@@ -576,7 +581,7 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
                     _e(c.policy),
                     _e(c.metric),
                     _e(c.phase + (f": {c.fault}" if c.fault else "")),
-                    _e(format_metric(c.metric, c.value)),
+                    _e(format_metric(c.metric, c.value, precise=True)),
                     _e(c.threshold),
                     "✅" if c.passed else "❌",
                     _e(c.note),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -148,7 +149,8 @@ def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]
         print(f"report: {paths.html}\nsummary: {paths.markdown}\nresults: {paths.json}\ntraces: {out / 'traces'}")
         for c in failed:
             print(
-                f"SLO FAILED: {c['policy']}: {c['metric']} ({c['phase']}) = {format_metric(c['metric'], c['value'])}"
+                f"SLO FAILED: {c['policy']}: {c['metric']} ({c['phase']}) = "
+                f"{format_metric(c['metric'], c['value'], precise=True)}"
                 f" vs {c['threshold']}"
                 f" — seeds {', '.join(map(str, _seeds(args, scenario)))}; traces in {out / 'traces'}",
                 file=sys.stderr,
@@ -331,11 +333,31 @@ def run_command(args: argparse.Namespace) -> int:
     if getattr(args, "seeds", 1) < 1:
         print(f"breakerlab: --seeds: must be at least 1 (got {args.seeds})", file=sys.stderr)
         return EXIT_INPUT
+    seed = getattr(args, "seed", None)
+    if isinstance(seed, int) and seed < 0:
+        print(f"breakerlab: --seed: must be >= 0 (got {seed})", file=sys.stderr)
+        return EXIT_INPUT
     try:
+        out = getattr(args, "out", None)
+        if isinstance(out, str):
+            check_out_dir(out)  # before hours of simulation, not after
         return int(args.func(args))
     except InputError as e:
         print(str(e), file=sys.stderr)
         return EXIT_INPUT
+
+
+def check_out_dir(path: str) -> None:
+    """Make sure ``path`` is (or can be made) a writable directory; an :class:`InputError` if not."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        _fail(f"breakerlab: --out: {path} exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _fail(f"breakerlab: --out: cannot create {path}: {e.strerror or e}")
+    if not os.access(p, os.W_OK | os.X_OK):
+        _fail(f"breakerlab: --out: {path} is not writable")
 
 
 def subcommand_main(command: str, add_parser: Callable[[Any], Any], argv: Sequence[str] | None) -> int:
@@ -354,6 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout went away (`breakerlab ... | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

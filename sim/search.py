@@ -770,7 +770,7 @@ def _check_text(c: Any) -> str:
     from reports.render import format_metric
 
     where = f" {c.fault}" if c.fault else ""
-    return f"{c.metric} ({c.phase}{where}) = {format_metric(c.metric, c.value)} vs {c.threshold}"
+    return f"{c.metric} ({c.phase}{where}) = {format_metric(c.metric, c.value, precise=True)} vs {c.threshold}"
 
 
 # --------------------------------------------------------------------------- CLI

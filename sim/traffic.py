@@ -2,13 +2,14 @@
 
 Arrivals are a non-homogeneous Poisson process: a rate per second (flat or diurnal, times surge
 factors) is integrated on a grid (one minute, plus every surge boundary, so the rate is exact per
-cell), a Poisson number of points is drawn for the whole run and mapped through the inverse of the
-cumulative rate. Fan-out sessions are a second such process of user actions, each expanding into
-``k`` requests at the same instant (a session succeeds only if all of its requests do).
+cell) into the expected count Λ(t); a unit-rate Poisson process, drawn in time order, is mapped
+through Λ's inverse (so a surge changes nothing before it). Fan-out sessions are a second such
+process of user actions, each expanding into ``k`` requests at the same instant (a session
+succeeds only if all of its requests do).
 
-Separate named streams (traffic:requests, traffic:sessions, traffic:tokens, traffic:models,
-traffic:pods) keep, for instance, the single requests' arrival times unchanged when sessions are
-switched on.
+Separate named streams (traffic:requests, traffic:sessions, traffic:sessions:size,
+traffic:tokens, traffic:models, traffic:pods) keep, for instance, the single requests' arrival
+times unchanged when sessions are switched on.
 """
 
 from __future__ import annotations
@@ -60,10 +61,24 @@ def _rate_grid(traffic: Traffic, per_day: float, duration: float, day_offset: fl
 
 
 def poisson_times(gen: np.random.Generator, grid: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """A unit-rate Poisson process in "expected count" time (exponential gaps, drawn in order),
+    mapped through the inverse of Λ. Drawn in order, the points before any change of the rate
+    are the same whatever comes after it: a surge at launch leaves the traffic before it intact."""
     total = float(cum[-1])
-    n = int(gen.poisson(total)) if total > 0 else 0
-    u = np.sort(gen.random(n) * total)
-    return np.interp(u, cum, grid)
+    if not total > 0:
+        return np.zeros(0)
+    parts = []
+    last = 0.0
+    while last < total:
+        # enough for the rest with overwhelming probability; rarely a second round. The gaps
+        # are summed in one sequence (cumsum from the last point), so rounds do not change them.
+        k = int(total - last + 8.0 * math.sqrt(total - last + 1.0)) + 16
+        s = np.cumsum(np.concatenate([[last], gen.exponential(size=k)]))[1:]
+        parts.append(s)
+        last = float(s[-1])
+    s = np.concatenate(parts)
+    s = s[: int(np.searchsorted(s, total, side="left"))]
+    return np.interp(s, cum, grid)
 
 
 def token_counts(gen: np.random.Generator, spec: Tokens, n: int) -> np.ndarray:
@@ -91,7 +106,9 @@ def generate(scenario: Scenario, seeds: Seeds) -> Arrivals:
         starts = poisson_times(gen, sgrid, scum)
         n_sessions = len(starts)
         hi = max(ss.size, ss.size_max or ss.size)
-        sizes = gen.integers(ss.size, hi + 1, size=n_sessions) if hi > ss.size else np.full(n_sessions, ss.size)
+        # sizes from a stream of their own: the start times drew as many numbers as they needed
+        sizer = seeds.generator("traffic:sessions:size")
+        sizes = sizer.integers(ss.size, hi + 1, size=n_sessions) if hi > ss.size else np.full(n_sessions, ss.size)
         members = np.repeat(starts, sizes)
         member_session = np.repeat(np.arange(n_sessions, dtype=np.int64), sizes)
 

@@ -213,3 +213,12 @@ def test_fmt_rate(value, text):
 )
 def test_fmt_duration(value, text):
     assert fmt_duration(value) == text
+
+
+def test_a_judged_value_shows_one_more_digit() -> None:
+    from reports.render import format_metric
+
+    # 99.896 % fails ">= 99.9%": the usual 99.90 % would read as a pass
+    assert format_metric("success_rate", 0.99896) == "99.90 %"
+    assert format_metric("success_rate", 0.99896, precise=True) == "99.896 %"
+    assert format_metric("failover_time", 122.4, precise=True) == "2.04 min"

@@ -68,3 +68,25 @@ def test_validate_command_exits_2_with_one_line_per_bad_file():
     err = proc.stderr.strip().splitlines()
     assert len(err) == 3 and all(LINE.match(e) for e in err)
     assert "flapping-org.yaml: ok" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--out", "{tmp}/a-file"], "breakerlab: --out: {tmp}/a-file exists and is not a directory"),
+        (["--out", "{tmp}/a-file/sub"], "breakerlab: --out: cannot create {tmp}/a-file/sub: Not a directory"),
+        (["--seed", "-1"], "breakerlab: --seed: must be >= 0 (got -1)"),
+    ],
+)
+def test_bad_command_line_is_one_line_and_exit_2_before_simulating(tmp_path: Path, extra: list[str],
+                                                                  message: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))",
+         "run", str(ROOT / "scenarios" / "quiet-night.yaml"), "--policy", "exponential", "-q", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == message.replace("{tmp}", str(tmp_path))
+    assert proc.stdout == ""  # nothing simulated, nothing printed

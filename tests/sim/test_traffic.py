@@ -94,3 +94,21 @@ def test_named_streams_are_stable() -> None:
     assert first == [again.uniform() for _ in range(5000)]
     r1, r2 = s.python_random("pod:0:router"), Seeds(42).python_random("pod:0:router")
     assert r1.random() == r2.random()
+
+
+@pytest.mark.parametrize("pods", [{"pods": 3}, {"pods": 3, "traffic_assignment": "random"}])
+def test_a_surge_leaves_the_traffic_before_it_intact(pods: dict) -> None:
+    """A launch surge added to a scenario changes nothing before it starts: the same requests,
+    sessions, sizes, models and pods — so 'with vs without the launch' compares like with like."""
+    traffic = {"sessions": {"per_day": 20_000, "size": 3, "size_max": 6}, "diurnal_amplitude": 0.5,
+               "shape": "diurnal", "model": {"m1": 3, "m2": 1}}
+    if pods.get("traffic_assignment"):
+        traffic["assignment"] = pods["traffic_assignment"]
+    base = arrivals(traffic=traffic, pods=pods["pods"])
+    surged = arrivals(traffic={**traffic, "surges": [{"start": "13h", "end": "15h", "factor": 5}]}, pods=pods["pods"])
+    cut = 13 * 3600.0
+    n = int(np.searchsorted(base.time, cut))
+    assert 0 < n == int(np.searchsorted(surged.time, cut))
+    for field in ("time", "session", "pod", "model", "prompt_tokens", "max_tokens"):
+        assert np.array_equal(getattr(base, field)[:n], getattr(surged, field)[:n]), field
+    assert len(surged) > len(base) + 0.5 * 4 * 2 / 24 * 100_000  # and the surge is there
