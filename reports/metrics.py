@@ -172,8 +172,9 @@ def _clean(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def stat(values: Iterable[float | int | None]) -> Stat:
-    """Mean over the defined values and a 95 % t-interval of the mean (``None`` = undefined)."""
+def stat(values: Iterable[float | int | None], *, lower: float | None = None, upper: float | None = None) -> Stat:
+    """Mean over the defined values and a 95 % t-interval of the mean (``None`` = undefined),
+    clipped to ``[lower, upper]`` where the metric cannot go (no negative time, no rate above 1)."""
     vals = [_clean(v) for v in values]
     defined = [v for v in vals if v is not None]
     k = len(defined)
@@ -184,6 +185,10 @@ def stat(values: Iterable[float | int | None]) -> Stat:
             var = math.fsum((x - mean) ** 2 for x in defined) / (k - 1)
             half = t_critical(k - 1) * math.sqrt(var) / math.sqrt(k)
             lo, hi = mean - half, mean + half
+            if lower is not None:
+                lo = max(lo, lower)
+            if upper is not None:
+                hi = min(hi, upper)
     return Stat(mean=mean, ci_low=lo, ci_high=hi, n=len(vals), n_none=len(vals) - k, values=vals)
 
 
@@ -847,8 +852,12 @@ def timeseries(traces: Any, bin_width: float | None = None) -> Series:
 
 
 def _phase_result(ps: Sequence[PhaseMetrics], orgs: Sequence[str]) -> PhaseResult:
-    fields: dict[str, Any] = {k: stat(getattr(p, k) for p in ps) for k in PHASE_SCALARS}
-    fields["traffic_share"] = {o: stat(p.traffic_share.get(o) for p in ps) for o in orgs}
+    # every summarised metric is a count, a time, a ratio or a rate: none is negative
+    fields: dict[str, Any] = {
+        k: stat((getattr(p, k) for p in ps), lower=0.0, upper=1.0 if k.endswith("rate") else None)
+        for k in PHASE_SCALARS
+    }
+    fields["traffic_share"] = {o: stat((p.traffic_share.get(o) for p in ps), lower=0.0, upper=1.0) for o in orgs}
     return PhaseResult(start=ps[0].start, end=ps[0].end, **fields)
 
 
@@ -871,14 +880,17 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
         fs = [m.faults[i] for m in ms if i < len(m.faults)]
         pods = sorted({pod for f in fs for pod in f.failover_time_by_pod})
         org_fault = f0.window.org_fault
-        scalars = {k: stat(getattr(f, k) if org_fault or k in _ALWAYS else None for f in fs) for k in FAULT_SCALARS}
+        scalars = {k: stat((getattr(f, k) if org_fault or k in _ALWAYS else None for f in fs), lower=0.0)
+                   for k in FAULT_SCALARS}
         faults.append(
             FaultResult(
                 index=i,
                 label=f0.window.label,
                 org_fault=org_fault,
                 ends_in_run=f0.window.ends_in_run,
-                failover_time_by_pod={str(pod): stat(f.failover_time_by_pod.get(pod, 0.0) for f in fs) for pod in pods},
+                failover_time_by_pod={
+                    str(pod): stat((f.failover_time_by_pod.get(pod, 0.0) for f in fs), lower=0.0) for pod in pods
+                },
                 phases={ph: _phase_result([f.phases[ph] for f in fs], orgs) for ph in PHASES},
                 **scalars,
             )

@@ -133,7 +133,10 @@ def _fmt_stat(st: Stat, kind: str) -> str:
     text = f(st.mean)
     if st.ci_low is not None and st.ci_high is not None and st.ci_high > st.ci_low:
         half = (st.ci_high - st.ci_low) / 2
-        if kind == "rate":
+        if abs((st.ci_high - st.mean) - (st.mean - st.ci_low)) > 1e-9 * max(1.0, abs(st.mean)):
+            # clipped where the metric cannot go (below 0, above 100 %): the interval, not a ±
+            text += f" (95 %: {f(st.ci_low)} – {f(st.ci_high)})"
+        elif kind == "rate":
             if half * 100 >= 0.5 * 10 ** -_rate_digits(st.mean):  # else below the shown precision
                 text += f" ± {_sig(half * 100)} pp"
         elif kind == "duration":
@@ -348,7 +351,12 @@ def render_markdown(res: Results) -> str:
         failed = [c for c in res.slo.checks if not c.passed]
         lines.append("")
         if failed:
-            lines.append(f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed**")
+            judged = set(res.slo.judged)
+            n_judged = sum(c.policy in judged for c in failed)
+            whose = "" if n_judged == len(failed) else (
+                f" ({n_judged} in judged policies)" if n_judged else " (none in judged policies)"
+            )
+            lines.append(f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed{whose}**")
             lines.append("")
             for c in failed:
                 where = c.phase + (f" {c.fault}" if c.fault else "")

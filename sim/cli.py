@@ -339,7 +339,7 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     try:
         out = getattr(args, "out", None)
-        if isinstance(out, str):
+        if isinstance(out, str) and not getattr(args, "out_is_file", False):
             check_out_dir(out)  # before hours of simulation, not after
         return int(args.func(args))
     except InputError as e:

@@ -429,7 +429,8 @@ def default_scenario(**overrides: Any) -> Scenario:
         "duration": 3600.0,
         "pods": 4,
         "state": "shared",
-        "router": {"max_attempts": 3, "attempt_timeout": 30.0, "deadline": 60.0},
+        "router": {"max_attempts": 3, "attempt_timeout": 30.0, "deadline": 60.0,
+                   "standby_vendor": "anthropic"},
         "vendors": {
             "openai": {
                 "orgs": [

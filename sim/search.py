@@ -824,7 +824,7 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="where to write a counterexample (default counterexamples/<scenario>-<policy>.yaml)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_search)
+    p.set_defaults(func=cmd_search, out_is_file=True)
     return p
 
 

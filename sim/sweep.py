@@ -1,6 +1,6 @@
 """Threshold sweeps: grid and random search over a policy's parameters, with resume.
 
-    breakerlab sweep scenarios/lock-primary-before-launch.yaml --policy exponential \\
+    breakerlab sweep scenarios/one-org-diverges.yaml --policy exponential \\
         --grid threshold=2..8 base_open_time=30s,60s,120s --seeds 5 --out sweep/
 
 or from Python::
@@ -144,7 +144,7 @@ MAX_AXIS_VALUES = 10_000
 MAX_SETTINGS = 100_000
 
 EXAMPLES = (
-    "  breakerlab sweep scenarios/lock-primary-before-launch.yaml --policy exponential \\\n"
+    "  breakerlab sweep scenarios/one-org-diverges.yaml --policy exponential \\\n"
     "      --grid threshold=2..8 base_open_time=30s,60s,120s --seeds 5 --out sweep/\n"
     "  breakerlab sweep scenarios/*.yaml --policy consecutive --grid threshold=2..10:2 open_time=15s..2m \\\n"
     "      --random 20 --seeds 3\n"
