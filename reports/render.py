@@ -135,7 +135,7 @@ def _fmt_stat(st: Stat, kind: str) -> str:
         half = (st.ci_high - st.ci_low) / 2
         if abs((st.ci_high - st.mean) - (st.mean - st.ci_low)) > 1e-9 * max(1.0, abs(st.mean)):
             # clipped where the metric cannot go (below 0, above 100 %): the interval, not a ±
-            text += f" (95 %: {f(st.ci_low)} – {f(st.ci_high)})"
+            text += f" (95 %: {f(st.ci_low)} \u2013 {f(st.ci_high)})"
         elif kind == "rate":
             if half * 100 >= 0.5 * 10 ** -_rate_digits(st.mean):  # else below the shown precision
                 text += f" ± {_sig(half * 100)} pp"

@@ -230,8 +230,8 @@ def test_an_interval_stops_where_the_metric_does() -> None:
 
     rate = stat([0.9999, 1.0, 0.99], lower=0.0, upper=1.0)
     assert rate.ci_high == 1.0 and rate.ci_low > 0.9
-    assert _fmt_stat(rate, "rate").endswith("– 100 %)")
+    assert _fmt_stat(rate, "rate").endswith("\u2013 100 %)")
     time = stat([1.0, 300.0, 2.0], lower=0.0)
     assert time.ci_low == 0.0
-    assert _fmt_stat(time, "duration") == "101.0 s (95 %: 0 ms – 8.8 min)"
+    assert _fmt_stat(time, "duration") == "101.0 s (95 %: 0 ms \u2013 8.8 min)"
     assert _fmt_stat(stat([100.0, 101.0, 102.0], lower=0.0), "duration") == "101.0 s ± 2.5 s"
