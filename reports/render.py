@@ -23,6 +23,7 @@ import base64
 import html
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -500,7 +501,8 @@ def _params_html(pr: PolicyResult) -> str:
     return "<br>".join(f"<code>{_e(k)}</code> = {_e(json.dumps(v))}" for k, v in pr.params.items())
 
 
-def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapping[str, Any] | None = None) -> str:
+def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapping[str, Any] | None = None,
+                traces_at: str = TRACE_DIR + "/") -> str:
     sc = res.scenario
     if res.slo is None:
         badge = '<span class="badge none">no SLO</span>'
@@ -772,7 +774,7 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
         '<p class="muted" style="margin-top:40px">Numbers: '
         '<a href="results.json">results.json</a> '
         f'(schema {SCHEMA_VERSION}) · <a href="summary.md">summary.md</a> · traces in '
-        f"<code>{TRACE_DIR}/</code> (re-render without re-running: "
+        f"<code>{_e(traces_at)}</code> (re-render without re-running: "
         "<code>breakerlab report DIR</code>).</p>"
     )
     parts.append("</body></html>\n")
@@ -789,11 +791,13 @@ def write_report(
     *,
     save: bool = True,
     formats: Sequence[str] = FORMATS,
+    traces_at: str | None = None,
 ) -> ReportPaths:
     """Compute, chart and render a comparison. ``traces``: ``{policy: [Trace per seed]}``.
 
     ``slo`` defaults to the first trace's ``meta["slo"]`` (pass ``{}`` for none). With ``save``
-    the traces are written to ``out_dir/traces/`` so :func:`report_from_dir` can re-render.
+    the traces are written to ``out_dir/traces/`` so :func:`report_from_dir` can re-render;
+    ``traces_at``: where the report says they are, when not there.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -806,7 +810,7 @@ def write_report(
     md_path = out / "summary.md"
     md_path.write_text(render_markdown(res), encoding="utf-8")
     html_path = out / "report.html"
-    html_path.write_text(render_html(res, charts, runs), encoding="utf-8")
+    html_path.write_text(render_html(res, charts, runs, traces_at or TRACE_DIR + "/"), encoding="utf-8")
     return ReportPaths(
         out_dir=out,
         html=html_path,
@@ -835,7 +839,8 @@ def report_from_dir(
         slo = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("slo")
     if out_dir is None:
         out_dir = root.parent if root.name == TRACE_DIR else root
-    return write_report(traces, out_dir, slo=slo, save=False, formats=formats)
+    traces_at = os.path.relpath(root, out_dir) + "/"
+    return write_report(traces, out_dir, slo=slo, save=False, formats=formats, traces_at=traces_at)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -146,18 +146,12 @@ class ScenarioItem(pytest.Item):
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """A measured SLO value in the metric's unit (rates as %, durations in s)."""
-    from reports.metrics import SLO_ALIASES, SLO_METRICS
+    """A measured SLO value as the report shows it, one digit finer (durations in the unit that
+    reads best: "47.6 min" beside a "<= 10m" threshold, not "2856.0s")."""
+    from reports.metrics import SLO_ALIASES
+    from reports.render import format_metric
 
-    if value is None:
-        return "never/none"
-    spec = SLO_METRICS.get(SLO_ALIASES.get(metric, metric))
-    unit = spec.unit if spec is not None else ""
-    if unit == "rate":
-        return f"{value * 100:.3f}%"
-    if unit == "duration":
-        return f"{value:.1f}s"
-    return f"{value:g}"
+    return format_metric(SLO_ALIASES.get(metric, metric), value, precise=True)
 
 
 def format_report(scenario: Any, policy: str, seed: int, mode: str, checks: Sequence[Any], trace: Path,

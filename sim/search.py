@@ -2,7 +2,7 @@
 
     from sim.search import search
 
-    result = search("my-pool.yaml", "consecutive", params={"threshold": 50}, kinds=["brownout"],
+    result = search("scenarios/one-org-diverges.yaml", "consecutive", params={"threshold": 50}, kinds=["brownout"],
                     budget=40, seed=0, duration="1h", volume="24k/day", out="counterexample.yaml")
     if result.found:   # then `breakerlab run counterexample.yaml --policy consecutive` misses the SLO
         print(result.faults, result.failed_checks, result.examples_run)
@@ -91,8 +91,8 @@ REACTION_METRICS = frozenset(
 _DRAWS_PER_RUN = 5
 
 EXAMPLES = (
-    "  breakerlab search my-pool.yaml --policy consecutive --param threshold=50 --kinds brownout \\\n"
-    "      --duration 1h --volume 24k/day --budget 40 --out ce.yaml\n"
+    "  breakerlab search scenarios/one-org-diverges.yaml --policy consecutive --param threshold=50 \\\n"
+    "      --kinds brownout --duration 1h --volume 24k/day --budget 40 --out ce.yaml\n"
     "  breakerlab run ce.yaml --policy consecutive      # reproduce the counterexample\n"
     "  breakerlab search scenarios/lock-primary-before-launch.yaml --policy seed --faults add \\\n"
     "      --kinds brownout,timeouts --budget 30\n"

@@ -79,9 +79,9 @@ def test_passing_and_failing_scenarios(pytester: pytest.Pytester, scenarios_dir,
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "scenario 'tiny', policy 'exponential', seed 3, fast mode: SLO not met" in out
-    result.stdout.fnmatch_lines(["*ok   success_rate overall: measured *%, required >= 99%*",
-                                 "*FAIL p99_latency overall: measured *s, required <= 10ms*",
-                                 "*ok   detection_time fault [[]a down[]]: measured *s, required <= 1m*",
+    result.stdout.fnmatch_lines(["*ok   success_rate overall: measured * %, required >= 99%*",
+                                 "*FAIL p99_latency overall: measured * s, required <= 10ms*",
+                                 "*ok   detection_time fault [[]a down[]]: measured * s, required <= 1m*",
                                  "*seed: 3*", f"*trace: {traces}/tiny/exponential-seed3.npz*",
                                  "*reproduce: breakerlab run * --policy exponential --seed 3*"])
 
