@@ -214,6 +214,7 @@ class RoutingCore:
                 if standby is not None and vendor != standby:
                     vendor, standby = standby, None
                     continue
+                now = clock.now()  # (choosing read the store)
                 break
             name = org.name
             # Choosing reads the store, which takes time when the store is remote and slow.
@@ -221,6 +222,7 @@ class RoutingCore:
             timeout = min(self._attempt_timeout, deadline - t0)
             if timeout <= 0.0:  # the deadline passed: no attempt without time
                 board.release(name, model, ticket)
+                now = clock.now()
                 break
             if track:
                 stats.started(name)
@@ -265,8 +267,9 @@ class RoutingCore:
             end = clock.now()
             observer.request(tag, start, end, None, 0)
             raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
-        # The request ends when the caller gets the answer: after the last result is recorded.
-        observer.request(tag, start, clock.now(), cls.outcome, attempts)
+        # The request ends when the caller gets the answer (``now``: read after the last store
+        # call — the result's record, or a pick that found nothing).
+        observer.request(tag, start, now, cls.outcome, attempts)
         response = _NO_RESPONSE if isinstance(reply, BaseException) or reply is None else reply
         return _new(RouteResult, (response, last_org.name, last_org.vendor, cls.outcome, attempts, cls))
 
