@@ -530,7 +530,8 @@ def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
     attempts = int(p.att_per_req[m].sum())
     lat = p.latency[m]
     if len(lat):
-        p50, p95, p99 = (float(x) for x in np.percentile(lat, [50, 95, 99]))
+        # nearest rank (a latency some request had), as the latency chart's bins
+        p50, p95, p99 = (float(x) for x in np.percentile(lat, [50, 95, 99], method="inverted_cdf"))
     else:
         p50 = p95 = p99 = None
     return PhaseMetrics(

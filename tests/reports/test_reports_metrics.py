@@ -247,9 +247,8 @@ def test_latency_percentiles(tb):
     for i in range(1, 101):
         b.request(float(i), [("a", float(i), float(i) + i, OK)])  # latency i seconds
     m = trace_metrics(b.build()).overall
-    assert m.latency_p50 == pytest.approx(50.5)
-    assert m.latency_p95 == pytest.approx(np.percentile(np.arange(1, 101), 95))
-    assert m.latency_p99 == pytest.approx(np.percentile(np.arange(1, 101), 99))
+    # nearest rank: the smallest latency at or above which q of the requests lie
+    assert (m.latency_p50, m.latency_p95, m.latency_p99) == (50.0, 95.0, 99.0)
 
 
 def test_user_visible_failures_and_wasted_attempts(tb):
