@@ -1191,7 +1191,8 @@ def evaluate_slo(slo: Any, result: Any, *, policy: str | None = None) -> list[Sl
         faults = [f for f in result.faults if not label or f.label == label]
 
         def add(ph: str, st: Stat, fault: str | None, na: str = "", *, spec=spec, th=th, metric=metric) -> None:
-            value, ok, note = _judge(th, st, spec.unit, na=na)
+            # a phase's latency is undefined only when the phase had no requests: no data, not "never"
+            value, ok, note = _judge(th, st, spec.unit, na=na, never_ok=spec.where == "phase")
             checks.append(SloCheck(metric, ph, value, th.text, ok, pol, fault, note))
 
         if spec.where == "phase":

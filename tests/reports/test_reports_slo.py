@@ -118,6 +118,17 @@ def test_never_fails_a_duration_slo(tb):
     assert not fo.passed and fo.value is None and "never in 1 of 2" in fo.note
 
 
+def test_a_phase_without_requests_has_no_latency_not_a_never(tb):
+    b = tb()
+    b.fault("a", 100, 200, label="quiet")
+    b.request(10.0, [("a", 10.0, 11.0, OK)])
+    b.request(300.0, [("a", 300.0, 301.0, OK)])  # nothing arrives while the fault lasts
+    checks = evaluate_slo({"p99_latency": {"during": "<= 2s", "after": "<= 2s"}}, summarize_policy("p", [b.build()]))
+    during, after = by(checks, "p99_latency", "during")[0], by(checks, "p99_latency", "after")[0]
+    assert during.passed and during.value is None and during.note == "no data"
+    assert after.passed and after.value == pytest.approx(1.0)
+
+
 def test_list_form_and_aliases(tb):
     pr = summarize_policy("p", [_trace(tb)])
     checks = evaluate_slo(
