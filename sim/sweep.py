@@ -1217,6 +1217,23 @@ def finish(
     return result
 
 
+def inert_axes(settings: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:
+    """The swept parameters that changed nothing: every pair of finished settings that differ in
+    that parameter alone scored the same on every objective (and at least one such pair exists).
+    A quota lockout, say, trips any breaker at once — whatever its threshold."""
+    done = [s for s in settings if s["runs"]]
+    out = []
+    for name in names:
+        groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+        for s in done:
+            rest = tuple(s["labels"].get(n) for n in names if n != name)
+            groups.setdefault(rest, []).append(s)
+        pairs = [g for g in groups.values() if len({s["labels"].get(name) for s in g}) > 1]
+        if pairs and all(all(s["objectives"] == g[0]["objectives"] for s in g) for g in pairs):
+            out.append(name)
+    return out
+
+
 def _charts(result: SweepResult) -> list[Path]:
     from reports.sweep_charts import sweep_heatmaps
 
@@ -1258,6 +1275,7 @@ def _results_json(result: SweepResult, failover_slack: float, flapping_slack: fl
         "code_version": plan.code,
         "objectives": [{"name": n, "direction": d} for n, d in OBJECTIVES],
         "recommendation_rule": RULE.format(fo=fmt_seconds(failover_slack), fl=f"{flapping_slack:g}"),
+        "inert_params": inert_axes(result.settings, [a.name for a in plan.axes]),
         "runs_planned": len(plan.runs),
         "runs_failed": result.stats.failed,
         "rows": result.rows,
@@ -1319,6 +1337,15 @@ def summary_markdown(result: SweepResult, failover_slack: float, flapping_slack:
             f"Rule: {RULE.format(fo=fmt_seconds(failover_slack), fl=f'{flapping_slack:g}')}",
             "",
         ]
+        inert = inert_axes(result.settings, names)
+        if inert:
+            lines += [
+                f"**No effect: {', '.join(inert)}.** Settings that differ only in "
+                f"{'this parameter' if len(inert) == 1 else 'one of these'} scored the same on every "
+                "objective, so the value recommended for it is arbitrary (the first in the grid): this "
+                "sweep's scenarios do not exercise it.",
+                "",
+            ]
     header = ["#", *names, "success rate", "failover time", "wasted attempts", "flapping", ""]
 
     def table(ids: Sequence[int]) -> list[str]:

@@ -113,3 +113,18 @@ def test_a_real_sweep_recommends_a_frontier_setting(tmp_path) -> None:
     # the success rate varies with the threshold in this world (no retries)
     rates = {s["params"]["threshold"]: s["objectives"]["success_rate"] for s in res.settings}
     assert rates[1] > rates[8]
+
+
+def test_a_parameter_that_changed_nothing_is_named() -> None:
+    from sim.sweep import inert_axes
+
+    def S(th: int, ot: str, sr: float) -> dict:
+        return {"runs": 2, "labels": {"threshold": str(th), "open_time": ot}, "objectives": P(sr, 30.0, 10, 1)}
+
+    # the threshold never matters; the open time does
+    settings = [S(th, ot, 0.99 if ot == "30s" else 0.98) for th in (2, 5, 8) for ot in ("30s", "60s")]
+    assert inert_axes(settings, ["threshold", "open_time"]) == ["threshold"]
+    settings[0] = S(2, "30s", 0.995)  # once it matters somewhere, it is not inert
+    assert inert_axes(settings, ["threshold", "open_time"]) == []
+    # no pair differs in one parameter alone (a random search, say): nothing is claimed
+    assert inert_axes([S(2, "30s", 0.99), S(5, "60s", 0.99)], ["threshold", "open_time"]) == []
