@@ -11,6 +11,10 @@ class ConfigError(MultiOrgError, ValueError):
     """Bad configuration: a one-line message naming the source, field and value."""
 
 
+class StoreContentionError(MultiOrgError, RuntimeError):
+    """A shared-state update lost the compare-and-set race ``max_cas_retries`` times in a row."""
+
+
 class NoOrgAvailable(MultiOrgError):
     """Every org for the model is blocked (breaker open, cooling down after 429, or excluded).
 

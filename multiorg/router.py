@@ -9,6 +9,7 @@ clock and randomness only from the injected RNG.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Generator, Mapping, Sequence
@@ -22,7 +23,7 @@ from .budget import RetryBudget
 from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, VendorClient, VendorResponse
 from .clock import Clock, Rng, SystemClock
 from .config import MultiOrgConfig, OrgConfig, VendorConfig
-from .errors import NoOrgAvailable
+from .errors import NoOrgAvailable, StoreContentionError
 from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
 from .stores.base import StateStore
@@ -35,6 +36,7 @@ DEFAULT_RETRY_AFTER = 1.0
 _NO_RESPONSE = VendorResponse(0, {}, None)
 _RATE_LIMITED = Outcome.RATE_LIMITED
 _new = tuple.__new__
+log = logging.getLogger(__name__)
 
 
 class AttemptPlan(NamedTuple):
@@ -245,7 +247,12 @@ class RoutingCore:
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
-            board.record(name, model, ticket, outcome, t1 if board.clock is clock else None)
+            try:
+                board.record(name, model, ticket, outcome, t1 if board.clock is clock else None)
+            except StoreContentionError as e:
+                # The vendor has answered: a result the shared state could not take is one lost
+                # observation, not a failed request (a client would re-send a call that succeeded).
+                log.warning("breaker result for %s/%s not recorded: %s", name, model, e)
             if track:
                 stats.finished(
                     name, model, t1 - t0, cls.remaining_requests,

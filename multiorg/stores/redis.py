@@ -123,7 +123,7 @@ from typing import Any, TypeVar
 import redis
 
 from ..clock import Clock
-from ..errors import MultiOrgError
+from ..errors import StoreContentionError
 from .codec import decode, encode
 from .memory import MemoryStore
 
@@ -167,10 +167,6 @@ else
 end
 return {1, ver}
 """
-
-
-class StoreContentionError(MultiOrgError, RuntimeError):
-    """An update lost the compare-and-set race ``max_cas_retries`` times in a row."""
 
 
 def _text(v: Any) -> str:

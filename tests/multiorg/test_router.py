@@ -278,6 +278,28 @@ def test_vendor_switch_through_redis_within_bounded_staleness() -> None:
     assert two.send(chat()).vendor == "anthropic"
 
 
+def test_a_result_the_store_cannot_take_does_not_fail_the_answered_request() -> None:
+    """Another pod writes the breaker while our attempt is out; our write then loses its compare-
+    and-set race (once is enough here): the vendor has answered, so the caller gets the answer."""
+    clock = ManualClock(T0)
+    config = make_config(("a",), strategy="least_in_flight")
+    server = fakeredis.FakeServer()
+    other = make_router(config, ScriptedClient(clock, {"a": SERVER}), clock,
+                        store=RedisStore(fakeredis.FakeRedis(server=server), clock))
+
+    class Racing(ScriptedClient):
+        def send(self, org: Any, key: str, request: Any, timeout: float) -> Any:
+            other.send(chat())  # the other pod records a failure on the same key meanwhile
+            return super().send(org, key, request, timeout)
+
+    me = make_router(config, Racing(clock, {"a": SERVER}), clock,
+                     store=RedisStore(fakeredis.FakeRedis(server=server), clock, max_cas_retries=1))
+    me.core.board.view("a", MODEL)  # a cached view, which the other pod's write makes stale
+    result = me.send(chat())
+    assert result.outcome is Outcome.SERVER and result.attempts == 1
+    assert me.core.stats.in_flight["a"] == 0
+
+
 def test_breaker_state_is_shared_between_pods_through_redis() -> None:
     clock = ManualClock(T0)
     config = make_config(("a", "b"), params={"threshold": 3, "base_open_time": 60})
