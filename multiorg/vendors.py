@@ -36,7 +36,9 @@ class ChatRequest:
         ]
         rest = tuple(m for m in messages if m.get("role") not in ("system", "developer"))
         max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
-        extra = {k: v for k, v in body.items() if k not in ("model", "messages", "max_tokens", "max_completion_tokens")}
+        # max_completion_tokens stays in ``extra``, as the caller wrote it: reasoning models refuse
+        # max_tokens. ``max_tokens`` carries the number for accounting and other vendors.
+        extra = {k: v for k, v in body.items() if k not in ("model", "messages", "max_tokens")}
         return cls(
             model=str(body.get("model", "")),
             messages=rest,
@@ -59,7 +61,7 @@ def openai_body(request: ChatRequest, vendor: VendorConfig) -> dict[str, Any]:
     system = system_prompt_for(request, vendor)
     messages = ([{"role": "system", "content": system}] if system else []) + [dict(m) for m in request.messages]
     body: dict[str, Any] = {**request.extra, "model": vendor.model_for(request.model), "messages": messages}
-    if request.max_tokens is not None:
+    if request.max_tokens is not None and "max_completion_tokens" not in body:
         body["max_tokens"] = request.max_tokens
     return body
 

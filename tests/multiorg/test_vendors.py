@@ -53,7 +53,6 @@ def test_from_openai_extracts_system_prompt() -> None:
     assert [m["role"] for m in req.messages] == ["user", "assistant", "user"]
     assert req.max_tokens is None
     assert req.extra == {"temperature": 0.2, "stop": "END", "user": "u-1"}
-    assert ChatRequest.from_openai({**REQUEST, "max_completion_tokens": 77}).max_tokens == 77
     assert ChatRequest.from_openai({"model": "m", "messages": []}).system is None
 
 
@@ -68,6 +67,13 @@ def test_openai_body_keeps_openai_shape() -> None:
     no_system = ChatRequest.from_openai({"model": "m", "messages": [{"role": "user", "content": "x"}]})
     assert [m["role"] for m in openai_body(no_system, OPENAI)["messages"]] == ["user"]
     assert "max_tokens" not in openai_body(no_system, OPENAI)
+    # reasoning models refuse max_tokens: the caller's max_completion_tokens goes out as written
+    modern = ChatRequest.from_openai({**REQUEST, "max_completion_tokens": 77})
+    assert modern.max_tokens == 77
+    body = openai_body(modern, OPENAI)
+    assert body["max_completion_tokens"] == 77 and "max_tokens" not in body
+    other = anthropic_body(modern, ANTHROPIC)
+    assert other["max_tokens"] == 77 and "max_completion_tokens" not in other
 
 
 def test_anthropic_body() -> None:
