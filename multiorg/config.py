@@ -8,17 +8,19 @@ environment variable that holds its key.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .units import seconds
 
 Seconds = Annotated[float, BeforeValidator(seconds), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0)]
 VendorName = Literal["openai", "anthropic"]
 
 
@@ -35,7 +37,7 @@ class ModelLimits(_Frozen):
 
 class VendorConfig(_Frozen):
     name: VendorName
-    base_url: str
+    base_url: str = Field(pattern=r"^https?://[^/\s]+", description="http(s)://host[/path]")
     #: appended to the system prompt when this vendor serves (prompts need per-vendor tuning)
     system_prompt_suffix: str = ""
     #: replaces the system prompt entirely for this vendor, when set
@@ -64,11 +66,19 @@ class OrgConfig(_Frozen):
     limits: dict[str, ModelLimits] = Field(default_factory=dict)
     weight: float = Field(default=1.0, gt=0)
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, v: str) -> str:
+        if not _ENV_NAME.match(v):
+            raise ValueError("not an environment variable name: name the variable that holds the key, not the key")
+        return v
+
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
         key = env.get(self.api_key_env)
         if not key:
-            raise ConfigError(f"org {self.name}: environment variable {self.api_key_env} is not set")
+            name = redact(self.api_key_env) if looks_secret(self.api_key_env) else self.api_key_env
+            raise ConfigError(f"org {self.name}: environment variable {name} is not set")
         return key
 
     def serves(self, model: str) -> bool:
@@ -91,9 +101,9 @@ class RouterConfig(_Frozen):
     #: attempts per request, the first one included
     max_attempts: int = Field(default=3, ge=1)
     #: per-attempt timeout
-    attempt_timeout: Seconds = 30.0
+    attempt_timeout: PositiveSeconds = 30.0
     #: whole-request deadline across attempts
-    deadline: Seconds = 60.0
+    deadline: PositiveSeconds = 60.0
     #: retries may add at most this fraction of requests (plus ``retry_budget_min_per_s``)
     retry_budget_ratio: float = Field(default=0.2, ge=0)
     retry_budget_min_per_s: float = Field(default=10.0, ge=0)
@@ -165,8 +175,32 @@ class MultiOrgConfig(_Frozen):
         return tuple(o for o in self.orgs if o.vendor == vendor)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# what an API key or token looks like: a known prefix, or a long run of mixed-case key characters
+_KEY_PREFIX = re.compile(r"^(sk|pk|rk|xox[abpr]|gh[pousr]|AKIA)[-_A-Za-z0-9]{8,}$")
+_KEY_CHARS = re.compile(r"^[-_A-Za-z0-9+/=.]{32,}$")
+
+
+def looks_secret(value: str) -> bool:
+    v = value.strip()
+    if _KEY_PREFIX.match(v):
+        return True
+    return bool(_KEY_CHARS.match(v)) and any(c.islower() for c in v) and any(c.isupper() for c in v) and any(
+        c.isdigit() for c in v
+    )
+
+
+def redact(value: Any) -> str:
+    """``repr(value)`` for an error message — unless it looks like a secret: then its first
+    three characters and its length (a key pasted in the wrong field must not reach a log)."""
+    if isinstance(value, str) and looks_secret(value):
+        return f"'{value.strip()[:3]}…' ({len(value)} characters, redacted: it looks like a secret)"
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
-    """One line: source, dotted field path, offending value, reason."""
+    """One line: source, dotted field path, offending value (redacted if it looks like a key), reason."""
     first = err.errors()[0]
     msg = first.get("msg", "invalid")
     if not first.get("loc"):
@@ -174,10 +208,9 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         # field path and names the value; the input here is the whole document, not worth showing.
         return f"{source}: {msg.removeprefix('Value error, ')}"
     loc = ".".join(str(p) for p in first["loc"])
-    shown = repr(first.get("input"))
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{source}: {loc}: {msg} (got {shown})".replace("\n", " ")
+    return f"{source}: {loc}: {msg.removeprefix('Value error, ')} (got {redact(first.get('input'))})".replace(
+        "\n", " "
+    )
 
 
 def load_config(source: Mapping[str, Any] | str | Path, *, name: str | None = None) -> MultiOrgConfig:

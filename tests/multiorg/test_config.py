@@ -119,7 +119,7 @@ BAD = [
     ),
     (with_("orgs.1.vendor", "mistral"), "orgs.1.vendor", "'mistral'"),
     (
-        {**with_("orgs.1.vendor", "anthropic"), "vendors": [{"name": "openai", "base_url": "u"}]},
+        {**with_("orgs.1.vendor", "anthropic"), "vendors": [{"name": "openai", "base_url": "https://u"}]},
         "orgs.1.vendor",
         "'anthropic'",
     ),
@@ -128,6 +128,14 @@ BAD = [
     (with_("router.standby_vendor", "anthropic"), "router.standby_vendor", "'anthropic'"),
     (with_("router.default_vendor", "anthropic"), "router.default_vendor", "'anthropic'"),
     ({"orgs": []}, "orgs", "[]"),
+    # a zero timeout or deadline would refuse every request as "no org available"
+    (with_("router.attempt_timeout", 0), "router.attempt_timeout", "0"),
+    (with_("router.deadline", "0s"), "router.deadline", "'0s'"),
+    # no scheme: every attempt would fail as a connection error and trip every breaker
+    ({**with_("orgs.0.weight", 1), "vendors": [{"name": "openai", "base_url": "api.openai.com/v1"}]},
+     "vendors.0.base_url", "'api.openai.com/v1'"),
+    # a key pasted where its variable's name goes: named as such, never shown
+    (with_("orgs.0.api_key_env", "sk-proj-" + "Ab1" * 16), "orgs.0.api_key_env", "'sk-…' (56 characters, redacted"),
 ]
 
 
