@@ -230,6 +230,8 @@ class RedisStore:
         #: injected-clock time before which no subscription is attempted (after one failed)
         self._subscribe_at = -math.inf
         self._notice_lock = threading.Lock()
+        #: subscribe confirmations still due for our own subscribe calls (see _take_notices)
+        self._confirmations = 0
         self._undecodable: set[str] = set()
         self._local = MemoryStore(clock)
         # None: Redis in use. Otherwise the injected-clock time from which Redis is retried.
@@ -443,13 +445,22 @@ class RedisStore:
                     self._subscribe_at = now + self.fallback_retry
                     return False
                 self._notices = sub
+                self._confirmations = 1
                 self._flag_cache.clear()  # cached before the subscription: unconfirmable
             try:
                 # (not ignore_subscribe_messages: that returns None for a skipped confirmation,
                 # which would end this loop before the notices queued behind it)
                 while (msg := sub.get_message()) is not None:
-                    if msg.get("type") == "message":
+                    kind = msg.get("type")
+                    if kind == "message":
                         self._flag_cache.pop(_text(msg.get("data")), None)
+                    elif kind == "subscribe":
+                        if self._confirmations > 0:
+                            self._confirmations -= 1
+                        else:
+                            # redis-py reconnected and resubscribed on its own (inside
+                            # get_message, raising nothing): notices sent meanwhile are lost
+                            self._flag_cache.clear()
             except _REDIS_ERRORS:
                 self._drop_notices_locked()
                 self._subscribe_at = now + self.fallback_retry

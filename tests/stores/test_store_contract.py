@@ -290,6 +290,19 @@ def test_flag_notices_lost_with_their_connection_mean_a_get(redis_backend: Backe
     assert b._notices is None or not isinstance(b._notices, Broken)
 
 
+def test_a_silent_resubscription_drops_cached_flags(redis_backend: Backend) -> None:
+    """redis-py reconnects and resubscribes inside ``get_message`` without raising; the only trace
+    is a second subscribe confirmation. Notices sent meanwhile are lost: the cached flags go."""
+    a, b = redis_backend.make(staleness=0.0), redis_backend.make(staleness=0.0)
+    name = f"{redis_backend.namespace}:switch:vendor"
+    assert b.get_flag(name) is None
+    b._notices.subscribe(b._channel)  # what the reconnect does: subscribe again ...
+    a._client.set(name, "anthropic")  # ... after a change whose notice went nowhere
+    time.sleep(0.05)  # a real Redis delivers the confirmation asynchronously
+    redis_backend.clock.advance(0.1)  # well inside the backstop recheck
+    assert b.get_flag(name) == "anthropic"
+
+
 def test_close_releases_the_subscription_and_the_store_still_works(redis_backend: Backend) -> None:
     a, b = redis_backend.make(staleness=0.0), redis_backend.make(staleness=0.0)
     name = f"{redis_backend.namespace}:switch:vendor"
