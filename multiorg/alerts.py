@@ -17,8 +17,11 @@ which logs and swallows notifier errors.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,12 +96,32 @@ class MemoryNotifier:
         self.events.append(event)
 
 
+_WEBHOOK_PATH = re.compile(r"(hooks\.slack\.com/services/)[^\s\"']+")
+
+
+class _HideWebhooks(logging.Filter):
+    """httpx logs every request's URL at INFO; a Slack webhook's path is its secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and any("hooks.slack.com" in str(a) for a in record.args):
+            record.msg = _WEBHOOK_PATH.sub(r"\1***", record.getMessage())
+            record.args = ()
+        return True
+
+
+_HIDE_WEBHOOKS = _HideWebhooks()
+
+
 class SlackNotifier:
     """Posts the alert text to a Slack incoming webhook. Errors are logged, never raised.
 
     With ``background=True`` (the default) posts happen on one daemon thread fed by a bounded
     queue, so a slow or hung webhook never delays a request; when the queue is full the alert is
-    dropped with a warning. ``background=False`` posts inline (tests, scripts).
+    dropped with a warning. The thread starts with the first alert of each process (a server that
+    forks its workers after building the router gets one per worker). A 429 is retried after its
+    ``Retry-After`` (at most ``max_retries`` times, waits capped at ``max_wait`` s): alerts come in
+    bursts exactly when Slack limits them. ``background=False`` posts inline (tests, scripts),
+    without retries. The webhook URL never reaches a log, httpx's included.
     """
 
     def __init__(
@@ -109,30 +132,50 @@ class SlackNotifier:
         *,
         background: bool = True,
         queue_size: int = 1000,
+        max_retries: int = 3,
+        max_wait: float = 30.0,
     ) -> None:
         self._url = webhook_url
         self._timeout = timeout
         self._client = client or httpx.Client(timeout=timeout)
+        self._background = background
+        self._queue_size = queue_size
+        self._max_retries = max_retries
+        self._max_wait = max_wait
         self._queue: queue.Queue[BreakerEvent] | None = None
-        if background:
-            self._queue = queue.Queue(maxsize=queue_size)
-            threading.Thread(target=self._drain, name="multiorg-slack", daemon=True).start()
+        self._pid = -1  # the process whose drain thread feeds on _queue
+        self._start_lock = threading.Lock()
+        httpx_log = logging.getLogger("httpx")
+        if _HIDE_WEBHOOKS not in httpx_log.filters:
+            httpx_log.addFilter(_HIDE_WEBHOOKS)
 
     def __repr__(self) -> str:  # the webhook URL is a secret
         return "SlackNotifier(webhook=***)"
 
+    def _started(self) -> queue.Queue[BreakerEvent]:
+        """This process's queue, its drain thread started (threads do not survive a fork)."""
+        q = self._queue
+        if q is not None and self._pid == os.getpid():
+            return q
+        with self._start_lock:
+            if self._queue is None or self._pid != os.getpid():
+                self._queue = queue.Queue(maxsize=self._queue_size)
+                self._pid = os.getpid()
+                threading.Thread(target=self._drain, args=(self._queue,), name="multiorg-slack", daemon=True).start()
+            return self._queue
+
     def notify(self, event: BreakerEvent) -> None:
-        if self._queue is None:
+        if not self._background:
             self._post(event)
             return
         try:
-            self._queue.put_nowait(event)
+            self._started().put_nowait(event)
         except queue.Full:
             log.warning("slack notifier queue full: alert dropped")
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until queued alerts are posted (True) or ``timeout`` seconds pass (False)."""
-        if self._queue is None:
+        if not self._background or self._queue is None or self._pid != os.getpid():
             return True
         queue_ = self._queue
         done = threading.Event()
@@ -144,24 +187,34 @@ class SlackNotifier:
         threading.Thread(target=join, daemon=True).start()
         return done.wait(timeout)
 
-    def _drain(self) -> None:
-        q = self._queue
-        assert q is not None
+    def _drain(self, q: queue.Queue[BreakerEvent]) -> None:
         while True:
             event = q.get()
             try:
-                self._post(event)
+                self._post(event, retries=self._max_retries)
             finally:
                 q.task_done()
 
-    def _post(self, event: BreakerEvent) -> None:
-        try:
-            resp = self._client.post(self._url, json={"text": event.text()}, timeout=self._timeout)
-        except Exception as e:  # a broken webhook must never break a request
-            log.warning("slack notifier failed: %s", type(e).__name__)
+    def _post(self, event: BreakerEvent, retries: int = 0) -> None:
+        for attempt in range(retries + 1):
+            try:
+                resp = self._client.post(self._url, json={"text": event.text()}, timeout=self._timeout)
+            except Exception as e:  # a broken webhook must never break a request
+                log.warning("slack notifier failed: %s", type(e).__name__)
+                return
+            if resp.status_code == 429 and attempt < retries:
+                time.sleep(min(self._max_wait, _retry_after(resp.headers.get("retry-after"))))
+                continue
+            if resp.status_code >= 300:
+                log.warning("slack notifier failed: HTTP %d", resp.status_code)
             return
-        if resp.status_code >= 300:
-            log.warning("slack notifier failed: HTTP %d", resp.status_code)
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0
 
 
 def notify_all(notifiers: Iterable[Notifier], event: BreakerEvent) -> None:

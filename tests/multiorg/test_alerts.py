@@ -217,6 +217,57 @@ def test_inline_mode_posts_before_returning() -> None:
     assert len(seen) == 1
 
 
+def test_the_webhook_never_reaches_a_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN"
+    slack = SlackNotifier(url, httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))),
+                          background=False)
+    slack.notify(BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0))
+    assert any("hooks.slack.com/services/***" in r.getMessage() for r in caplog.records)  # httpx's line
+    assert not any("SECRETTOKEN" in r.getMessage() for r in caplog.records)
+
+
+def test_a_rate_limited_alert_is_retried_after_retry_after() -> None:
+    answers = [httpx.Response(429, headers={"retry-after": "0"}), httpx.Response(429), httpx.Response(200)]
+    posted: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content)["text"])
+        return answers.pop(0)
+
+    slack = SlackNotifier("https://hooks.slack.test/x", httpx.Client(transport=httpx.MockTransport(handler)),
+                          max_wait=0.01)
+    event = BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0)
+    slack.notify(event)
+    assert slack.flush() and posted == [event.text()] * 3 and answers == []
+
+
+def test_a_forked_worker_posts_its_own_alerts() -> None:
+    """A server that builds the router, then forks its workers (gunicorn --preload): threads do
+    not survive a fork, so each process starts its own drain thread with its first alert."""
+    import os
+
+    posted: list[int] = []
+    slack = SlackNotifier(
+        "https://hooks.slack.test/x",
+        httpx.Client(transport=httpx.MockTransport(lambda r: posted.append(os.getpid()) or httpx.Response(200))),
+    )
+    slack.notify(BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0))  # the parent's thread runs
+    assert slack.flush()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        try:
+            slack.notify(BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 1.0))
+            ok = slack.flush(timeout=5) and posted[-1] == os.getpid()
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+
+
 def test_logging_notifier_one_line(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     LoggingNotifier().notify(BreakerEvent(EventKind.CLOSED, "o", "m", "openai", 0.0))
