@@ -114,7 +114,9 @@ class RouterConfig(_Frozen):
     default_vendor: VendorName = "openai"
     #: when every org of the active vendor is blocked, try this vendor's orgs (None: raise)
     standby_vendor: VendorName | None = None
-    #: bounded staleness of cached shared state reads
+    #: bounded staleness of cached shared state reads — the value to give the store
+    #: (``RedisStore(client, clock, staleness=config.router.cache_staleness)``): the router does not
+    #: reconfigure a store it is handed; the simulator builds its stores with it
     cache_staleness: Seconds = 1.0
     namespace: str = "multiorg"
     pod: str = "pod-0"

@@ -191,12 +191,14 @@ class RoutingCore:
         return None, None, earliest
 
     def route(
-        self, request: ChatRequest, tag: Any = None
+        self, request: ChatRequest, tag: Any = None, timeout: float | None = None
     ) -> Generator[AttemptPlan, VendorResponse | BaseException, RouteResult]:
+        """Route one request; ``timeout``: the caller's own limit in seconds, if shorter than the
+        configured deadline (an SDK call's ``timeout=``)."""
         clock, board, stats, observer = self.clock, self.board, self.stats, self.observer
         model = request.model
         start = now = clock.now()
-        deadline = start + self._deadline
+        deadline = start + (self._deadline if timeout is None or timeout > self._deadline else timeout)
         self.budget.request(start)
         vendor = self.switch.active()
         standby = self._standby
@@ -295,8 +297,8 @@ class Router:
     def switch(self) -> VendorSwitch:
         return self.core.switch
 
-    def send(self, request: ChatRequest, tag: Any = None) -> RouteResult:
-        gen = self.core.route(request, tag)
+    def send(self, request: ChatRequest, tag: Any = None, timeout: float | None = None) -> RouteResult:
+        gen = self.core.route(request, tag, timeout)
         send = self.client.send
         reply: VendorResponse | BaseException | None = None
         try:
@@ -332,8 +334,8 @@ class AsyncRouter:
     def switch(self) -> VendorSwitch:
         return self.core.switch
 
-    async def send(self, request: ChatRequest, tag: Any = None) -> RouteResult:
-        gen = self.core.route(request, tag)
+    async def send(self, request: ChatRequest, tag: Any = None, timeout: float | None = None) -> RouteResult:
+        gen = self.core.route(request, tag, timeout)
         send = self.client.send
         reply: VendorResponse | BaseException | None = None
         try:

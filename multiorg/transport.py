@@ -99,6 +99,13 @@ def _answer(result: RouteResult, model: str) -> httpx.Response:
     return _json(resp.status, body, headers)
 
 
+def _caller_timeout(request: httpx.Request) -> float | None:
+    """The caller's read timeout (the SDK's ``timeout=``): the whole routed call must fit in it."""
+    t = request.extensions.get("timeout")
+    read = t.get("read") if isinstance(t, dict) else None
+    return float(read) if isinstance(read, (int, float)) else None
+
+
 def _unavailable(e: NoOrgAvailable, now: float) -> httpx.Response:
     headers = {}
     if e.retry_at is not None:
@@ -116,7 +123,7 @@ class RouterTransport(httpx.BaseTransport):
         if isinstance(parsed, httpx.Response):
             return parsed
         try:
-            result = self.router.send(parsed)
+            result = self.router.send(parsed, timeout=_caller_timeout(request))
         except NoOrgAvailable as e:
             return _unavailable(e, self.router.core.clock.now())
         return _answer(result, parsed.model)
@@ -132,7 +139,7 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
         if isinstance(parsed, httpx.Response):
             return parsed
         try:
-            result = await self.router.send(parsed)
+            result = await self.router.send(parsed, timeout=_caller_timeout(request))
         except NoOrgAvailable as e:
             return _unavailable(e, self.router.core.clock.now())
         return _answer(result, parsed.model)

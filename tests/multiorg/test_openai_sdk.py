@@ -195,6 +195,15 @@ def test_each_org_gets_its_own_credentials_never_the_callers() -> None:
     assert raw.parse().usage.total_tokens == 12
 
 
+def test_the_callers_timeout_bounds_the_routed_call() -> None:
+    """``timeout=`` on the SDK call is the whole call's budget: no attempt may outlive it."""
+    _, sdk, vendors, _ = build()
+    ask(sdk.with_options(timeout=0.5))
+    ask(sdk)  # the SDK's default (600 s): the configured attempt timeout applies
+    first, second = (r.extensions["timeout"]["read"] for _, r in vendors.seen)
+    assert first == pytest.approx(0.5) and second == pytest.approx(30.0)
+
+
 def test_locked_org_is_skipped() -> None:
     _, sdk, vendors, _ = build(script={"a": locked})
     answers = [ask(sdk) for _ in range(10)]
