@@ -9,7 +9,7 @@ from .alerts import BreakerEvent, EventKind, LoggingNotifier, MemoryNotifier, Sl
 from .client import AsyncHttpVendorClient, HttpVendorClient, VendorResponse
 from .clock import Clock, ManualClock, SystemClock
 from .config import MultiOrgConfig, OrgConfig, RouterConfig, VendorConfig, load_config
-from .errors import ConfigError, MultiOrgError, NoOrgAvailable
+from .errors import ConfigError, MultiOrgError, NoOrgAvailable, UnknownModel
 from .outcomes import Classification, Outcome, classify_exception, classify_response
 from .router import AsyncRouter, Router, RouteResult, RoutingCore
 from .switch import VendorSwitch
@@ -39,6 +39,7 @@ __all__ = [
     "RoutingCore",
     "SlackNotifier",
     "SystemClock",
+    "UnknownModel",
     "VendorConfig",
     "VendorResponse",
     "VendorSwitch",

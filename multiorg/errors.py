@@ -29,3 +29,11 @@ class NoOrgAvailable(MultiOrgError):
         when = "unknown" if retry_at is None else f"{retry_at:.3f}"
         detail = f": {reason}" if reason else ""
         super().__init__(f"no org available for model {model!r}{detail} (earliest retry at {when})")
+
+
+class UnknownModel(NoOrgAvailable):
+    """No org of any vendor the router may use serves the model (a typo, or missing ``limits``):
+    waiting will not help (``retry_at`` is ``None``)."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(model, None, "no org serves this model (check the name and the orgs' limits)")

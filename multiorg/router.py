@@ -23,7 +23,7 @@ from .budget import RetryBudget
 from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, VendorClient, VendorResponse
 from .clock import Clock, Rng, SystemClock
 from .config import MultiOrgConfig, OrgConfig, VendorConfig
-from .errors import NoOrgAvailable, StoreContentionError
+from .errors import NoOrgAvailable, StoreContentionError, UnknownModel
 from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
 from .stores.base import StateStore
@@ -151,7 +151,8 @@ class RoutingCore:
             vcfg = self._vendors.get(vendor)
             vmodel = vcfg.model_for(model) if vcfg else model
             orgs = tuple(o for o in self.config.orgs if o.vendor == vendor and o.serves(vmodel))
-            self._serving[key] = orgs
+            if orgs:  # (not a model nobody serves: callers choose those strings, without bound)
+                self._serving[key] = orgs
         return orgs
 
     def _pick(
@@ -275,6 +276,8 @@ class RoutingCore:
         if last_org is None or cls is None:
             end = clock.now()
             observer.request(tag, start, end, None, 0)
+            if not any(self._orgs_serving(v, model) for v in (self.switch.active(), self._standby) if v):
+                raise UnknownModel(model)
             raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
         # The request ends when the caller gets the answer (``now``: read after the last store
         # call — the result's record, or a pick that found nothing).

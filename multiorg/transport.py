@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .errors import NoOrgAvailable
+from .errors import NoOrgAvailable, UnknownModel
 from .router import RouteResult
 from .vendors import ChatRequest, openai_error_from_anthropic, openai_response_from_anthropic
 
@@ -107,6 +107,8 @@ def _caller_timeout(request: httpx.Request) -> float | None:
 
 
 def _unavailable(e: NoOrgAvailable, now: float) -> httpx.Response:
+    if isinstance(e, UnknownModel):  # as OpenAI answers a model it does not have
+        return _error(404, str(e), "model_not_found", {})
     headers = {}
     if e.retry_at is not None:
         headers["retry-after"] = str(max(1, math.ceil(e.retry_at - now)))

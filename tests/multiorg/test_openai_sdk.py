@@ -15,7 +15,7 @@ import pytest
 import respx
 from multiorg_fakes import MODEL, T0, env_for, key_of, make_config
 
-from multiorg import AsyncHttpVendorClient, AsyncRouter, HttpVendorClient, ManualClock, Router
+from multiorg import AsyncHttpVendorClient, AsyncRouter, ChatRequest, HttpVendorClient, ManualClock, Router
 from multiorg.stores.memory import MemoryStore
 
 CALLER_KEY = "sk-caller-key-never-forwarded"
@@ -288,6 +288,22 @@ def test_every_org_gone_raises_the_sdks_own_error_with_our_message() -> None:
     assert err.code == "no_org_available"
     assert err.response.headers["retry-after"] == "60"
     assert vendors.orgs() == ["a", "b"]
+
+
+def test_a_model_no_org_serves_is_not_found_not_unavailable() -> None:
+    """A typo'd model is the SDK's NotFoundError (404, as OpenAI answers), not a 503 blaming breakers."""
+    from multiorg import UnknownModel, load_config
+
+    config = load_config({"orgs": [{"name": "a", "api_key_env": "KEY_A",
+                                    "limits": {MODEL: {"rpm": 500, "tpm": 10**6}}}]})
+    router = Router(config, client=HttpVendorClient(config, httpx.Client(transport=httpx.MockTransport(
+        lambda r: pytest.fail("no vendor may be called")))), environ={"KEY_A": "k"}, store=MemoryStore())
+    with pytest.raises(UnknownModel):
+        router.send(ChatRequest("gpt-4o-mni", tuple(MESSAGES)))
+    sdk = openai.OpenAI(api_key=CALLER_KEY, http_client=httpx.Client(transport=router.transport()), max_retries=0)
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.chat.completions.create(model="gpt-4o-mni", messages=MESSAGES)
+    assert info.value.code == "model_not_found" and "no org serves this model" in info.value.message
 
 
 def test_transport_failures_on_every_org() -> None:

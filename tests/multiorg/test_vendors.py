@@ -109,7 +109,7 @@ def test_anthropic_body_tool_turns_and_no_system() -> None:
             ],
         }
     )
-    body = anthropic_body(req, VendorConfig(name="anthropic", base_url="u"))
+    body = anthropic_body(req, VendorConfig(name="anthropic", base_url="https://u"))
     assert "system" not in body
     assert body["messages"][1] == {"role": "assistant", "content": ""}
 
@@ -118,7 +118,7 @@ def test_per_vendor_system_prompt_adjustments() -> None:
     req = ChatRequest.from_openai(REQUEST)
     override = VendorConfig(
         name="anthropic",
-        base_url="u",
+        base_url="https://u",
         system_prompt_override="Claude: plan sites.",
         system_prompt_suffix=" ignored",
     )
