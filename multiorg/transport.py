@@ -94,6 +94,8 @@ def _answer(result: RouteResult, model: str) -> httpx.Response:
         else:
             body = openai_error_from_anthropic(body)
     headers = {h: resp.headers[h] for h in _PASS_HEADERS if h in resp.headers}
+    if "x-request-id" not in headers and "request-id" in headers:
+        headers["x-request-id"] = headers["request-id"]  # where the openai SDK reads it
     headers["x-multiorg-org"] = result.org
     headers["x-multiorg-attempts"] = str(result.attempts)
     return _json(resp.status, body, headers)

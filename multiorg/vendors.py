@@ -8,7 +8,8 @@ error body) so an OpenAI client keeps working after the vendor switch flips.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,17 +77,81 @@ def _text(content: Any) -> str:
     return str(content)
 
 
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """OpenAI message content as Anthropic content blocks: text, and images (a ``data:`` URL as
+    base64, any other URL by reference)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for p in content if isinstance(content, list) else (content,):
+        if not isinstance(p, Mapping):
+            continue
+        kind = p.get("type")
+        if kind == "text" and p.get("text"):
+            if blocks and blocks[-1]["type"] == "text":  # one message's text parts: one text
+                blocks[-1]["text"] += str(p["text"])
+            else:
+                blocks.append({"type": "text", "text": str(p["text"])})
+        elif kind == "image_url":
+            url = str((p.get("image_url") or {}).get("url", ""))
+            if url.startswith("data:") and ";base64," in url:
+                media, data = url[5:].split(";base64,", 1)
+                blocks.append({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}})
+            elif url:
+                blocks.append({"type": "image", "source": {"type": "url", "url": url}})
+    return blocks
+
+
+def _tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
+    fn = call.get("function") or {}
+    try:
+        args = json.loads(fn.get("arguments") or "{}")
+    except ValueError:  # not JSON: passed on as it came
+        args = {"arguments": fn.get("arguments")}
+    return {"type": "tool_use", "id": str(call.get("id", "")), "name": str(fn.get("name", "")),
+            "input": args if isinstance(args, dict) else {"value": args}}
+
+
+def anthropic_turns(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI turns as Anthropic's: an assistant's tool calls as ``tool_use`` blocks, a ``tool``
+    message as a ``tool_result`` block of a user turn, consecutive turns of one role merged and
+    empty ones left out (Anthropic alternates user and assistant and refuses empty content).
+    A turn of text alone stays a plain string."""
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        role = m.get("role")
+        if role == "tool":
+            blocks = [{"type": "tool_result", "tool_use_id": str(m.get("tool_call_id", "")),
+                       "content": _text(m.get("content")) or "(no output)"}]
+            role = "user"
+        else:
+            blocks = _blocks(m.get("content"))
+            if role == "assistant":
+                blocks += [_tool_use(c) for c in m.get("tool_calls") or () if isinstance(c, Mapping)]
+            else:
+                role = "user"
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    for t in turns:
+        if all(b["type"] == "text" for b in t["content"]):
+            t["content"] = "\n\n".join(b["text"] for b in t["content"])
+    return turns
+
+
+_TOOL_CHOICE = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+
+
 def anthropic_body(request: ChatRequest, vendor: VendorConfig) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": vendor.model_for(request.model),
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-        "messages": [
-            {
-                "role": "assistant" if m.get("role") == "assistant" else "user",
-                "content": _text(m.get("content", "")),
-            }
-            for m in request.messages
-        ],
+        "messages": anthropic_turns(request.messages),
     }
     system = system_prompt_for(request, vendor)
     if system:
@@ -99,8 +164,23 @@ def anthropic_body(request: ChatRequest, vendor: VendorConfig) -> dict[str, Any]
         body["top_p"] = extra["top_p"]
     stop = extra.get("stop")
     if stop:
-        # OpenAI takes a string or a list; Anthropic's stop_sequences must be a list.
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        # OpenAI takes a string or a list; Anthropic's stop_sequences must be a list of sequences
+        # with something besides whitespace (it refuses "\n")
+        seqs = [s for s in ([stop] if isinstance(stop, str) else list(stop)) if str(s).strip()]
+        if seqs:
+            body["stop_sequences"] = seqs
+    tools = [t.get("function") or {} for t in extra.get("tools") or () if isinstance(t, Mapping)]
+    if tools:
+        body["tools"] = [
+            {"name": str(f.get("name", "")), "description": str(f.get("description", "")),
+             "input_schema": f.get("parameters") or {"type": "object", "properties": {}}}
+            for f in tools
+        ]
+        choice = extra.get("tool_choice")
+        if isinstance(choice, str) and choice in _TOOL_CHOICE:
+            body["tool_choice"] = _TOOL_CHOICE[choice]
+        elif isinstance(choice, Mapping) and (choice.get("function") or {}).get("name"):
+            body["tool_choice"] = {"type": "tool", "name": str(choice["function"]["name"])}
     return body
 
 
@@ -108,10 +188,21 @@ _FINISH = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop", 
 
 
 def openai_response_from_anthropic(body: Mapping[str, Any], requested_model: str) -> dict[str, Any]:
-    """An Anthropic ``message`` as an OpenAI ``chat.completion`` (text only)."""
-    text = "".join(str(b.get("text", "")) for b in body.get("content") or () if b.get("type") == "text")
+    """An Anthropic ``message`` as an OpenAI ``chat.completion``: text, tool calls, usage (cached
+    prompt tokens counted in the prompt, as OpenAI counts them)."""
+    content = [b for b in body.get("content") or () if isinstance(b, Mapping)]
+    text = "".join(str(b.get("text", "")) for b in content if b.get("type") == "text")
+    calls = [
+        {"id": str(b.get("id", "")), "type": "function",
+         "function": {"name": str(b.get("name", "")), "arguments": json.dumps(b.get("input") or {})}}
+        for b in content if b.get("type") == "tool_use"
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
     usage = body.get("usage") or {}
-    pt, ct = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    pt = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+    ct = int(usage.get("output_tokens") or 0)
     return {
         "id": "chatcmpl-" + str(body.get("id", "")),
         "object": "chat.completion",
@@ -120,7 +211,7 @@ def openai_response_from_anthropic(body: Mapping[str, Any], requested_model: str
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "finish_reason": _FINISH.get(str(body.get("stop_reason")), "stop"),
             }
         ],

@@ -91,6 +91,7 @@ def throttled() -> httpx.Response:
 def claude(text: str = "hello from claude") -> httpx.Response:
     return httpx.Response(
         200,
+        headers={"request-id": "req_anthropic_1"},
         json={
             "id": "msg_01",
             "type": "message",
@@ -232,6 +233,7 @@ def test_standby_vendor_answers_as_an_openai_chat_completion() -> None:
     )
     answer = ask(sdk)
     assert isinstance(answer, openai.types.chat.ChatCompletion)
+    assert answer._request_id == "req_anthropic_1"  # Anthropic's request-id, where the SDK reads it
     assert answer.choices[0].message.content == "hello from claude"
     assert answer.choices[0].finish_reason == "stop"
     assert answer.model == MODEL

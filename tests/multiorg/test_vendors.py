@@ -111,7 +111,42 @@ def test_anthropic_body_tool_turns_and_no_system() -> None:
     )
     body = anthropic_body(req, VendorConfig(name="anthropic", base_url="https://u"))
     assert "system" not in body
-    assert body["messages"][1] == {"role": "assistant", "content": ""}
+    assert body["messages"] == [{"role": "user", "content": "hi"}]  # Anthropic refuses empty content
+
+
+def test_anthropic_body_tools_images_and_tool_results() -> None:
+    """What an agent sends: tools, a tool call and its result, an image — as Anthropic takes them."""
+    weather = {"type": "object", "properties": {"city": {"type": "string"}}}
+    req = ChatRequest.from_openai({
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Weather here? "},
+                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                                         {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
+            {"role": "user", "content": "Umbrella?"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "weather", "description": "w", "parameters": weather}}],
+        "tool_choice": "required",
+        "stop": ["\n", "END"],
+    })
+    body = anthropic_body(req, VendorConfig(name="anthropic", base_url="https://u"))
+    assert body["messages"] == [
+        {"role": "user", "content": [
+            {"type": "text", "text": "Weather here? "},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+            {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Oslo"}}]},
+        {"role": "user", "content": [  # the tool result and the next user turn: one user turn
+            {"type": "tool_result", "tool_use_id": "call_1", "content": "rain"},
+            {"type": "text", "text": "Umbrella?"}]},
+    ]
+    assert body["tools"] == [{"name": "weather", "description": "w", "input_schema": weather}]
+    assert body["tool_choice"] == {"type": "any"}
+    assert body["stop_sequences"] == ["END"]  # Anthropic refuses a whitespace-only sequence
 
 
 def test_per_vendor_system_prompt_adjustments() -> None:
@@ -154,11 +189,16 @@ def test_anthropic_response_as_openai_chat_completion() -> None:
     assert body["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Home, Menu, Contact"},
+            "message": {"role": "assistant", "content": "Home, Menu, Contact", "tool_calls": [
+                {"id": "t", "type": "function", "function": {"name": "n", "arguments": "{}"}}]},
             "finish_reason": "length",
         }
     ]
     assert body["usage"] == {"prompt_tokens": 25, "completion_tokens": 7, "total_tokens": 32}
+    cached = openai_response_from_anthropic(
+        {**ANTHROPIC_MESSAGE, "usage": {"input_tokens": 10, "cache_read_input_tokens": 100,
+                                        "cache_creation_input_tokens": 7, "output_tokens": 7}}, "m")
+    assert cached["usage"]["prompt_tokens"] == 117  # OpenAI counts cached prompt tokens in the prompt
     parsed = oa.ChatCompletion.model_validate(body)  # what the openai SDK will build from it
     assert parsed.choices[0].message.content == "Home, Menu, Contact"
     end = openai_response_from_anthropic({**ANTHROPIC_MESSAGE, "stop_reason": "end_turn"}, "m")
