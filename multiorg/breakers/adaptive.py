@@ -84,6 +84,7 @@ class AdaptiveThrottle(BreakerParams):
 
     name: ClassVar[str] = "adaptive"
     scope: ClassVar[Literal["target", "model"]] = "target"
+    random_admission: ClassVar[bool] = True
 
     trip_immediately: frozenset[Outcome] = frozenset()
     #: multiplier of accepts (the SRE book's K)

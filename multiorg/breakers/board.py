@@ -69,6 +69,9 @@ class BreakerBoard:
         #: the store's ``default()`` for a never-written key: ``repeat(x).__next__`` returns ``x`` on
         #: every call without a Python frame (it runs on nearly every read in steady state)
         self._initial = repeat(self._initial_state).__next__
+        #: the policy may draw at admission (see admit); a policy that says it never does is
+        #: handed the board's rng directly
+        self._coin = bool(getattr(policy, "random_admission", True))
 
     def key(self, org: str, model: str) -> str:
         k = self._keys.get((org, model))
@@ -86,9 +89,11 @@ class BreakerBoard:
         # The policy may decide twice (cached state, then inside the atomic update, re-run on
         # contention): one coin, so a random admission is drawn once, not once per look —
         # re-drawing after a "reject" would reject with probability p² instead of p.
-        coin = _new_coin(_Coin)
-        coin.rng = self.rng
-        coin.u = None
+        coin: Rng = self.rng
+        if self._coin:
+            coin = _new_coin(_Coin)
+            coin.rng = self.rng
+            coin.u = None
         adm, new = policy.admit(self.store.read(key, self._initial), org, now, coin)
         if new is None:
             return adm

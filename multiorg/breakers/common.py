@@ -40,7 +40,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -114,6 +114,10 @@ class FrozenParams(BaseModel):
 
 class BreakerParams(FrozenParams):
     """The counting options every policy takes (see the module docstring for the kinds)."""
+
+    #: does ``admit`` draw from its rng? (the board then gives it one draw per admission, however
+    #: often it looks; a policy outside this family is assumed to)
+    random_admission: ClassVar[bool] = False
 
     #: outcomes that count as failures
     failure_outcomes: frozenset[Outcome] = ORG_FAULTS
