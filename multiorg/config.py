@@ -116,7 +116,7 @@ class RouterConfig(_Frozen):
     standby_vendor: VendorName | None = None
     #: bounded staleness of cached shared state reads — the value to give the store
     #: (``RedisStore(client, clock, staleness=config.router.cache_staleness)``): the router does not
-    #: reconfigure a store it is handed; the simulator builds its stores with it
+    #: reconfigure a store it is handed
     cache_staleness: Seconds = 1.0
     namespace: str = "multiorg"
     pod: str = "pod-0"

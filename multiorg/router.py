@@ -201,7 +201,7 @@ class RoutingCore:
         start = now = clock.now()
         deadline = start + (self._deadline if timeout is None or timeout > self._deadline else timeout)
         self.budget.request(start)
-        vendor = self.switch.active()
+        active = vendor = self.switch.active()
         standby = self._standby
         tried: tuple[str, ...] = ()  # (a tuple: most requests never fail over)
         attempts = 0
@@ -276,7 +276,7 @@ class RoutingCore:
         if last_org is None or cls is None:
             end = clock.now()
             observer.request(tag, start, end, None, 0)
-            if not any(self._orgs_serving(v, model) for v in (self.switch.active(), self._standby) if v):
+            if not any(self._orgs_serving(v, model) for v in (active, self._standby) if v):
                 raise UnknownModel(model)
             raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
         # The request ends when the caller gets the answer (``now``: read after the last store
