@@ -7,9 +7,9 @@ The sweep: the ``consecutive`` policy over ``--runs`` values of ``threshold`` (1
 small world (4 OpenAI orgs + Anthropic, 2 pods, shared state) where one org browns out (40 %
 errors) for the middle third of the run; each run lasts a few seconds of wall time.
 
-1. **serial**: :func:`sim.sweep.run_plan` with the in-process executor (this process has already
+1. **serial**: :func:`breakerlab.sweep.run_plan` with the in-process executor (this process has already
    imported the simulator, as the CLI has when it plans);
-2. **pool**: the same plan on :class:`sim.executors.LocalExecutor` (forkserver workers, which import
+2. **pool**: the same plan on :class:`breakerlab.executors.LocalExecutor` (forkserver workers, which import
    the simulator once): wall time from creating the pool to the last result stored — worker start-up
    (~1.7 s: the forkserver imports ``sim`` and ``reports``) included;
 3. **pool, warm**: the same again in this process — the forkserver is up and preloaded, as for a
@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--volume", type=float, default=300_000, help="requests per day (default 300k)")
     args = ap.parse_args(argv)
 
-    from sim.executors import LocalExecutor, SerialExecutor
-    from sim.sweep import plan_sweep, run_plan
+    from breakerlab.executors import LocalExecutor, SerialExecutor
+    from breakerlab.sweep import plan_sweep, run_plan
 
     load_before = os.getloadavg()[0]
     capacity = parallel_capacity(args.workers or os.cpu_count() or 1)

@@ -30,7 +30,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .units import duration, factor, rate, seconds
+from .units import duration, factor, rate, signed_duration
 
 __all__ = [
     "FAULT_KINDS",
@@ -69,18 +69,7 @@ ErrorKind = Literal["500", "502", "503", "529", "timeout", "reset"]
 LockoutKind = Literal["quota", "auth", "deactivated"]
 
 
-def _signed_seconds(value: Any) -> Any:
-    """A duration that may be negative: ``"-90s"``, ``"+2m"``, ``-30``."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text[:1] in "+-" and text[1:2] != "":
-            sign = -1.0 if text[0] == "-" else 1.0
-            return sign * seconds(text[1:].strip())
-        return seconds(text)
-    return value
-
-
-SignedSeconds = Annotated[float, BeforeValidator(_signed_seconds, json_schema_input_type=_NUM_OR_STR)]
+SignedSeconds = Annotated[float, BeforeValidator(signed_duration, json_schema_input_type=_NUM_OR_STR)]
 
 
 def _targets(value: Any) -> Any:

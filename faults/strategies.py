@@ -24,7 +24,7 @@ models from the scenario and only draws what its cross-checks accept (RPM limits
 and 429 storms, shared state for store faults, labels distinct from the scenario's own).
 (``model_copy`` skips validation; to validate, rebuild with
 ``Scenario.model_validate({**base.model_dump(), "faults": schedule})``.)
-``breakerlab search`` (:mod:`sim.search`) runs the same strategies to look for the schedule that
+``breakerlab search`` (:mod:`breakerlab.search`) runs the same strategies to look for the schedule that
 breaks a policy.
 
 Shrinking. Hypothesis shrinks towards earlier choices and smaller numbers; the draws are laid

@@ -15,6 +15,7 @@ parser         accepts                                      gives
 ``factor``     ``5``, ``"5x"``, ``"x5"``, ``"x5"``, ``"50%"``   a multiplier (5.0, 0.5)
 ``duration``   ``90``, ``"90s"``, ``"15m"``, ``"2d 6h"``      seconds (:func:`multiorg.units.seconds`;
                                                             ``"-1h"`` is refused as negative)
+``signed_duration``  ``"-90s"``, ``"+2m"``, ``-30``            seconds, either sign
 =============  ===========================================  ==============================
 
 These live in ``faults`` (not ``sim``) because both packages use them and the design's import
@@ -30,7 +31,7 @@ from typing import Any
 
 from multiorg.units import seconds
 
-__all__ = ["count", "duration", "factor", "rate", "seconds", "volume"]
+__all__ = ["count", "duration", "factor", "rate", "seconds", "signed_duration", "volume"]
 
 _NUM = r"[+-]?(?:\d[\d_,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _COUNT = re.compile(rf"^\s*({_NUM})\s*([kKmMgGbB]?)\s*$")
@@ -129,3 +130,14 @@ def duration(value: Any) -> Any:
     if isinstance(value, str) and value.strip().startswith("-"):
         raise ValueError(f"a duration must not be negative (got {value!r})")
     return seconds(value)
+
+
+def signed_duration(value: Any) -> Any:
+    """A duration that may be negative: ``"-90s"``, ``"+2m"``, ``-30``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "+-" and text[1:2] != "":
+            sign = -1.0 if text[0] == "-" else 1.0
+            return sign * seconds(text[1:].strip())
+        return seconds(text)
+    return value

@@ -33,6 +33,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
+from sim.slo import parse_threshold
+
 from .metrics import (
     CLOSED,
     HALF_OPEN,
@@ -42,7 +44,6 @@ from .metrics import (
     compute_results,
     fault_windows,
     is_local_state,
-    parse_threshold,
     timeseries,
 )
 from .schema import Results, Stat

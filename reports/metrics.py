@@ -84,6 +84,8 @@ from typing import Any
 import numpy as np
 
 from multiorg.outcomes import OUTCOME_CODES, Outcome
+from sim.slo import PHASES as SLO_PHASES
+from sim.slo import SLO_METRICS, Threshold, canonical_metric, parse_threshold, slo_items
 
 from .schema import (
     AlertCounts,
@@ -106,7 +108,6 @@ __all__ = [
     "PhaseMetrics",
     "Series",
     "SloCheck",
-    "Threshold",
     "TraceMetrics",
     "breaker_timelines",
     "compute_results",
@@ -114,7 +115,6 @@ __all__ = [
     "fault_windows",
     "is_local_state",
     "nice_bin_width",
-    "parse_threshold",
     "stat",
     "summarize_policy",
     "t_critical",
@@ -1010,95 +1010,6 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
 
 
 @dataclass(frozen=True)
-class Threshold:
-    op: str
-    value: float
-    text: str
-
-    def holds(self, x: float) -> bool:
-        return {
-            ">=": x >= self.value,
-            "<=": x <= self.value,
-            ">": x > self.value,
-            "<": x < self.value,
-            "==": x == self.value,
-        }[self.op]
-
-
-@dataclass(frozen=True)
-class _SloMetric:
-    field: str
-    where: str  # "phase" | "fault" | "wasted"
-    unit: str  # "rate" | "duration" | "count"
-    default_op: str
-
-
-SLO_METRICS: dict[str, _SloMetric] = {
-    "success_rate": _SloMetric("success_rate", "phase", "rate", ">="),
-    "session_success_rate": _SloMetric("session_success_rate", "phase", "rate", ">="),
-    "p50_latency": _SloMetric("latency_p50", "phase", "duration", "<="),
-    "p95_latency": _SloMetric("latency_p95", "phase", "duration", "<="),
-    "p99_latency": _SloMetric("latency_p99", "phase", "duration", "<="),
-    "retry_amplification": _SloMetric("retry_amplification", "phase", "count", "<="),
-    "failed_requests": _SloMetric("failed_requests", "phase", "count", "<="),
-    "failover_time": _SloMetric("failover_time_max", "fault", "duration", "<="),
-    "failover_time_median": _SloMetric("failover_time_median", "fault", "duration", "<="),
-    "detection_time": _SloMetric("detection_time", "fault", "duration", "<="),
-    "recovery_time": _SloMetric("recovery_time", "fault", "duration", "<="),
-    "close_time": _SloMetric("close_time", "fault", "duration", "<="),
-    "user_visible_failures": _SloMetric("user_visible_failures", "fault", "count", "<="),
-    "wasted_attempts": _SloMetric("wasted_attempts", "wasted", "count", "<="),
-}
-SLO_ALIASES = {
-    "latency_p50": "p50_latency",
-    "latency_p95": "p95_latency",
-    "latency_p99": "p99_latency",
-    "breaker_close_time": "close_time",
-    "breakers_closed_within": "close_time",
-    "every_breaker_closes_within": "close_time",
-    "failover_time_max": "failover_time",
-    "amplification": "retry_amplification",
-}
-
-_THRESH = re.compile(r"^\s*(>=|<=|==|=|>|<|≥|≤)?\s*(.+?)\s*$")
-
-
-def parse_threshold(text: Any, metric: str | None = None) -> Threshold:
-    """Parse ``">= 99.9%"``, ``"<= 5m"``, ``"< 2s"``, ``"<= 500"`` (or a bare number).
-
-    Percentages become fractions. A rate written without ``%`` and above 1 is read as a
-    percentage (``">= 99.9"`` = 99.9 %). Durations use :func:`multiorg.units.seconds`. Without an
-    operator the metric's natural one is used (``>=`` for rates, ``<=`` otherwise).
-    """
-    from multiorg.units import seconds
-
-    spec = SLO_METRICS.get(SLO_ALIASES.get(metric or "", metric or ""))
-    raw = str(text)
-    m = _THRESH.match(raw)
-    if not m or not m.group(2):
-        raise ValueError(f"not a threshold: {raw!r} (use e.g. '>= 99.9%', '<= 5m', '< 2s')")
-    op = {"=": "==", "≥": ">=", "≤": "<="}.get(m.group(1) or "", m.group(1) or "")
-    if not op:
-        op = spec.default_op if spec else "<="
-    body = m.group(2).replace(" ", "").replace("_", "")
-    try:
-        if body.endswith("%"):
-            value = float(body[:-1]) / 100.0
-        else:
-            try:
-                value = float(body)
-                if spec is not None and spec.unit == "rate" and value > 1.0:
-                    value /= 100.0
-            except ValueError:
-                value = float(seconds(m.group(2)))
-    except ValueError:
-        raise ValueError(f"not a threshold: {raw!r} (use e.g. '>= 99.9%', '<= 5m', '< 2s')") from None
-    if not math.isfinite(value):
-        raise ValueError(f"not a threshold: {raw!r}")
-    return Threshold(op, value, f"{op} {m.group(2).strip()}")
-
-
-@dataclass(frozen=True)
 class SloCheck:
     metric: str
     phase: str
@@ -1115,35 +1026,6 @@ class SloCheck:
             "value": self.value, "threshold": self.threshold, "passed": self.passed,
             "note": self.note,
         }  # fmt: skip
-
-
-def _slo_items(slo: Any) -> list[tuple[str, str, Any]]:
-    """Normalize an SLO spec to (metric, phase, threshold) triples."""
-    items: list[tuple[str, str, Any]] = []
-    if isinstance(slo, Mapping):
-        for metric, spec in slo.items():
-            if isinstance(spec, Mapping):
-                for phase, th in spec.items():
-                    items.append((str(metric), str(phase), th))
-            else:
-                items.append((str(metric), "overall", spec))
-    elif isinstance(slo, (list, tuple)):
-        for entry in slo:
-            if not isinstance(entry, Mapping) or "metric" not in entry or "threshold" not in entry:
-                raise ValueError(f"SLO entry needs 'metric' and 'threshold': {entry!r}")
-            items.append((str(entry["metric"]), str(entry.get("phase", "overall")), entry["threshold"]))
-    else:
-        raise ValueError(f"SLO must be a mapping or a list, got {type(slo).__name__}")
-    order = {m: i for i, m in enumerate(SLO_METRICS)}
-    ranks = {"overall": 0, "fault": 1, "before": 2, "during": 3, "after": 4}
-
-    def key(item: tuple[str, str, Any]) -> tuple[int, str, int, str]:
-        metric, phase, _ = item
-        name = SLO_ALIASES.get(metric, metric)
-        base, _, label = phase.partition(":")
-        return (order.get(name, len(order)), name, ranks.get(base, 9), label)
-
-    return sorted(items, key=key)  # a stable, canonical order whatever order the spec had
 
 
 def _judge(
@@ -1176,15 +1058,15 @@ def evaluate_slo(slo: Any, result: Any, *, policy: str | None = None) -> list[Sl
     pol = policy or result.policy
     labels = [f.label for f in result.faults]
     checks: list[SloCheck] = []
-    for raw_metric, raw_phase, raw_th in _slo_items(slo):
-        metric = SLO_ALIASES.get(raw_metric, raw_metric)
+    for raw_metric, raw_phase, raw_th in slo_items(slo):
+        metric = canonical_metric(raw_metric)
         spec = SLO_METRICS.get(metric)
         if spec is None:
             known = ", ".join(sorted(SLO_METRICS))
             raise ValueError(f"unknown SLO metric {raw_metric!r} (known: {known})")
         th = parse_threshold(raw_th, metric)
         phase, _, label = raw_phase.partition(":")
-        if phase not in ("overall", "before", "during", "after", "fault"):
+        if phase not in SLO_PHASES:
             raise ValueError(f"unknown SLO phase {raw_phase!r} for {raw_metric} (overall, before, during, after)")
         if label and label not in labels:
             raise ValueError(f"SLO phase {raw_phase!r}: no fault labelled {label!r} (faults: {labels})")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -34,13 +33,12 @@ from typing import Any
 import numpy as np
 
 from .charts import CHARTS, FORMATS, all_charts
+from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
 from .metrics import compute_results
-from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results, Stat
+from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
 
 __all__ = [
     "ReportPaths",
-    "fmt_duration",
-    "fmt_rate",
     "load_traces",
     "render_html",
     "render_markdown",
@@ -64,112 +62,6 @@ class ReportPaths:
     charts: dict[str, list[Path]] = field(default_factory=dict)
     traces: list[Path] = field(default_factory=list)
     passed: bool | None = None  # SLO verdict; None when no SLO was given
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def fmt_rate(v: float | None, extra: int = 0) -> str:
-    """A success rate with enough decimals to show its nines: 0.99987 → ``99.987 %``
-    (``extra`` more decimals: 0.99896 → ``99.90 %``, with ``extra=1`` ``99.896 %``)."""
-    if v is None:
-        return "\u2013"
-    if v >= 1.0:
-        return "100 %"
-    if v <= 0.0:
-        return "0 %"
-    return f"{v * 100:.{_rate_digits(v) + extra}f} %"
-
-
-def _rate_digits(v: float) -> int:
-    if v >= 1.0 or v <= 0.0:
-        return 0
-    return min(4, max(2, math.ceil(-math.log10(1.0 - v)) - 1))
-
-
-def _sig(x: float, n: int = 2) -> str:
-    """``x`` with ``n`` significant digits, never in exponent notation."""
-    if x == 0 or not math.isfinite(x):
-        return "0"
-    decimals = max(0, n - 1 - math.floor(math.log10(abs(x))))
-    return f"{x:.{decimals}f}"
-
-
-def fmt_duration(v: float | None, never: str = "never", extra: int = 0) -> str:
-    if v is None:
-        return never
-    a = abs(v)
-    d = 1 + extra
-    if a < 1:
-        return f"{v * 1000:.{extra}f} ms"
-    if a < 120:
-        return f"{v:.{d}f} s"
-    if a < 2 * 3600:
-        return f"{v / 60:.{d}f} min"
-    if a < 2 * 86400:
-        return f"{v / 3600:.{d}f} h"
-    return f"{v / 86400:.{d}f} d"
-
-
-def fmt_count(v: float | None) -> str:
-    if v is None:
-        return "\u2013"
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
-
-
-def fmt_clock(seconds: float) -> str:
-    """Sim time as ``d1 02:00`` (day index, then time of day)."""
-    d, rem = divmod(round(seconds), 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    t = f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
-    return f"d{d} {t}" if d or seconds >= 86400 else t
-
-
-def _fmt_stat(st: Stat, kind: str) -> str:
-    """mean, ± half the 95 % interval when there are seeds to have one; 'never' when undefined."""
-    f = {"rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": _fmt_ratio}[kind]
-    if st.mean is None:
-        return "never" if kind == "duration" and st.n else "\u2013"
-    text = f(st.mean)
-    if st.ci_low is not None and st.ci_high is not None and st.ci_high > st.ci_low:
-        half = (st.ci_high - st.ci_low) / 2
-        if abs((st.ci_high - st.mean) - (st.mean - st.ci_low)) > 1e-9 * max(1.0, abs(st.mean)):
-            # clipped where the metric cannot go (below 0, above 100 %): the interval, not a ±
-            text += f" (95 %: {f(st.ci_low)} \u2013 {f(st.ci_high)})"
-        elif kind == "rate":
-            if half * 100 >= 0.5 * 10 ** -_rate_digits(st.mean):  # else below the shown precision
-                text += f" ± {_sig(half * 100)} pp"
-        elif kind == "duration":
-            if half >= max(1e-3, 1e-4 * abs(st.mean)):
-                text += f" ± {fmt_duration(half)}"
-        elif kind == "ratio":
-            if half >= 0.0005:
-                text += f" ± {_sig(half)}"
-        else:
-            text += f" ± {fmt_count(half) if half >= 10 else _sig(half)}"
-    if kind == "duration" and st.n_none:
-        text += f" (never in {st.n_none}/{st.n})"
-    return text
-
-
-def _fmt_ratio(v: float | None) -> str:
-    return "\u2013" if v is None else f"{v:.3f}"
-
-
-def format_metric(metric: str, value: float | None, *, precise: bool = False) -> str:
-    """``value`` as the reports show ``metric``; ``precise``: one more digit, for a value judged
-    against a threshold (99.896 % must not read as the 99.90 % that would pass ">= 99.9%")."""
-    extra = 1 if precise else 0
-    if value is None:
-        return "never" if metric.endswith("_time") or "latency" in metric else "\u2013"
-    if "rate" in metric and "amplification" not in metric:
-        return fmt_rate(value, extra)
-    if metric.endswith("_time") or "latency" in metric:
-        return fmt_duration(value, extra=extra)
-    if metric == "retry_amplification":
-        return _fmt_ratio(value)
-    return fmt_count(value)
 
 
 # --------------------------------------------------------------------------- traces on disk
@@ -305,18 +197,18 @@ def render_markdown(res: Results) -> str:
         o = pr.overall
         row = [
             f"`{name}`",
-            _fmt_stat(o.success_rate, "rate"),
-            _fmt_stat(o.session_success_rate, "rate"),
-            _fmt_stat(o.latency_p99, "duration"),
-            _fmt_stat(o.retry_amplification, "ratio"),
+            fmt_stat(o.success_rate, "rate"),
+            fmt_stat(o.session_success_rate, "rate"),
+            fmt_stat(o.latency_p99, "duration"),
+            fmt_stat(o.retry_amplification, "ratio"),
         ]
         if first is not None:
             fr = pr.faults[first.index]
             row += [
-                _fmt_stat(fr.failover_time_max, "duration"),
-                _fmt_stat(fr.detection_time, "duration"),
-                _fmt_stat(fr.recovery_time, "duration") if first.end < sc.duration else "n/a",
-                _fmt_stat(fr.wasted_attempts, "count"),
+                fmt_stat(fr.failover_time_max, "duration"),
+                fmt_stat(fr.detection_time, "duration"),
+                fmt_stat(fr.recovery_time, "duration") if first.end < sc.duration else "n/a",
+                fmt_stat(fr.wasted_attempts, "count"),
             ]
         if res.slo is not None:
             row.append(_policy_verdict(res, name))
@@ -335,17 +227,17 @@ def render_markdown(res: Results) -> str:
                 ends = f.end < sc.duration
                 lines.append(
                     f"| {f.label} | `{name}` | "
-                    f"{_fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
+                    f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
                     + (
-                        f"{_fmt_stat(fr.failover_time_max, 'duration')} / "
-                        f"{_fmt_stat(fr.failover_time_median, 'duration')} | "
-                        f"{_fmt_stat(fr.detection_time, 'duration')} | "
-                        f"{_fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
+                        f"{fmt_stat(fr.failover_time_max, 'duration')} / "
+                        f"{fmt_stat(fr.failover_time_median, 'duration')} | "
+                        f"{fmt_stat(fr.detection_time, 'duration')} | "
+                        f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
                         if org
                         else "n/a | n/a | n/a | "
                     )
-                    + f"{_fmt_stat(fr.user_visible_failures, 'count')} | "
-                    + (f"{_fmt_stat(fr.wasted_attempts, 'count')} |" if org else "n/a |")
+                    + f"{fmt_stat(fr.user_visible_failures, 'count')} | "
+                    + (f"{fmt_stat(fr.wasted_attempts, 'count')} |" if org else "n/a |")
                 )
         lines += ["", "</details>"]
     if res.slo is not None:
@@ -549,21 +441,21 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
         o = pr.overall
         row = [
             f"<b>{_e(name)}</b>",
-            _e(_fmt_stat(o.success_rate, "rate")),
-            _e(_fmt_stat(o.session_success_rate, "rate")),
-            _e(f"{_fmt_stat(o.latency_p50, 'duration')} / {_fmt_stat(o.latency_p99, 'duration')}"),
-            _e(_fmt_stat(o.retry_amplification, "ratio")),
+            _e(fmt_stat(o.success_rate, "rate")),
+            _e(fmt_stat(o.session_success_rate, "rate")),
+            _e(f"{fmt_stat(o.latency_p50, 'duration')} / {fmt_stat(o.latency_p99, 'duration')}"),
+            _e(fmt_stat(o.retry_amplification, "ratio")),
         ]
         for f in ofaults:
             fr = pr.faults[f.index]
             row += [
-                _e(_fmt_stat(fr.failover_time_max, "duration")),
-                _e(_fmt_stat(fr.detection_time, "duration")),
-                _e(_fmt_stat(fr.recovery_time, "duration") if f.end < sc.duration else "n/a"),
+                _e(fmt_stat(fr.failover_time_max, "duration")),
+                _e(fmt_stat(fr.detection_time, "duration")),
+                _e(fmt_stat(fr.recovery_time, "duration") if f.end < sc.duration else "n/a"),
             ]
         row += [
-            _e(_fmt_stat(pr.wasted_attempts, "count")),
-            _e(_fmt_stat(pr.alerts.opened, "count")),
+            _e(fmt_stat(pr.wasted_attempts, "count")),
+            _e(fmt_stat(pr.alerts.opened, "count")),
         ]
         verdict = _policy_verdict(res, name)
         if res.slo is not None:
@@ -666,22 +558,22 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
                 ph = fr.phases
                 row = [
                     f"<b>{_e(name)}</b>",
-                    _e(_fmt_stat(ph["before"].success_rate, "rate")),
-                    _e(_fmt_stat(ph["during"].success_rate, "rate")),
-                    _e(_fmt_stat(ph["after"].success_rate, "rate")),
-                    _e(_fmt_stat(ph["during"].session_success_rate, "rate")),
-                    _e(_fmt_stat(fr.user_visible_failures, "count")),
+                    _e(fmt_stat(ph["before"].success_rate, "rate")),
+                    _e(fmt_stat(ph["during"].success_rate, "rate")),
+                    _e(fmt_stat(ph["after"].success_rate, "rate")),
+                    _e(fmt_stat(ph["during"].session_success_rate, "rate")),
+                    _e(fmt_stat(fr.user_visible_failures, "count")),
                 ]
                 if f.org_fault:
                     ends = f.end < sc.duration
                     row += [
-                        _e(_fmt_stat(fr.failover_time_max, "duration")),
-                        _e(_fmt_stat(fr.failover_time_median, "duration")),
-                        _e(_fmt_stat(fr.detection_time, "duration")),
-                        _e(_fmt_stat(fr.recovery_time, "duration") if ends else "n/a"),
-                        _e(_fmt_stat(fr.close_time, "duration") if ends else "n/a"),
-                        _e(f"{_fmt_stat(fr.wasted_attempts, 'count')} ({_fmt_stat(fr.wasted_probes, 'count')})"),
-                        _e(_fmt_stat(fr.opens, "count")),
+                        _e(fmt_stat(fr.failover_time_max, "duration")),
+                        _e(fmt_stat(fr.failover_time_median, "duration")),
+                        _e(fmt_stat(fr.detection_time, "duration")),
+                        _e(fmt_stat(fr.recovery_time, "duration") if ends else "n/a"),
+                        _e(fmt_stat(fr.close_time, "duration") if ends else "n/a"),
+                        _e(f"{fmt_stat(fr.wasted_attempts, 'count')} ({fmt_stat(fr.wasted_probes, 'count')})"),
+                        _e(fmt_stat(fr.opens, "count")),
                     ]
                 rows.append(row)
             parts.append(_table(head, rows))
@@ -705,9 +597,9 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
                     f"<b>{_e(n)}</b>",
                     _params_html(pr),
                     _e(", ".join(map(str, pr.seeds))),
-                    _e(_fmt_stat(pr.overall.requests, "count")),
-                    _e(f"{_fmt_stat(pr.alerts.opened, 'count')} / {_fmt_stat(pr.alerts.closed, 'count')}"),
-                    _e(_fmt_stat(pr.alerts.cycles, "count")),
+                    _e(fmt_stat(pr.overall.requests, "count")),
+                    _e(f"{fmt_stat(pr.alerts.opened, 'count')} / {fmt_stat(pr.alerts.closed, 'count')}"),
+                    _e(fmt_stat(pr.alerts.cycles, "count")),
                 ]
                 for n, pr in res.policies.items()
             ],
@@ -724,10 +616,10 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
                     _e(b.org),
                     _e(b.model),
                     _e("shared" if b.pod is None else f"pod-{b.pod}"),
-                    _e(_fmt_stat(b.time_open, "duration")),
-                    _e(_fmt_stat(b.time_half_open, "duration")),
-                    _e(_fmt_stat(b.opened, "count")),
-                    _e(_fmt_stat(b.cycles, "count")),
+                    _e(fmt_stat(b.time_open, "duration")),
+                    _e(fmt_stat(b.time_half_open, "duration")),
+                    _e(fmt_stat(b.opened, "count")),
+                    _e(fmt_stat(b.cycles, "count")),
                 ]
             )
     if rows:

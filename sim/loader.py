@@ -16,7 +16,7 @@ Checks, in order:
    without shared state; duplicate labels) — :func:`faults.check_faults`;
 3. what needs the rest of the lab: every policy resolves (``multiorg.breakers.make_policy``),
    the ``slo`` section names known metrics, phases and fault labels with thresholds that
-   :func:`reports.metrics.parse_threshold` reads, and ``expect_pass`` comes with an SLO.
+   :func:`sim.slo.parse_threshold` reads, and ``expect_pass`` comes with an SLO.
 
 ``python -m sim.loader schema`` prints the scenario format's JSON Schema
 (``scenarios/schema.json``); ``python -m sim.loader FILE...`` validates files.
@@ -35,6 +35,8 @@ import yaml
 from pydantic import ValidationError
 
 from .scenario import Scenario
+from .slo import MISSING, SLO_ALIASES, SLO_METRICS, canonical_metric, parse_threshold, slo_entries
+from .slo import PHASES as SLO_PHASES
 
 __all__ = [
     "MAX_ALIASES",
@@ -44,7 +46,6 @@ __all__ = [
     "parse_scenario",
     "policy_id",
     "scenario_json_schema",
-    "slo_phases",
 ]
 
 #: YAML aliases allowed in one file (an alias bomb expands exponentially during validation)
@@ -239,30 +240,6 @@ def policy_id(spec: Any) -> str:
     return spec.label or spec.name
 
 
-_SLO_PHASES = ("overall", "before", "during", "after", "fault")
-
-
-def slo_phases(slo: Any) -> Iterator[tuple[tuple[Any, ...], str, str, Any]]:
-    """``(path, metric, phase, threshold)`` of an ``slo`` section in either form reports accept:
-    ``{metric: threshold}`` / ``{metric: {phase: threshold}}``, or a list of
-    ``{metric, phase, threshold}``."""
-    if isinstance(slo, Mapping):
-        for metric, spec in slo.items():
-            if isinstance(spec, Mapping):
-                if not spec:
-                    yield ("slo", metric), str(metric), "", None
-                for phase, th in spec.items():
-                    yield ("slo", metric, phase), str(metric), str(phase), th
-            else:
-                yield ("slo", metric), str(metric), "overall", spec
-    elif isinstance(slo, (list, tuple)):
-        for i, entry in enumerate(slo):
-            if not isinstance(entry, Mapping) or "metric" not in entry or "threshold" not in entry:
-                yield ("slo", i), "", "", _MISSING
-                continue
-            yield ("slo", i), str(entry["metric"]), str(entry.get("phase", "overall")), entry["threshold"]
-
-
 def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(field path, message) for what the model alone cannot check."""
     from faults import fault_windows
@@ -288,19 +265,18 @@ def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
 
     if not sc.slo:
         return
-    from reports.metrics import SLO_ALIASES, SLO_METRICS, parse_threshold
-
     windows = fault_windows(sc)
     labels = [w["label"] for w in windows]
     known_metrics = ", ".join([*SLO_METRICS, *SLO_ALIASES])
     if not isinstance(sc.slo, (Mapping, list, tuple)):
         yield ("slo",), "the slo section is a mapping of metric to threshold"
         return
-    for path, metric, phase, th in slo_phases(sc.slo):
-        if th is _MISSING:
+    for entry in slo_entries(sc.slo):
+        path, metric, phase, th = entry.path, entry.metric, entry.phase, entry.threshold
+        if th is MISSING:
             yield path, "an slo list entry needs metric and threshold"
             continue
-        name = SLO_ALIASES.get(metric, metric)
+        name = canonical_metric(metric)
         spec = SLO_METRICS.get(name)
         if spec is None:
             yield path[:2], f"unknown SLO metric {metric!r} (known: {known_metrics})"
@@ -309,7 +285,7 @@ def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
             yield path, "an SLO metric needs a threshold or a mapping of phase to threshold"
             continue
         base, _, label = phase.partition(":")
-        if base not in _SLO_PHASES:
+        if base not in SLO_PHASES:
             yield path, (f"unknown SLO phase {phase!r} (overall, before, during, after; "
                          "add :<fault label> for one fault)")
             continue
@@ -403,8 +379,6 @@ _ROUTER_DURATIONS = ("attempt_timeout", "deadline", "retry_budget_window", "slow
 
 
 def _slo_schema() -> dict[str, Any]:
-    from reports.metrics import SLO_ALIASES, SLO_METRICS
-
     threshold = {"anyOf": [{"type": "string"}, {"type": "number"}],
                  "description": "'>= 99.9%', '<= 5m', '< 2s', '<= 500' (no operator: the metric's natural one)"}
     phased = {"type": "object", "description": "phase → threshold: overall, before, during, after, fault, "

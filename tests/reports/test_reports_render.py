@@ -12,10 +12,9 @@ import pytest
 
 from multiorg.alerts import BreakerEvent, EventKind
 from reports import charts
+from reports.format import fmt_duration, fmt_rate
 from reports.metrics import compute_results
 from reports.render import (
-    fmt_duration,
-    fmt_rate,
     load_traces,
     report_from_dir,
     save_traces,
@@ -220,7 +219,7 @@ def test_fmt_duration(value, text):
 
 
 def test_a_judged_value_shows_one_more_digit() -> None:
-    from reports.render import format_metric
+    from reports.format import format_metric
 
     # 99.896 % fails ">= 99.9%": the usual 99.90 % would read as a pass
     assert format_metric("success_rate", 0.99896) == "99.90 %"
@@ -229,8 +228,8 @@ def test_a_judged_value_shows_one_more_digit() -> None:
 
 
 def test_an_interval_stops_where_the_metric_does() -> None:
+    from reports.format import fmt_stat as _fmt_stat
     from reports.metrics import stat
-    from reports.render import _fmt_stat
 
     rate = stat([0.9999, 1.0, 0.99], lower=0.0, upper=1.0)
     assert rate.ci_high == 1.0 and rate.ci_low > 0.9

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reports.metrics import compute_results, evaluate_slo, parse_threshold, summarize_policy
+from reports.metrics import compute_results, evaluate_slo, summarize_policy
+from sim.slo import parse_threshold
 
 OK, QUOTA, SERVER = 0, 2, 4
 OPENED = 0

@@ -83,7 +83,7 @@ def test_bad_command_line_is_one_line_and_exit_2_before_simulating(tmp_path: Pat
     (tmp_path / "a-file").write_text("")
     args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))",
+        [sys.executable, "-c", "import sys; from breakerlab.cli import main; sys.exit(main(sys.argv[1:]))",
          "run", str(ROOT / "scenarios" / "quiet-night.yaml"), "--policy", "exponential", "-q", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )

@@ -7,11 +7,12 @@ from importlib.metadata import entry_points
 
 import pytest
 
+import breakerlab.pytest_plugin  # noqa: F401
+
 # Imported here so that pytester's in-process runs find them loaded (numpy cannot be imported
 # twice in one process, and pytester restores sys.modules after each run).
 import faults  # noqa: F401
 import reports.metrics  # noqa: F401
-import sim.pytest_plugin  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -48,7 +49,7 @@ def scenarios_dir(pytester: pytest.Pytester):
     # Installed (pip install -e .), the plugin loads through its entry point; from a bare checkout
     # the test loads it by name. Loading it both ways would register it twice.
     installed = any(ep.name == "breakerlab" for ep in entry_points(group="pytest11"))
-    addopts = "" if installed else "addopts = -p sim.pytest_plugin\n"
+    addopts = "" if installed else "addopts = -p breakerlab.pytest_plugin\n"
     pytester.makeini("[pytest]\n" + addopts +
                      "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
     return d

@@ -18,7 +18,7 @@ def small_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def weak_result(small_yaml: Path, tmp_path_factory: pytest.TempPathFactory):
     """The acceptance search: consecutive N=50 against brownouts, seeded, written to a file."""
-    from sim.search import search
+    from breakerlab.search import search
 
     out = tmp_path_factory.mktemp("counterexample") / "weak.yaml"
     return search(small_yaml, WEAK, kinds=["brownout"], budget=40, seed=0, out=out)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sim.cli import _Parser
-from sim.search import add_search_parser, main
+from breakerlab.cli import _Parser
+from breakerlab.search import add_search_parser, main
 
 
 def test_parser_hook_adds_the_command():
@@ -23,11 +23,11 @@ def test_parser_hook_adds_the_command():
 
 
 def test_wired_into_the_main_cli_when_the_lead_has_done_so():
-    from sim.cli import build_parser
+    from breakerlab.cli import build_parser
 
     actions = [a for a in build_parser()._actions if getattr(a, "choices", None)]
     if not any("search" in a.choices for a in actions):
-        pytest.skip("sim.cli.build_parser does not add `search` yet")
+        pytest.skip("breakerlab.cli.build_parser does not add `search` yet")
 
 
 def test_counterexample_exits_1_and_writes_a_rerunnable_file(small_yaml, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""sim.search: the acceptance checks of issue 6 item 3, on a small seeded world.
+"""breakerlab.search: the acceptance checks of issue 6 item 3, on a small seeded world.
 
 A deliberately weak setting (consecutive, 50 failures in a row) misses the SLO under a brownout,
 the seed's exponential preset holds within the budget, and the written YAML reproduces the
@@ -14,9 +14,9 @@ import yaml
 from search_helpers import SMALL_YAML, WEAK
 
 import sim
+from breakerlab.search import search
 from reports.metrics import evaluate_slo
 from sim.loader import load_scenario
-from sim.search import search
 
 
 def test_weak_setting_has_a_counterexample(weak_result):

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import find as _find
 
+from breakerlab.search import fault_yaml
 from faults import FAULT_KINDS, FAULT_TYPES, check_faults
 from faults import strategies as fs
 from sim.loader import load_scenario
 from sim.scenario import Scenario, default_scenario
-from sim.search import fault_yaml
 
 ORGS = ["org1", "org2", "org3"]
 HOUR = 3600.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.sweep import main
+from breakerlab.sweep import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +81,7 @@ def test_random_search_cli(small_yaml: Path, tmp_path: Path, capsys: pytest.Capt
 
 def test_sigterm_stops_and_says_how_to_resume(small_yaml: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "sim.sweep", str(small_yaml), "--policy", "consecutive", "--grid",
+    cmd = [sys.executable, "-m", "breakerlab.sweep", str(small_yaml), "--policy", "consecutive", "--grid",
            "threshold=1..5", "open_time=10s,20s", "--executor", "serial", "--out", str(out), "-q"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -97,10 +97,10 @@ def test_sigterm_stops_and_says_how_to_resume(small_yaml: Path, tmp_path: Path) 
 
 
 def test_main_cli_has_the_sweep_command() -> None:
-    from sim.cli import build_parser
+    from breakerlab.cli import build_parser
 
     try:
         args = build_parser().parse_args(["sweep", "x.yaml", "--policy", "exponential", "--grid", "threshold=2..3"])
     except SystemExit:
-        pytest.skip("sim.cli.build_parser() does not call sim.sweep.add_sweep_parser yet")
+        pytest.skip("breakerlab.cli.build_parser() does not call breakerlab.sweep.add_sweep_parser yet")
     assert args.func.__name__ == "cmd_sweep"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sweep_helpers import small_scenario
 
-from sim.executors import DaskExecutor, ExecutorError, LocalExecutor, SerialExecutor, make_executor
-from sim.sweep import main, sweep
+from breakerlab.executors import DaskExecutor, ExecutorError, LocalExecutor, SerialExecutor, make_executor
+from breakerlab.sweep import main, sweep
 
 GRID = ["threshold=1,3", "open_time=10s,60s"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sweep_helpers import small_scenario
 
-from sim.sweep import (
+from breakerlab.sweep import (
     SweepError,
     grid_settings,
     main,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sweep_helpers import small_scenario
 
-from sim.sweep import code_version, plan_sweep, run_key, scenario_hash
+from breakerlab.sweep import code_version, plan_sweep, run_key, scenario_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def test_keys_are_stable_across_processes() -> None:
     code = (
         f"import json, sys\nsys.path[:0] = {paths!r}\n"
         "from sweep_helpers import small_scenario\n"
-        "from sim.sweep import plan_sweep, code_version\n"
+        "from breakerlab.sweep import plan_sweep, code_version\n"
         "p = plan_sweep([small_scenario()], 'consecutive', ['open_time=10s,20s', 'threshold=2..3'], seeds=2,"
         " code='v')\n"
         "print(json.dumps({'keys': sorted(r.key for r in p.runs), 'code': code_version()}))\n"

@@ -6,7 +6,7 @@ import math
 
 from sweep_helpers import small_scenario
 
-from sim.sweep import dominates, pareto_front, recommend, sweep
+from breakerlab.sweep import dominates, pareto_front, recommend, sweep
 
 
 def P(sr: float | None, fo: float | str | None, wasted: float, flap: float, **kw: float) -> dict:
@@ -116,7 +116,7 @@ def test_a_real_sweep_recommends_a_frontier_setting(tmp_path) -> None:
 
 
 def test_a_parameter_that_changed_nothing_is_named() -> None:
-    from sim.sweep import inert_axes
+    from breakerlab.sweep import inert_axes
 
     def S(th: int, ot: str, sr: float) -> dict:
         return {"runs": 2, "labels": {"threshold": str(th), "open_time": ot}, "objectives": P(sr, 30.0, 10, 1)}

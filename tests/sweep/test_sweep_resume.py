@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sweep_helpers import small_scenario
 
-from sim.executors import SerialExecutor
-from sim.sweep import atomic_write, execute_run, main, plan_sweep, run_plan, sweep
+from breakerlab.executors import SerialExecutor
+from breakerlab.sweep import atomic_write, execute_run, main, plan_sweep, run_plan, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = ["threshold=1,3", "open_time=10s,30s"]
@@ -185,7 +185,7 @@ def test_killed_cli_sweep_keeps_finished_runs_and_resumes(
     out = tmp_path / "out"
     args = [str(small_yaml), "--policy", "consecutive", "--grid", "threshold=1..4", "open_time=10s,20s",
             "--workers", "1", "--out", str(out), "-q"]
-    cmd = [sys.executable, "-m", "sim.sweep", *args]
+    cmd = [sys.executable, "-m", "breakerlab.sweep", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     runs = out / "runs"
     deadline = time.monotonic() + 30

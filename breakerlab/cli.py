@@ -40,7 +40,7 @@ def _fail(msg: str) -> NoReturn:
 
 
 def _load(path: str) -> Any:
-    from .loader import ScenarioError, load_scenario
+    from sim.loader import ScenarioError, load_scenario
 
     try:
         return load_scenario(path)
@@ -50,7 +50,7 @@ def _load(path: str) -> Any:
 
 def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> list[tuple[str, Any]]:
     """(label, policy argument for sim.run) for each policy to run."""
-    from .policies import policy_names
+    from sim.policies import policy_names
 
     known = set(policy_names())
     if names:
@@ -132,7 +132,7 @@ def _simulate(args: argparse.Namespace, scenario: Any, specs: list[tuple[str, An
 
 def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]]) -> int:
     from reports import write_report
-    from reports.render import format_metric
+    from reports.format import format_metric
 
     out = Path(args.out)
     paths = write_report(traces, out, slo=scenario.slo or {})
@@ -174,7 +174,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .loader import ScenarioError, load_scenario
+    from sim.loader import ScenarioError, load_scenario
 
     bad = 0
     for f in args.files:
@@ -204,7 +204,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{name:14} {doc[0] if doc else ''}")
         for name, (pol, params) in _presets(PRESETS):
             print(f"{name:14} preset: {pol} {json.dumps(params, sort_keys=True)}")
-        from .operator import ManualOperator
+        from sim.operator import ManualOperator
 
         print(f"{'manual':14} {(ManualOperator.__doc__ or '').strip().splitlines()[0]}")
     elif what == "faults":
@@ -215,7 +215,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, doc in catalogue():
             print(f"{name:22} {doc}")
     else:
-        from .loader import ScenarioError, load_scenario
+        from sim.loader import ScenarioError, load_scenario
 
         for f in sorted(_scenario_dir().glob("*.yaml")):
             try:

@@ -5,7 +5,7 @@
 
 or from Python::
 
-    from sim.sweep import sweep
+    from breakerlab.sweep import sweep
     result = sweep([scenario], "exponential", ["threshold=2..8", "base_open_time=30s,60s,120s"],
                    seeds=5, out="sweep/")
     result.recommendation.reason
@@ -509,9 +509,9 @@ def scenario_hash(scenario: Any) -> str:
 
 
 #: sources whose change can change a run's metrics (paths relative to the repo root)
+#: what decides a run's numbers: the layers below the app (``breakerlab/`` itself never does)
 _CODE_DIRS = ("multiorg", "faults", "sim")
 _CODE_FILES = ("reports/metrics.py",)
-_NOT_CODE = {"sim/cli.py", "sim/sweep.py", "sim/executors.py"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -528,7 +528,7 @@ def code_version() -> str:
     files += [ROOT / f for f in _CODE_FILES]
     for f in sorted(set(files), key=lambda p: p.relative_to(ROOT).as_posix()):
         rel = f.relative_to(ROOT).as_posix()
-        if rel in _NOT_CODE or not f.is_file():
+        if not f.is_file():
             continue
         h.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
     h.update(f"numpy {numpy.__version__} simpy {getattr(simpy, '__version__', '?')}".encode())
@@ -681,7 +681,7 @@ class RunTask:
 def execute_run(task: RunTask) -> dict[str, Any]:
     """Run one simulation and compute its metrics (in a worker). Never raises an Exception:
     a failure comes back as ``{"key", "error"}``."""
-    from .engine import run
+    from sim.engine import run
 
     try:
         trace = run(task.scenario, (task.policy, dict(task.params)), mode=task.mode, seed=task.seed)  # type: ignore[arg-type]
@@ -742,7 +742,7 @@ class SweepPlan:
 
 
 def _scenarios(items: Iterable[Any]) -> list[tuple[str, Any]]:
-    from .scenario import Scenario
+    from sim.scenario import Scenario
 
     out: list[tuple[str, Any]] = []
     for it in items:
@@ -751,7 +751,7 @@ def _scenarios(items: Iterable[Any]) -> list[tuple[str, Any]]:
         elif isinstance(it, Scenario):
             out.append((it.name, it))
         else:
-            from .loader import ScenarioError, load_scenario
+            from sim.loader import ScenarioError, load_scenario
 
             try:
                 sc = load_scenario(it)
@@ -1407,7 +1407,7 @@ def sweep(
     progress: ProgressFn | None = None,
 ) -> SweepResult:
     """Plan, run (skipping stored runs), aggregate and write a sweep. ``scenarios``: Scenario
-    objects, scenario file paths or ``(label, Scenario)``; ``executor``: see :mod:`sim.executors`
+    objects, scenario file paths or ``(label, Scenario)``; ``executor``: see :mod:`breakerlab.executors`
     (default: in-process)."""
     plan = plan_sweep(
         scenarios, policy, grid, seeds=seeds, seed=seed, random=random, sample_seed=sample_seed, mode=mode,
@@ -1607,7 +1607,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.sweep ...`` — the same as ``breakerlab sweep ...``."""
+    """``python -m breakerlab.sweep ...`` — the same as ``breakerlab sweep ...``."""
     from .cli import subcommand_main
 
     return subcommand_main("sweep", add_sweep_parser, argv)

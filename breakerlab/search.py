@@ -1,6 +1,6 @@
 """Adversarial search: the fault schedule that breaks a policy's SLOs, shrunk and written as YAML.
 
-    from sim.search import search
+    from breakerlab.search import search
 
     result = search("scenarios/one-org-diverges.yaml", "consecutive", params={"threshold": 50}, kinds=["brownout"],
                     budget=40, seed=0, duration="1h", volume="24k/day", out="counterexample.yaml")
@@ -66,7 +66,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .scenario import Scenario
+from faults.units import signed_duration
+from sim.scenario import Scenario
+from sim.slo import SLO_METRICS, canonical_metric, parse_threshold, slo_entries
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -233,12 +235,10 @@ def _human_factor(x: float) -> str | float:
 
 
 def _human_signed(x: float) -> str | float:
-    from faults.models import _signed_seconds
-
     d = _human_duration(abs(x))
     if isinstance(d, str) and " " not in d:
         text = ("+" if x > 0 else "-") + d
-        if _exact(text, _signed_seconds, x):
+        if _exact(text, signed_duration, x):
             return text
     return x
 
@@ -299,7 +299,7 @@ def _scenario_data(scenario: Scenario | str | Path) -> tuple[dict[str, Any], Sce
     """(raw data to write from, validated scenario, source name)."""
     if isinstance(scenario, Scenario):
         return scenario.model_dump(mode="json", exclude_defaults=True), scenario, f"scenario {scenario.name!r}"
-    from .loader import load_scenario
+    from sim.loader import load_scenario
 
     path = Path(scenario)
     sc = load_scenario(path)  # ScenarioError (a ValueError) with one line
@@ -311,8 +311,7 @@ def _policy_entry(sc: Scenario, policy: Any, params: Mapping[str, Any] | None) -
     """(label, ``{name, params}``) — a policy or preset name, a label or name the scenario lists
     (its params come along), ``(name, params)`` or ``{name, params}``; ``params`` override."""
     from multiorg.errors import ConfigError
-
-    from .policies import make_lab_policy as make_policy
+    from sim.policies import make_lab_policy as make_policy
 
     base: dict[str, Any] = {}
     if isinstance(policy, str):
@@ -343,12 +342,7 @@ def _policy_entry(sc: Scenario, policy: Any, params: Mapping[str, Any] | None) -
 
 
 def _slo_entries(slo: Any) -> list[tuple[str, str, Any]]:
-    from .loader import slo_phases
-
-    out = []
-    for _path, metric, phase, th in slo_phases(slo):
-        out.append((metric, phase or "overall", th))
-    return out
+    return [(e.metric, e.phase or "overall", e.threshold) for e in slo_entries(slo)]
 
 
 def _slo_filter(slo: Any, keep: Callable[[str, str], bool]) -> tuple[Any, list[str]]:
@@ -384,14 +378,10 @@ def _slo_filter(slo: Any, keep: Callable[[str, str], bool]) -> tuple[Any, list[s
 
 
 def _metric_name(metric: str) -> str:
-    from reports.metrics import SLO_ALIASES
-
-    return SLO_ALIASES.get(metric, metric)
+    return canonical_metric(metric)
 
 
 def _needs_fault(metric: str, phase: str) -> bool:
-    from reports.metrics import SLO_METRICS
-
     spec = SLO_METRICS.get(_metric_name(metric))
     base, _, label = phase.partition(":")
     return bool(label) or base in ("before", "during", "after") or (spec is not None and spec.where == "fault")
@@ -421,8 +411,6 @@ def _world(
 ) -> _World:
     from faults.units import duration as parse_duration
     from faults.units import volume as parse_volume
-    from reports.metrics import SLO_ALIASES, SLO_METRICS
-
     if faults_mode not in ("replace", "add"):
         raise ValueError(f"faults: 'replace' or 'add' (got {faults_mode!r})")
     d = copy.deepcopy(data)
@@ -461,7 +449,7 @@ def _world(
     if slo_metrics and "all" not in slo_metrics:
         wanted = set()
         for m in slo_metrics:
-            name = SLO_ALIASES.get(m, m)
+            name = canonical_metric(m)
             if name not in SLO_METRICS:
                 raise ValueError(f"--slo: unknown SLO metric {m!r} (known: all, {', '.join(SLO_METRICS)})")
             wanted.add(name)
@@ -498,8 +486,6 @@ def _world(
 
 def _margin(checks: Sequence[Any]) -> float:
     """The smallest relative margin of the checks to their thresholds (negative: violated)."""
-    from reports.metrics import parse_threshold
-
     worst = math.inf
     for c in checks:
         if c.value is None:
@@ -757,8 +743,7 @@ def _counterexample_yaml(world: _World, sc: Scenario, res: SearchResult, path: s
 def _reproduces(res: SearchResult) -> bool:
     import sim
     from reports.metrics import evaluate_slo
-
-    from .loader import parse_scenario
+    from sim.loader import parse_scenario
 
     assert res.yaml_text is not None
     sc = parse_scenario(res.yaml_text, str(res.written or "<counterexample>"))
@@ -767,7 +752,7 @@ def _reproduces(res: SearchResult) -> bool:
 
 
 def _check_text(c: Any) -> str:
-    from reports.render import format_metric
+    from reports.format import format_metric
 
     where = f" {c.fault}" if c.fault else ""
     return f"{c.metric} ({c.phase}{where}) = {format_metric(c.metric, c.value, precise=True)} vs {c.threshold}"
@@ -777,7 +762,7 @@ def _check_text(c: Any) -> str:
 
 
 def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``breakerlab search`` to the CLI's subparsers (``sim.cli.build_parser`` calls this)."""
+    """Add ``breakerlab search`` to the CLI's subparsers (``breakerlab.cli.build_parser`` calls this)."""
     p = subparsers.add_parser(
         "search",
         help="look for a fault schedule that makes a policy miss the SLO; write it as a scenario",
@@ -850,8 +835,9 @@ def _csv(text: str | None) -> list[str] | None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from sim.loader import ScenarioError
+
     from .cli import EXIT_OK, EXIT_SLO, InputError
-    from .loader import ScenarioError
 
     where = args.scenario
     for name in ("budget", "max_faults"):
@@ -935,7 +921,7 @@ def _print_text(args: argparse.Namespace, res: SearchResult) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.search SCENARIO --policy P ...``: the search command on its own."""
+    """``python -m breakerlab.search SCENARIO --policy P ...``: the search command on its own."""
     from .cli import subcommand_main
 
     return subcommand_main("search", add_search_parser, argv)

@@ -10,8 +10,8 @@ that reproduces it.
 How it is switched on
 =====================
 
-The plugin registers through the ``pytest11`` entry point (``breakerlab = "sim.pytest_plugin"``
-in ``pyproject.toml``), or explicitly with ``-p sim.pytest_plugin`` / ``pytest_plugins``.
+The plugin registers through the ``pytest11`` entry point (``breakerlab = "breakerlab.pytest_plugin"``
+in ``pyproject.toml``), or explicitly with ``-p breakerlab.pytest_plugin`` / ``pytest_plugins``.
 Collection is path-based: pytest asks the plugin about files under the paths it collects, so
 
 * ``pytest scenarios/`` or ``pytest scenarios/flapping-org.yaml`` runs scenarios;
@@ -35,6 +35,8 @@ from typing import Any
 
 import pytest
 
+from sim.slo import canonical_metric
+
 _SUFFIXES = (".yaml", ".yml")
 
 
@@ -53,7 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "scenario: a breakerlab scenario x policy regression test (sim.pytest_plugin)")
+    config.addinivalue_line("markers", "scenario: a breakerlab scenario x policy regression test")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -148,10 +150,9 @@ class ScenarioItem(pytest.Item):
 def format_value(metric: str, value: float | None) -> str:
     """A measured SLO value as the report shows it, one digit finer (durations in the unit that
     reads best: "47.6 min" beside a "<= 10m" threshold, not "2856.0s")."""
-    from reports.metrics import SLO_ALIASES
-    from reports.render import format_metric
+    from reports.format import format_metric
 
-    return format_metric(SLO_ALIASES.get(metric, metric), value, precise=True)
+    return format_metric(canonical_metric(metric), value, precise=True)
 
 
 def format_report(scenario: Any, policy: str, seed: int, mode: str, checks: Sequence[Any], trace: Path,
