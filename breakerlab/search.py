@@ -356,22 +356,9 @@ class _World:
     skipped: list[str]
 
 
-def _world(
-    data: dict[str, Any],
-    sc: Scenario,
-    source: str,
-    *,
-    faults_mode: str,
-    duration: float | str | None,
-    volume: float | str | None,
-    slo: Any,
-    slo_metrics: Sequence[str] | None,
-    sim_seed: int,
-) -> _World:
-    if faults_mode not in ("replace", "add"):
-        raise SearchError("faults", f"'replace' or 'add' (got {faults_mode!r})")
-    d = copy.deepcopy(data)
-    d["seed"] = int(sim_seed)
+def _resize(d: dict[str, Any], sc: Scenario, duration: float | str | None, volume: float | str | None) -> None:
+    """Shrink the world in the raw data ``d``: another duration, another daily volume (sessions
+    per day scale with it)."""
     if duration is not None:
         try:
             secs = float(parse_duration(duration))
@@ -395,6 +382,25 @@ def _world(
             sessions["per_day"] = sc.traffic.sessions.per_day * vol / old
             traffic["sessions"] = sessions
         d["traffic"] = traffic
+
+
+def _world(
+    data: dict[str, Any],
+    sc: Scenario,
+    source: str,
+    *,
+    faults_mode: str,
+    duration: float | str | None,
+    volume: float | str | None,
+    slo: Any,
+    slo_metrics: Sequence[str] | None,
+    sim_seed: int,
+) -> _World:
+    if faults_mode not in ("replace", "add"):
+        raise SearchError("faults", f"'replace' or 'add' (got {faults_mode!r})")
+    d = copy.deepcopy(data)
+    d["seed"] = int(sim_seed)
+    _resize(d, sc, duration, volume)
     kept = list(d.get("faults") or []) if faults_mode == "add" else []
     d["faults"] = kept
     spec = d.get("slo") if slo is None else json.loads(json.dumps(slo, default=str))
@@ -600,13 +606,7 @@ def search(
             baseline_failed=baseline, dropped_slo=world.dropped, skipped_slo=world.skipped,
             closest_margin=judge.best[0] if judge.best is not None else None,
         )
-        if found:
-            res.yaml_text = _counterexample_yaml(world, sc, res, out)
-            if out is not None:
-                res.write(out)
-            if verify:
-                res.reproduced = _reproduces(res)
-        return res
+        return _finish(res, world, sc, out, verify) if found else res
 
     with _quiet_router_logs():
         baseline = judge.run((), count=False)
@@ -621,6 +621,16 @@ def search(
         outcome = judge.memo[tuple(f.model_dump_json() for f in schedule)]
         assert outcome is not None
         return result(True, schedule, list(outcome[1]))
+
+
+def _finish(res: SearchResult, world: _World, sc: Scenario, out: str | Path | None, verify: bool) -> SearchResult:
+    """A found counterexample: its YAML, written to ``out``, rerun once when ``verify``."""
+    res.yaml_text = _counterexample_yaml(world, sc, res, out)
+    if out is not None:
+        res.write(out)
+    if verify:
+        res.reproduced = _reproduces(res)
+    return res
 
 
 @contextlib.contextmanager

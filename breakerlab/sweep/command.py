@@ -64,6 +64,10 @@ class _RunsProgress:
         self.progress.log(f"[{done}/{total}] {what}: {res}")
 
 
+#: :func:`breakerlab.executors.make_executor`'s ``kind`` is the ``--executor`` flag
+_FLAGS = {"kind": "--executor"}
+
+
 def _slack_seconds(text: str) -> float:
     try:
         v = float(seconds(text))
@@ -106,9 +110,9 @@ def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, float]:
     except SweepError as e:
         if executor is not None:
             executor.close()
-        raise InputError(flag_message(e)) from None
+        raise InputError(flag_message(e, _FLAGS)) from None
     except ExecutorError as e:
-        raise InputError(str(e)) from None
+        raise InputError(flag_message(e, _FLAGS)) from None
     return plan, executor, fo_slack
 
 
@@ -128,7 +132,7 @@ def _execute(args: argparse.Namespace, plan: SweepPlan, executor: Any) -> tuple[
               "rerun the same command to resume", file=sys.stderr)
         return None
     except ExecutorError as e:
-        raise InputError(str(e)) from None
+        raise InputError(flag_message(e, _FLAGS)) from None
 
 
 def _print_outcome(args: argparse.Namespace, result: SweepResult, stats: RunStats) -> None:

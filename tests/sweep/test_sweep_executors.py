@@ -30,7 +30,7 @@ def test_make_executor() -> None:
     assert isinstance(make_executor("local", workers=1), SerialExecutor)
     assert make_executor("local").workers >= 1
     assert isinstance(make_executor("local", workers=2), LocalExecutor)
-    with pytest.raises(ExecutorError, match="--scheduler needs --executor dask"):
+    with pytest.raises(ExecutorError, match="scheduler: needs the dask executor"):
         make_executor("local", scheduler="tcp://x:1")
     with pytest.raises(ExecutorError, match="at least 1"):
         make_executor("local", workers=0)
