@@ -9,8 +9,8 @@
 
 How it works. Hypothesis (``hypothesis.find``) draws fault schedules from
 :func:`faults.strategies.for_scenario` — up to ``max_faults`` faults of ``kinds`` on the
-scenario's orgs — runs the scenario with each one under the policy (``sim.run``, fast mode by
-default) and judges the run against the scenario's ``slo`` (:func:`reports.metrics.evaluate_slo`).
+scenario's orgs — runs the scenario with each one under the policy and judges the run against
+the scenario's ``slo`` (:func:`breakerlab.judge.run_and_judge`; fast mode by default).
 It steers towards small SLO margins (``hypothesis.target``) and, once a schedule misses the SLO,
 shrinks it: fewer faults, milder kinds, shorter windows, milder parameters. Deterministic: one
 ``seed`` (the search's) and one ``sim_seed`` (the runs', default the scenario's) give the same

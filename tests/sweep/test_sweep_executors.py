@@ -76,5 +76,5 @@ def test_dask_local_cluster_equals_local_processes(serial_ref: Path, small_yaml:
 def test_unreachable_scheduler_is_an_executor_error() -> None:
     pytest.importorskip("distributed")
     ex = DaskExecutor("tcp://127.0.0.1:1", timeout=1)
-    with pytest.raises(ExecutorError, match=r"^--scheduler tcp://127.0.0.1:1: cannot connect"):
+    with pytest.raises(ExecutorError, match=r"^scheduler: tcp://127.0.0.1:1: cannot connect"):
         ex.start()
