@@ -10,11 +10,23 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-EXIT_OK, EXIT_SLO, EXIT_INPUT = 0, 1, 2
+from faults import catalogue
+from multiorg.breakers.registry import POLICIES, PRESETS
+from reports import report_from_dir, write_report
+from reports.format import format_metric
+from sim.loader import ScenarioError, load_scenario
+from sim.operator import ManualOperator
+from sim.policies import policy_names
+
+from . import search, sweep
+from .command import Parser, run_command
+from .errors import EXIT_INPUT, EXIT_OK, EXIT_SLO, InputError
+from .judge import run_and_judge
+from .progress import Progress
 
 EXAMPLES = {
     "run": "  breakerlab run scenarios/lock-primary-before-launch.yaml --policy exponential --out out/\n"
@@ -28,10 +40,6 @@ EXAMPLES = {
 }
 
 
-class InputError(Exception):
-    """Bad input from the user: printed as one line, exit 2."""
-
-
 def _fail(msg: str) -> NoReturn:
     raise InputError(msg)
 
@@ -40,8 +48,6 @@ def _fail(msg: str) -> NoReturn:
 
 
 def _load(path: str) -> Any:
-    from sim.loader import ScenarioError, load_scenario
-
     try:
         return load_scenario(path)
     except ScenarioError as e:
@@ -50,8 +56,6 @@ def _load(path: str) -> Any:
 
 def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> list[tuple[str, Any]]:
     """(label, policy argument for sim.run) for each policy to run."""
-    from sim.policies import policy_names
-
     known = set(policy_names())
     if names:
         out = []
@@ -66,8 +70,6 @@ def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> li
         return out
     if scenario.policies:
         return [(p.label or p.name, p) for p in scenario.policies]
-    from multiorg.breakers.registry import POLICIES
-
     return [(n, n) for n in POLICIES]
 
 
@@ -76,64 +78,25 @@ def _seeds(args: argparse.Namespace, scenario: Any) -> list[int]:
     return [base + i for i in range(args.seeds)]
 
 
-class _Progress:
-    """A rich progress bar per (policy, seed) with simulated-time progress; quiet when not a TTY."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[sim]}"),
-                TimeElapsedColumn(), transient=False,
-            )
-            self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-
-    def task(self, label: str, duration: float) -> Callable[[float, float], None]:
-        if self._progress is None:
-            return lambda done, total: None
-        p = self._progress
-        tid = p.add_task(label, total=duration, sim="")
-
-        def update(done: float, total: float) -> None:
-            p.update(tid, completed=done, sim=f"{done / 3600:.1f} h / {total / 3600:.1f} h simulated")
-
-        return update
-
-
 def _simulate(args: argparse.Namespace, scenario: Any, specs: list[tuple[str, Any]]) -> dict[str, list[Any]]:
-    import sim
-
     seeds = _seeds(args, scenario)
     traces: dict[str, list[Any]] = {}
-    show = not args.json and not args.quiet and sys.stderr.isatty()
-    with _Progress(show) as prog:
+    with Progress.for_stderr(quiet=args.json or args.quiet) as progress:
         for label, pol in specs:
-            for seed in seeds:
-                cb = prog.task(f"{label} · seed {seed}", scenario.duration)
-                try:
-                    trace = sim.run(scenario, pol, mode=args.mode, seed=seed, progress=cb)
-                except NotImplementedError as e:
-                    _fail(f"{args.scenario}: {e}")
-                traces.setdefault(label, []).append(trace)
-                if not show and not args.json and not args.quiet:
-                    print(f"ran {label} seed {seed}: {trace.n_requests} requests", file=sys.stderr)
+            def bar(seed: int, label: str = label) -> Any:
+                return progress.task(f"{label} · seed {seed}", scenario.duration).sim_time
+
+            try:
+                judged = run_and_judge(scenario, pol, seeds=seeds, mode=args.mode, label=label, progress=bar)
+            except NotImplementedError as e:
+                _fail(f"{args.scenario}: {e}")
+            traces[label] = list(judged.traces)
+            for seed, trace in zip(seeds, judged.traces, strict=True):
+                progress.log(f"ran {label} seed {seed}: {trace.n_requests} requests")
     return traces
 
 
 def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]]) -> int:
-    from reports import write_report
-    from reports.format import format_metric
-
     out = Path(args.out)
     paths = write_report(traces, out, slo=scenario.slo or {})
     results = json.loads(paths.json.read_text(encoding="utf-8"))
@@ -174,8 +137,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sim.loader import ScenarioError, load_scenario
-
     bad = 0
     for f in args.files:
         try:
@@ -197,26 +158,16 @@ def _scenario_dir() -> Path:
 def cmd_list(args: argparse.Namespace) -> int:
     what = args.what
     if what == "policies":
-        from multiorg.breakers.registry import POLICIES, PRESETS
-
         for name, cls in POLICIES.items():
             doc = (cls.__doc__ or "").strip().splitlines()
             print(f"{name:14} {doc[0] if doc else ''}")
         for name, (pol, params) in _presets(PRESETS):
             print(f"{name:14} preset: {pol} {json.dumps(params, sort_keys=True)}")
-        from sim.operator import ManualOperator
-
         print(f"{'manual':14} {(ManualOperator.__doc__ or '').strip().splitlines()[0]}")
     elif what == "faults":
-        try:
-            from faults import catalogue  # type: ignore[attr-defined]
-        except ImportError:
-            _fail("list faults: the faults catalogue is not installed")
         for name, doc in catalogue():
             print(f"{name:22} {doc}")
     else:
-        from sim.loader import ScenarioError, load_scenario
-
         for f in sorted(_scenario_dir().glob("*.yaml")):
             try:
                 sc = load_scenario(f)
@@ -238,8 +189,6 @@ def _presets(presets: Any) -> list[tuple[str, tuple[str, dict[str, Any]]]]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports import report_from_dir
-
     src = Path(args.trace_dir)
     if not src.is_dir():
         _fail(f"{src}: not a directory of saved traces")
@@ -267,16 +216,9 @@ def _sim_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_INPUT)
-
-
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
+    parser = Parser(
         prog="breakerlab",
         description="Chaos testing and discrete-event simulation for multi-org LLM routing: "
         "drive the real multiorg breakers and router through simulated vendor failures.",
@@ -284,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n\nexit codes: 0 SLOs hold, 1 an SLO failed, 2 bad input",
         formatter_class=fmt,
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("run", help="simulate one scenario under one policy and write the report",
                        epilog="examples:\n" + EXAMPLES["run"], formatter_class=fmt)
@@ -319,54 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print results.json on stdout")
     p.set_defaults(func=cmd_report)
 
-    from .search import add_search_parser
-    from .sweep import add_sweep_parser
-
-    add_sweep_parser(sub)
-    add_search_parser(sub)
+    sweep.add_sweep_parser(sub)
+    search.add_search_parser(sub)
     return parser
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """Run a parsed command (``args.func``): its exit code, or :data:`EXIT_INPUT` with the message
-    on stderr for bad input (``--seeds`` below 1, an :class:`InputError`)."""
-    if getattr(args, "seeds", 1) < 1:
-        print(f"breakerlab: --seeds: must be at least 1 (got {args.seeds})", file=sys.stderr)
-        return EXIT_INPUT
-    seed = getattr(args, "seed", None)
-    if isinstance(seed, int) and seed < 0:
-        print(f"breakerlab: --seed: must be >= 0 (got {seed})", file=sys.stderr)
-        return EXIT_INPUT
-    try:
-        out = getattr(args, "out", None)
-        if isinstance(out, str) and not getattr(args, "out_is_file", False):
-            check_out_dir(out)  # before hours of simulation, not after
-        return int(args.func(args))
-    except InputError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_INPUT
-
-
-def check_out_dir(path: str) -> None:
-    """Make sure ``path`` is (or can be made) a writable directory; an :class:`InputError` if not."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        _fail(f"breakerlab: --out: {path} exists and is not a directory")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _fail(f"breakerlab: --out: cannot create {path}: {e.strerror or e}")
-    if not os.access(p, os.W_OK | os.X_OK):
-        _fail(f"breakerlab: --out: {path} is not writable")
-
-
-def subcommand_main(command: str, add_parser: Callable[[Any], Any], argv: Sequence[str] | None) -> int:
-    """``python -m sim.<command> ...``: one subcommand on its own, the same as ``breakerlab <command> ...``;
-    ``add_parser(subparsers)`` adds it."""
-    parser = _Parser(prog="breakerlab")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_parser(sub)
-    return run_command(parser.parse_args([command, *(sys.argv[1:] if argv is None else argv)]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
+from .errors import ParameterError
+
 __all__ = [
     "DaskExecutor",
     "Executor",
@@ -50,8 +52,9 @@ __all__ = [
 PRELOAD = ("sim", "reports.metrics")
 
 
-class ExecutorError(RuntimeError):
-    """The executor cannot be set up (dask missing, scheduler unreachable, bad worker count)."""
+class ExecutorError(ParameterError):
+    """The executor cannot be set up (scheduler unreachable, bad worker count): names the
+    parameter (``workers``, ``scheduler``, ``kind``), or none when the pool itself fails."""
 
 
 class Executor(Protocol):
@@ -145,7 +148,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         if workers is not None and workers < 1:
-            raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
+            raise ExecutorError("workers", f"must be at least 1 (got {workers})")
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
@@ -182,7 +185,7 @@ class LocalExecutor:
             self._starting = None
         if self._start_error is not None:
             err, self._start_error = self._start_error, None
-            raise ExecutorError(f"cannot start the local process pool: {err}") from err
+            raise ExecutorError("", f"cannot start the local process pool: {err}") from err
         assert self._pool is not None
         return self._pool
 
@@ -251,13 +254,7 @@ class DaskExecutor:
         self, address: str | None = None, workers: int | None = None, *, client: Any = None, timeout: float = 20.0
     ) -> None:
         if workers is not None and workers < 1:
-            raise ExecutorError(f"--workers: must be at least 1 (got {workers})")
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise ExecutorError(
-                "--executor dask needs dask.distributed: pip install 'dask[distributed]>=2024.1'"
-            ) from None
+            raise ExecutorError("workers", f"must be at least 1 (got {workers})")
         self.address = address
         self.timeout = timeout
         self._client = client
@@ -277,13 +274,15 @@ class DaskExecutor:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
+        # distributed is imported on first use: it is heavy (tornado, a scheduler, ...) and most
+        # sweeps never touch it
         from distributed import Client, LocalCluster
 
         if self.address:
             try:
                 self._client = Client(self.address, timeout=f"{self.timeout:g}s")
             except (OSError, TimeoutError) as e:
-                raise ExecutorError(f"--scheduler {self.address}: cannot connect: {e}") from None
+                raise ExecutorError("scheduler", f"{self.address}: cannot connect: {e}") from None
         else:
             n = self._n_workers or os.cpu_count() or 1
             self._cluster = LocalCluster(
@@ -302,7 +301,7 @@ class DaskExecutor:
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         if not items:
             return
-        from distributed import as_completed
+        from distributed import as_completed  # lazy, as in _connect
 
         client = self._connect()
         self.workers = self._count_workers(client)
@@ -328,7 +327,7 @@ class DaskExecutor:
 def make_executor(kind: str = "local", *, scheduler: str | None = None, workers: int | None = None) -> Any:
     """The executor named on the command line (``local``, ``dask`` or ``serial``)."""
     if scheduler and kind != "dask":
-        raise ExecutorError("--scheduler needs --executor dask")
+        raise ExecutorError("scheduler", "needs the dask executor")
     if kind == "local":
         if workers == 1:
             return SerialExecutor()
@@ -337,7 +336,7 @@ def make_executor(kind: str = "local", *, scheduler: str | None = None, workers:
         return SerialExecutor()
     if kind == "dask":
         return DaskExecutor(scheduler, workers)
-    raise ExecutorError(f"--executor: unknown executor {kind!r} (local, dask, serial)")
+    raise ExecutorError("kind", f"unknown executor {kind!r} (local, dask, serial)")
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 Every ``*.yaml`` (or ``*.yml``) file in a directory named ``scenarios`` that pytest collects
 becomes a test file with one test per policy the scenario marks ``expect_pass: true``; the test
 runs the scenario in fast mode with that policy and the scenario's seed and checks the ``slo``
-section (:func:`reports.metrics.evaluate_slo`). A failure prints each SLO check (metric,
+section (:func:`breakerlab.judge.run_and_judge`). A failure prints each SLO check (metric,
 phase, fault, measured value vs threshold), the seed, the saved trace's path and the command
 that reproduces it.
 
@@ -35,7 +35,11 @@ from typing import Any
 
 import pytest
 
+from reports.format import format_metric
+from sim.loader import ScenarioError, load_scenario, policy_id
 from sim.slo import canonical_metric
+
+from .judge import run_and_judge
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -69,8 +73,6 @@ class ScenarioFile(pytest.File):
     """One scenario file: an item per policy with an expectation."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from sim.loader import load_scenario, policy_id
-
         scenario = load_scenario(self.path)
         with_fail = self.config.getoption("scenario_expect_fail")
         for spec in scenario.policies:
@@ -82,8 +84,6 @@ class ScenarioFile(pytest.File):
                 yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from sim.loader import ScenarioError
-
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
@@ -109,32 +109,25 @@ class ScenarioItem(pytest.Item):
     def _trace_path(self, seed: int) -> Path:
         opt = self.config.getoption("scenario_traces")
         base = Path(opt) if opt else self.config.rootpath / ".breakerlab" / "traces"
-        from sim.loader import policy_id
-
         pid = _SAFE.sub("_", policy_id(self.spec))
         return base / _SAFE.sub("_", self.scenario.name) / f"{pid}-seed{seed}.npz"
 
     def runtest(self) -> None:
-        import faults
-        from reports.metrics import evaluate_slo
-        from sim.loader import policy_id
-
         sc = self.scenario
         seed = self.config.getoption("scenario_seed")
         seed = sc.seed if seed is None else seed
         mode = self.config.getoption("scenario_mode")
         pid = policy_id(self.spec)
-        trace = faults.run(sc, self.spec, mode=mode, seed=seed)
+        judged = run_and_judge(sc, self.spec, seeds=[seed], mode=mode, label=pid)
         path = self._trace_path(seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        trace.save(path)
-        checks = evaluate_slo(sc.slo, [trace], policy=pid)
-        self.user_properties.append(("checks", [c.as_dict() for c in checks]))
+        judged.traces[0].save(path)
+        self.user_properties.append(("checks", [c.as_dict() for c in judged.checks]))
         self.user_properties.append(("trace", str(path)))
-        passed = all(c.passed for c in checks)
-        if passed == bool(self.spec.expect_pass):
+        if judged.passed == bool(self.spec.expect_pass):
             return
-        raise SloFailure(format_report(sc, pid, seed, mode, checks, path, self.path, expect_pass=self.spec.expect_pass))
+        raise SloFailure(format_report(sc, pid, seed, mode, judged.checks, path, self.path,
+                                       expect_pass=self.spec.expect_pass))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SloFailure):
@@ -142,17 +135,7 @@ class ScenarioItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        from sim.loader import policy_id
-
         return self.path, None, f"scenario {self.scenario.name} x {policy_id(self.spec)}"
-
-
-def format_value(metric: str, value: float | None) -> str:
-    """A measured SLO value as the report shows it, one digit finer (durations in the unit that
-    reads best: "47.6 min" beside a "<= 10m" threshold, not "2856.0s")."""
-    from reports.format import format_metric
-
-    return format_metric(canonical_metric(metric), value, precise=True)
 
 
 def format_report(scenario: Any, policy: str, seed: int, mode: str, checks: Sequence[Any], trace: Path,
@@ -165,8 +148,9 @@ def format_report(scenario: Any, policy: str, seed: int, mode: str, checks: Sequ
         where = c.phase + (f" [{c.fault}]" if c.fault else "")
         mark = "ok  " if c.passed else "FAIL"
         note = f"  ({c.note})" if c.note else ""
-        lines.append(f"  {mark} {c.metric} {where}: measured {format_value(c.metric, c.value)}, "
-                     f"required {c.threshold}{note}")
+        # one digit finer than the report, in the unit that reads best ("47.6 min" beside "<= 10m")
+        measured = format_metric(canonical_metric(c.metric), c.value, precise=True)
+        lines.append(f"  {mark} {c.metric} {where}: measured {measured}, required {c.threshold}{note}")
     lines.append(f"  seed: {seed}")
     lines.append(f"  trace: {trace}")
     lines.append(f"  reproduce: breakerlab run {source} --policy {policy} --seed {seed}")

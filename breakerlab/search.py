@@ -9,8 +9,8 @@
 
 How it works. Hypothesis (``hypothesis.find``) draws fault schedules from
 :func:`faults.strategies.for_scenario` — up to ``max_faults`` faults of ``kinds`` on the
-scenario's orgs — runs the scenario with each one under the policy (``sim.run``, fast mode by
-default) and judges the run against the scenario's ``slo`` (:func:`reports.metrics.evaluate_slo`).
+scenario's orgs — runs the scenario with each one under the policy and judges the run against
+the scenario's ``slo`` (:func:`breakerlab.judge.run_and_judge`; fast mode by default).
 It steers towards small SLO margins (``hypothesis.target``) and, once a schedule misses the SLO,
 shrinks it: fewer faults, milder kinds, shorter windows, milder parameters. Deterministic: one
 ``seed`` (the search's) and one ``sim_seed`` (the runs', default the scenario's) give the same
@@ -57,18 +57,34 @@ import copy
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import yaml
+from hypothesis import HealthCheck, Phase, Verbosity, find, reject, settings, target
+from hypothesis.errors import NoSuchExample, Unsatisfiable
 from pydantic import ValidationError
 
-from faults.units import signed_duration
+from faults import FaultNeedsEngine, check_faults, strategies
+from faults.units import duration as parse_duration
+from faults.units import volume as parse_volume
+from multiorg.errors import ConfigError
+from reports.format import format_metric
+from sim.loader import ScenarioError, load_scenario, parse_scenario
+from sim.policies import make_lab_policy
 from sim.scenario import Scenario
 from sim.slo import SLO_METRICS, canonical_metric, parse_threshold, slo_entries
+
+from .command import subcommand_main
+from .errors import EXIT_OK, EXIT_SLO, InputError, ParameterError, SearchError, flag_message
+from .judge import run_and_judge
+from .progress import Progress
+from .spec_text import duration_spec, factor_spec, rate_spec, signed_duration_spec
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -188,59 +204,7 @@ class SearchResult:
         }
 
 
-# --------------------------------------------------------------------------- human units (YAML)
-
-
-def _exact(text: str, parse: Callable[[str], Any], value: float) -> bool:
-    try:
-        return float(parse(text)) == float(value)
-    except (ValueError, TypeError):
-        return False
-
-
-def _human_duration(x: float) -> str | float:
-    """``5400`` → ``"1h 30m"``, ``0.25`` → ``"250ms"``; the number itself when text would round."""
-    from multiorg.units import seconds
-
-    x = float(x)
-    if x == 0:
-        return "0s"
-    text: str
-    if x.is_integer():
-        rest, parts = int(x), []
-        for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-            if rest >= size:
-                parts.append(f"{rest // size}{unit}")
-                rest %= size
-        text = " ".join(parts)
-    elif x < 1:
-        text = f"{x * 1000:g}ms"
-    else:
-        text = f"{x:g}s"
-    return text if _exact(text, seconds, x) else x
-
-
-def _human_rate(x: float) -> str | float:
-    from faults.units import rate
-
-    text = f"{x * 100:g}%"
-    return text if _exact(text, rate, x) else x
-
-
-def _human_factor(x: float) -> str | float:
-    from faults.units import factor
-
-    text = f"{x:g}x"
-    return text if _exact(text, factor, x) else x
-
-
-def _human_signed(x: float) -> str | float:
-    d = _human_duration(abs(x))
-    if isinstance(d, str) and " " not in d:
-        text = ("+" if x > 0 else "-") + d
-        if _exact(text, signed_duration, x):
-            return text
-    return x
+# --------------------------------------------------------------------------- faults as YAML
 
 
 _DURATIONS = {"start", "duration", "end", "down", "up", "ramp", "retry_after", "delay", "timeout", "add"}
@@ -258,18 +222,18 @@ def fault_yaml(fault: Any) -> dict[str, Any]:
     target = data.pop("target", None)
     if target is not None:
         out["target"] = target[0] if len(target) == 1 else list(target)
-    out["start"] = _human_duration(fault.start)
+    out["start"] = duration_spec(fault.start)
     data.pop("start", None)
     for k, v in data.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if k in _DURATIONS:
-                v = _human_duration(v)
+                v = duration_spec(v)
             elif k in _RATES:
-                v = _human_rate(v)
+                v = rate_spec(v)
             elif k in _FACTORS:
-                v = _human_factor(v)
+                v = factor_spec(v)
             elif k == "offset":
-                v = _human_signed(v)
+                v = signed_duration_spec(v)
         out[k] = v
     return out
 
@@ -299,8 +263,6 @@ def _scenario_data(scenario: Scenario | str | Path) -> tuple[dict[str, Any], Sce
     """(raw data to write from, validated scenario, source name)."""
     if isinstance(scenario, Scenario):
         return scenario.model_dump(mode="json", exclude_defaults=True), scenario, f"scenario {scenario.name!r}"
-    from sim.loader import load_scenario
-
     path = Path(scenario)
     sc = load_scenario(path)  # ScenarioError (a ValueError) with one line
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -310,9 +272,6 @@ def _scenario_data(scenario: Scenario | str | Path) -> tuple[dict[str, Any], Sce
 def _policy_entry(sc: Scenario, policy: Any, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """(label, ``{name, params}``) — a policy or preset name, a label or name the scenario lists
     (its params come along), ``(name, params)`` or ``{name, params}``; ``params`` override."""
-    from multiorg.errors import ConfigError
-    from sim.policies import make_lab_policy as make_policy
-
     base: dict[str, Any] = {}
     if isinstance(policy, str):
         listed = next((p for p in sc.policies if p.label == policy), None) or next(
@@ -332,9 +291,9 @@ def _policy_entry(sc: Scenario, policy: Any, params: Mapping[str, Any] | None) -
         raise TypeError(f"policy: give a policy or preset name, (name, params) or {{name, params}} (got {policy!r})")
     merged = json.loads(json.dumps({**base, **dict(params or {})}, default=str))
     try:
-        make_policy(name, merged)
+        make_lab_policy(name, merged)
     except ConfigError as e:
-        raise ValueError(str(e)) from None
+        raise SearchError("policy", str(e)) from None
     spec: dict[str, Any] = {"name": name}
     if merged:
         spec["params"] = merged
@@ -397,6 +356,34 @@ class _World:
     skipped: list[str]
 
 
+def _resize(d: dict[str, Any], sc: Scenario, duration: float | str | None, volume: float | str | None) -> None:
+    """Shrink the world in the raw data ``d``: another duration, another daily volume (sessions
+    per day scale with it)."""
+    if duration is not None:
+        try:
+            secs = float(parse_duration(duration))
+        except ValueError as e:
+            raise SearchError("duration", str(e)) from None
+        if not secs > 0 or not math.isfinite(secs):
+            raise SearchError("duration", f"must be a positive duration (got {duration!r})")
+        d["duration"] = duration_spec(secs)
+    if volume is not None:
+        try:
+            vol = float(parse_volume(volume))
+        except ValueError as e:
+            raise SearchError("volume", str(e)) from None
+        if not vol >= 0 or not math.isfinite(vol):
+            raise SearchError("volume", f"must be a number of requests per day >= 0 (got {volume!r})")
+        traffic = dict(d.get("traffic") or {})
+        old = sc.traffic.daily_volume
+        traffic["daily_volume"] = f"{int(vol)}/day" if vol.is_integer() else vol
+        if sc.traffic.sessions.per_day and old > 0:
+            sessions = dict(traffic.get("sessions") or {})
+            sessions["per_day"] = sc.traffic.sessions.per_day * vol / old
+            traffic["sessions"] = sessions
+        d["traffic"] = traffic
+
+
 def _world(
     data: dict[str, Any],
     sc: Scenario,
@@ -409,35 +396,11 @@ def _world(
     slo_metrics: Sequence[str] | None,
     sim_seed: int,
 ) -> _World:
-    from faults.units import duration as parse_duration
-    from faults.units import volume as parse_volume
     if faults_mode not in ("replace", "add"):
-        raise ValueError(f"faults: 'replace' or 'add' (got {faults_mode!r})")
+        raise SearchError("faults", f"'replace' or 'add' (got {faults_mode!r})")
     d = copy.deepcopy(data)
     d["seed"] = int(sim_seed)
-    if duration is not None:
-        try:
-            secs = float(parse_duration(duration))
-        except ValueError as e:
-            raise ValueError(f"--duration: {e}") from None
-        if not secs > 0 or not math.isfinite(secs):
-            raise ValueError(f"--duration: must be a positive duration (got {duration!r})")
-        d["duration"] = _human_duration(secs)
-    if volume is not None:
-        try:
-            vol = float(parse_volume(volume))
-        except ValueError as e:
-            raise ValueError(f"--volume: {e}") from None
-        if not vol >= 0 or not math.isfinite(vol):
-            raise ValueError(f"--volume: must be a number of requests per day >= 0 (got {volume!r})")
-        traffic = dict(d.get("traffic") or {})
-        old = sc.traffic.daily_volume
-        traffic["daily_volume"] = f"{int(vol)}/day" if vol.is_integer() else vol
-        if sc.traffic.sessions.per_day and old > 0:
-            sessions = dict(traffic.get("sessions") or {})
-            sessions["per_day"] = sc.traffic.sessions.per_day * vol / old
-            traffic["sessions"] = sessions
-        d["traffic"] = traffic
+    _resize(d, sc, duration, volume)
     kept = list(d.get("faults") or []) if faults_mode == "add" else []
     d["faults"] = kept
     spec = d.get("slo") if slo is None else json.loads(json.dumps(slo, default=str))
@@ -451,13 +414,13 @@ def _world(
         for m in slo_metrics:
             name = canonical_metric(m)
             if name not in SLO_METRICS:
-                raise ValueError(f"--slo: unknown SLO metric {m!r} (known: all, {', '.join(SLO_METRICS)})")
+                raise SearchError("slo_metrics", f"unknown SLO metric {m!r} (known: all, {', '.join(SLO_METRICS)})")
             wanted.add(name)
         present = {_metric_name(m) for m, _, _ in _slo_entries(spec)}
         if not wanted & present:
-            more = (f"; dropped with the scenario's faults: {', '.join(dropped)} (--faults add keeps them)"
+            more = (f"; dropped with the scenario's faults: {', '.join(dropped)} (faults='add' keeps them)"
                     if dropped else "")
-            raise ValueError(f"--slo: the scenario's SLO has none of {', '.join(sorted(wanted))} "
+            raise SearchError("slo_metrics", f"the scenario's SLO has none of {', '.join(sorted(wanted))} "
                              f"(it has: {', '.join(sorted(present)) or 'nothing'}{more})")
         spec, _ = _slo_filter(spec, lambda m, ph: _metric_name(m) in wanted)
     elif not slo_metrics:
@@ -466,18 +429,19 @@ def _world(
     if not spec:
         why = []
         if dropped:
-            why.append(f"dropped with the scenario's faults: {', '.join(dropped)} (--faults add keeps them)")
+            why.append(f"dropped with the scenario's faults: {', '.join(dropped)} (faults='add' keeps them)")
         if skipped:
-            why.append(f"not judged by default: {', '.join(skipped)} (--slo METRIC or --slo all judges them)")
+            why.append(f"not judged by default: {', '.join(skipped)} "
+                       "(slo_metrics names them; ['all'] judges every one)")
         more = f" ({'; '.join(why)})" if why else ""
-        raise ValueError(f"{source}: no SLO to violate{more}; add an slo section, e.g. "
+        raise SearchError("", f"{source}: no SLO to violate{more}; add an slo section, e.g. "
                          "slo: {success_rate: '>= 99.9%'}")
     d.pop("policies", None)
     try:
         world = Scenario.model_validate(d)
     except ValidationError as e:
-        given = [f"--{k} {v}" for k, v in (("duration", duration), ("volume", volume)) if v is not None]
-        raise ValueError(_one_line(e, source) + (f" (with {', '.join(given)})" if given else "")) from None
+        given = [f"{k}={v!r}" for k, v in (("duration", duration), ("volume", volume)) if v is not None]
+        raise SearchError("", _one_line(e, source) + (f" (with {', '.join(given)})" if given else "")) from None
     return _World(d, world, spec, dropped, kept, skipped)
 
 
@@ -534,26 +498,24 @@ class _Judge:
 
     def run(self, faults: Sequence[Any], *, count: bool = True) -> tuple[bool, list[Any], float] | None:
         """(violated, checks, margin), or None when the schedule cannot run here."""
-        import sim
-        from faults import FaultNeedsEngine, check_faults
-        from reports.metrics import evaluate_slo
-
         key = tuple(f.model_dump_json() for f in faults)
         if key in self.memo:
             return self.memo[key]
         sc = self.scenario(faults)
         try:
-            check_faults(sc)  # the strategies draw valid schedules; this is the scenario's last word
-            trace = sim.run(sc, self.policy, mode=self.mode, seed=self.sim_seed)  # type: ignore[arg-type]
+            # the strategies draw valid schedules, but the whole-scenario checks have the last word:
+            # a schedule they refuse is skipped (any other error is a bug worth seeing)
+            check_faults(sc)
+        except ValueError:
+            self.memo[key] = None
+            return None
+        try:
+            judged = run_and_judge(sc, self.policy, seeds=[self.sim_seed], mode=self.mode, label=self.label,
+                                   slo=self.world.slo)
+            checks = list(judged.checks)
         except FaultNeedsEngine:  # a kind or option this engine cannot run yet
             self.memo[key] = None
             return None
-        except ValueError as e:
-            if not str(e).startswith("faults."):  # not check_faults' word: a bug worth seeing
-                raise
-            self.memo[key] = None
-            return None
-        checks = evaluate_slo(self.world.slo, [trace], policy=self.label)
         margin = _margin(checks)
         out = (any(not c.passed for c in checks), checks, margin)
         self.memo[key] = out
@@ -566,8 +528,6 @@ class _Judge:
         return out
 
     def condition(self, schedule: list[Any]) -> bool:
-        from hypothesis import reject, target
-
         key = tuple(f.model_dump_json() for f in schedule)
         if key not in self.memo and (self.runs >= self.cap or (not self.violated and self.runs >= self.budget)):
             return False  # out of budget: no new simulations (shrinking keeps the best so far)
@@ -618,15 +578,12 @@ def search(
     ``min_duration`` on ``targets`` (default every org). ``progress(runs, violated, margin)`` is
     called after each simulation. Raises ``ValueError`` (one line) for bad input.
     """
-    from faults import strategies
-    from faults.units import duration as parse_duration
-
     if int(budget) < 1:
-        raise ValueError(f"budget: must be at least 1 (got {budget})")
+        raise SearchError("budget", f"must be at least 1 (got {budget})")
     if max_faults < 1:
-        raise ValueError(f"max_faults: must be at least 1 (got {max_faults})")
+        raise SearchError("max_faults", f"must be at least 1 (got {max_faults})")
     if mode not in ("fast", "full"):
-        raise ValueError(f"mode: 'fast' or 'full' (got {mode!r})")
+        raise SearchError("mode", f"'fast' or 'full' (got {mode!r})")
     data, sc, source = _scenario_data(scenario)
     label, spec = _policy_entry(sc, policy, params)
     run_seed = sc.seed if sim_seed is None else int(sim_seed)
@@ -634,7 +591,7 @@ def search(
                    slo_metrics=slo_metrics, sim_seed=run_seed)
     min_dur = float(parse_duration(min_duration))
     if not min_dur > 0:
-        raise ValueError(f"min_duration: must be > 0 (got {min_duration!r})")
+        raise SearchError("min_duration", f"must be > 0 (got {min_duration!r})")
     strategy = strategies.for_scenario(world.scenario, kinds=kinds, targets=targets, max_faults=max_faults,
                                        max_targets=max_targets, min_duration=min_dur, options=options)
     kind_list = tuple(strategies.resolve_kinds(kinds))
@@ -649,13 +606,7 @@ def search(
             baseline_failed=baseline, dropped_slo=world.dropped, skipped_slo=world.skipped,
             closest_margin=judge.best[0] if judge.best is not None else None,
         )
-        if found:
-            res.yaml_text = _counterexample_yaml(world, sc, res, out)
-            if out is not None:
-                res.write(out)
-            if verify:
-                res.reproduced = _reproduces(res)
-        return res
+        return _finish(res, world, sc, out, verify) if found else res
 
     with _quiet_router_logs():
         baseline = judge.run((), count=False)
@@ -672,6 +623,16 @@ def search(
         return result(True, schedule, list(outcome[1]))
 
 
+def _finish(res: SearchResult, world: _World, sc: Scenario, out: str | Path | None, verify: bool) -> SearchResult:
+    """A found counterexample: its YAML, written to ``out``, rerun once when ``verify``."""
+    res.yaml_text = _counterexample_yaml(world, sc, res, out)
+    if out is not None:
+        res.write(out)
+    if verify:
+        res.reproduced = _reproduces(res)
+    return res
+
+
 @contextlib.contextmanager
 def _quiet_router_logs() -> Iterator[None]:
     """The router's warnings (``redis unavailable ...``) once per simulation would drown the
@@ -686,11 +647,6 @@ def _quiet_router_logs() -> Iterator[None]:
 
 
 def _find(strategy: Any, condition: Callable[[Any], bool], *, budget: int, seed: int) -> Any:
-    from random import Random
-
-    from hypothesis import HealthCheck, Phase, Verbosity, find, settings
-    from hypothesis.errors import NoSuchExample, Unsatisfiable
-
     conf = settings(
         max_examples=budget * _DRAWS_PER_RUN,
         database=None,
@@ -741,19 +697,12 @@ def _counterexample_yaml(world: _World, sc: Scenario, res: SearchResult, path: s
 
 
 def _reproduces(res: SearchResult) -> bool:
-    import sim
-    from reports.metrics import evaluate_slo
-    from sim.loader import parse_scenario
-
     assert res.yaml_text is not None
     sc = parse_scenario(res.yaml_text, str(res.written or "<counterexample>"))
-    trace = sim.run(sc, sc.policies[0], mode=res.mode, seed=sc.seed)  # type: ignore[arg-type]
-    return any(not c.passed for c in evaluate_slo(sc.slo, [trace], policy=res.policy))
+    return not run_and_judge(sc, sc.policies[0], mode=res.mode, label=res.policy).passed
 
 
 def _check_text(c: Any) -> str:
-    from reports.format import format_metric
-
     where = f" {c.fault}" if c.fault else ""
     return f"{c.metric} ({c.phase}{where}) = {format_metric(c.metric, c.value, precise=True)} vs {c.threshold}"
 
@@ -814,8 +763,6 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _params(items: Sequence[str], where: str) -> dict[str, Any]:
-    from .cli import InputError
-
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -834,11 +781,11 @@ def _csv(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from sim.loader import ScenarioError
+#: the flags of :func:`search`'s parameters whose names differ
+_FLAGS = {"slo_metrics": "--slo", "min_duration": "--min-fault-duration", "policy": "--policy"}
 
-    from .cli import EXIT_OK, EXIT_SLO, InputError
 
+def _check_counts(args: argparse.Namespace) -> None:
     where = args.scenario
     for name in ("budget", "max_faults"):
         if getattr(args, name) < 1:
@@ -847,37 +794,43 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise InputError(f"{where}: --shrink-budget: must be >= 0 (got {args.shrink_budget})")
     if args.max_targets is not None and args.max_targets < 1:
         raise InputError(f"{where}: --max-targets: must be at least 1 (got {args.max_targets})")
-    try:
-        import hypothesis  # noqa: F401
-    except ImportError:
-        raise InputError("breakerlab search needs hypothesis: pip install 'breakerlab[test]'") from None
-    params = _params(args.param, where)
-    show = not args.json and not args.quiet and sys.stderr.isatty()
 
-    def progress(runs: int, violated: bool, margin: float) -> None:
-        mark = "violated" if violated else f"margin {margin:+.2%}" if math.isfinite(margin) else ""
-        print(f"\rsimulations: {runs}  last: {mark:<24}", end="", file=sys.stderr, flush=True)
 
-    out = Path(args.out) if args.out else Path("counterexamples") / (
-        f"{Path(args.scenario).stem}-{_safe(args.policy)}.yaml")
+def _search_args(args: argparse.Namespace, out: Path, progress: Callable[[int, bool, float], Any]) -> SearchResult:
+    """:func:`search` with the command line's arguments; bad input as an :class:`InputError`."""
+    where = args.scenario
     try:
-        res = search(
+        return search(
             args.scenario, args.policy, budget=args.budget, seed=args.seed, mode=args.mode, kinds=_csv(args.kinds),
             max_faults=args.max_faults, targets=_csv(args.targets), max_targets=args.max_targets,
             min_duration=args.min_fault_duration, faults=args.faults, duration=args.duration, volume=args.volume,
-            slo_metrics=_csv(args.slo), sim_seed=args.sim_seed, params=params, shrink_budget=args.shrink_budget,
-            out=out, verify=True, progress=progress if show else None,
+            slo_metrics=_csv(args.slo), sim_seed=args.sim_seed, params=_params(args.param, where),
+            shrink_budget=args.shrink_budget, out=out, verify=True, progress=progress,
         )
     except ScenarioError as e:
         raise InputError(str(e)) from None
+    except ParameterError as e:
+        text = " ".join(flag_message(e, _FLAGS).split())
+        raise InputError(text if text.startswith(where) else f"{where}: {text}") from None
     except (ValueError, TypeError) as e:
         text = " ".join(str(e).split())
         raise InputError(text if text.startswith(where) else f"{where}: {text}") from None
     except OSError as e:
         raise InputError(f"{out}: cannot write ({e.strerror or e})") from None
-    finally:
-        if show:
-            print(file=sys.stderr)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    _check_counts(args)
+    out = Path(args.out) if args.out else Path("counterexamples") / (
+        f"{Path(args.scenario).stem}-{_safe(args.policy)}.yaml")
+    with Progress.for_stderr(quiet=args.json or args.quiet) as display:
+        task = display.task("search: simulations", total=args.budget)
+
+        def progress(runs: int, violated: bool, margin: float) -> None:
+            mark = "violated" if violated else f"margin {margin:+.2%}" if math.isfinite(margin) else ""
+            task.update(runs, f"{runs} run · last: {mark}")
+
+        res = _search_args(args, out, progress)
     if args.json:
         print(json.dumps(res.as_dict(), indent=2, default=str))
     else:
@@ -886,8 +839,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _safe(name: str) -> str:
-    import re
-
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "policy"
 
 
@@ -922,8 +873,6 @@ def _print_text(args: argparse.Namespace, res: SearchResult) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m breakerlab.search SCENARIO --policy P ...``: the search command on its own."""
-    from .cli import subcommand_main
-
     return subcommand_main("search", add_search_parser, argv)
 
 

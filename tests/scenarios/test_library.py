@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import faults
+import sim
 from reports.metrics import evaluate_slo
 from sim.loader import load_scenario, scenario_json_schema
 
@@ -63,7 +63,7 @@ def test_readme_example_is_a_valid_scenario(tmp_path: Path):
 @pytest.fixture(scope="module")
 def launch() -> dict:
     sc = load_scenario(SCENARIOS / "lock-primary-before-launch.yaml")
-    return {"scenario": sc, "runs": {p: faults.run(sc, p) for p in ("exponential", "none")}}
+    return {"scenario": sc, "runs": {p: sim.run(sc, p) for p in ("exponential", "none")}}
 
 
 def _launch_success(launch: dict, policy: str) -> float:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from breakerlab.cli import _Parser
+from breakerlab.command import Parser as _Parser
 from breakerlab.search import add_search_parser, main
 
 

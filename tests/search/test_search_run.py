@@ -123,7 +123,7 @@ def test_scenario_objects_and_slo_overrides(tmp_path):
         ({"budget": 0}, "budget"),
         ({"faults": "merge"}, "'replace' or 'add'"),
         ({"slo_metrics": ["detection_time"]}, "has none of detection_time"),
-        ({"duration": "soon"}, "--duration"),
+        ({"duration": "soon"}, "^duration: "),
         ({"params": {"threshold": 0}}, "threshold"),
     ],
 )

@@ -30,7 +30,7 @@ def test_make_executor() -> None:
     assert isinstance(make_executor("local", workers=1), SerialExecutor)
     assert make_executor("local").workers >= 1
     assert isinstance(make_executor("local", workers=2), LocalExecutor)
-    with pytest.raises(ExecutorError, match="--scheduler needs --executor dask"):
+    with pytest.raises(ExecutorError, match="scheduler: needs the dask executor"):
         make_executor("local", scheduler="tcp://x:1")
     with pytest.raises(ExecutorError, match="at least 1"):
         make_executor("local", workers=0)
@@ -76,5 +76,5 @@ def test_dask_local_cluster_equals_local_processes(serial_ref: Path, small_yaml:
 def test_unreachable_scheduler_is_an_executor_error() -> None:
     pytest.importorskip("distributed")
     ex = DaskExecutor("tcp://127.0.0.1:1", timeout=1)
-    with pytest.raises(ExecutorError, match=r"^--scheduler tcp://127.0.0.1:1: cannot connect"):
+    with pytest.raises(ExecutorError, match=r"^scheduler: tcp://127.0.0.1:1: cannot connect"):
         ex.start()

@@ -58,7 +58,7 @@ def test_single_frontier_point_dominates_everything() -> None:
 def test_a_single_setting_is_simply_the_only_one() -> None:
     rec = recommend([P(0.99, 30.0, 5, 0)], labels=["(policy defaults)"])
     assert rec is not None and rec.rule == "only-setting"
-    assert rec.reason.startswith("(policy defaults) is the only setting in the sweep (success rate 99.0 %")
+    assert rec.reason.startswith("(policy defaults) is the only setting in the sweep (success rate 99.00 %")
     assert recommend([]) is None
 
 
@@ -74,7 +74,7 @@ def test_best_success_within_failover_and_flapping_slack() -> None:
     assert rec is not None and rec.rule == "within-slack"
     assert rec.index == 3 and set(rec.candidates) == {2, 3}
     assert rec.reason.startswith("s3 has the highest success rate (99.85 %) of the 2 Pareto-frontier")
-    assert "within 60 s of the best (80 s vs 30 s)" in rec.reason
+    assert "within 60.0 s of the best (80.0 s vs 30.0 s)" in rec.reason
     assert "within 1 cycle(s) per run of the best (1 vs 0)" in rec.reason
     # one sentence
     assert rec.reason.count(". ") == 0 and rec.reason.endswith(".") and "\n" not in rec.reason

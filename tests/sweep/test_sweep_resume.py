@@ -143,16 +143,16 @@ def test_corrupt_or_foreign_run_file_is_recomputed(tmp_path: Path) -> None:
 def test_failed_runs_are_reported_and_not_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plan = plan_sweep([small_scenario()], "consecutive", ["threshold=2,3"])
     bad = plan.runs[1].key
-    import sim.engine
+    import sim
 
-    real = sim.engine.run
+    real = sim.run
 
     def flaky(scenario: Any, policy: Any, **kw: Any) -> Any:
         if policy[1]["threshold"] == 3:
             raise RuntimeError("engine exploded\nsecond line")
         return real(scenario, policy, **kw)
 
-    monkeypatch.setattr(sim.engine, "run", flaky)
+    monkeypatch.setattr(sim, "run", flaky)
     results, stats = run_plan(plan, tmp_path)
     assert stats.failed == 1 and stats.computed == 1 and bad not in results
     assert not (tmp_path / "runs" / f"{bad}.json").exists()

@@ -1,0 +1,97 @@
+"""Run a scenario under a policy and judge it: the one way the CLI (``run``, ``compare``), the
+pytest plugin, ``search`` and ``sweep`` do it.
+
+    judged = run_and_judge(scenario, "exponential", seeds=[1, 2, 3], mode="fast")
+    judged.traces          # one per seed (``sim.run``)
+    judged.result          # reports' PolicyResult: means and intervals over the seeds
+    judged.checks          # the SLO checks (reports.evaluate_slo), judged.passed
+
+The metrics, the result and the checks are computed on first use, so a caller that needs only
+the traces (``compare`` hands them to ``reports.write_report``) or only per-run metrics (a sweep)
+pays for nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sim
+from reports import SloCheck, evaluate_slo, summarize_policy, trace_metrics
+from reports.metrics import TraceMetrics
+from reports.schema import PolicyResult
+from sim.scenario import Scenario
+from sim.trace import Trace
+
+__all__ = ["Judged", "RunProgress", "run_and_judge"]
+
+#: ``progress(seed)`` → the ``sim.run`` progress callback for that seed's run (or None), so a
+#: display can give each run its own bar
+RunProgress = Callable[[int], Callable[[float, float], Any] | None]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One policy's runs of one scenario (one per seed) and their verdict against ``slo``."""
+
+    label: str
+    scenario: Scenario
+    traces: tuple[Trace, ...]
+    #: the SLO judged (the scenario's unless the caller gave another)
+    slo: Any
+
+    @functools.cached_property
+    def metrics(self) -> tuple[TraceMetrics, ...]:
+        """Per-run metrics (:func:`reports.trace_metrics`), one per seed."""
+        return tuple(trace_metrics(t, self.label) for t in self.traces)
+
+    @functools.cached_property
+    def result(self) -> PolicyResult:
+        """The policy over its seeds, as ``results.json`` holds it."""
+        return summarize_policy(self.label, list(self.metrics))
+
+    @functools.cached_property
+    def checks(self) -> tuple[SloCheck, ...]:
+        """One check per SLO entry (per fault for per-fault metrics); empty with no SLO."""
+        return tuple(evaluate_slo(self.slo, self.result, policy=self.label)) if self.slo else ()
+
+    @property
+    def failed(self) -> list[SloCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+
+def run_and_judge(
+    scenario: Scenario,
+    policy: Any,
+    *,
+    seeds: Sequence[int] | None = None,
+    mode: str = "fast",
+    label: str | None = None,
+    slo: Any = None,
+    progress: RunProgress | None = None,
+) -> Judged:
+    """Run ``scenario`` under ``policy`` once per seed (``sim.run``) and judge the runs against
+    ``slo`` (default: the scenario's). ``policy``: anything ``sim.run`` takes (a name,
+    ``(name, params)``, a scenario's policy entry); ``seeds``: default ``[scenario.seed]``;
+    ``label``: the policy's name in results and checks (default: its name)."""
+    seeds = [scenario.seed] if seeds is None else list(seeds)
+    traces = tuple(
+        sim.run(scenario, policy, mode=mode, seed=seed, progress=None if progress is None else progress(seed))
+        for seed in seeds
+    )
+    return Judged(label or policy_label(policy), scenario, traces, scenario.slo if slo is None else slo)
+
+
+def policy_label(policy: Any) -> str:
+    """A policy argument's name: the name itself, ``(name, params)``'s name, an entry's label or name."""
+    if isinstance(policy, str):
+        return policy
+    if isinstance(policy, tuple) and policy and isinstance(policy[0], str):
+        return policy[0]
+    return str(getattr(policy, "label", None) or getattr(policy, "name", None) or policy)
