@@ -8,8 +8,7 @@ Output layout (``out_dir``)::
       results.json         numbers, schema reports/results.schema.json (see reports.schema)
       charts/<chart>.png   one PNG and one SVG per chart (see reports.charts)
       charts/<chart>.svg
-      traces/manifest.json the policies in comparison order and each one's seed files
-      traces/<policy>/seed-<n>.npz   one trace per policy and seed (sim.trace.Trace.save)
+      traces/              the traces, one per policy and seed (see reports.trace_dir)
 
 Re-render without re-running the simulation: ``report_from_dir(out_dir)`` (or
 ``python -m reports.render OUT_DIR [NEW_OUT_DIR]``) loads ``traces/`` and writes the same
@@ -23,7 +22,6 @@ import base64
 import html
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,21 +34,18 @@ from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
 from .metrics import compute_results
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
+from .trace_dir import TRACE_DIR, load_traces, manifest_slo, save_traces, trace_root
 
 __all__ = [
     "ReportPaths",
-    "load_traces",
     "render_html",
     "render_markdown",
     "report_from_dir",
     "results_json",
-    "save_traces",
     "write_report",
 ]
 
-TRACE_DIR = "traces"
 CHART_DIR = "charts"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -62,74 +57,6 @@ class ReportPaths:
     charts: dict[str, list[Path]] = field(default_factory=dict)
     traces: list[Path] = field(default_factory=list)
     passed: bool | None = None  # SLO verdict; None when no SLO was given
-
-
-# --------------------------------------------------------------------------- traces on disk
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "policy"
-
-
-def save_traces(traces: Mapping[str, Any], out_dir: str | Path, *, slo: Any = None) -> list[Path]:
-    """Write ``out_dir/traces/<policy>/seed-<n>.npz`` and ``traces/manifest.json`` (the policy
-    order, each policy's files and the SLO the report was evaluated against, if given)."""
-    root = Path(out_dir) / TRACE_DIR
-    paths: list[Path] = []
-    manifest: dict[str, Any] = {"format": 1, "policies": []}
-    if slo is not None:
-        manifest["slo"] = slo
-    for name, runs in traces.items():
-        runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
-        files = []
-        for i, t in enumerate(runs):
-            seed = t.meta.get("seed", i)
-            fname = f"seed-{seed}.npz"
-            if fname in files:
-                fname = f"seed-{seed}-{i}.npz"
-            paths.append(t.save(root / _safe(name) / fname))
-            files.append(fname)
-        manifest["policies"].append({"name": name, "dir": _safe(name), "files": files})
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return paths
-
-
-def _seed_key(p: Path) -> tuple[int, str]:
-    m = re.match(r"seed-(-?\d+)", p.stem)
-    return (int(m.group(1)) if m else 1 << 62, p.name)
-
-
-def _trace_root(trace_dir: str | Path) -> Path:
-    root = Path(trace_dir)
-    return root / TRACE_DIR if (root / TRACE_DIR).is_dir() else root
-
-
-def load_traces(trace_dir: str | Path) -> dict[str, list[Any]]:
-    """Load what :func:`save_traces` wrote (``trace_dir`` = the report dir or its ``traces/``)."""
-    from sim.trace import Trace  # reports reads traces; it does not need the simulator otherwise
-
-    root = _trace_root(trace_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{trace_dir}: not a directory")
-    out: dict[str, list[Any]] = {}
-    manifest = root / MANIFEST
-    if manifest.is_file():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        for entry in data["policies"]:
-            out[entry["name"]] = [Trace.load(root / entry["dir"] / f) for f in entry["files"]]
-    else:
-        for d in sorted(p for p in root.iterdir() if p.is_dir()):
-            files = sorted(d.glob("*.npz"), key=_seed_key)
-            if files:
-                out[d.name] = [Trace.load(f) for f in files]
-        loose = sorted(root.glob("*.npz"), key=_seed_key)
-        for f in loose:
-            t = Trace.load(f)
-            out.setdefault(str(t.meta.get("policy", f.stem)), []).append(t)
-    if not out:
-        raise FileNotFoundError(f"{trace_dir}: no *.npz traces found")
-    return out
 
 
 # --------------------------------------------------------------------------- results.json
@@ -725,10 +652,10 @@ def report_from_dir(
 
     ``out_dir`` defaults to the report directory the traces live in.
     """
-    root = _trace_root(trace_dir)
+    root = trace_root(trace_dir)
     traces = load_traces(root)
-    if slo is None and (root / MANIFEST).is_file():
-        slo = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("slo")
+    if slo is None:
+        slo = manifest_slo(root)
     if out_dir is None:
         out_dir = root.parent if root.name == TRACE_DIR else root
     traces_at = os.path.relpath(root, out_dir) + "/"
