@@ -24,6 +24,7 @@ import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from matplotlib import colormaps
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
+from .format import fmt_count, fmt_duration, fmt_param, fmt_rate
+
 __all__ = ["MAX_CATEGORIES", "METRICS", "heatmap", "sweep_heatmaps"]
 
 #: most distinct values shown as their own row/column before binning
@@ -45,33 +48,12 @@ BINS = 8
 _RC = {"font.size": 9, "axes.titlesize": 10}
 
 
-def _pct(v: float) -> str:
-    if v >= 1:
-        return "100%"
-    digits = min(3, max(1, math.ceil(-math.log10(max(1 - v, 1e-12))) - 1))
-    return f"{v * 100:.{digits}f}%"
-
-
-def _dur(v: float) -> str:
-    if v < 1:
-        return f"{v * 1000:.0f}ms"
-    if v < 120:
-        return f"{v:.3g}s"
-    if v < 7200:
-        return f"{v / 60:.3g}m"
-    return f"{v / 3600:.3g}h"
-
-
-def _num(v: float) -> str:
-    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-
-
 #: metric → (title, direction, cell formatter)
 METRICS: dict[str, tuple[str, str, Any]] = {
-    "success_rate": ("success rate (higher is better)", "max", _pct),
-    "failover_time": ("failover time (lower is better)", "min", _dur),
-    "wasted_attempts": ("wasted attempts per run (lower is better)", "min", _num),
-    "flapping": ("flapping: open→close cycles per run (lower is better)", "min", _num),
+    "success_rate": ("success rate (higher is better)", "max", fmt_rate),
+    "failover_time": ("failover time (lower is better)", "min", partial(fmt_duration, compact=True)),
+    "wasted_attempts": ("wasted attempts per run (lower is better)", "min", fmt_count),
+    "flapping": ("flapping: open→close cycles per run (lower is better)", "min", fmt_count),
 }
 
 
@@ -82,7 +64,7 @@ def _is_num(v: Any) -> bool:
 def _categories(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[str], list[int]]:
     """Tick labels of a parameter's rows/columns and each point's index among them."""
     values = [p["params"].get(name) for p in points]
-    labels = [str((p.get("labels") or {}).get(name, _fmt(p["params"].get(name)))) for p in points]
+    labels = [str((p.get("labels") or {}).get(name, fmt_param(p["params"].get(name)))) for p in points]
     keys = [repr(v) for v in values]
     distinct = list(dict.fromkeys(keys))
     numeric = all(_is_num(v) for v in values)
@@ -91,18 +73,12 @@ def _categories(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[st
         lo, hi = float(arr.min()), float(arr.max())
         edges = np.linspace(lo, hi, BINS + 1)
         idx = np.clip(np.searchsorted(edges, arr, side="right") - 1, 0, BINS - 1)
-        ticks = [f"{_fmt(float(edges[i]))}-{_fmt(float(edges[i + 1]))}" for i in range(BINS)]
+        ticks = [f"{fmt_param(float(edges[i]), 4)}-{fmt_param(float(edges[i + 1]), 4)}" for i in range(BINS)]
         return ticks, [int(i) for i in idx]
     order = sorted(distinct, key=lambda k: float(values[keys.index(k)])) if numeric else distinct
     pos = {k: i for i, k in enumerate(order)}
     ticks = [labels[keys.index(k)] for k in order]
     return ticks, [pos[k] for k in keys]
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 def _slug(text: str) -> str:
