@@ -47,7 +47,7 @@ from .metrics import (
     is_local_state,
     timeseries,
 )
-from .schema import Results, Stat
+from .schema import FaultInfo, Results, Stat
 
 __all__ = [
     "CHARTS",
@@ -538,6 +538,49 @@ def _grouped(
     ax.set_xlim(-0.6, len(policies) - 0.4)
 
 
+def _success_panel(ax: Any, res: Results, firsts: Sequence[FaultInfo], colors: Sequence[str]) -> None:
+    """Success rate per policy, whole run and during each incident, on a truncated axis."""
+    groups = ["whole run", *[f"during {f.label}" for f in firsts]]
+    stats: dict[tuple[str, str], Stat] = {}
+    for p, pr in res.policies.items():
+        stats[(p, "whole run")] = pr.overall.success_rate
+        for f in firsts:
+            stats[(p, f"during {f.label}")] = pr.faults[f.index].phases["during"].success_rate
+    lows = [(st.ci_low if st.ci_low is not None else st.mean) * 100 for st in stats.values() if st.mean is not None]
+    low = min(lows, default=0.0)
+    span = max(100 - low, 0.05)
+    ax.set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
+    _grouped(ax, list(res.policies), groups, stats, scale=100, fmt=fmt_rate, colors=colors, inside=True)
+    ax.set_ylabel("requests that succeeded (%) — axis truncated")
+    ax.set_title("Success rate (higher is better)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+
+
+def _failover_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],
+                    colors: Sequence[str]) -> None:
+    """Failover time (worst pod) per policy and org fault; hatched where it never happened."""
+    fo = {(p, names[f.index]): pr.faults[f.index].failover_time_max for p, pr in res.policies.items() for f in faults}
+    longest = max((st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None), default=0.0)
+    unit, uname = duration_unit(longest)
+    fnames = [names[f.index] for f in faults]
+    _grouped(ax, list(res.policies), fnames, fo, scale=1 / unit, fmt=_tick_duration, colors=colors, never=True)
+    ax.set_ylabel(f"failover time, worst pod ({uname})")
+    ax.set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
+
+
+def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],
+                  colors: Sequence[str]) -> None:
+    """Attempts sent to each org fault's target while it was faulted."""
+    wa = {(p, names[f.index]): pr.faults[f.index].wasted_attempts for p, pr in res.policies.items() for f in faults}
+    fnames = [names[f.index] for f in faults]
+    _grouped(ax, list(res.policies), fnames, wa, scale=1.0, fmt=fmt_count, colors=colors)
+    ax.set_ylabel("attempts sent to the faulted target")
+    ax.set_title("Wasted attempts during the fault (lower is better)")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
+
+
 def comparison_chart(
     traces: Mapping[str, Any],
     out_dir: str | Path,
@@ -547,86 +590,24 @@ def comparison_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     res = results or compute_results(runs, slo={})
-    policies = list(res.policies)
     org_faults = [f for f in res.faults if f.org_fault]
     names = fault_names([f.label for f in res.faults], [f.target for f in res.faults])
     gid = fault_groups([(f.label, f.start, f.end) for f in res.faults])
     firsts = [f for f in res.faults if gid.index(gid[f.index]) == f.index]  # one per incident
     pcolors = ["#4d4d4d", *[FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in firsts]]
+    fcolors = [FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in org_faults]
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), layout="constrained")
-        # success rate: whole run and during each fault
-        groups = ["whole run", *[f"during {f.label}" for f in firsts]]
-        stats: dict[tuple[str, str], Stat] = {}
-        for p, pr in res.policies.items():
-            stats[(p, "whole run")] = pr.overall.success_rate
-            for f in firsts:
-                stats[(p, f"during {f.label}")] = pr.faults[f.index].phases["during"].success_rate
-        lows = [(st.ci_low if st.ci_low is not None else st.mean) * 100 for st in stats.values() if st.mean is not None]
-        low = min(lows, default=0.0)
-        span = max(100 - low, 0.05)
-        axes[0].set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
-        _grouped(axes[0], policies, groups, stats, scale=100, fmt=fmt_rate, colors=pcolors, inside=True)
-        axes[0].set_ylabel("requests that succeeded (%) — axis truncated")
-        axes[0].set_title("Success rate (higher is better)")
-        if axes[0].get_legend_handles_labels()[0]:
-            axes[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-
-        # failover time per org fault
-        fo = {
-            (p, names[f.index]): pr.faults[f.index].failover_time_max
-            for p, pr in res.policies.items()
-            for f in org_faults
-        }
-        longest = max((st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None), default=0.0)
-        unit, uname = duration_unit(longest)
-        fcolors = [FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in org_faults]
-        fnames = [names[f.index] for f in org_faults]
-        _grouped(
-            axes[1],
-            policies,
-            fnames,
-            fo,
-            scale=1 / unit,
-            fmt=_tick_duration,
-            colors=fcolors,
-            never=True,
-        )
-        axes[1].set_ylabel(f"failover time, worst pod ({uname})")
-        axes[1].set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
-        axes[1].set_ylim(0, axes[1].get_ylim()[1] * 1.25)
-
-        wa = {
-            (p, names[f.index]): pr.faults[f.index].wasted_attempts
-            for p, pr in res.policies.items()
-            for f in org_faults
-        }
-        _grouped(
-            axes[2],
-            policies,
-            fnames,
-            wa,
-            scale=1.0,
-            fmt=fmt_count,
-            colors=fcolors,
-        )
-        axes[2].set_ylabel("attempts sent to the faulted target")
-        axes[2].set_title("Wasted attempts during the fault (lower is better)")
-        axes[2].set_ylim(0, axes[2].get_ylim()[1] * 1.2)
+        _success_panel(axes[0], res, firsts, pcolors)
+        _failover_panel(axes[1], res, org_faults, names, fcolors)
+        _wasted_panel(axes[2], res, org_faults, names, fcolors)
         if org_faults:
-            handles = [Patch(color=c, label=n) for c, n in zip(fcolors, fnames, strict=True)]
+            handles = [Patch(color=c, label=names[f.index]) for c, f in zip(fcolors, org_faults, strict=True)]
             axes[1].legend(handles=handles, title="fault", fontsize=8, loc="upper right")
         else:
             for ax in axes[1:]:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no org fault in this scenario",
-                    transform=ax.transAxes,
-                    ha="center",
-                    va="center",
-                    color="#666",
-                )
+                ax.text(0.5, 0.5, "no org fault in this scenario", transform=ax.transAxes, ha="center",
+                        va="center", color="#666")
         for ax in axes:
             ax.grid(axis="y", alpha=0.3)
             ax.tick_params(axis="x", rotation=20)

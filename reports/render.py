@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,26 +104,25 @@ def _fault_line(f: FaultInfo) -> str:
     )
 
 
-def render_markdown(res: Results) -> str:
-    sc = res.scenario
+def _md_title(res: Results) -> str:
     verdict = ""
     if res.slo is not None:
         verdict = " — SLO ✅ passed" if res.slo.passed else " — SLO ❌ failed"
         if set(res.slo.judged) != set(res.policies):
             verdict += f" (judged: {', '.join(res.slo.judged)}; the others are compared only)"
-    lines = [f"### breakerlab · {sc.name}{verdict}", "", _headline(res)]
-    if res.faults:
-        lines.append("")
-        lines.append("Faults: " + "; ".join(_fault_line(f) for f in res.faults))
+    return f"### breakerlab · {res.scenario.name}{verdict}"
+
+
+def _md_summary(res: Results) -> list[str]:
+    """The PR-comment table: one row per policy, the first org fault's failover columns."""
+    sc = res.scenario
     first = _org_faults(res)[0] if _org_faults(res) else None
-    lines.append("")
     head = ["policy", "success", "session success", "p99 latency", "attempts / request"]
     if first is not None:
         head += [f"failover ({first.label})", "detection", "recovery", "wasted attempts"]
     if res.slo is not None:
         head.append("SLO")
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for name, pr in res.policies.items():
         o = pr.overall
         row = [
@@ -143,62 +143,83 @@ def render_markdown(res: Results) -> str:
         if res.slo is not None:
             row.append(_policy_verdict(res, name))
         lines.append("| " + " | ".join(row) + " |")
-    if len(res.faults) > 1 or (res.faults and first is None):
-        lines += ["", "<details><summary>Per fault</summary>", ""]
-        lines.append(
-            "| fault | policy | success during | failover worst / median pod | detection | "
-            "recovery | user-visible failures | wasted attempts |"
+    return lines
+
+
+def _md_fault_row(res: Results, f: FaultInfo, name: str, pr: PolicyResult) -> str:
+    fr = pr.faults[f.index]
+    ends = f.end < res.scenario.duration
+    if f.org_fault:
+        org = (
+            f"{fmt_stat(fr.failover_time_max, 'duration')} / "
+            f"{fmt_stat(fr.failover_time_median, 'duration')} | "
+            f"{fmt_stat(fr.detection_time, 'duration')} | "
+            f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
         )
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
-        for f in res.faults:
-            for name, pr in res.policies.items():
-                fr = pr.faults[f.index]
-                org = f.org_fault
-                ends = f.end < sc.duration
-                lines.append(
-                    f"| {f.label} | `{name}` | "
-                    f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
-                    + (
-                        f"{fmt_stat(fr.failover_time_max, 'duration')} / "
-                        f"{fmt_stat(fr.failover_time_median, 'duration')} | "
-                        f"{fmt_stat(fr.detection_time, 'duration')} | "
-                        f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
-                        if org
-                        else "n/a | n/a | n/a | "
-                    )
-                    + f"{fmt_stat(fr.user_visible_failures, 'count')} | "
-                    + (f"{fmt_stat(fr.wasted_attempts, 'count')} |" if org else "n/a |")
-                )
-        lines += ["", "</details>"]
-    if res.slo is not None:
-        failed = [c for c in res.slo.checks if not c.passed]
-        lines.append("")
-        if failed:
-            judged = set(res.slo.judged)
-            n_judged = sum(c.policy in judged for c in failed)
-            whose = "" if n_judged == len(failed) else (
-                f" ({n_judged} in judged policies)" if n_judged else " (none in judged policies)"
-            )
-            lines.append(f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed{whose}**")
-            lines.append("")
-            for c in failed:
-                where = c.phase + (f" {c.fault}" if c.fault else "")
-                note = f" ({c.note})" if c.note else ""
-                lines.append(
-                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {format_metric(c.metric, c.value, precise=True)}, "
-                    f"needs {c.threshold}{note}"
-                )
-        else:
-            lines.append(f"**SLO: all {len(res.slo.checks)} checks passed**")
-    n = max(len(p.seeds) for p in res.policies.values())
-    lines += [
-        "",
-        f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>",
-    ]
-    lines[-1] += (
-        f"Failover = onset → last regular attempt on the faulted target (worst pod). "
-        f"results.json schema {SCHEMA_VERSION}.</sub>"
+    else:
+        org = "n/a | n/a | n/a | "
+    return (
+        f"| {f.label} | `{name}` | "
+        f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
+        + org
+        + f"{fmt_stat(fr.user_visible_failures, 'count')} | "
+        + (f"{fmt_stat(fr.wasted_attempts, 'count')} |" if f.org_fault else "n/a |")
     )
+
+
+def _md_per_fault(res: Results) -> list[str]:
+    """Every fault and policy, folded: shown when the summary's one fault column is not enough."""
+    if not (len(res.faults) > 1 or (res.faults and not _org_faults(res))):
+        return []
+    lines = [
+        "",
+        "<details><summary>Per fault</summary>",
+        "",
+        "| fault | policy | success during | failover worst / median pod | detection | "
+        "recovery | user-visible failures | wasted attempts |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in res.faults:
+        lines += [_md_fault_row(res, f, name, pr) for name, pr in res.policies.items()]
+    return [*lines, "", "</details>"]
+
+
+def _md_slo(res: Results) -> list[str]:
+    """The SLO verdict; each failed check with its value and threshold."""
+    if res.slo is None:
+        return []
+    failed = [c for c in res.slo.checks if not c.passed]
+    if not failed:
+        return ["", f"**SLO: all {len(res.slo.checks)} checks passed**"]
+    judged = set(res.slo.judged)
+    n_judged = sum(c.policy in judged for c in failed)
+    whose = "" if n_judged == len(failed) else (
+        f" ({n_judged} in judged policies)" if n_judged else " (none in judged policies)"
+    )
+    lines = ["", f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed{whose}**", ""]
+    for c in failed:
+        where = c.phase + (f" {c.fault}" if c.fault else "")
+        note = f" ({c.note})" if c.note else ""
+        value = format_metric(c.metric, c.value, precise=True)
+        lines.append(f"- ❌ `{c.policy}` {c.metric} [{where}] = {value}, needs {c.threshold}{note}")
+    return lines
+
+
+def _md_footnote(res: Results) -> str:
+    n = max(len(p.seeds) for p in res.policies.values())
+    return (
+        (f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>")
+        + "Failover = onset → last regular attempt on the faulted target (worst pod). "
+        + f"results.json schema {SCHEMA_VERSION}.</sub>"
+    )
+
+
+def render_markdown(res: Results) -> str:
+    """``summary.md``: title and verdict, the run, its faults, the summary table, the SLO."""
+    lines = [_md_title(res), "", _headline(res)]
+    if res.faults:
+        lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
+    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), "", _md_footnote(res)]
     return "\n".join(lines) + "\n"
 
 
@@ -591,8 +612,6 @@ def report_from_dir(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
     if len(sys.argv) not in (2, 3):
         print("usage: python -m reports.render TRACE_DIR [OUT_DIR]", file=sys.stderr)
         raise SystemExit(2)
