@@ -84,7 +84,18 @@ def fmt_duration(
     if v is None:
         return never
     if spec:
-        return _spec_duration(v)
+        if not math.isfinite(v):
+            return str(v)
+        if 0 < abs(v) < 1:
+            return f"{v * 1000:g}ms"
+        if v != int(v) or v < 60:
+            return f"{v:g}s"
+        parts, rest = [], int(v)
+        for size, unit in _SPEC_UNITS:
+            if rest >= size:
+                parts.append(f"{rest // size}{unit}")
+                rest %= size
+        return "".join(parts)
     size, symbol = duration_unit(v)
     x = v / size
     if compact:
@@ -92,21 +103,6 @@ def fmt_duration(
     else:
         text = f"{x:.{extra if symbol == 'ms' else 1 + extra}f}"
     return f"{text} {symbol}"
-
-
-def _spec_duration(v: float) -> str:
-    if not math.isfinite(v):
-        return str(v)
-    if 0 < abs(v) < 1:
-        return f"{v * 1000:g}ms"
-    if v != int(v) or v < 60:
-        return f"{v:g}s"
-    out, rest = "", int(v)
-    for size, symbol in _SPEC_UNITS:
-        if rest >= size:
-            out += f"{rest // size}{symbol}"
-            rest %= size
-    return out
 
 
 def fmt_count(v: float | None) -> str:
