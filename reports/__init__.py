@@ -10,7 +10,7 @@ Public API::
 
 Metric definitions: :mod:`reports.metrics`; the results.json schema: :mod:`reports.schema`
 (published as ``reports/results.schema.json``); charts: :mod:`reports.charts`; output layout:
-:mod:`reports.render`.
+:mod:`reports.render`; traces on disk: :mod:`reports.trace_dir`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from .metrics import (
     timeseries,
     trace_metrics,
 )
-from .render import ReportPaths, load_traces, report_from_dir, save_traces, write_report
+from .render import ReportPaths, report_from_dir, write_report
 from .schema import SCHEMA_VERSION, Results
+from .trace_dir import load_traces, save_traces
 
 __all__ = [
     "SCHEMA_VERSION",

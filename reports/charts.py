@@ -15,8 +15,8 @@ directory, writes ``<name>.png`` and ``<name>.svg`` and returns their paths. See
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from sim.slo import parse_threshold
 
+from .format import duration_unit, fmt_count, fmt_duration, fmt_rate
 from .metrics import (
     CLOSED,
     HALF_OPEN,
@@ -46,7 +47,7 @@ from .metrics import (
     is_local_state,
     timeseries,
 )
-from .schema import Results, Stat
+from .schema import FaultInfo, Results, Stat
 
 __all__ = [
     "CHARTS",
@@ -79,6 +80,10 @@ _POLICY_FIXED = {"none": "#4d4d4d", "manual": "#a6761d"}
 # --------------------------------------------------------------------------- helpers
 
 
+#: durations on axes, in titles and on bars: three significant digits (90 s, 1.5 min)
+_tick_duration = partial(fmt_duration, compact=True)
+
+
 def _runs(traces: Mapping[str, Any]) -> dict[str, list[Any]]:
     if not traces:
         raise ValueError("no traces to chart")
@@ -95,19 +100,8 @@ def _duration(runs: dict[str, list[Any]]) -> float:
     )
 
 
-def time_unit(duration: float) -> tuple[float, str]:
-    """(seconds per unit, unit name) for a run of ``duration`` seconds."""
-    if duration >= 2 * 86400:
-        return 86400.0, "days"
-    if duration >= 2 * 3600:
-        return 3600.0, "hours"
-    if duration >= 2 * 60:
-        return 60.0, "minutes"
-    return 1.0, "seconds"
-
-
 def _time_axis(ax: Any, duration: float) -> float:
-    unit, name = time_unit(duration)
+    unit, name = duration_unit(duration)
     ax.set_xlim(0, duration / unit)
     ax.set_xlabel(f"simulated time since start ({name})")
     return unit
@@ -271,7 +265,7 @@ def success_rate_chart(
                 lows.append(np.nanmin(rate))
         slo = _slo_value(_first(runs).meta, "success_rate")
         if slo is not None:
-            ax.axhline(slo * 100, color="black", ls=":", lw=1.2, label=f"SLO ≥ {slo * 100:g} %")
+            ax.axhline(slo * 100, color="black", ls=":", lw=1.2, label=f"SLO ≥ {fmt_rate(slo)}")
             lows.append(slo * 100)
         low = min(lows) if lows else 0.0
         span = max(100 - low, 0.05)
@@ -280,20 +274,12 @@ def success_rate_chart(
         ax.set_ylabel("requests that succeeded (%)")
         width = next(iter(series.values())).edges[1]
         ax.set_title(
-            f"{_scenario(runs)} — user request success rate per {_fmt_width(width)} ({_seed_note(runs)})",
+            f"{_scenario(runs)} — user request success rate per {_tick_duration(width)} ({_seed_note(runs)})",
             pad=_fault_title_pad(windows),
         )
         ax.grid(axis="y", alpha=0.3)
         ax.legend(title="policy", loc="lower left", frameon=True, framealpha=0.9)
         return _save(fig, Path(out_dir), "success_rate", formats)
-
-
-def _fmt_width(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
 
 
 def _panels(n: int, height: float) -> tuple[Figure, list[Any]]:
@@ -315,7 +301,7 @@ def traffic_share_chart(
         fig, axes = _panels(len(runs), 2.3)
         for k, (ax, (name, rs)) in enumerate(zip(axes, runs.items(), strict=True)):
             s = timeseries(rs)
-            unit, _ = time_unit(duration)
+            unit, _ = duration_unit(duration)
             share = np.nan_to_num(s.share) * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
             ys = [np.repeat(share[:, j], 2) for j in range(len(s.orgs))]
@@ -361,7 +347,7 @@ def breaker_timeline_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
-    unit, _ = time_unit(duration)
+    unit, _ = duration_unit(duration)
     windows = fault_windows(_first(runs))
     rows_by = {name: _breaker_rows(rs[0]) for name, rs in runs.items()}
     heights = [max(1.0, 0.32 * len(r)) + 0.6 for r in rows_by.values()]
@@ -416,7 +402,7 @@ def breaker_timeline_chart(
 def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
-    unit, _ = time_unit(duration)
+    unit, _ = duration_unit(duration)
     windows = fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
@@ -436,14 +422,14 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 \u2013 p95")
             ax.plot(x, p50, color=c, lw=1.4, label="p50 (median)")
             if p99_slo is not None:
-                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}")
+                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}")
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
             ax.set_ylabel("user latency (s)")
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(_sec_tick))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _tick_duration(v)))
             ax.yaxis.set_minor_locator(NullLocator())
             ax.grid(axis="y", which="major", alpha=0.3)
             _shade(ax, windows, unit, labels=k == 0)
@@ -454,37 +440,20 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             Patch(color="#333", alpha=0.18, lw=0, label="p95 \u2013 p99"),
         ]
         if p99_slo is not None:
-            handles.append(Line2D([], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_sec_tick(p99_slo)}"))
+            handles.append(Line2D([], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}"))
         fig.legend(handles=handles, title="percentile", loc="outside right center")
         width = next(iter(series.values())).edges[1]
         fig.suptitle(
-            f"{_scenario(runs)} — user latency percentiles per {_fmt_width(width)} "
+            f"{_scenario(runs)} — user latency percentiles per {_tick_duration(width)} "
             f"(arrival → answer, failures included; {_seed_note(runs)})"
         )
         return _save(fig, Path(out_dir), "latency", formats)
-
-
-def _sec_tick(v: float, _pos: Any = None) -> str:
-    if v >= 60:
-        return f"{v / 60:g} min"
-    if v >= 1:
-        return f"{v:g} s"
-    return f"{v * 1000:g} ms"
 
 
 def _err(st: Stat, scale: float) -> tuple[float, float]:
     if st.mean is None or st.ci_low is None or st.ci_high is None:
         return 0.0, 0.0
     return (st.mean - st.ci_low) * scale, (st.ci_high - st.mean) * scale
-
-
-def _dur_unit(values: Sequence[float]) -> tuple[float, str]:
-    m = max(values, default=0.0)
-    if m >= 2 * 3600:
-        return 3600.0, "h"
-    if m >= 180:
-        return 60.0, "min"
-    return 1.0, "s"
 
 
 def _grouped(
@@ -569,6 +538,49 @@ def _grouped(
     ax.set_xlim(-0.6, len(policies) - 0.4)
 
 
+def _success_panel(ax: Any, res: Results, firsts: Sequence[FaultInfo], colors: Sequence[str]) -> None:
+    """Success rate per policy, whole run and during each incident, on a truncated axis."""
+    groups = ["whole run", *[f"during {f.label}" for f in firsts]]
+    stats: dict[tuple[str, str], Stat] = {}
+    for p, pr in res.policies.items():
+        stats[(p, "whole run")] = pr.overall.success_rate
+        for f in firsts:
+            stats[(p, f"during {f.label}")] = pr.faults[f.index].phases["during"].success_rate
+    lows = [(st.ci_low if st.ci_low is not None else st.mean) * 100 for st in stats.values() if st.mean is not None]
+    low = min(lows, default=0.0)
+    span = max(100 - low, 0.05)
+    ax.set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
+    _grouped(ax, list(res.policies), groups, stats, scale=100, fmt=fmt_rate, colors=colors, inside=True)
+    ax.set_ylabel("requests that succeeded (%) — axis truncated")
+    ax.set_title("Success rate (higher is better)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+
+
+def _failover_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],
+                    colors: Sequence[str]) -> None:
+    """Failover time (worst pod) per policy and org fault; hatched where it never happened."""
+    fo = {(p, names[f.index]): pr.faults[f.index].failover_time_max for p, pr in res.policies.items() for f in faults}
+    longest = max((st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None), default=0.0)
+    unit, uname = duration_unit(longest)
+    fnames = [names[f.index] for f in faults]
+    _grouped(ax, list(res.policies), fnames, fo, scale=1 / unit, fmt=_tick_duration, colors=colors, never=True)
+    ax.set_ylabel(f"failover time, worst pod ({uname})")
+    ax.set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
+
+
+def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],
+                  colors: Sequence[str]) -> None:
+    """Attempts sent to each org fault's target while it was faulted."""
+    wa = {(p, names[f.index]): pr.faults[f.index].wasted_attempts for p, pr in res.policies.items() for f in faults}
+    fnames = [names[f.index] for f in faults]
+    _grouped(ax, list(res.policies), fnames, wa, scale=1.0, fmt=fmt_count, colors=colors)
+    ax.set_ylabel("attempts sent to the faulted target")
+    ax.set_title("Wasted attempts during the fault (lower is better)")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
+
+
 def comparison_chart(
     traces: Mapping[str, Any],
     out_dir: str | Path,
@@ -578,85 +590,24 @@ def comparison_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     res = results or compute_results(runs, slo={})
-    policies = list(res.policies)
     org_faults = [f for f in res.faults if f.org_fault]
     names = fault_names([f.label for f in res.faults], [f.target for f in res.faults])
     gid = fault_groups([(f.label, f.start, f.end) for f in res.faults])
     firsts = [f for f in res.faults if gid.index(gid[f.index]) == f.index]  # one per incident
     pcolors = ["#4d4d4d", *[FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in firsts]]
+    fcolors = [FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in org_faults]
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), layout="constrained")
-        # success rate: whole run and during each fault
-        groups = ["whole run", *[f"during {f.label}" for f in firsts]]
-        stats: dict[tuple[str, str], Stat] = {}
-        for p, pr in res.policies.items():
-            stats[(p, "whole run")] = pr.overall.success_rate
-            for f in firsts:
-                stats[(p, f"during {f.label}")] = pr.faults[f.index].phases["during"].success_rate
-        lows = [(st.ci_low if st.ci_low is not None else st.mean) * 100 for st in stats.values() if st.mean is not None]
-        low = min(lows, default=0.0)
-        span = max(100 - low, 0.05)
-        axes[0].set_ylim(max(0.0, low - 0.6 * span), 100 + 0.04 * span)
-        _grouped(axes[0], policies, groups, stats, scale=100, fmt=_pct_label, colors=pcolors, inside=True)
-        axes[0].set_ylabel("requests that succeeded (%) — axis truncated")
-        axes[0].set_title("Success rate (higher is better)")
-        if axes[0].get_legend_handles_labels()[0]:
-            axes[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-
-        # failover time per org fault
-        fo = {
-            (p, names[f.index]): pr.faults[f.index].failover_time_max
-            for p, pr in res.policies.items()
-            for f in org_faults
-        }
-        unit, uname = _dur_unit([st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None])
-        fcolors = [FAULT_COLORS[gid[f.index] % len(FAULT_COLORS)] for f in org_faults]
-        fnames = [names[f.index] for f in org_faults]
-        _grouped(
-            axes[1],
-            policies,
-            fnames,
-            fo,
-            scale=1 / unit,
-            fmt=_dur_label,
-            colors=fcolors,
-            never=True,
-        )
-        axes[1].set_ylabel(f"failover time, worst pod ({uname})")
-        axes[1].set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
-        axes[1].set_ylim(0, axes[1].get_ylim()[1] * 1.25)
-
-        wa = {
-            (p, names[f.index]): pr.faults[f.index].wasted_attempts
-            for p, pr in res.policies.items()
-            for f in org_faults
-        }
-        _grouped(
-            axes[2],
-            policies,
-            fnames,
-            wa,
-            scale=1.0,
-            fmt=lambda v: f"{v:,.0f}",
-            colors=fcolors,
-        )
-        axes[2].set_ylabel("attempts sent to the faulted target")
-        axes[2].set_title("Wasted attempts during the fault (lower is better)")
-        axes[2].set_ylim(0, axes[2].get_ylim()[1] * 1.2)
+        _success_panel(axes[0], res, firsts, pcolors)
+        _failover_panel(axes[1], res, org_faults, names, fcolors)
+        _wasted_panel(axes[2], res, org_faults, names, fcolors)
         if org_faults:
-            handles = [Patch(color=c, label=n) for c, n in zip(fcolors, fnames, strict=True)]
+            handles = [Patch(color=c, label=names[f.index]) for c, f in zip(fcolors, org_faults, strict=True)]
             axes[1].legend(handles=handles, title="fault", fontsize=8, loc="upper right")
         else:
             for ax in axes[1:]:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no org fault in this scenario",
-                    transform=ax.transAxes,
-                    ha="center",
-                    va="center",
-                    color="#666",
-                )
+                ax.text(0.5, 0.5, "no org fault in this scenario", transform=ax.transAxes, ha="center",
+                        va="center", color="#666")
         for ax in axes:
             ax.grid(axis="y", alpha=0.3)
             ax.tick_params(axis="x", rotation=20)
@@ -664,23 +615,6 @@ def comparison_chart(
         note = f"mean of {n} seeds, bars = 95 % interval" if n > 1 else "one seed"
         fig.suptitle(f"{res.scenario.name} — policy comparison ({note})", fontsize=12)
         return _save(fig, Path(out_dir), "comparison", formats)
-
-
-def _dur_label(v: float) -> str:
-    if v < 1:
-        return f"{v * 1000:.0f} ms"
-    if v < 120:
-        return f"{v:.3g} s"
-    if v < 7200:
-        return f"{v / 60:.3g} min"
-    return f"{v / 3600:.3g} h"
-
-
-def _pct_label(v: float) -> str:
-    if v >= 1:
-        return "100 %"
-    digits = min(4, max(1, math.ceil(-math.log10(1 - v)) - 1))
-    return f"{v * 100:.{digits}f} %"
 
 
 CHARTS: dict[str, Callable[..., list[Path]]] = {

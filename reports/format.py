@@ -2,8 +2,9 @@
 formatted in one place, for the CLI, Markdown, HTML, charts, sweeps, search and notebooks.
 
 A success rate shows as many decimals as it has nines (``99.987 %``), a duration picks its unit
-(``850 ms``, ``90.0 s``, ``2.5 min``), a count gets thousands separators. ``format_metric`` picks
-the right one for an SLO metric's name.
+(``850 ms``, ``90.0 s``, ``2.5 min``; compact for charts, ``90 s``; or spelled as a scenario file
+writes it, ``1m30s``), a count gets thousands separators. ``format_metric`` picks the right one
+for an SLO metric's name. One function per kind of figure: a variant is a parameter, not a copy.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import math
 from .schema import Stat
 
 __all__ = [
+    "duration_unit",
     "fmt_clock",
     "fmt_count",
     "fmt_duration",
+    "fmt_param",
     "fmt_rate",
     "fmt_ratio",
     "fmt_stat",
     "format_metric",
 ]
-
 
 
 def fmt_rate(v: float | None, extra: int = 0) -> str:
@@ -50,20 +52,57 @@ def _sig(x: float, n: int = 2) -> str:
     return f"{x:.{decimals}f}"
 
 
-def fmt_duration(v: float | None, never: str = "never", extra: int = 0) -> str:
+#: (the unit's size in seconds, its symbol), largest first: a duration shows in the largest unit
+#: it spans twice (90 s, 2.5 min, 3.0 h), below a second in milliseconds
+_UNITS = ((86400.0, "d"), (3600.0, "h"), (60.0, "min"), (1.0, "s"))
+#: the scenario-file spelling (``multiorg.units.seconds`` reads it back): 1h30m, 250ms
+_SPEC_UNITS = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+
+
+def duration_unit(seconds: float) -> tuple[float, str]:
+    """(seconds per unit, symbol) in which :func:`fmt_duration` shows ``seconds``; charts scale
+    an axis by it."""
+    a = abs(seconds)
+    for size, symbol in _UNITS:
+        if a >= 2 * size or (size == 1.0 and a >= 1):
+            return size, symbol
+    return 0.001, "ms"
+
+
+def fmt_duration(
+    v: float | None,
+    never: str = "never",
+    extra: int = 0,
+    *,
+    compact: bool = False,
+    spec: bool = False,
+) -> str:
+    """A duration in the unit that reads best: 90 → ``90.0 s``, 0.85 → ``850 ms``, 150 → ``2.5 min``
+    (``extra`` more decimals). ``compact``: three significant digits, for chart labels and ticks
+    (``90 s``, ``1.5 min``). ``spec``: as a scenario file writes it, exact (``1m30s``, ``250ms``).
+    ``None`` (the thing never happened) → ``never``."""
     if v is None:
         return never
-    a = abs(v)
-    d = 1 + extra
-    if a < 1:
-        return f"{v * 1000:.{extra}f} ms"
-    if a < 120:
-        return f"{v:.{d}f} s"
-    if a < 2 * 3600:
-        return f"{v / 60:.{d}f} min"
-    if a < 2 * 86400:
-        return f"{v / 3600:.{d}f} h"
-    return f"{v / 86400:.{d}f} d"
+    if spec:
+        if not math.isfinite(v):
+            return str(v)
+        if 0 < abs(v) < 1:
+            return f"{v * 1000:g}ms"
+        if v != int(v) or v < 60:
+            return f"{v:g}s"
+        parts, rest = [], int(v)
+        for size, unit in _SPEC_UNITS:
+            if rest >= size:
+                parts.append(f"{rest // size}{unit}")
+                rest %= size
+        return "".join(parts)
+    size, symbol = duration_unit(v)
+    x = v / size
+    if compact:
+        text = f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    else:
+        text = f"{x:.{extra if symbol == 'ms' else 1 + extra}f}"
+    return f"{text} {symbol}"
 
 
 def fmt_count(v: float | None) -> str:
@@ -106,6 +145,18 @@ def fmt_stat(st: Stat, kind: str) -> str:
     if kind == "duration" and st.n_none:
         text += f" (never in {st.n_none}/{st.n})"
     return text
+
+
+def fmt_param(v: object, digits: int = 6) -> str:
+    """A parameter's value as a grid or a scenario writes it: ``true``, ``0.25``, ``a+b`` (a
+    list); floats to ``digits`` significant digits (a chart's bin edges: fewer)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    if isinstance(v, (list, tuple)):
+        return "+".join(fmt_param(x, digits) for x in v)
+    return str(v)
 
 
 def fmt_ratio(v: float | None) -> str:

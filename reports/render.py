@@ -8,8 +8,7 @@ Output layout (``out_dir``)::
       results.json         numbers, schema reports/results.schema.json (see reports.schema)
       charts/<chart>.png   one PNG and one SVG per chart (see reports.charts)
       charts/<chart>.svg
-      traces/manifest.json the policies in comparison order and each one's seed files
-      traces/<policy>/seed-<n>.npz   one trace per policy and seed (sim.trace.Trace.save)
+      traces/              the traces, one per policy and seed (see reports.trace_dir)
 
 Re-render without re-running the simulation: ``report_from_dir(out_dir)`` (or
 ``python -m reports.render OUT_DIR [NEW_OUT_DIR]``) loads ``traces/`` and writes the same
@@ -20,10 +19,9 @@ itself, and a directory of ``<policy>/*.npz`` without a manifest (policies then 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import os
-import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,26 +29,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from multiorg.alerts import BreakerEvent, EventKind
+from sim.trace import EVENT_KINDS
 
 from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
 from .metrics import compute_results
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
+from .trace_dir import TRACE_DIR, load_traces, manifest_slo, save_traces, trace_root
 
 __all__ = [
     "ReportPaths",
-    "load_traces",
     "render_html",
     "render_markdown",
     "report_from_dir",
     "results_json",
-    "save_traces",
     "write_report",
 ]
 
-TRACE_DIR = "traces"
 CHART_DIR = "charts"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -62,74 +61,6 @@ class ReportPaths:
     charts: dict[str, list[Path]] = field(default_factory=dict)
     traces: list[Path] = field(default_factory=list)
     passed: bool | None = None  # SLO verdict; None when no SLO was given
-
-
-# --------------------------------------------------------------------------- traces on disk
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "policy"
-
-
-def save_traces(traces: Mapping[str, Any], out_dir: str | Path, *, slo: Any = None) -> list[Path]:
-    """Write ``out_dir/traces/<policy>/seed-<n>.npz`` and ``traces/manifest.json`` (the policy
-    order, each policy's files and the SLO the report was evaluated against, if given)."""
-    root = Path(out_dir) / TRACE_DIR
-    paths: list[Path] = []
-    manifest: dict[str, Any] = {"format": 1, "policies": []}
-    if slo is not None:
-        manifest["slo"] = slo
-    for name, runs in traces.items():
-        runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
-        files = []
-        for i, t in enumerate(runs):
-            seed = t.meta.get("seed", i)
-            fname = f"seed-{seed}.npz"
-            if fname in files:
-                fname = f"seed-{seed}-{i}.npz"
-            paths.append(t.save(root / _safe(name) / fname))
-            files.append(fname)
-        manifest["policies"].append({"name": name, "dir": _safe(name), "files": files})
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return paths
-
-
-def _seed_key(p: Path) -> tuple[int, str]:
-    m = re.match(r"seed-(-?\d+)", p.stem)
-    return (int(m.group(1)) if m else 1 << 62, p.name)
-
-
-def _trace_root(trace_dir: str | Path) -> Path:
-    root = Path(trace_dir)
-    return root / TRACE_DIR if (root / TRACE_DIR).is_dir() else root
-
-
-def load_traces(trace_dir: str | Path) -> dict[str, list[Any]]:
-    """Load what :func:`save_traces` wrote (``trace_dir`` = the report dir or its ``traces/``)."""
-    from sim.trace import Trace  # reports reads traces; it does not need the simulator otherwise
-
-    root = _trace_root(trace_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{trace_dir}: not a directory")
-    out: dict[str, list[Any]] = {}
-    manifest = root / MANIFEST
-    if manifest.is_file():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        for entry in data["policies"]:
-            out[entry["name"]] = [Trace.load(root / entry["dir"] / f) for f in entry["files"]]
-    else:
-        for d in sorted(p for p in root.iterdir() if p.is_dir()):
-            files = sorted(d.glob("*.npz"), key=_seed_key)
-            if files:
-                out[d.name] = [Trace.load(f) for f in files]
-        loose = sorted(root.glob("*.npz"), key=_seed_key)
-        for f in loose:
-            t = Trace.load(f)
-            out.setdefault(str(t.meta.get("policy", f.stem)), []).append(t)
-    if not out:
-        raise FileNotFoundError(f"{trace_dir}: no *.npz traces found")
-    return out
 
 
 # --------------------------------------------------------------------------- results.json
@@ -173,26 +104,25 @@ def _fault_line(f: FaultInfo) -> str:
     )
 
 
-def render_markdown(res: Results) -> str:
-    sc = res.scenario
+def _md_title(res: Results) -> str:
     verdict = ""
     if res.slo is not None:
         verdict = " — SLO ✅ passed" if res.slo.passed else " — SLO ❌ failed"
         if set(res.slo.judged) != set(res.policies):
             verdict += f" (judged: {', '.join(res.slo.judged)}; the others are compared only)"
-    lines = [f"### breakerlab · {sc.name}{verdict}", "", _headline(res)]
-    if res.faults:
-        lines.append("")
-        lines.append("Faults: " + "; ".join(_fault_line(f) for f in res.faults))
+    return f"### breakerlab · {res.scenario.name}{verdict}"
+
+
+def _md_summary(res: Results) -> list[str]:
+    """The PR-comment table: one row per policy, the first org fault's failover columns."""
+    sc = res.scenario
     first = _org_faults(res)[0] if _org_faults(res) else None
-    lines.append("")
     head = ["policy", "success", "session success", "p99 latency", "attempts / request"]
     if first is not None:
         head += [f"failover ({first.label})", "detection", "recovery", "wasted attempts"]
     if res.slo is not None:
         head.append("SLO")
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for name, pr in res.policies.items():
         o = pr.overall
         row = [
@@ -213,93 +143,95 @@ def render_markdown(res: Results) -> str:
         if res.slo is not None:
             row.append(_policy_verdict(res, name))
         lines.append("| " + " | ".join(row) + " |")
-    if len(res.faults) > 1 or (res.faults and first is None):
-        lines += ["", "<details><summary>Per fault</summary>", ""]
-        lines.append(
-            "| fault | policy | success during | failover worst / median pod | detection | "
-            "recovery | user-visible failures | wasted attempts |"
+    return lines
+
+
+def _md_fault_row(res: Results, f: FaultInfo, name: str, pr: PolicyResult) -> str:
+    fr = pr.faults[f.index]
+    ends = f.end < res.scenario.duration
+    if f.org_fault:
+        org = (
+            f"{fmt_stat(fr.failover_time_max, 'duration')} / "
+            f"{fmt_stat(fr.failover_time_median, 'duration')} | "
+            f"{fmt_stat(fr.detection_time, 'duration')} | "
+            f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
         )
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
-        for f in res.faults:
-            for name, pr in res.policies.items():
-                fr = pr.faults[f.index]
-                org = f.org_fault
-                ends = f.end < sc.duration
-                lines.append(
-                    f"| {f.label} | `{name}` | "
-                    f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
-                    + (
-                        f"{fmt_stat(fr.failover_time_max, 'duration')} / "
-                        f"{fmt_stat(fr.failover_time_median, 'duration')} | "
-                        f"{fmt_stat(fr.detection_time, 'duration')} | "
-                        f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
-                        if org
-                        else "n/a | n/a | n/a | "
-                    )
-                    + f"{fmt_stat(fr.user_visible_failures, 'count')} | "
-                    + (f"{fmt_stat(fr.wasted_attempts, 'count')} |" if org else "n/a |")
-                )
-        lines += ["", "</details>"]
-    if res.slo is not None:
-        failed = [c for c in res.slo.checks if not c.passed]
-        lines.append("")
-        if failed:
-            judged = set(res.slo.judged)
-            n_judged = sum(c.policy in judged for c in failed)
-            whose = "" if n_judged == len(failed) else (
-                f" ({n_judged} in judged policies)" if n_judged else " (none in judged policies)"
-            )
-            lines.append(f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed{whose}**")
-            lines.append("")
-            for c in failed:
-                where = c.phase + (f" {c.fault}" if c.fault else "")
-                note = f" ({c.note})" if c.note else ""
-                lines.append(
-                    f"- ❌ `{c.policy}` {c.metric} [{where}] = {format_metric(c.metric, c.value, precise=True)}, "
-                    f"needs {c.threshold}{note}"
-                )
-        else:
-            lines.append(f"**SLO: all {len(res.slo.checks)} checks passed**")
-    n = max(len(p.seeds) for p in res.policies.values())
-    lines += [
-        "",
-        f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>",
-    ]
-    lines[-1] += (
-        f"Failover = onset → last regular attempt on the faulted target (worst pod). "
-        f"results.json schema {SCHEMA_VERSION}.</sub>"
+    else:
+        org = "n/a | n/a | n/a | "
+    return (
+        f"| {f.label} | `{name}` | "
+        f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
+        + org
+        + f"{fmt_stat(fr.user_visible_failures, 'count')} | "
+        + (f"{fmt_stat(fr.wasted_attempts, 'count')} |" if f.org_fault else "n/a |")
     )
+
+
+def _md_per_fault(res: Results) -> list[str]:
+    """Every fault and policy, folded: shown when the summary's one fault column is not enough."""
+    if not (len(res.faults) > 1 or (res.faults and not _org_faults(res))):
+        return []
+    lines = [
+        "",
+        "<details><summary>Per fault</summary>",
+        "",
+        "| fault | policy | success during | failover worst / median pod | detection | "
+        "recovery | user-visible failures | wasted attempts |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in res.faults:
+        lines += [_md_fault_row(res, f, name, pr) for name, pr in res.policies.items()]
+    return [*lines, "", "</details>"]
+
+
+def _md_slo(res: Results) -> list[str]:
+    """The SLO verdict; each failed check with its value and threshold."""
+    if res.slo is None:
+        return []
+    failed = [c for c in res.slo.checks if not c.passed]
+    if not failed:
+        return ["", f"**SLO: all {len(res.slo.checks)} checks passed**"]
+    judged = set(res.slo.judged)
+    n_judged = sum(c.policy in judged for c in failed)
+    whose = "" if n_judged == len(failed) else (
+        f" ({n_judged} in judged policies)" if n_judged else " (none in judged policies)"
+    )
+    lines = ["", f"**SLO: {len(failed)} of {len(res.slo.checks)} checks failed{whose}**", ""]
+    for c in failed:
+        where = c.phase + (f" {c.fault}" if c.fault else "")
+        note = f" ({c.note})" if c.note else ""
+        value = format_metric(c.metric, c.value, precise=True)
+        lines.append(f"- ❌ `{c.policy}` {c.metric} [{where}] = {value}, needs {c.threshold}{note}")
+    return lines
+
+
+def _md_footnote(res: Results) -> str:
+    n = max(len(p.seeds) for p in res.policies.values())
+    return (
+        (f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>")
+        + "Failover = onset → last regular attempt on the faulted target (worst pod). "
+        + f"results.json schema {SCHEMA_VERSION}.</sub>"
+    )
+
+
+def render_markdown(res: Results) -> str:
+    """``summary.md``: title and verdict, the run, its faults, the summary table, the SLO."""
+    lines = [_md_title(res), "", _headline(res)]
+    if res.faults:
+        lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
+    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), "", _md_footnote(res)]
     return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- html
 
-_CSS = """
-body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;
- color:#1d1d1f;max-width:1180px;margin:24px auto;padding:0 20px;background:#fff}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 8px;border-bottom:1px solid #ddd;
- padding-bottom:4px}h3{font-size:15px;margin:20px 0 6px}
-.muted{color:#666}.badge{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600;
- font-size:13px;margin-left:8px;vertical-align:middle}.pass{background:#e3f5e1;color:#1a7f37}
-.fail{background:#fde7e9;color:#c21d2f}.none{background:#eee;color:#555}
-table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}th,td{padding:5px 9px;
- border-bottom:1px solid #e5e5e5;text-align:right;vertical-align:top}th{background:#f6f8fa;
- text-align:right;font-weight:600}td:first-child,th:first-child{text-align:left}
-td.l,th.l{text-align:left}tr.bad td{background:#fff5f5}code{background:#f3f3f3;padding:1px 4px;
- border-radius:3px;font-size:12px}figure{margin:16px 0 26px}figure img{max-width:100%;
- border:1px solid #eee}figcaption{color:#555;font-size:13px;margin-top:4px}
-.facts td{text-align:left}.facts td:first-child{color:#666;padding-right:18px}
-.slack{border:1px solid #e1e1e1;border-radius:8px;padding:4px 0;max-width:640px;background:#fff}
-.msg{display:flex;gap:10px;padding:8px 14px}.msg:hover{background:#f8f8f8}
-.avatar{width:36px;height:36px;border-radius:6px;background:#4a154b;color:#fff;font-weight:700;
- display:flex;align-items:center;justify-content:center;flex:none;font-size:13px}
-.who{font-weight:700}.app{font-size:10px;background:#e8e8e8;color:#555;border-radius:3px;
- padding:1px 4px;margin:0 6px;font-weight:600}.when{color:#616061;font-size:12px}
-.body{white-space:pre-wrap;font-size:14px;margin-top:2px;border-left:4px solid #ccc;
- padding-left:10px}.body.OPENED{border-color:#e01e5a}.body.CLOSED{border-color:#2eb67d}
-.body.HALF_OPEN{border-color:#ecb22e}.body b{font-weight:700}
-details{margin:8px 0}summary{cursor:pointer;font-weight:600}
-"""
+#: the page's templates (reports/templates/*.html.j2); every value a section passes is escaped
+_TEMPLATES = Environment(
+    loader=PackageLoader("reports", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
 
 _CAPTIONS = {
     "success_rate": "Share of user requests that ended 2xx, per time bin. Shaded: fault windows. "
@@ -313,122 +245,58 @@ _CAPTIONS = {
     "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
     "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
 }
+ALERT_LIMIT = 120  # OPENED/CLOSED messages shown per policy
 
 
-def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _table(
-    head: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    classes: Sequence[str] = (),
-    left: int = 1,
-) -> str:
-    th = "".join(f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(head))
-    body = []
-    for k, r in enumerate(rows):
-        cls = f' class="{classes[k]}"' if k < len(classes) and classes[k] else ""
-        tds = "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
-        body.append(f"<tr{cls}>{tds}</tr>")
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
-
-
-def _alerts_html(trace: Any, limit: int = 120) -> str:
-    from multiorg.alerts import BreakerEvent, EventKind
-
-    ev = trace.events
-    n = len(ev["time"])
-    if not n:
-        return '<p class="muted">No breaker events.</p>'
-    meta = trace.meta
-    orgs = [str(o) for o in meta.get("orgs", [])]
-    vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
-    models = [str(m) for m in meta.get("models") or ["model"]]
-    epoch = float(meta.get("start_epoch", 0.0) or 0.0)
-    kinds = ("OPENED", "HALF_OPEN", "CLOSED")
-    order = np.lexsort((np.arange(n), ev["time"]))
-    shown = [int(i) for i in order if int(ev["kind"][i]) != 1]
-    half = n - len(shown)
-    msgs = []
-    for i in shown[:limit]:
-        o, m, k = int(ev["org"][i]), int(ev["model"][i]), int(ev["kind"][i])
-        event = BreakerEvent(
-            kind=EventKind(kinds[k]),
-            org=orgs[o] if o < len(orgs) else str(o),
-            model=models[m] if m < len(models) else str(m),
-            vendor=vendors[o] if o < len(vendors) else "",
-            time=epoch + float(ev["time"][i]),
-            failure_count=int(ev["failure_count"][i]),
-            block_duration=float(ev["block_duration"][i]),
-            retry_cycles=int(ev["retry_cycles"][i]),
-            pod=f"pod-{int(ev['pod'][i])}",
-        )
-        first, _, rest = event.text().partition("\n")
-        when = datetime.fromtimestamp(event.time, tz=UTC).strftime("%-I:%M %p")
-        msgs.append(
-            f'<div class="msg"><div class="avatar">AI</div><div><span class="who">AI Notifications'
-            f'</span><span class="app">APP</span><span class="when">{_e(when)} · '
-            f"{_e(event.pod)} · sim {_e(fmt_clock(float(ev['time'][i])))}</span>"
-            f'<div class="body {kinds[k]}"><b>{_e(first)}</b>\n{_e(rest)}</div></div></div>'
-        )
-    more = []
-    if len(shown) > limit:
-        more.append(f"{len(shown) - limit} more OPENED/CLOSED alerts not shown")
-    if half:
-        more.append(f"{half} HALF_OPEN transitions (probes) not posted, as in production")
-    tail = f'<p class="muted">{_e("; ".join(more))}.</p>' if more else ""
-    return f'<div class="slack">{"".join(msgs)}</div>{tail}'
-
-
-def _params_html(pr: PolicyResult) -> str:
-    if not pr.params:
-        return '<span class="muted">no parameters</span>'
-    return "<br>".join(f"<code>{_e(k)}</code> = {_e(json.dumps(v))}" for k, v in pr.params.items())
-
-
-def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapping[str, Any] | None = None,
-                traces_at: str = TRACE_DIR + "/") -> str:
+def _header(res: Results) -> dict[str, Any]:
+    """Title, SLO badge, the run in one line, the scenario's description and its facts."""
     sc = res.scenario
     if res.slo is None:
-        badge = '<span class="badge none">no SLO</span>'
-    elif res.slo.passed:
-        badge = '<span class="badge pass">SLO passed</span>'
+        badge_class, badge = "none", "no SLO"
     else:
-        badge = '<span class="badge fail">SLO failed</span>'
-    if res.slo is not None and set(res.slo.judged) != set(res.policies):
-        badge += f' <span class="muted">judged: {_e(", ".join(res.slo.judged))} (the others are compared only)</span>'
-    parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>breakerlab · {_e(sc.name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(sc.name)} {badge}</h1>",
-        f'<p class="muted">breakerlab report · {_e(_headline(res))}</p>',
-    ]
-    if sc.description:
-        parts.append(f"<p>{_e(sc.description)}</p>")
+        badge_class, badge = ("pass", "SLO passed") if res.slo.passed else ("fail", "SLO failed")
+    judged = res.slo is not None and set(res.slo.judged) != set(res.policies)
     start = datetime.fromtimestamp(sc.start_epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     orgs = ", ".join(f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False))
-    facts = [
-        ("simulated", f"{fmt_duration(sc.duration)} from {start}"),
-        ("pods", f"{sc.pods}" + (f", breaker state {sc.state}" if sc.state else "")),
-        ("orgs", orgs),
-        ("models", ", ".join(sc.models)),
-        ("seeds", ", ".join(map(str, res.seeds))),
-        ("mode", sc.mode or "\u2013"),
-        ("policies", ", ".join(res.policies)),
-    ]
-    parts.append(
-        '<table class="facts">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in facts) + "</table>"
-    )
+    return {
+        "name": sc.name,
+        "badge_class": badge_class,
+        "badge": badge,
+        "judged": ", ".join(res.slo.judged) if judged and res.slo is not None else "",
+        "headline": _headline(res),
+        "description": sc.description,
+        "facts": [
+            ("simulated", f"{fmt_duration(sc.duration)} from {start}"),
+            ("pods", f"{sc.pods}" + (f", breaker state {sc.state}" if sc.state else "")),
+            ("orgs", orgs),
+            ("models", ", ".join(sc.models)),
+            ("seeds", ", ".join(map(str, res.seeds))),
+            ("mode", sc.mode or "\u2013"),
+            ("policies", ", ".join(res.policies)),
+        ],
+    }
 
-    # summary table
-    parts.append("<h2>Summary</h2>")
+
+def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -> list[str]:
+    o = pr.overall
+    row = [
+        fmt_stat(o.success_rate, "rate"),
+        fmt_stat(o.session_success_rate, "rate"),
+        f"{fmt_stat(o.latency_p50, 'duration')} / {fmt_stat(o.latency_p99, 'duration')}",
+        fmt_stat(o.retry_amplification, "ratio"),
+    ]
+    for f in ofaults:
+        fr = pr.faults[f.index]
+        row += [
+            fmt_stat(fr.failover_time_max, "duration"),
+            fmt_stat(fr.detection_time, "duration"),
+            fmt_stat(fr.recovery_time, "duration") if f.end < res.scenario.duration else "n/a",
+        ]
+    return [*row, fmt_stat(pr.wasted_attempts, "count"), fmt_stat(pr.alerts.opened, "count")]
+
+
+def _summary(res: Results) -> dict[str, Any]:
+    """One row per policy: the headline numbers, each org fault's failover, the SLO verdict."""
     ofaults = _org_faults(res)
     head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request"]
     for f in ofaults:
@@ -438,239 +306,247 @@ def render_html(res: Results, charts: Mapping[str, Sequence[Path]], traces: Mapp
         head.append("SLO")
     rows, classes = [], []
     for name, pr in res.policies.items():
-        o = pr.overall
-        row = [
-            f"<b>{_e(name)}</b>",
-            _e(fmt_stat(o.success_rate, "rate")),
-            _e(fmt_stat(o.session_success_rate, "rate")),
-            _e(f"{fmt_stat(o.latency_p50, 'duration')} / {fmt_stat(o.latency_p99, 'duration')}"),
-            _e(fmt_stat(o.retry_amplification, "ratio")),
-        ]
-        for f in ofaults:
-            fr = pr.faults[f.index]
-            row += [
-                _e(fmt_stat(fr.failover_time_max, "duration")),
-                _e(fmt_stat(fr.detection_time, "duration")),
-                _e(fmt_stat(fr.recovery_time, "duration") if f.end < sc.duration else "n/a"),
-            ]
-        row += [
-            _e(fmt_stat(pr.wasted_attempts, "count")),
-            _e(fmt_stat(pr.alerts.opened, "count")),
-        ]
         verdict = _policy_verdict(res, name)
-        if res.slo is not None:
-            row.append(_e(verdict))
-        rows.append(row)
+        rows.append([name, *_summary_row(res, pr, ofaults), *([verdict] if res.slo is not None else [])])
         classes.append("bad" if verdict.startswith("❌") else "")
-    parts.append(_table(head, rows, classes=classes))
     n = max(len(p.seeds) for p in res.policies.values())
-    parts.append(
-        '<p class="muted">'
-        + ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
+    note = (
+        ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
         + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted "
         "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
-        "successful "
-        "regular attempt on the target.</p>"
+        "successful regular attempt on the target."
     )
+    return {"head": head, "rows": rows, "classes": classes, "note": note}
 
-    # SLO checks
-    if res.slo is not None:
-        parts.append("<h2>SLO checks</h2>")
-        rows, classes = [], []
-        for c in res.slo.checks:
-            rows.append(
-                [
-                    _e(c.policy),
-                    _e(c.metric),
-                    _e(c.phase + (f": {c.fault}" if c.fault else "")),
-                    _e(format_metric(c.metric, c.value, precise=True)),
-                    _e(c.threshold),
-                    "✅" if c.passed else "❌",
-                    _e(c.note),
-                ]
-            )
-            classes.append("" if c.passed else "bad")
-        parts.append(
-            _table(
-                ["policy", "metric", "phase", "value", "threshold", "ok", "note"],
-                rows,
-                classes=classes,
-                left=3,
-            )
-        )
 
-    # charts
-    parts.append("<h2>Charts</h2>")
+def _slo_checks(res: Results) -> dict[str, Any] | None:
+    """Every SLO check: policy, metric, phase, measured value, threshold, verdict."""
+    if res.slo is None:
+        return None
+    rows = [
+        [
+            c.policy,
+            c.metric,
+            c.phase + (f": {c.fault}" if c.fault else ""),
+            format_metric(c.metric, c.value, precise=True),
+            c.threshold,
+            "✅" if c.passed else "❌",
+            c.note,
+        ]
+        for c in res.slo.checks
+    ]
+    return {
+        "head": ["policy", "metric", "phase", "value", "threshold", "ok", "note"],
+        "rows": rows,
+        "classes": ["" if c.passed else "bad" for c in res.slo.checks],
+    }
+
+
+def _charts(charts: Mapping[str, Sequence[Path]]) -> list[dict[str, str]]:
+    """Each chart as an embedded PNG with its caption and a link to its SVG."""
+    out = []
     for name in CHARTS:
         paths = charts.get(name) or []
         png = next((p for p in paths if p.suffix == ".png"), None)
         if png is None or not png.exists():
             continue
         svg = next((p for p in paths if p.suffix == ".svg"), None)
-        link = f' <a href="{CHART_DIR}/{_e(svg.name)}">SVG</a>' if svg else ""
-        parts.append(f"<figure>{_img(png)}<figcaption>{_e(_CAPTIONS.get(name, ''))}{link}</figcaption></figure>")
+        out.append({
+            "name": png.stem,
+            "png_base64": base64.b64encode(png.read_bytes()).decode("ascii"),
+            "caption": _CAPTIONS.get(name, ""),
+            "svg": f"{CHART_DIR}/{svg.name}" if svg else "",
+        })
+    return out
 
-    # faults
-    parts.append("<h2>Faults</h2>")
-    if res.faults:
-        parts.append(
-            _table(
-                ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
-                [
-                    [
-                        _e(f.label),
-                        _e(f.kind),
-                        _e(f.target),
-                        _e(", ".join(f.orgs) or "\u2013"),
-                        _e(fmt_clock(f.start)),
-                        _e(fmt_clock(f.end)),
-                        _e(fmt_duration(f.end - f.start)),
-                        "yes" if f.org_fault else "no",
-                    ]
-                    for f in res.faults
-                ],
-                left=4,
-            )
-        )
-        for f in res.faults:
-            parts.append(f"<h3>{_e(f.label)}</h3>")
-            head = [
-                "policy",
-                "success before",
-                "during",
-                "after",
-                "session success during",
-                "user-visible failures",
-            ]
-            if f.org_fault:
-                head += [
-                    "failover worst pod",
-                    "median pod",
-                    "detection",
-                    "recovery",
-                    "all breakers closed",
-                    "wasted attempts (probes)",
-                    "opens",
-                ]
-            rows = []
-            for name, pr in res.policies.items():
-                fr = pr.faults[f.index]
-                ph = fr.phases
-                row = [
-                    f"<b>{_e(name)}</b>",
-                    _e(fmt_stat(ph["before"].success_rate, "rate")),
-                    _e(fmt_stat(ph["during"].success_rate, "rate")),
-                    _e(fmt_stat(ph["after"].success_rate, "rate")),
-                    _e(fmt_stat(ph["during"].session_success_rate, "rate")),
-                    _e(fmt_stat(fr.user_visible_failures, "count")),
-                ]
-                if f.org_fault:
-                    ends = f.end < sc.duration
-                    row += [
-                        _e(fmt_stat(fr.failover_time_max, "duration")),
-                        _e(fmt_stat(fr.failover_time_median, "duration")),
-                        _e(fmt_stat(fr.detection_time, "duration")),
-                        _e(fmt_stat(fr.recovery_time, "duration") if ends else "n/a"),
-                        _e(fmt_stat(fr.close_time, "duration") if ends else "n/a"),
-                        _e(f"{fmt_stat(fr.wasted_attempts, 'count')} ({fmt_stat(fr.wasted_probes, 'count')})"),
-                        _e(fmt_stat(fr.opens, "count")),
-                    ]
-                rows.append(row)
-            parts.append(_table(head, rows))
-    else:
-        parts.append('<p class="muted">The scenario injects no faults.</p>')
 
-    # policies
-    parts.append("<h2>Policies</h2>")
-    parts.append(
-        _table(
-            [
-                "policy",
-                "parameters",
-                "seeds",
-                "requests / run",
-                "alerts opened / closed",
-                "open→closed cycles",
-            ],
-            [
-                [
-                    f"<b>{_e(n)}</b>",
-                    _params_html(pr),
-                    _e(", ".join(map(str, pr.seeds))),
-                    _e(fmt_stat(pr.overall.requests, "count")),
-                    _e(f"{fmt_stat(pr.alerts.opened, 'count')} / {fmt_stat(pr.alerts.closed, 'count')}"),
-                    _e(fmt_stat(pr.alerts.cycles, "count")),
-                ]
-                for n, pr in res.policies.items()
-            ],
-            left=2,
-        )
-    )
-    parts.append("<h3>Breakers</h3>")
+def _fault_rows(res: Results, f: FaultInfo) -> list[list[str]]:
     rows = []
+    ends = f.end < res.scenario.duration
     for name, pr in res.policies.items():
-        for b in pr.breakers:
-            rows.append(
-                [
-                    _e(name),
-                    _e(b.org),
-                    _e(b.model),
-                    _e("shared" if b.pod is None else f"pod-{b.pod}"),
-                    _e(fmt_stat(b.time_open, "duration")),
-                    _e(fmt_stat(b.time_half_open, "duration")),
-                    _e(fmt_stat(b.opened, "count")),
-                    _e(fmt_stat(b.cycles, "count")),
-                ]
-            )
-    if rows:
-        parts.append(
-            _table(
-                [
-                    "policy",
-                    "org",
-                    "model",
-                    "state",
-                    "time open",
-                    "time half-open",
-                    "opened",
-                    "cycles",
-                ],
-                rows,
-                left=4,
-            )
-        )
-    else:
-        parts.append('<p class="muted">No breaker ever left the closed state.</p>')
+        fr = pr.faults[f.index]
+        ph = fr.phases
+        row = [
+            name,
+            fmt_stat(ph["before"].success_rate, "rate"),
+            fmt_stat(ph["during"].success_rate, "rate"),
+            fmt_stat(ph["after"].success_rate, "rate"),
+            fmt_stat(ph["during"].session_success_rate, "rate"),
+            fmt_stat(fr.user_visible_failures, "count"),
+        ]
+        if f.org_fault:
+            row += [
+                fmt_stat(fr.failover_time_max, "duration"),
+                fmt_stat(fr.failover_time_median, "duration"),
+                fmt_stat(fr.detection_time, "duration"),
+                fmt_stat(fr.recovery_time, "duration") if ends else "n/a",
+                fmt_stat(fr.close_time, "duration") if ends else "n/a",
+                f"{fmt_stat(fr.wasted_attempts, 'count')} ({fmt_stat(fr.wasted_probes, 'count')})",
+                fmt_stat(fr.opens, "count"),
+            ]
+        rows.append(row)
+    return rows
 
-    # alert log
-    if traces:
-        parts.append("<h2>Alert log</h2>")
-        parts.append(
-            '<p class="muted">Breaker alerts as the Slack channel would have shown them '
-            "(first seed of each policy).</p>"
-        )
-        first_open = True
-        for name, runs in traces.items():
-            runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
-            n_ev = len(runs[0].events["time"])
-            attr = " open" if n_ev and first_open else ""
-            first_open = first_open and not n_ev
-            parts.append(
-                f"<details{attr}><summary>{_e(name)} — {n_ev} breaker event(s), seed "
-                f"{_e(runs[0].meta.get('seed', 0))}</summary>"
-            )
-            parts.append(_alerts_html(runs[0]))
-            parts.append("</details>")
 
-    parts.append(
-        '<p class="muted" style="margin-top:40px">Numbers: '
-        '<a href="results.json">results.json</a> '
-        f'(schema {SCHEMA_VERSION}) · <a href="summary.md">summary.md</a> · traces in '
-        f"<code>{_e(traces_at)}</code> (re-render without re-running: "
-        "<code>breakerlab report DIR</code>).</p>"
+_FAULT_HEAD = ["policy", "success before", "during", "after", "session success during", "user-visible failures"]
+_ORG_FAULT_HEAD = [
+    "failover worst pod",
+    "median pod",
+    "detection",
+    "recovery",
+    "all breakers closed",
+    "wasted attempts (probes)",
+    "opens",
+]
+
+
+def _faults(res: Results) -> dict[str, Any]:
+    """The fault list, then one table per fault: each policy before, during and after it."""
+    if not res.faults:
+        return {"table": None, "each": []}
+    table = {
+        "head": ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
+        "rows": [
+            [
+                f.label,
+                f.kind,
+                f.target,
+                ", ".join(f.orgs) or "\u2013",
+                fmt_clock(f.start),
+                fmt_clock(f.end),
+                fmt_duration(f.end - f.start),
+                "yes" if f.org_fault else "no",
+            ]
+            for f in res.faults
+        ],
+    }
+    each = [
+        {
+            "label": f.label,
+            "head": _FAULT_HEAD + (_ORG_FAULT_HEAD if f.org_fault else []),
+            "rows": _fault_rows(res, f),
+        }
+        for f in res.faults
+    ]
+    return {"table": table, "each": each}
+
+
+def _policies(res: Results) -> dict[str, Any]:
+    """Each policy's parameters, seeds and alert counts; then every breaker that left closed."""
+    rows = [
+        {
+            "name": name,
+            "params": [(k, json.dumps(v)) for k, v in pr.params.items()],
+            "cells": [
+                ", ".join(map(str, pr.seeds)),
+                fmt_stat(pr.overall.requests, "count"),
+                f"{fmt_stat(pr.alerts.opened, 'count')} / {fmt_stat(pr.alerts.closed, 'count')}",
+                fmt_stat(pr.alerts.cycles, "count"),
+            ],
+        }
+        for name, pr in res.policies.items()
+    ]
+    breakers = [
+        [
+            name,
+            b.org,
+            b.model,
+            "shared" if b.pod is None else f"pod-{b.pod}",
+            fmt_stat(b.time_open, "duration"),
+            fmt_stat(b.time_half_open, "duration"),
+            fmt_stat(b.opened, "count"),
+            fmt_stat(b.cycles, "count"),
+        ]
+        for name, pr in res.policies.items()
+        for b in pr.breakers
+    ]
+    return {
+        "head": ["policy", "parameters", "seeds", "requests / run", "alerts opened / closed", "open→closed cycles"],
+        "rows": rows,
+        "breakers": {
+            "head": ["policy", "org", "model", "state", "time open", "time half-open", "opened", "cycles"],
+            "rows": breakers,
+        },
+    }
+
+
+def _alert_message(trace: Any, i: int) -> dict[str, str]:
+    """Breaker event ``i`` of ``trace`` as the Slack message the production notifier posts."""
+    ev, meta = trace.events, trace.meta
+    orgs = [str(o) for o in meta.get("orgs", [])]
+    vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
+    models = [str(m) for m in meta.get("models") or ["model"]]
+    o, m, k = int(ev["org"][i]), int(ev["model"][i]), int(ev["kind"][i])
+    event = BreakerEvent(
+        kind=EventKind(EVENT_KINDS[k]),
+        org=orgs[o] if o < len(orgs) else str(o),
+        model=models[m] if m < len(models) else str(m),
+        vendor=vendors[o] if o < len(vendors) else "",
+        time=float(meta.get("start_epoch", 0.0) or 0.0) + float(ev["time"][i]),
+        failure_count=int(ev["failure_count"][i]),
+        block_duration=float(ev["block_duration"][i]),
+        retry_cycles=int(ev["retry_cycles"][i]),
+        pod=f"pod-{int(ev['pod'][i])}",
     )
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    title, _, rest = event.text().partition("\n")
+    return {
+        "when": datetime.fromtimestamp(event.time, tz=UTC).strftime("%-I:%M %p"),
+        "pod": event.pod,
+        "sim_time": fmt_clock(float(ev["time"][i])),
+        "kind": EVENT_KINDS[k],
+        "title": title,
+        "rest": rest,
+    }
+
+
+def _alert_log(policy: str, trace: Any, *, open_: bool) -> dict[str, Any]:
+    """One policy's alerts in time order; HALF_OPEN transitions are not posted, as in production."""
+    ev = trace.events
+    n = len(ev["time"])
+    order = np.lexsort((np.arange(n), ev["time"]))
+    shown = [int(i) for i in order if EVENT_KINDS[int(ev["kind"][i])] != "HALF_OPEN"]
+    more = []
+    if len(shown) > ALERT_LIMIT:
+        more.append(f"{len(shown) - ALERT_LIMIT} more OPENED/CLOSED alerts not shown")
+    if n - len(shown):
+        more.append(f"{n - len(shown)} HALF_OPEN transitions (probes) not posted, as in production")
+    return {
+        "policy": policy,
+        "n_events": n,
+        "seed": trace.meta.get("seed", 0),
+        "open": open_,
+        "messages": [_alert_message(trace, i) for i in shown[:ALERT_LIMIT]],
+        "more": "; ".join(more),
+    }
+
+
+def _alerts(traces: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The alert log of each policy's first seed; the first policy with alerts starts unfolded."""
+    logs: list[dict[str, Any]] = []
+    for name, runs in (traces or {}).items():
+        first = (list(runs) if isinstance(runs, (list, tuple)) else [runs])[0]
+        has_events = len(first.events["time"]) > 0
+        logs.append(_alert_log(name, first, open_=has_events and not any(log["open"] for log in logs)))
+    return logs
+
+
+def render_html(
+    res: Results,
+    charts: Mapping[str, Sequence[Path]],
+    traces: Mapping[str, Any] | None = None,
+    traces_at: str = TRACE_DIR + "/",
+) -> str:
+    """``report.html``: one section per template in reports/templates, charts embedded."""
+    return _TEMPLATES.get_template("report.html.j2").render(
+        header=_header(res),
+        summary=_summary(res),
+        slo=_slo_checks(res),
+        charts=_charts(charts),
+        faults=_faults(res),
+        policies=_policies(res),
+        alerts=_alerts(traces),
+        footer={"schema": SCHEMA_VERSION, "traces_at": traces_at},
+    )
 
 
 # --------------------------------------------------------------------------- entry points
@@ -725,10 +601,10 @@ def report_from_dir(
 
     ``out_dir`` defaults to the report directory the traces live in.
     """
-    root = _trace_root(trace_dir)
+    root = trace_root(trace_dir)
     traces = load_traces(root)
-    if slo is None and (root / MANIFEST).is_file():
-        slo = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("slo")
+    if slo is None:
+        slo = manifest_slo(root)
     if out_dir is None:
         out_dir = root.parent if root.name == TRACE_DIR else root
     traces_at = os.path.relpath(root, out_dir) + "/"
@@ -736,8 +612,6 @@ def report_from_dir(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
     if len(sys.argv) not in (2, 3):
         print("usage: python -m reports.render TRACE_DIR [OUT_DIR]", file=sys.stderr)
         raise SystemExit(2)

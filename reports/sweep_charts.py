@@ -24,6 +24,7 @@ import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from matplotlib import colormaps
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
+from .format import fmt_count, fmt_duration, fmt_param, fmt_rate
+
 __all__ = ["MAX_CATEGORIES", "METRICS", "heatmap", "sweep_heatmaps"]
 
 #: most distinct values shown as their own row/column before binning
@@ -45,33 +48,12 @@ BINS = 8
 _RC = {"font.size": 9, "axes.titlesize": 10}
 
 
-def _pct(v: float) -> str:
-    if v >= 1:
-        return "100%"
-    digits = min(3, max(1, math.ceil(-math.log10(max(1 - v, 1e-12))) - 1))
-    return f"{v * 100:.{digits}f}%"
-
-
-def _dur(v: float) -> str:
-    if v < 1:
-        return f"{v * 1000:.0f}ms"
-    if v < 120:
-        return f"{v:.3g}s"
-    if v < 7200:
-        return f"{v / 60:.3g}m"
-    return f"{v / 3600:.3g}h"
-
-
-def _num(v: float) -> str:
-    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-
-
 #: metric → (title, direction, cell formatter)
 METRICS: dict[str, tuple[str, str, Any]] = {
-    "success_rate": ("success rate (higher is better)", "max", _pct),
-    "failover_time": ("failover time (lower is better)", "min", _dur),
-    "wasted_attempts": ("wasted attempts per run (lower is better)", "min", _num),
-    "flapping": ("flapping: open→close cycles per run (lower is better)", "min", _num),
+    "success_rate": ("success rate (higher is better)", "max", fmt_rate),
+    "failover_time": ("failover time (lower is better)", "min", partial(fmt_duration, compact=True)),
+    "wasted_attempts": ("wasted attempts per run (lower is better)", "min", fmt_count),
+    "flapping": ("flapping: open→close cycles per run (lower is better)", "min", fmt_count),
 }
 
 
@@ -82,7 +64,7 @@ def _is_num(v: Any) -> bool:
 def _categories(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[str], list[int]]:
     """Tick labels of a parameter's rows/columns and each point's index among them."""
     values = [p["params"].get(name) for p in points]
-    labels = [str((p.get("labels") or {}).get(name, _fmt(p["params"].get(name)))) for p in points]
+    labels = [str((p.get("labels") or {}).get(name, fmt_param(p["params"].get(name)))) for p in points]
     keys = [repr(v) for v in values]
     distinct = list(dict.fromkeys(keys))
     numeric = all(_is_num(v) for v in values)
@@ -91,7 +73,7 @@ def _categories(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[st
         lo, hi = float(arr.min()), float(arr.max())
         edges = np.linspace(lo, hi, BINS + 1)
         idx = np.clip(np.searchsorted(edges, arr, side="right") - 1, 0, BINS - 1)
-        ticks = [f"{_fmt(float(edges[i]))}-{_fmt(float(edges[i + 1]))}" for i in range(BINS)]
+        ticks = [f"{fmt_param(float(edges[i]), 4)}-{fmt_param(float(edges[i + 1]), 4)}" for i in range(BINS)]
         return ticks, [int(i) for i in idx]
     order = sorted(distinct, key=lambda k: float(values[keys.index(k)])) if numeric else distinct
     pos = {k: i for i, k in enumerate(order)}
@@ -99,14 +81,71 @@ def _categories(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[st
     return ticks, [pos[k] for k in keys]
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
+
+
+def _cell_means(pts: Sequence[Mapping[str, Any]], metric: str, yi: Sequence[int], xi: Sequence[int],
+                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean per cell, runs per cell, cells where some run never got there: inf)."""
+    sums = np.zeros(shape)
+    counts = np.zeros(shape, dtype=int)
+    never = np.zeros(shape, dtype=bool)
+    for p, i, j in zip(pts, yi, xi, strict=True):
+        v = (p.get("metrics") or {}).get(metric)
+        if v is None:
+            continue
+        v = float(v)
+        if math.isinf(v):
+            never[i, j] = True
+            counts[i, j] += 1
+            continue
+        sums[i, j] += v
+        counts[i, j] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grid = np.where((counts > 0) & ~never, sums / np.maximum(counts, 1), np.nan)
+    return grid, counts, never
+
+
+def _color_range(grid: np.ndarray, metric: str) -> tuple[float, float]:
+    finite = grid[np.isfinite(grid)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 1.0
+    if vmax <= vmin:  # one value everywhere: a narrow band around it
+        eps = max(abs(vmin) * 0.01, 1e-6)
+        vmin, vmax = vmin - eps, vmax + eps
+        if metric == "success_rate":  # a rate stays within [0, 1]; 100 % everywhere shows as good
+            vmin, vmax = max(0.0, vmin), min(1.0, vmax)
+    return vmin, vmax
+
+
+def _label_cells(ax: Any, im: Any, grid: np.ndarray, counts: np.ndarray, never: np.ndarray, fmt: Any) -> None:
+    """Each cell's value, in black or white by the shade under it ("never", "-": no runs)."""
+    rows, cols = grid.shape
+    if rows > 16 or cols > 16:
+        return
+    for i in range(rows):
+        for j in range(cols):
+            if never[i, j]:
+                text, color = "never", "#333333"
+            elif counts[i, j] == 0:
+                text, color = "-", "#777777"
+            else:
+                text = fmt(grid[i, j])
+                color = "black" if 0.25 < float(im.norm(grid[i, j])) < 0.8 else "white"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
+
+
+def _save_figure(fig: Any, out_dir: str | Path, base: str, formats: Sequence[str]) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in formats:
+        path = out / f"{base}.{f}"
+        fig.savefig(path, format=f, dpi=110, metadata={"Date": None} if f == "svg" else {})
+        paths.append(path)
+    plt.close(fig)
+    return paths
 
 
 def heatmap(
@@ -130,35 +169,10 @@ def heatmap(
     if not pts:
         raise ValueError(f"no point has parameter {x!r}" + (f" and {y!r}" if y else ""))
     xt, xi = _categories(pts, x)
-    if y is None:
-        yt, yi = [""], [0] * len(pts)
-    else:
-        yt, yi = _categories(pts, y)
-    sums = np.zeros((len(yt), len(xt)))
-    counts = np.zeros((len(yt), len(xt)), dtype=int)
-    never = np.zeros((len(yt), len(xt)), dtype=bool)
-    for p, i, j in zip(pts, yi, xi, strict=True):
-        v = (p.get("metrics") or {}).get(metric)
-        if v is None:
-            continue
-        v = float(v)
-        if math.isinf(v):
-            never[i, j] = True
-            counts[i, j] += 1
-            continue
-        sums[i, j] += v
-        counts[i, j] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        grid = np.where((counts > 0) & ~never, sums / np.maximum(counts, 1), np.nan)
-    finite = grid[np.isfinite(grid)]
+    yt, yi = ([""], [0] * len(pts)) if y is None else _categories(pts, y)
+    grid, counts, never = _cell_means(pts, metric, yi, xi, (len(yt), len(xt)))
     cmap = colormaps["RdYlGn" if direction == "max" else "RdYlGn_r"].with_extremes(bad="#d9d9d9")
-    vmin = float(finite.min()) if finite.size else 0.0
-    vmax = float(finite.max()) if finite.size else 1.0
-    if vmax <= vmin:  # one value everywhere: a narrow band around it
-        eps = max(abs(vmin) * 0.01, 1e-6)
-        vmin, vmax = vmin - eps, vmax + eps
-        if metric == "success_rate":  # a rate stays within [0, 1]; 100 % everywhere shows as good
-            vmin, vmax = max(0.0, vmin), min(1.0, vmax)
+    vmin, vmax = _color_range(grid, metric)
     with plt.rc_context(_RC):
         w = min(16.0, max(6.0, 2.6 + 0.85 * len(xt)))
         h = min(12.0, 1.9 + 0.55 * len(yt))
@@ -172,20 +186,7 @@ def heatmap(
             ax.set_ylabel(y)
         for spine in ax.spines.values():
             spine.set_visible(False)
-        norm = im.norm
-        for i in range(len(yt)):
-            for j in range(len(xt)):
-                if never[i, j]:
-                    text, color = "never", "#333333"
-                elif counts[i, j] == 0:
-                    text, color = "-", "#777777"
-                else:
-                    val = grid[i, j]
-                    text = fmt(val)
-                    shade = float(norm(val))
-                    color = "black" if 0.25 < shade < 0.8 else "white"
-                if len(xt) <= 16 and len(yt) <= 16:
-                    ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
+        _label_cells(ax, im, grid, counts, never, fmt)
         if highlight is not None:
             sel = [k for k, p in enumerate(pts) if p["params"].get(x) == highlight.get(x)
                    and (y is None or p["params"].get(y) == highlight.get(y))]
@@ -197,18 +198,9 @@ def heatmap(
         others = "; mean over the other parameters" if _other_params(pts, x, y) else ""
         note = "; outlined: recommended" if highlight is not None else ""
         width = max(40, int(w * 11))
-        lines = textwrap.wrap(title, width) + textwrap.wrap(f"{sub}{others}{note}", width)
-        ax.set_title("\n".join(lines))
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        ax.set_title("\n".join(textwrap.wrap(title, width) + textwrap.wrap(f"{sub}{others}{note}", width)))
         base = name or f"heatmap_{metric}__{_slug(x)}" + (f"__{_slug(y)}" if y else "")
-        paths = []
-        for f in formats:
-            path = out / f"{base}.{f}"
-            fig.savefig(path, format=f, dpi=110, metadata={"Date": None} if f == "svg" else {})
-            paths.append(path)
-        plt.close(fig)
-    return paths
+        return _save_figure(fig, out_dir, base, formats)
 
 
 def _other_params(points: Sequence[Mapping[str, Any]], x: str, y: str | None) -> bool:

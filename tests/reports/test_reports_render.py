@@ -14,13 +14,9 @@ from multiorg.alerts import BreakerEvent, EventKind
 from reports import charts
 from reports.format import fmt_duration, fmt_rate
 from reports.metrics import compute_results
-from reports.render import (
-    load_traces,
-    report_from_dir,
-    save_traces,
-    write_report,
-)
+from reports.render import report_from_dir, write_report
 from reports.schema import SCHEMA_PATH, SCHEMA_VERSION, schema_text
+from reports.trace_dir import load_traces, save_traces
 
 OK, QUOTA = 0, 2
 OPENED, HALF_OPEN, CLOSED = 0, 1, 2
