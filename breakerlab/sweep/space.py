@@ -15,9 +15,9 @@ import numpy as np
 from multiorg.breakers.registry import POLICIES, PRESETS, make_policy
 from multiorg.errors import ConfigError
 from multiorg.units import seconds
+from reports.format import fmt_duration, fmt_param
 
 from ..errors import SweepError
-from ..spec_text import duration_text, value_text
 
 __all__ = [
     "MAX_AXIS_VALUES",
@@ -98,8 +98,8 @@ class Axis:
             if v == value:
                 return lab
         if self.duration and isinstance(value, (int, float)):
-            return duration_text(float(value))
-        return value_text(value)
+            return fmt_duration(float(value), spec=True)
+        return fmt_param(value)
 
 
 def _scalar(tok: str) -> Any:
@@ -188,7 +188,7 @@ def parse_axis(text: str, policy: str) -> Axis:
             if count > MAX_AXIS_VALUES:
                 raise SweepError("grid", f"{spec}: {name}: {count} values (at most {MAX_AXIS_VALUES})")
             values = [round(lo + i * step, 10) for i in range(count)]
-        labels = [duration_text(float(v)) if duration else value_text(v) for v in values]
+        labels = [fmt_duration(float(v), spec=True) if duration else fmt_param(v) for v in values]
         canon = [_canonical(policy, name, v, spec, lab) for v, lab in zip(values, labels, strict=True)]
         if not values:  # continuous: check both ends
             for v, t in ((lo, lo_t), (hi, hi_t)):
@@ -289,7 +289,7 @@ def random_settings(axes: Sequence[Axis], n: int, seed: int = 0, policy: str | N
             assert a.lo is not None and a.hi is not None
             raw = float(rng.uniform(a.lo, a.hi))
             raw = float(f"{raw:.4g}")
-            lab = duration_text(raw) if a.duration else value_text(raw)
+            lab = fmt_duration(raw, spec=True) if a.duration else fmt_param(raw)
             value = _canonical(policy, a.name, raw, a.spec, lab) if policy else raw
             params[a.name], labels[a.name] = value, lab
         key = json.dumps(params, sort_keys=True)
