@@ -167,6 +167,9 @@ log = logging.getLogger("multiorg.stores.redis")
 _REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 # ... and a client without pub/sub (a stub, a proxy that refuses it)
 _NO_PUBSUB: tuple[type[BaseException], ...] = (*_REDIS_ERRORS, AttributeError, NotImplementedError)
+#: a pub/sub failure that already cost the full timeout: an outage (the GET after it must not pay
+#: a second one). A reset subscription alone is not: the GET decides.
+_TIMEOUTS: tuple[type[BaseException], ...] = (redis.TimeoutError, TimeoutError)
 
 _ABSENT: Any = object()
 
@@ -538,6 +541,8 @@ class RedisStore:
                 return value
         else:
             self._take_notices(now)  # subscribe before the GET: no change may fall in between
+        if self._local_now(now):  # taking the notices found Redis gone
+            return self._local.get_flag(k)
         try:
             self.round_trips += 1
             raw = self._client.get(k)
@@ -578,42 +583,53 @@ class RedisStore:
 
         False when there is no working subscription (the caller must GET): none could be opened,
         or reading it failed — then notices may have been lost, so every cached flag is dropped.
+        A timeout here is a Redis outage like any other (fallback at once: the GET that would
+        follow must not pay a second timeout).
         """
         with self._notice_lock:
-            sub = self._notices
-            if sub is None:
-                if now < self._subscribe_at:
-                    return False
-                try:
-                    self.round_trips += 1
-                    sub = self._client.pubsub()
-                    sub.subscribe(self._channel)
-                except _NO_PUBSUB:
-                    # no pub/sub here (down, refused, or a client without it): poll, retry later
-                    self._subscribe_at = now + self.fallback_retry
-                    return False
-                self._notices = sub
-                self._confirmations = 1
-                self._flag_cache.clear()  # cached before the subscription: unconfirmable
+            ok, outage = self._take_notices_locked(now)
+        if outage is not None:
+            self._failed(outage, now)  # (outside _notice_lock: _succeeded takes the locks the other way)
+        return ok
+
+    def _take_notices_locked(self, now: float) -> tuple[bool, BaseException | None]:
+        sub = self._notices
+        if sub is None:
+            if now < self._subscribe_at:
+                return False, None
             try:
-                # (not ignore_subscribe_messages: that returns None for a skipped confirmation,
-                # which would end this loop before the notices queued behind it)
-                while (msg := sub.get_message()) is not None:
-                    kind = msg.get("type")
-                    if kind == "message":
-                        self._flag_cache.pop(_text(msg.get("data")), None)
-                    elif kind == "subscribe":
-                        if self._confirmations > 0:
-                            self._confirmations -= 1
-                        else:
-                            # redis-py reconnected and resubscribed on its own (inside
-                            # get_message, raising nothing): notices sent meanwhile are lost
-                            self._flag_cache.clear()
-            except _REDIS_ERRORS:
-                self._drop_notices_locked()
+                self.round_trips += 1
+                sub = self._client.pubsub()
+                sub.subscribe(self._channel)
+            except _NO_PUBSUB as e:
+                # no pub/sub here (down, refused, or a client without it): poll, retry later
                 self._subscribe_at = now + self.fallback_retry
-                return False
-            return True
+                if sub is not None:
+                    with contextlib.suppress(Exception):  # its connection is broken or unused
+                        sub.close()
+                return False, e if isinstance(e, _TIMEOUTS) else None
+            self._notices = sub
+            self._confirmations = 1
+            self._flag_cache.clear()  # cached before the subscription: unconfirmable
+        try:
+            # (not ignore_subscribe_messages: that returns None for a skipped confirmation,
+            # which would end this loop before the notices queued behind it)
+            while (msg := sub.get_message()) is not None:
+                kind = msg.get("type")
+                if kind == "message":
+                    self._flag_cache.pop(_text(msg.get("data")), None)
+                elif kind == "subscribe":
+                    if self._confirmations > 0:
+                        self._confirmations -= 1
+                    else:
+                        # redis-py reconnected and resubscribed on its own (inside
+                        # get_message, raising nothing): notices sent meanwhile are lost
+                        self._flag_cache.clear()
+        except _REDIS_ERRORS as e:
+            self._drop_notices_locked()
+            self._subscribe_at = now + self.fallback_retry
+            return False, e if isinstance(e, _TIMEOUTS) else None
+        return True, None
 
     def _drop_notices(self) -> None:
         with self._notice_lock:
