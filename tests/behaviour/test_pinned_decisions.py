@@ -33,7 +33,6 @@ def _digest(table: dict[str, np.ndarray]) -> str:
 
 def _cases() -> list[tuple[str, str]]:
     from sim.loader import load_scenario
-    import sim
 
     out = []
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
@@ -44,8 +43,8 @@ def _cases() -> list[tuple[str, str]]:
 
 
 def _run(file: str, policy_id: str) -> dict[str, str]:
-    from sim.loader import load_scenario
     import sim
+    from sim.loader import load_scenario
 
     sc = load_scenario(ROOT / "scenarios" / file)
     spec = next(p for p in sc.policies if (p.label or p.name) == policy_id)
