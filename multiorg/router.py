@@ -375,7 +375,7 @@ class AsyncRouter:
         config: MultiOrgConfig,
         *,
         client: AsyncVendorClient | None = None,
-        store_threads: int = 16,
+        store_threads: int = 8,
         **kwargs: Any,
     ) -> None:
         if store_threads < 1:
