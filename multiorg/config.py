@@ -87,7 +87,7 @@ class OrgConfig(_Frozen):
         name = redact(self.api_key_env) if looks_secret(self.api_key_env) else self.api_key_env
         if not key:
             raise ConfigError(f"org {self.name}: environment variable {name} is not set")
-        if not _KEY_TEXT.match(key):
+        if not _KEY_TEXT.fullmatch(key):
             raise ConfigError(
                 f"org {self.name}: the key in environment variable {name} holds whitespace, a control "
                 "or a non-ASCII character (a trailing newline? a pasted invisible character?)"
@@ -226,7 +226,7 @@ class MultiOrgConfig(_Frozen):
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: what an API key may hold: printable ASCII, no space
-_KEY_TEXT = re.compile(r"^[!-~]+$")
+_KEY_TEXT = re.compile(r"[!-~]+")
 #: mapping keys whose string values are secrets whatever they look like
 _SECRET_FIELD = re.compile(r"key|secret|token|password|passwd|webhook|authorization", re.IGNORECASE)
 # what an API key or token looks like: a known prefix, or a long run of mixed-case key characters
