@@ -96,20 +96,42 @@ class MemoryNotifier:
         self.events.append(event)
 
 
-_WEBHOOK_PATH = re.compile(r"(hooks\.slack\.com/services/)[^\s\"']+")
+#: any Slack webhook path, whatever the host (hooks.slack.com, hooks.slack-gov.com, a proxy)
+_WEBHOOK_PATH = re.compile(r"(/services/)[^\s\"'?#]+")
 
 
 class _HideWebhooks(logging.Filter):
-    """httpx logs every request's URL at INFO; a Slack webhook's path is its secret."""
+    """httpx and httpcore log request URLs; a webhook's path is its secret. Every URL a notifier was
+    given is redacted to its scheme and host, whatever the host, plus any ``/services/…`` path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and any("hooks.slack.com" in str(a) for a in record.args):
-            record.msg = _WEBHOOK_PATH.sub(r"\1***", record.getMessage())
-            record.args = ()
+        text = record.getMessage()
+        hidden = text
+        for url in self.urls:
+            if url in hidden:
+                hidden = hidden.replace(url, _shown(url))
+        hidden = _WEBHOOK_PATH.sub(r"\1***", hidden)
+        if hidden != text:
+            record.msg, record.args = hidden, ()
         return True
 
 
+def _shown(url: str) -> str:
+    """``https://host/***``: where alerts go, not the secret path."""
+    try:
+        parsed = httpx.URL(url)
+    except Exception:  # not a URL httpx can parse: show nothing of it
+        return "***"
+    return f"{parsed.scheme}://{parsed.host}/***"
+
+
 _HIDE_WEBHOOKS = _HideWebhooks()
+#: the loggers that may print a request URL (a filter on a logger sees its own records only)
+_HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
 
 
 class SlackNotifier:
@@ -145,9 +167,11 @@ class SlackNotifier:
         self._queue: queue.Queue[BreakerEvent] | None = None
         self._pid = -1  # the process whose drain thread feeds on _queue
         self._start_lock = threading.Lock()
-        httpx_log = logging.getLogger("httpx")
-        if _HIDE_WEBHOOKS not in httpx_log.filters:
-            httpx_log.addFilter(_HIDE_WEBHOOKS)
+        _HIDE_WEBHOOKS.urls.add(webhook_url)
+        for name in _HTTP_LOGGERS:
+            logger = logging.getLogger(name)
+            if _HIDE_WEBHOOKS not in logger.filters:
+                logger.addFilter(_HIDE_WEBHOOKS)
 
     def __repr__(self) -> str:  # the webhook URL is a secret
         return "SlackNotifier(webhook=***)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,13 +20,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from .errors import ConfigError
 from .units import seconds
 
-Seconds = Annotated[float, BeforeValidator(seconds), Field(ge=0)]
-PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0)]
+#: a duration: ``90``, ``"90s"``, ``"15m"``; finite (``.inf`` is a typo here, never "forever")
+Seconds = Annotated[float, BeforeValidator(seconds), Field(ge=0, allow_inf_nan=False)]
+#: a strictly positive duration
+PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0, allow_inf_nan=False)]
 VendorName = Literal["openai", "anthropic"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: pydantic's own message would quote the input — a key pasted into the
+    # wrong field, say. Our one-line messages show a redacted, bounded view of it instead.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class ModelLimits(_Frozen):
@@ -74,16 +79,46 @@ class OrgConfig(_Frozen):
         return v
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
+        """The key, checked: printable ASCII without whitespace (what an HTTP header carries). A
+        trailing newline or a zero-width space would otherwise fail every request — with the key
+        quoted in the error and in transport logs. Errors name the org and variable, never the key."""
         env = os.environ if environ is None else environ
         key = env.get(self.api_key_env)
+        name = redact(self.api_key_env) if looks_secret(self.api_key_env) else self.api_key_env
         if not key:
-            name = redact(self.api_key_env) if looks_secret(self.api_key_env) else self.api_key_env
             raise ConfigError(f"org {self.name}: environment variable {name} is not set")
+        if not _KEY_TEXT.fullmatch(key):
+            raise ConfigError(
+                f"org {self.name}: the key in environment variable {name} holds whitespace, a control "
+                "or a non-ASCII character (a trailing newline? a pasted invisible character?)"
+            )
         return key
 
     def serves(self, model: str) -> bool:
         """An org with no declared limits serves every model; otherwise the ones it lists."""
         return not self.limits or model in self.limits
+
+
+class Secret:
+    """A key that never shows itself: ``repr``, ``str`` and formatting give ``***``, and containers
+    holding it (a NamedTuple's ``_asdict()``, a log record's args) show the same. ``reveal()``
+    returns it, for the one place that sends it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "***"
 
 
 class BreakerConfig(_Frozen):
@@ -97,6 +132,9 @@ Strategy = Literal["round_robin", "weighted", "least_in_flight", "headroom", "p2
 
 
 class RouterConfig(_Frozen):
+    """How requests are routed (deadline >= attempt_timeout: a deadline below it silently cuts
+    every attempt short, so it is refused)."""
+
     strategy: Strategy = "round_robin"
     #: attempts per request, the first one included
     max_attempts: int = Field(default=3, ge=1)
@@ -120,6 +158,15 @@ class RouterConfig(_Frozen):
     cache_staleness: Seconds = 1.0
     namespace: str = "multiorg"
     pod: str = "pod-0"
+
+    @model_validator(mode="after")
+    def _deadline_fits_an_attempt(self) -> RouterConfig:
+        if self.deadline < self.attempt_timeout:
+            raise ValueError(
+                f"deadline {self.deadline:g}s is below attempt_timeout {self.attempt_timeout:g}s "
+                "(raise the deadline or lower the attempt timeout)"
+            )
+        return self
 
 
 class MultiOrgConfig(_Frozen):
@@ -178,6 +225,10 @@ class MultiOrgConfig(_Frozen):
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: what an API key may hold: printable ASCII, no space
+_KEY_TEXT = re.compile(r"[!-~]+")
+#: mapping keys whose string values are secrets whatever they look like
+_SECRET_FIELD = re.compile(r"key|secret|token|password|passwd|webhook|authorization", re.IGNORECASE)
 # what an API key or token looks like: a known prefix, or a long run of mixed-case key characters
 _KEY_PREFIX = re.compile(r"^(sk|pk|rk|xox[abpr]|gh[pousr]|AKIA)[-_A-Za-z0-9]{8,}$")
 _KEY_CHARS = re.compile(r"^[-_A-Za-z0-9+/=.]{32,}$")
@@ -192,13 +243,44 @@ def looks_secret(value: str) -> bool:
     )
 
 
+class _RedactingRepr(reprlib.Repr):
+    """``reprlib``: bounded work and output whatever the value's size (an alias bomb expanded to
+    millions of nodes costs microseconds), with secrets redacted at any depth — a string that
+    looks like a key, or any string under a mapping key named like one (``api_key``, ``token``…)."""
+
+    def __init__(self) -> None:
+        super().__init__()  # (keyword limits only from Python 3.12)
+        self.maxlevel, self.maxstring, self.maxother = 3, 40, 40
+        self.maxdict = self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdeque = 4
+
+    def repr_str(self, x: str, level: int) -> str:
+        if looks_secret(x):
+            return _SECRET_SHOWN
+        return super().repr_str(x, level)
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        parts = []
+        for i, (k, v) in enumerate(x.items()):
+            if i >= self.maxdict:
+                parts.append("...")
+                break
+            secret = isinstance(k, str) and _SECRET_FIELD.search(k) and isinstance(v, str)
+            parts.append(f"{self.repr1(k, level - 1)}: {_SECRET_SHOWN if secret else self.repr1(v, level - 1)}")
+        return "{" + ", ".join(parts) + "}"
+
+
+_SECRET_SHOWN = "'***' (redacted)"
+_REPR = _RedactingRepr()
+
+
 def redact(value: Any) -> str:
-    """``repr(value)`` for an error message — unless it looks like a secret: then its first
-    three characters and its length (a key pasted in the wrong field must not reach a log)."""
-    if isinstance(value, str) and looks_secret(value):
-        return f"'{value.strip()[:3]}…' ({len(value)} characters, redacted: it looks like a secret)"
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+    """A bounded ``repr(value)`` for an error message, secrets redacted (see :class:`_RedactingRepr`):
+    a key pasted in the wrong field must not reach a log, and a huge value must not cost time."""
+    return _REPR.repr(value)
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:
@@ -215,6 +297,77 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     )
 
 
+#: nodes a YAML document may expand to through aliases (a config has hundreds; a bomb, billions)
+MAX_YAML_NODES = 100_000
+
+
+class _RefusedYaml(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+class _ConfigYamlLoader(yaml.SafeLoader):
+    """``safe_load`` that refuses a duplicate mapping key (YAML says keys are unique; PyYAML keeps
+    the last silently) and an alias bomb (aliases expanding past :data:`MAX_YAML_NODES`), before
+    building anything."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise _RefusedYaml(key_node.start_mark.line + 1, f"duplicate key {redact(key)}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
+    """How many nodes ``root`` expands to with every alias followed (each distinct node visited
+    once: O(document)); stops past the limit and returns the node where it did."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if not done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        size = 1 + sum(sizes[id(c)] for c in children)
+        if size > MAX_YAML_NODES:
+            return size, node
+        sizes[id(node)] = size
+    return sizes[id(root)], None
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document the way config files are read (see :class:`_ConfigYamlLoader`)."""
+    loader = _ConfigYamlLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _, too_big = _expanded_size(root)
+        if too_big is not None:
+            raise _RefusedYaml(
+                too_big.start_mark.line + 1,
+                f"aliases expand past {MAX_YAML_NODES} nodes (an alias bomb?): refused",
+            )
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def load_config(source: Mapping[str, Any] | str | Path, *, name: str | None = None) -> MultiOrgConfig:
     """Build a :class:`MultiOrgConfig` from a mapping or a YAML file path."""
     label = name or ("<dict>" if isinstance(source, Mapping) else str(source))
@@ -226,7 +379,9 @@ def load_config(source: Mapping[str, Any] | str | Path, *, name: str | None = No
         except OSError as e:
             raise ConfigError(f"{label}: cannot read file ({e.strerror})") from None
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
+        except _RefusedYaml as e:
+            raise ConfigError(f"{label}: line {e.line}: {e.reason}") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""

@@ -9,10 +9,14 @@ clock and randomness only from the injected RNG.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import random
+import threading
 from collections.abc import Generator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 
 from .alerts import Notifier
@@ -22,7 +26,7 @@ from .breakers.registry import make_policy
 from .budget import RetryBudget
 from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, VendorClient, VendorResponse
 from .clock import Clock, Rng, SystemClock
-from .config import MultiOrgConfig, OrgConfig, VendorConfig
+from .config import MultiOrgConfig, OrgConfig, Secret, VendorConfig
 from .errors import NoOrgAvailable, StoreContentionError, UnknownModel
 from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
@@ -41,16 +45,23 @@ log = logging.getLogger(__name__)
 
 class AttemptPlan(NamedTuple):
     """One attempt the core asks its face to make. (NamedTuples here: built per attempt on the
-    hot path, several times cheaper than frozen dataclasses and just as immutable.)"""
+    hot path, several times cheaper than frozen dataclasses and just as immutable.)
+
+    The key is held as a :class:`Secret`: no repr, ``_asdict()``, log line or traceback shows it;
+    :attr:`api_key` reveals it to the face that sends it."""
 
     org: OrgConfig
-    api_key: str
+    key: Secret
     request: ChatRequest
     timeout: float
     probe: bool
 
-    def __repr__(self) -> str:  # the key never appears in a repr, a log line or a traceback
-        return f"AttemptPlan(org={self.org.name!r}, api_key=***, timeout={self.timeout!r}, probe={self.probe!r})"
+    @property
+    def api_key(self) -> str:
+        return self.key.reveal()
+
+    def __repr__(self) -> str:
+        return f"AttemptPlan(org={self.org.name!r}, key=***, timeout={self.timeout!r}, probe={self.probe!r})"
 
 
 class RouteResult(NamedTuple):
@@ -128,7 +139,7 @@ class RoutingCore:
         self.observer: RouterObserver = observer or _NullObserver()
         env = os.environ if environ is None else environ
         # Resolved once, kept private: keys never appear in reprs, logs or errors.
-        self._keys = {o.name: o.api_key(env) for o in config.orgs}
+        self._keys = {o.name: Secret(o.api_key(env)) for o in config.orgs}
         self._vendors: dict[str, VendorConfig] = {v.name: v for v in config.vendors}
         self._serving: dict[tuple[str, str], tuple[OrgConfig, ...]] = {}
         self._cooldown: dict[tuple[str, str], float] = {}
@@ -142,7 +153,11 @@ class RoutingCore:
         self._standby = rc.standby_vendor
 
     def __repr__(self) -> str:
-        return f"RoutingCore(pod={self.config.router.pod!r}, policy={self.policy.name!r}, orgs={len(self.config.orgs)})"
+        # (a half-built core is repr'd in the traceback of its own __init__: no attribute is assumed)
+        config, policy = getattr(self, "config", None), getattr(self, "policy", None)
+        if config is None or policy is None:
+            return "RoutingCore(<not built>)"
+        return f"RoutingCore(pod={config.router.pod!r}, policy={policy.name!r}, orgs={len(config.orgs)})"
 
     def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
         key = (vendor, model)
@@ -183,7 +198,14 @@ class RoutingCore:
         while cands:
             i = selector.choose(cands, model, stats, rng)
             org = cands[i]
-            adm = board.admit(org.name, model, board_now)
+            try:
+                adm = board.admit(org.name, model, board_now)
+            except StoreContentionError as e:
+                # As on the result path: shared state too busy to decide is not a failed request.
+                # This org sits this request out; the next candidate is asked.
+                log.warning("breaker admission for %s/%s not decided: %s", org.name, model, e)
+                del cands[i]
+                continue
             if adm.allowed:
                 return org, adm, None
             if adm.retry_at is not None and (earliest is None or adm.retry_at < earliest):
@@ -246,7 +268,7 @@ class RoutingCore:
             except BaseException:
                 # Cancelled or broken mid-attempt: give back a probe permit, judge nothing.
                 if track:
-                    stats.in_flight[name] -= 1
+                    stats.cancelled(name)
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
@@ -294,7 +316,7 @@ class Router:
         self.client: VendorClient = client or HttpVendorClient(config)
 
     def __repr__(self) -> str:
-        return f"Router({self.core!r})"
+        return f"Router({getattr(self, 'core', '<not built>')!r})"
 
     @property
     def switch(self) -> VendorSwitch:
@@ -323,15 +345,50 @@ class Router:
         return RouterTransport(self)
 
 
-class AsyncRouter:
-    """The async face over the same core."""
+_Route = Generator[AttemptPlan, Any, RouteResult]
 
-    def __init__(self, config: MultiOrgConfig, *, client: AsyncVendorClient | None = None, **kwargs: Any) -> None:
+
+def _advance(gen: _Route, value: Any, throw: bool) -> AttemptPlan | RouteResult:
+    """One step of a route: its next attempt, or its result (a StopIteration must not cross a
+    coroutine or a future)."""
+    try:
+        return gen.throw(value) if throw else gen.send(value)
+    except StopIteration as done:
+        return done.value
+
+
+class AsyncRouter:
+    """The async face over the same core.
+
+    The core reads and writes its store synchronously. A store that does network I/O (its
+    ``blocking`` attribute: true for :class:`~multiorg.stores.RedisStore`, and assumed for a store
+    that does not say) is kept off the event loop: each step of the core — pick, record — runs on
+    this router's own ``store_threads`` worker threads, so a slow or frozen Redis delays the
+    requests waiting for it, never the loop and the other tasks. An in-process store
+    (:class:`~multiorg.stores.MemoryStore`) is driven on the loop, without a thread hop. Either way
+    the decisions are the core's, identical to the sync face's; observers and notifiers may be
+    called from the worker threads (as from a threaded server's).
+    """
+
+    def __init__(
+        self,
+        config: MultiOrgConfig,
+        *,
+        client: AsyncVendorClient | None = None,
+        store_threads: int = 8,
+        **kwargs: Any,
+    ) -> None:
+        if store_threads < 1:
+            raise ValueError("store_threads must be >= 1")
         self.core = RoutingCore(config, **kwargs)
         self.client: AsyncVendorClient = client or AsyncHttpVendorClient(config)
+        self._off_loop = bool(getattr(self.core.store, "blocking", True))
+        self._store_threads = store_threads
+        self._workers: ThreadPoolExecutor | None = None
+        self._workers_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"AsyncRouter({self.core!r})"
+        return f"AsyncRouter({getattr(self, 'core', '<not built>')!r})"
 
     @property
     def switch(self) -> VendorSwitch:
@@ -340,19 +397,56 @@ class AsyncRouter:
     async def send(self, request: ChatRequest, tag: Any = None, timeout: float | None = None) -> RouteResult:
         gen = self.core.route(request, tag, timeout)
         send = self.client.send
+        step = self._step
         reply: VendorResponse | BaseException | None = None
+        while True:
+            plan = await step(gen, reply)
+            if not isinstance(plan, AttemptPlan):
+                return plan  # the route's result
+            try:
+                reply = await send(plan.org, plan.api_key, plan.request, plan.timeout)
+            except Exception as exc:
+                reply = exc
+            except BaseException as exc:  # asyncio.CancelledError and friends
+                await step(gen, exc, throw=True)  # gives back a probe permit, then re-raises
+                raise
+
+    async def _step(self, gen: _Route, value: Any, throw: bool = False) -> AttemptPlan | RouteResult:
+        """Run the core to its next attempt, or to its result — on a worker thread when the store
+        blocks (see the class docstring)."""
+        if not self._off_loop:
+            return _advance(gen, value, throw)
+        running = asyncio.wrap_future(self._pool().submit(_advance, gen, value, throw))
         try:
-            while True:
-                plan = gen.send(reply)  # type: ignore[arg-type]
-                try:
-                    reply = await send(plan.org, plan.api_key, plan.request, plan.timeout)
-                except Exception as exc:
-                    reply = exc
-                except BaseException as exc:  # asyncio.CancelledError and friends
-                    gen.throw(exc)
-                    raise
-        except StopIteration as done:
-            return done.value
+            return await asyncio.shield(running)
+        except asyncio.CancelledError as cancel:
+            if throw:
+                raise
+            # A thread cannot be interrupted: let this step end, then unwind the core from where it
+            # stopped, so an attempt it admitted (a probe permit) is given back.
+            try:
+                done = not isinstance(await running, AttemptPlan)
+            except BaseException:
+                done = True
+            if not done:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wrap_future(self._pool().submit(_advance, gen, cancel, True))
+            raise
+
+    def _pool(self) -> ThreadPoolExecutor:
+        workers = self._workers
+        if workers is None:
+            with self._workers_lock:
+                if self._workers is None:
+                    self._workers = ThreadPoolExecutor(self._store_threads, thread_name_prefix="multiorg-store")
+                workers = self._workers
+        return workers
+
+    def close(self) -> None:
+        """Stop the worker threads (after the steps already queued)."""
+        if self._workers is not None:
+            self._workers.shutdown(wait=False)
+            self._workers = None
 
     def transport(self) -> Any:
         from .transport import AsyncRouterTransport

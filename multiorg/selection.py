@@ -8,6 +8,7 @@ does I/O; randomness comes from the injected RNG.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -18,19 +19,27 @@ from .config import OrgConfig
 class OrgStats:
     """What this pod has observed of each (org, model): in-flight, latency EWMA, rate-limit headroom."""
 
-    __slots__ = ("alpha", "ewma", "headroom", "in_flight")
+    __slots__ = ("_count_lock", "alpha", "ewma", "headroom", "in_flight")
 
     def __init__(self, alpha: float = 0.2) -> None:
         self.alpha = alpha
         self.in_flight: dict[str, int] = {}
         self.ewma: dict[tuple[str, str], float] = {}
         self.headroom: dict[tuple[str, str], float] = {}
+        # ``+= 1`` on a dict item is a read and a write: threads switching between them lose counts
+        self._count_lock = threading.Lock()
 
     def started(self, org: str) -> None:
-        self.in_flight[org] = self.in_flight.get(org, 0) + 1
+        with self._count_lock:
+            self.in_flight[org] = self.in_flight.get(org, 0) + 1
+
+    def cancelled(self, org: str) -> None:
+        """An attempt that started ended without a result."""
+        with self._count_lock:
+            self.in_flight[org] -= 1
 
     def finished(self, org: str, model: str, latency: float, remaining: int | None, limit: int | None) -> None:
-        self.in_flight[org] -= 1
+        self.cancelled(org)
         key = (org, model)
         prev = self.ewma.get(key)
         self.ewma[key] = latency if prev is None else prev + self.alpha * (latency - prev)

@@ -4,6 +4,13 @@ The board is where the pure policy meets shared state. Reads go through the stor
 a change is committed with ``store.update`` (atomic), and an alert is emitted only by the
 caller whose update committed the transition — so N pods racing to trip one breaker produce
 exactly one OPENED event.
+
+What the read cache may delay (by at most the store's ``staleness``): an admission decided on a
+cached state may not yet see another pod's trip or recovery, and a result that changes nothing on
+the cached state is not written. What it never delays: a success under a policy whose failures
+form a run (``success_resets``: consecutive, exponential) always goes through ``store.update`` on
+the freshest state, so it ends a run other pods recorded meanwhile even when this pod's copy shows
+none (then the update only confirms: one round trip, no write).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from ..stores.base import StateStore
 from .base import Admission, BreakerPolicy, BreakerView, State
 
 _CLIENT_ERROR = Outcome.CLIENT_ERROR
+_SUCCESS = Outcome.SUCCESS
 _EVENT_FOR = {State.OPEN: EventKind.OPENED, State.HALF_OPEN: EventKind.HALF_OPEN, State.CLOSED: EventKind.CLOSED}
 
 
@@ -72,6 +80,8 @@ class BreakerBoard:
         #: the policy may draw at admission (see admit); a policy that says it never does is
         #: handed the board's rng directly
         self._coin = bool(getattr(policy, "random_admission", True))
+        #: a success must end a failure run recorded anywhere (see the module docstring)
+        self._success_resets = bool(getattr(policy, "success_resets", False))
 
     def key(self, org: str, model: str) -> str:
         k = self._keys.get((org, model))
@@ -113,7 +123,11 @@ class BreakerBoard:
         key = self._keys.get((org, model)) or self.key(org, model)
         if now is None:
             now = self.clock.now()
-        if policy.record(self.store.read(key, self._initial), org, ticket, outcome, now) is None and not ticket.probe:
+        if (
+            policy.record(self.store.read(key, self._initial), org, ticket, outcome, now) is None
+            and not ticket.probe
+            and not (outcome is _SUCCESS and self._success_resets)
+        ):
             # Nothing to change on the (bounded-stale) cached state: skip the round trip.
             return
         _, old, written = self.store.update(

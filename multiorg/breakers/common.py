@@ -44,16 +44,14 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_serializer,
     field_validator,
 )
 
-from ..config import Seconds
+from ..config import PositiveSeconds, Seconds
 from ..outcomes import ORG_FAULTS, OUTCOME_CODES, Outcome
-from ..units import seconds
 from .base import Admission, State
 
 __all__ = [
@@ -80,8 +78,6 @@ __all__ = [
 #: kinds of outcome, as seen by a policy (see the module docstring)
 OK, FAIL, TRIP, NEUTRAL = 0, 1, 2, 3
 
-#: a strictly positive duration: ``90``, ``"90s"``, ``"15m"`` (``Seconds`` may be zero)
-PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0)]
 #: a percentage in (0, 100]
 Percent = Annotated[float, Field(gt=0, le=100)]
 
@@ -102,7 +98,7 @@ class FrozenParams(BaseModel):
     so :meth:`model_copy` with ``update`` validates a new instance instead of copying them.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         if not update:

@@ -105,6 +105,8 @@ class TripBreaker(BreakerParams):
 
     name: ClassVar[str]
     scope: ClassVar[Literal["target", "model"]] = "target"
+    #: a success ends the failure run, whatever this pod's cached copy shows (see BreakerBoard.record)
+    success_resets: ClassVar[bool] = True
     if TYPE_CHECKING:  # provided by each subclass, as a field or a class constant
 
         @property

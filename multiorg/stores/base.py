@@ -16,6 +16,9 @@ R = TypeVar("R")
 
 
 class StateStore(Protocol):
+    """(A store may say ``blocking = False`` when no operation does I/O: then
+    :class:`~multiorg.router.AsyncRouter` calls it on its event loop; otherwise off the loop.)"""
+
     def read(self, key: str, default: Callable[[], S]) -> S:
         """The value at ``key`` (possibly cached, bounded staleness), or ``default()`` if none."""
         ...

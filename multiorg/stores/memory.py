@@ -33,6 +33,8 @@ class MemoryStore:
 
     #: network round trips (always 0; mirrors :attr:`RedisStore.round_trips` for benchmarks)
     round_trips = 0
+    #: no I/O: an async face calls it on its event loop
+    blocking = False
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock

@@ -20,6 +20,7 @@ from multiorg_fakes import (
 from pydantic import ValidationError
 
 from multiorg import ConfigError, NoOrgAvailable, load_config
+from multiorg.config import Secret
 from multiorg.router import AttemptPlan
 
 BASE: dict[str, Any] = {
@@ -135,7 +136,7 @@ BAD = [
     ({**with_("orgs.0.weight", 1), "vendors": [{"name": "openai", "base_url": "api.openai.com/v1"}]},
      "vendors.0.base_url", "'api.openai.com/v1'"),
     # a key pasted where its variable's name goes: named as such, never shown
-    (with_("orgs.0.api_key_env", "sk-proj-" + "Ab1" * 16), "orgs.0.api_key_env", "'sk-…' (56 characters, redacted"),
+    (with_("orgs.0.api_key_env", "sk-proj-" + "Ab1" * 16), "orgs.0.api_key_env", "'***' (redacted)"),
 ]
 
 
@@ -206,7 +207,7 @@ def test_api_keys_never_in_reprs_errors_or_logs(caplog: pytest.LogCaptureFixture
     first = router.send(chat())
     with pytest.raises(NoOrgAvailable) as info:
         router.send(chat())
-    plan = AttemptPlan(cfg.orgs[0], key_of("a"), chat(), 1.0, False)
+    plan = AttemptPlan(cfg.orgs[0], Secret(key_of("a")), chat(), 1.0, False)
     shown = [
         repr(cfg),
         str(cfg),
@@ -219,6 +220,8 @@ def test_api_keys_never_in_reprs_errors_or_logs(caplog: pytest.LogCaptureFixture
         repr(info.value),
         repr(plan),
         str(plan),
+        repr(plan._asdict()),
+        f"{plan.key}",
         caplog.text,
     ]
     # the client did receive the keys: they exist, they are just never shown

@@ -212,3 +212,75 @@ def test_secrets_never_logged_or_shown(
     assert "s3cr3t" not in repr(s) and "s3cr3t" not in str(s)
     assert "fallback" in repr(s)
     client.close()
+
+
+def test_the_wait_between_probes_grows_to_its_cap(server: fakeredis.FakeServer, clock: ManualClock) -> None:
+    s = RedisStore(fakeredis.FakeRedis(server=server), clock, fallback_retry=1.0, fallback_retry_max=4.0)
+    server.connected = False
+    s.read(KEY, Tally)
+    probes = []
+    for _ in range(24):  # 12 s in 0.5 s steps: probe times are where round trips happen
+        clock.advance(0.5)
+        before = s.round_trips
+        s.read(KEY, Tally)
+        if s.round_trips > before:
+            probes.append(round(clock.now() - 1_700_000_000.0, 1))
+    assert probes == [1.0, 3.0, 7.0, 11.0]  # waits 1, 2, 4, 4
+    server.connected = True
+    clock.advance(4.0)
+    s.read(KEY, Tally)
+    assert not s.degraded
+    server.connected = False  # a new outage starts from the short wait again
+    s.read(KEY, Tally)
+    clock.advance(1.0)
+    before = s.round_trips
+    s.read(KEY, Tally)
+    assert s.round_trips == before + 1
+
+
+def test_the_store_turns_the_clients_retries_off(clock: ManualClock) -> None:
+    client = redis.Redis(host="127.0.0.1", port=1, retry=redis.retry.Retry(redis.backoff.ExponentialBackoff(), 10))
+    RedisStore(client, clock)
+    retry = client.get_retry()
+    assert retry is not None and retry.get_retries() == 0
+    assert client.connection_pool.connection_kwargs["retry"].get_retries() == 0  # new connections too
+
+
+def test_from_url_bounds_every_command(clock: ManualClock) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", clock, timeout=0.1)
+    try:
+        kwargs = s._client.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == 0.1 and kwargs["socket_connect_timeout"] == 0.1
+        assert s._client.get_retry().get_retries() == 0
+        assert s.update(KEY, inc, Tally) == (0, Tally(0), Tally(1))  # refused: local at once
+        assert s.degraded and s.background_probe
+        with pytest.raises(ValueError):
+            RedisStore.from_url("redis://127.0.0.1:1/0", timeout=float("inf"))
+    finally:
+        s.close()
+
+
+def test_a_resent_write_that_already_landed_is_applied_once(
+    server: fakeredis.FakeServer, store: RedisStore, clock: ManualClock
+) -> None:
+    """The client times out, the first copy of the script runs anyway, the copy the client re-sends
+    finds its own nonce: a success, not a conflict to re-apply ``fn`` on."""
+    other = RedisStore(fakeredis.FakeRedis(server=server), clock)
+    store.update(KEY, inc, Tally)
+    script = store._cas
+
+    def sent_twice(**kwargs: Any) -> Any:
+        script(**kwargs)  # the first copy lands (its reply is lost)
+        if kwargs["args"][1]:
+            other.update(KEY, inc, Tally)  # and another writer commits on top, before the re-send
+        return script(**kwargs)  # the re-sent copy
+
+    store._cas = sent_twice
+    assert store.update(KEY, inc, Tally) == (1, Tally(1), Tally(2))
+    assert store.resent_writes == 1
+    store._cas = script
+    clock.advance(10)
+    assert store.read(KEY, Tally) == Tally(3)  # 1 (ours, once) + 1 (other's): not 4

@@ -386,8 +386,10 @@ def test_layout_version_and_ttl(redis_backend: Backend) -> None:
     s.update(k, inc, Counter)
     s.update(k, inc, Counter)
     raw = client.get(k).decode()  # namespaced key used verbatim: no double prefix
-    version, _, payload = raw.partition("|")
+    head, _, payload = raw.partition("|")
+    version, _, nonces = head.partition(":")
     assert version == "2"
+    assert len(nonces.split(",")) == 2  # the nonces of the writes that made it (exactly once)
     assert decode(payload) == Counter(2)
     assert 0 < client.pttl(k) <= 3600 * 1000  # TTL only collects garbage
     assert client.exists(f"{ns}:{k}") == 0
@@ -433,7 +435,7 @@ def test_aba_recreated_key_with_same_version_is_a_conflict(redis_backend: Backen
     a.update(k, lambda s: (None, Counter(100)), Counter)  # a caches "1|…100"
     client.delete(k)  # expired, or deleted by an operator
     b.update(k, lambda s: (None, Counter(7)), Counter)  # recreated: version 1 again
-    assert client.get(k).startswith(b"1|")
+    assert client.get(k).startswith(b"1:")
     seen: list[int] = []
 
     def fn(s: Counter) -> tuple[None, Counter]:
@@ -472,7 +474,7 @@ def test_undecodable_value_is_treated_as_absent(
     assert s.read(k, Counter) == Counter(0)
     assert "undecodable" in caplog.text
     assert s.update(k, inc, Counter) == (0, Counter(0), Counter(1))
-    assert client.get(k).startswith(b"5|")
+    assert client.get(k).startswith(b"5:")  # the old layout is read and rewritten
 
 
 def test_fn_exceptions_propagate_and_write_nothing(redis_backend: Backend) -> None:
