@@ -115,7 +115,7 @@ class ScenarioItem(pytest.Item):
         return base / _SAFE.sub("_", self.scenario.name) / f"{pid}-seed{seed}.npz"
 
     def runtest(self) -> None:
-        import faults
+        import sim
         from reports.metrics import evaluate_slo
         from sim.loader import policy_id
 
@@ -124,7 +124,7 @@ class ScenarioItem(pytest.Item):
         seed = sc.seed if seed is None else seed
         mode = self.config.getoption("scenario_mode")
         pid = policy_id(self.spec)
-        trace = faults.run(sc, self.spec, mode=mode, seed=seed)
+        trace = sim.run(sc, self.spec, mode=mode, seed=seed)
         path = self._trace_path(seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         trace.save(path)

@@ -543,7 +543,7 @@ class _Judge:
             return self.memo[key]
         sc = self.scenario(faults)
         try:
-            check_faults(sc)  # the strategies draw valid schedules; this is the scenario's last word
+            check_faults(sc.faults, sc.fault_targets())  # the scenario has the last word
             trace = sim.run(sc, self.policy, mode=self.mode, seed=self.sim_seed)  # type: ignore[arg-type]
         except FaultNeedsEngine:  # a kind or option this engine cannot run yet
             self.memo[key] = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import faults
+import sim
 from reports.metrics import evaluate_slo
 from sim.loader import load_scenario, scenario_json_schema
 
@@ -37,7 +37,7 @@ def test_scenario_is_valid_and_asks_a_question(path: Path):
 def test_published_json_schema_is_in_sync():
     published = json.loads((SCENARIOS / "schema.json").read_text(encoding="utf-8"))
     assert published == json.loads(json.dumps(scenario_json_schema())), (
-        "scenarios/schema.json is stale: regenerate with `python -m sim.loader schema > scenarios/schema.json`")
+        "scenarios/schema.json is stale: regenerate with `python -m sim schema > scenarios/schema.json`")
 
 
 def test_json_schema_accepts_the_library_and_rejects_nonsense():
@@ -63,7 +63,7 @@ def test_readme_example_is_a_valid_scenario(tmp_path: Path):
 @pytest.fixture(scope="module")
 def launch() -> dict:
     sc = load_scenario(SCENARIOS / "lock-primary-before-launch.yaml")
-    return {"scenario": sc, "runs": {p: faults.run(sc, p) for p in ("exponential", "none")}}
+    return {"scenario": sc, "runs": {p: sim.run(sc, p) for p in ("exponential", "none")}}
 
 
 def _launch_success(launch: dict, policy: str) -> float:

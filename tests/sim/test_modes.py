@@ -9,6 +9,7 @@ from sim_helpers import openai_orgs
 import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim import Scenario
+from sim.engine import Simulation
 
 
 def busy_world(**over) -> Scenario:
@@ -92,9 +93,9 @@ def test_same_seed_same_bytes_different_seed_different_trace(tmp_path) -> None:
 
 def test_adding_a_fault_never_reshuffles_traffic() -> None:
     sc = busy_world(duration=300.0, modifiers=[])
-    plain = sim.Simulation(sc, sim.resolve_policy("seed"), "fast", 5).arrivals
+    plain = Simulation(sc, sim.resolve_policy("seed"), "fast", 5).arrivals
     sc2 = busy_world(duration=300.0)
-    faulted = sim.Simulation(sc2, sim.resolve_policy("seed"), "fast", 5).arrivals
+    faulted = Simulation(sc2, sim.resolve_policy("seed"), "fast", 5).arrivals
     assert np.array_equal(plain.time, faulted.time) and np.array_equal(plain.prompt_tokens, faulted.prompt_tokens)
 
 
@@ -124,7 +125,7 @@ def test_full_mode_keeps_respx_call_log_bounded() -> None:
     from sim.full import CALL_LOG_LIMIT
 
     sc = busy_world(duration=400.0, pods=2, modifiers=[])
-    run = sim.Simulation(sc, sim.resolve_policy("seed"), "full", 3)
+    run = Simulation(sc, sim.resolve_policy("seed"), "full", 3)
     trace = run.run()
     vendors = run.pods.vendors
     assert vendors.calls == trace.n_attempts > CALL_LOG_LIMIT
@@ -171,7 +172,7 @@ def test_vendor_switch_flips_are_seen_alike_in_fast_and_full_mode() -> None:
     )
     policy = ("manual", {"reaction_delay": "5m", "check_every": "1m"})
     fast = sim.run(sc, policy, mode="fast", seed=4)
-    run = sim.Simulation(sc, sim.resolve_policy(policy), "full", 4)
+    run = Simulation(sc, sim.resolve_policy(policy), "full", 4)
     full = run.run()
     assert fast.meta["operator_flips"] and fast.meta["operator_flips"] == full.meta["operator_flips"]
     assert fast.meta["operator_flips"][0][1] == "anthropic"
