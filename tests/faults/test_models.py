@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -148,3 +151,10 @@ def test_scenario_offers_its_orgs_models_and_pods_to_faults():
     ft = t.fault_targets()
     assert [o.name for o in ft.orgs] == ["a", "b", "c"] and ft.orgs[0].rpm == {"gpt-4o-mini": 600}
     assert ft.pods == 3 and ft.duration == 7200 and not ft.shared_state and "gpt-4o-mini" in ft.models
+
+
+def test_the_catalogue_imports_no_engine():
+    code = ("import sys, faults, faults.checks, faults.models, faults.units, faults.strategies; "
+            "print(sorted(m for m in sys.modules if m == 'sim' or m.startswith('sim.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
