@@ -16,6 +16,7 @@ import pytest
 
 import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome
+from reports.metrics import compute_results
 from sim.fault_effects import fault_modifiers, flap_periods, with_surges
 from sim.rng import Seeds
 from sim.scenario import Scenario
@@ -340,7 +341,6 @@ def test_vendor_faults_never_reshuffle_traffic() -> None:
 def test_a_surge_to_the_end_of_the_run_is_one_window() -> None:
     """A ``traffic_surge`` with no end is one fault window (and one SLO check), not two: the
     fault's (no end) and the surge's (clipped to the run)."""
-    from reports.metrics import compute_results
 
     sc = world([{"kind": "traffic_surge", "label": "launch", "factor": 2, "start": "20m"}],
                slo={"success_rate": {"during": ">= 99%"}})

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sim_helpers import openai_orgs
@@ -10,6 +15,7 @@ import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim import Scenario
 from sim.engine import Simulation
+from sim.full import CALL_LOG_LIMIT
 
 
 def busy_world(**over) -> Scenario:
@@ -122,8 +128,6 @@ def test_full_mode_local_state_matches_fast_mode() -> None:
 
 
 def test_full_mode_keeps_respx_call_log_bounded() -> None:
-    from sim.full import CALL_LOG_LIMIT
-
     sc = busy_world(duration=400.0, pods=2, modifiers=[])
     run = Simulation(sc, sim.resolve_policy("seed"), "full", 3)
     trace = run.run()
@@ -137,11 +141,6 @@ def test_full_mode_keeps_respx_call_log_bounded() -> None:
 
 
 def test_byte_identical_across_processes_and_hash_seeds(tmp_path) -> None:
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     code = (
         "import sys; sys.path.insert(0, sys.argv[2]); sys.path.insert(0, sys.argv[3]);"
