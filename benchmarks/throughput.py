@@ -53,6 +53,7 @@ import respx  # noqa: E402
 import simpy  # noqa: E402
 
 import sim  # noqa: E402
+from sim import wire  # noqa: E402
 from sim.rng import Seeds  # noqa: E402
 from sim.traffic import generate  # noqa: E402
 
@@ -130,7 +131,7 @@ def bare_respx(prompt_tokens: np.ndarray, max_tokens: np.ndarray) -> int:
         "x-ratelimit-reset-tokens": "1ms", "openai-organization": "org-secondary1",
         "openai-processing-ms": "800", "x-request-id": "req_1",
     }
-    body = sim.wire.openai_success("gpt-4o-mini", "1", 600, 180)
+    body = wire.openai_success("gpt-4o-mini", "1", 600, 180)
     content = json.dumps(body, separators=(",", ":")).encode()
 
     def answer(request: httpx.Request) -> httpx.Response:

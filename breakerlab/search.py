@@ -70,7 +70,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, reject, settings, ta
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from pydantic import ValidationError
 
-from faults import FaultNeedsEngine, check_faults, strategies
+from faults import FaultCheckError, FaultNeedsEngine, check_faults, strategies
 from faults.units import duration as parse_duration
 from faults.units import volume as parse_volume
 from multiorg.errors import ConfigError
@@ -505,8 +505,8 @@ class _Judge:
         try:
             # the strategies draw valid schedules, but the whole-scenario checks have the last word:
             # a schedule they refuse is skipped (any other error is a bug worth seeing)
-            check_faults(sc)
-        except ValueError:
+            check_faults(sc.faults, sc.fault_targets())
+        except FaultCheckError:
             self.memo[key] = None
             return None
         try:

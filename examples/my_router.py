@@ -25,7 +25,7 @@ Production wiring::
 
 Simulated (see :func:`make_router` and docs/byo-router.md)::
 
-    from sim.byo import run_own_router
+    from sim import run_own_router
     trace = run_own_router(scenario, make_router, seed=1)
 """
 

@@ -1,4 +1,4 @@
-"""faults: the fault catalogue — schedulable, composable injections for breakerlab scenarios.
+"""faults: the fault catalogue as data — schedulable, composable injections for breakerlab scenarios.
 
     faults:
       - {kind: lockout, target: primary, reason: quota, start: 10h}
@@ -6,51 +6,31 @@
 
 * :mod:`faults.models` — one pydantic model per kind; :data:`Fault` is their union, which
   :class:`sim.scenario.Scenario` uses to type ``faults``.
-* :mod:`faults.compile` — faults → :class:`sim.scenario.Modifier` (:func:`compile_faults`, called
-  by ``sim.engine``), traffic surges (:func:`prepare_scenario`), report windows
-  (:func:`fault_windows`) and whole-scenario checks (:func:`check_faults`).
-* :mod:`faults.runtime` — store, pod and clock faults as hooks on a built simulation, and
-  :func:`run`: ``sim.run`` with every fault in effect.
+* :mod:`faults.checks` — :func:`check_faults`: a fault list against what a scenario offers
+  (:class:`FaultTargets`, plain data).
 * :mod:`faults.units` — the human units of the scenario format (``0.2%``, ``2M``, ``1M/day``).
+* :mod:`faults.strategies` — hypothesis strategies for fault schedules (needs ``hypothesis``).
 
-Import direction: ``sim`` imports ``faults``; ``faults`` imports ``sim`` only inside functions
-(to build modifiers and run simulations), never at import time.
+What a fault does to a run is the engine's: :mod:`sim.fault_effects` lowers faults into
+vendor-model modifiers, traffic surges and runtime hooks. ``faults`` imports no ``sim``.
 """
 
 from __future__ import annotations
 
-from .compile import (
-    FaultNeedsEngine,
-    check_faults,
-    compile_faults,
-    fault_windows,
-    flap_periods,
-    incident_severities,
-    prepare_scenario,
-    runtime_faults,
-    runtime_hooks,
-)
+from .checks import FaultCheckError, FaultNeedsEngine, FaultTargets, OrgTarget, check_faults
 from .models import FAULT_KINDS, FAULT_TYPES, Fault
-from .runtime import install, run
 
 __all__ = [
     "FAULT_KINDS",
     "FAULT_TYPES",
     "Fault",
+    "FaultCheckError",
     "FaultNeedsEngine",
+    "FaultTargets",
+    "OrgTarget",
     "catalogue",
     "check_faults",
-    "compile_faults",
-    "fault_windows",
-    "flap_periods",
-    "incident_severities",
-    "install",
-    "prepare_scenario",
-    "run",
-    "runtime_faults",
-    "runtime_hooks",
 ]
-
 
 
 def catalogue() -> list[tuple[str, str]]:

@@ -17,13 +17,14 @@ Targets (``target:`` a name or a list of names):
 Store, pod and clock faults name pods by index (``pod: 2``); traffic faults have no target.
 
 This module is pure data: it imports pydantic, :mod:`faults.units` and ``multiorg`` only, so
-:mod:`sim.scenario` can type ``Scenario.faults`` with :data:`Fault` without an import cycle.
-What each kind does to a run is in :mod:`faults.compile` (vendor-side faults → modifiers,
-surges → traffic) and :mod:`faults.runtime` (store, pod and clock faults).
+:mod:`sim.scenario` can type ``Scenario.faults`` with :data:`Fault`. What each kind does to a
+run is the engine's business: :mod:`sim.fault_effects` lowers faults into vendor-model
+modifiers, traffic surges and runtime hooks.
 """
 
 from __future__ import annotations
 
+import math
 from functools import reduce
 from operator import or_
 from typing import Annotated, Any, ClassVar, Literal
@@ -35,14 +36,17 @@ from .units import duration, factor, rate, signed_duration
 __all__ = [
     "FAULT_KINDS",
     "FAULT_TYPES",
+    "OUTAGE_MIX",
     "BrownoutFault",
     "ClockSkewFault",
     "ConnectionResetsFault",
     "Fault",
+    "FaultBase",
     "FlappingFault",
     "LatencyFault",
     "LockoutFault",
     "ModelUnavailableFault",
+    "OrgFault",
     "OutageFault",
     "PodPartitionFault",
     "RateLimitSqueezeFault",
@@ -50,6 +54,7 @@ __all__ = [
     "RedisDownFault",
     "RedisSlowFault",
     "SlowDripFault",
+    "StoreFault",
     "TimeoutsFault",
     "TrafficSurgeFault",
     "VendorIncidentFault",
@@ -100,7 +105,7 @@ Mix = Annotated[dict[ErrorKind, Annotated[float, Field(gt=0)]],
 OUTAGE_MIX: dict[str, float] = {"500": 0.4, "502": 0.2, "503": 0.4}
 
 
-class _Fault(BaseModel):
+class FaultBase(BaseModel):
     """Fields every fault has."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -144,7 +149,7 @@ class _Fault(BaseModel):
         return f"{self.kind} {t}" if t else self.kind
 
 
-class _OrgFault(_Fault):
+class OrgFault(FaultBase):
     """A fault on orgs: ``target`` plus an optional list of (vendor) model names."""
 
     #: org names, ``vendor:<name>`` or ``"*"``
@@ -156,7 +161,7 @@ class _OrgFault(_Fault):
         return ",".join(self.target)
 
 
-class LockoutFault(_OrgFault):
+class LockoutFault(OrgFault):
     """The account answers every call with a lockout: ``quota`` (billing: 429
     ``insufficient_quota``), ``auth`` (401 invalid key) or ``deactivated`` (403)."""
 
@@ -164,14 +169,14 @@ class LockoutFault(_OrgFault):
     reason: LockoutKind = "quota"
 
 
-class OutageFault(_OrgFault):
+class OutageFault(OrgFault):
     """A hard outage: every call fails with a 5xx (``errors``: the mix, default 500/502/503)."""
 
     kind: Literal["outage"]
     errors: Mix | None = None
 
 
-class BrownoutFault(_OrgFault):
+class BrownoutFault(OrgFault):
     """A share ``error_rate`` of calls fail (set, or added to the org's own rate with ``additive``)."""
 
     kind: Literal["brownout"]
@@ -180,7 +185,7 @@ class BrownoutFault(_OrgFault):
     errors: Mix | None = None
 
 
-class TimeoutsFault(_OrgFault):
+class TimeoutsFault(OrgFault):
     """Hangs: a share of calls never answer and cost the whole attempt timeout."""
 
     kind: Literal["timeouts"]
@@ -188,7 +193,7 @@ class TimeoutsFault(_OrgFault):
     additive: bool = False
 
 
-class ConnectionResetsFault(_OrgFault):
+class ConnectionResetsFault(OrgFault):
     """Connection resets: a share of calls fail at connect time (``connect_latency``)."""
 
     kind: Literal["connection_resets"]
@@ -196,7 +201,7 @@ class ConnectionResetsFault(_OrgFault):
     additive: bool = False
 
 
-class LatencyFault(_OrgFault):
+class LatencyFault(OrgFault):
     """Latency x ``factor`` + ``add``; with ``ramp`` it grows linearly from none to full over
     that long (compiled into ``steps`` steps), then holds."""
 
@@ -213,7 +218,7 @@ class LatencyFault(_OrgFault):
         return self
 
 
-class SlowDripFault(_OrgFault):
+class SlowDripFault(OrgFault):
     """Errors and latency creep up over hours: the added error rate ramps from 0 to
     ``error_rate`` and the latency factor from 1 to ``latency_factor`` over ``ramp`` (default:
     the whole fault), in ``steps`` steps, then hold."""
@@ -234,7 +239,7 @@ class SlowDripFault(_OrgFault):
         return self
 
 
-class RateLimitSqueezeFault(_OrgFault):
+class RateLimitSqueezeFault(OrgFault):
     """The vendor cuts the org's limits: ``rpm`` / ``tpm`` are the share kept (``25%``)."""
 
     kind: Literal["rate_limit_squeeze"]
@@ -248,7 +253,7 @@ class RateLimitSqueezeFault(_OrgFault):
         return self
 
 
-class RateLimitStormFault(_OrgFault):
+class RateLimitStormFault(OrgFault):
     """A 429 storm: the org answers ``rate_limit_exceeded`` with ``retry-after: <retry_after>``
     to a share ``share`` of calls, whatever its usage."""
 
@@ -257,7 +262,7 @@ class RateLimitStormFault(_OrgFault):
     share: PositiveRate = 1.0
 
 
-class FlappingFault(_OrgFault):
+class FlappingFault(OrgFault):
     """The org goes sick for ``down`` and healthy for ``up``, again and again, each period
     stretched by a seeded random factor in ``[1 - jitter, 1 + jitter]``. While sick, a share
     ``error_rate`` of its calls fail (default: all)."""
@@ -270,7 +275,7 @@ class FlappingFault(_OrgFault):
     errors: Mix | None = None
 
 
-class VendorIncidentFault(_OrgFault):
+class VendorIncidentFault(OrgFault):
     """A vendor-wide incident that hits orgs unequally: each target org gets ``error_rate`` x
     its severity and latency x (1 + (``latency_factor`` - 1) x severity). Severities: the
     ``severity`` map (org → factor), else ``default_severity``; ``spread`` multiplies each by a
@@ -291,7 +296,7 @@ class VendorIncidentFault(_OrgFault):
         return self
 
 
-class ModelUnavailableFault(_OrgFault):
+class ModelUnavailableFault(OrgFault):
     """One model stops working in the target org(s): calls for ``model`` fail with ``status``
     (503 "model unavailable"; 404 ``model_not_found`` needs engine support)."""
 
@@ -300,7 +305,7 @@ class ModelUnavailableFault(_OrgFault):
     status: Literal[503, 404] = 503
 
 
-class TrafficSurgeFault(_Fault):
+class TrafficSurgeFault(FaultBase):
     """Traffic x ``factor`` (requests and sessions) during the window: a launch, a retry storm."""
 
     scope: ClassVar[Literal["org", "traffic", "store", "pod"]] = "traffic"
@@ -311,14 +316,14 @@ class TrafficSurgeFault(_Fault):
         return "traffic"
 
 
-class _StoreFault(_Fault):
+class StoreFault(FaultBase):
     scope: ClassVar[Literal["org", "traffic", "store", "pod"]] = "store"
 
     def target_text(self) -> str:
         return "store"
 
 
-class RedisDownFault(_StoreFault):
+class RedisDownFault(StoreFault):
     """The shared store (Redis) is unreachable: every command fails with a connection error
     (for every pod, or only ``pods``). Pods fall back to local breaker state."""
 
@@ -329,7 +334,7 @@ class RedisDownFault(_StoreFault):
         return "store" if self.pods is None else ",".join(f"pod-{p}" for p in self.pods)
 
 
-class RedisSlowFault(_StoreFault):
+class RedisSlowFault(StoreFault):
     """Redis answers after ``delay``; a command slower than the client's ``timeout`` fails with
     a timeout after ``timeout`` (and the pod falls back to local state)."""
 
@@ -339,7 +344,7 @@ class RedisSlowFault(_StoreFault):
     pods: tuple[Annotated[int, Field(ge=0)], ...] | None = None
 
 
-class PodPartitionFault(_Fault):
+class PodPartitionFault(FaultBase):
     """One pod loses its network path to Redis (the others keep theirs)."""
 
     scope: ClassVar[Literal["org", "traffic", "store", "pod"]] = "pod"
@@ -350,7 +355,7 @@ class PodPartitionFault(_Fault):
         return f"pod-{self.pod}"
 
 
-class ClockSkewFault(_Fault):
+class ClockSkewFault(FaultBase):
     """One pod's clock is off by ``offset`` (``+90s``, ``-2m``) while the fault lasts: the
     timestamps it writes into shared breaker state (open until …) are skewed for every pod."""
 
@@ -362,8 +367,6 @@ class ClockSkewFault(_Fault):
     @field_validator("offset")
     @classmethod
     def _nonzero(cls, v: float) -> float:
-        import math
-
         if v == 0 or not math.isfinite(v):
             raise ValueError("a clock skew needs a non-zero, finite offset")
         return v
@@ -372,7 +375,7 @@ class ClockSkewFault(_Fault):
         return f"pod-{self.pod}"
 
 
-FAULT_TYPES: tuple[type[_Fault], ...] = (
+FAULT_TYPES: tuple[type[FaultBase], ...] = (
     LockoutFault,
     OutageFault,
     BrownoutFault,
@@ -393,7 +396,7 @@ FAULT_TYPES: tuple[type[_Fault], ...] = (
 )
 
 #: fault kind → model, in catalogue order
-FAULT_KINDS: dict[str, type[_Fault]] = {
+FAULT_KINDS: dict[str, type[FaultBase]] = {
     t.model_fields["kind"].annotation.__args__[0]: t for t in FAULT_TYPES  # type: ignore[union-attr]
 }
 

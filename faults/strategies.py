@@ -679,11 +679,6 @@ def fault_schedules(
     return schedule()
 
 
-def _has_rpm(org: Any) -> bool:
-    return any(lim.rpm for lim in org.limits.values()) or any(
-        getattr(ms, "rpm", None) for ms in org.models.values())
-
-
 def for_scenario(
     scenario: Any,
     *,
@@ -700,8 +695,12 @@ def for_scenario(
     """:func:`fault_schedules` fitted to a :class:`sim.scenario.Scenario`: its orgs (or the
     subset ``targets``), duration, pods and models; squeezes and 429 storms only on orgs with
     RPM limits; labels distinct from the scenario's own faults. Raises ``ValueError`` naming
-    what the scenario cannot take (store faults without shared state, no org with RPM limits)."""
-    names = scenario.org_names()
+    what the scenario cannot take (store faults without shared state, no org with RPM limits).
+
+    The scenario is read through what it offers faults (``scenario.fault_targets()``, the
+    :class:`~faults.checks.FaultTargets` that :func:`~faults.checks.check_faults` checks against)."""
+    offered = scenario.fault_targets()
+    names = [o.name for o in offered.orgs]
     chosen = list(dict.fromkeys(targets)) if targets else list(names)
     for t in chosen:
         if t not in names:
@@ -711,12 +710,12 @@ def for_scenario(
     orgs_by_kind: dict[str, list[str]] = {}
     for k in ("rate_limit_squeeze", "rate_limit_storm"):
         if k in ks:
-            ok = [o for o in chosen if _has_rpm(specs[o])]
+            ok = [o for o in chosen if offered.org(o).has_rpm]
             if not ok:
                 raise ValueError(f"{k} needs an org with rpm limits (among {', '.join(chosen)})")
             orgs_by_kind[k] = ok
     store = [k for k in ks if k in ("redis_slow", "redis_down", "pod_partition")]
-    if store and scenario.state != "shared":
+    if store and not offered.shared_state:
         raise ValueError(f"{', '.join(store)} need state: shared (with local state there is no Redis)")
     models: list[str] = []
     if "model_unavailable" in ks:
@@ -725,8 +724,8 @@ def for_scenario(
             known += [*specs[o].limits, *specs[o].models]
         models = list(dict.fromkeys(known))
     return fault_schedules(
-        chosen, float(scenario.duration), kinds=ks, max_faults=max_faults, min_faults=min_faults,
+        chosen, offered.duration, kinds=ks, max_faults=max_faults, min_faults=min_faults,
         min_duration=min_duration, max_duration=max_duration, max_targets=max_targets, resolution=resolution,
-        pods=int(scenario.pods), models=models or None, options=options, orgs_by_kind=orgs_by_kind,
+        pods=offered.pods, models=models or None, options=options, orgs_by_kind=orgs_by_kind,
         taken_labels=[f.name() for f in scenario.faults],
     )

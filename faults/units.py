@@ -18,9 +18,8 @@ parser         accepts                                      gives
 ``signed_duration``  ``"-90s"``, ``"+2m"``, ``-30``            seconds, either sign
 =============  ===========================================  ==============================
 
-These live in ``faults`` (not ``sim``) because both packages use them and the design's import
-direction is sim → faults: :mod:`sim.scenario` imports them from here, ``faults`` never imports
-``sim`` at import time. :mod:`sim.units` re-exports them.
+These live in ``faults`` (not ``sim``) because both packages use them and imports point
+sim → faults: :mod:`sim.scenario` imports them from here; ``faults`` never imports ``sim``.
 """
 
 from __future__ import annotations

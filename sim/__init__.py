@@ -5,19 +5,25 @@
     trace = sim.run(scenario, "consecutive", mode="fast", seed=1)
     trace.save("run.npz")
 
-See :mod:`sim.engine` (the run API), :mod:`sim.scenario` (what a world looks like),
-:mod:`sim.vendor_model` (simulated vendors), :mod:`sim.bridge` (greenlets on simpy time).
+What users call is here: :func:`run` (the one run entry point; faults included),
+:func:`run_own_router` (a team's own router), scenarios (:func:`load_scenario`,
+:func:`parse_scenario`, :class:`Scenario` and its building blocks) and the :class:`Trace`.
+The engine's parts live in their modules: :mod:`sim.engine` (the run), :mod:`sim.fault_effects`
+(what faults do), :mod:`sim.vendor_model` (simulated vendors), :mod:`sim.bridge` (greenlets on
+simpy time), :mod:`sim.pods` (the routers), :mod:`sim.byo` (bring your own router).
 """
 
-from .bridge import Hub
-from .clock import SimClock
-from .engine import Simulation, resolve_policy, run
-from .rng import Seeds
+from .byo import run_own_router
+from .engine import resolve_policy, run
+from .loader import ScenarioError, load_scenario, parse_scenario
+from .operator import ManualOperator
+from .policies import policy_names
 from .scenario import (
     Latency,
     Lockout,
     ModelSpec,
     Modifier,
+    PolicySpec,
     Scenario,
     Sessions,
     SimOrg,
@@ -28,31 +34,30 @@ from .scenario import (
     default_scenario,
 )
 from .trace import EVENT_KINDS, NO_ORG, Trace
-from .vendor_model import Decision, OrgModel, VendorWorld
 
 __all__ = [
     "EVENT_KINDS",
     "NO_ORG",
-    "Decision",
-    "Hub",
     "Latency",
     "Lockout",
+    "ManualOperator",
     "ModelSpec",
     "Modifier",
-    "OrgModel",
+    "PolicySpec",
     "Scenario",
-    "Seeds",
+    "ScenarioError",
     "Sessions",
-    "SimClock",
     "SimOrg",
     "SimVendor",
-    "Simulation",
     "Surge",
     "Tokens",
     "Trace",
     "Traffic",
-    "VendorWorld",
     "default_scenario",
+    "load_scenario",
+    "parse_scenario",
+    "policy_names",
     "resolve_policy",
     "run",
+    "run_own_router",
 ]

@@ -175,6 +175,12 @@ class Hub:
             # switched back to with the next request to run
             fn, args = (main if nxt is None else nxt).switch()
 
+    def sleep_in_request(self, delay: float) -> None:
+        """:meth:`sleep` inside a request greenlet; outside one (building pods, a router's
+        factory) return at once: there is no simulated request to suspend."""
+        if getcurrent() is not self.main:
+            self.sleep(delay)
+
     # ------------------------------------------------------------------ main side
 
     def at(self, when: float, callback: Callable[[Any], Any]) -> None:

@@ -70,24 +70,22 @@ import inspect
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import fakeredis
 import httpx
 from greenlet import getcurrent
 
 from multiorg.alerts import BreakerEvent, EventKind
 from multiorg.outcomes import Outcome, classify_exception, classify_response
 
-from .bridge import Hub
-from .engine import SimWorld, compile_modifiers, fault_windows, trace_meta
+from .engine import SimWorld, trace_meta
+from .fault_hooks import FaultyRedis, RuntimeEffects, SkewedClock
 from .full import MockedVendors
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
-
-if TYPE_CHECKING:
-    from faults.runtime import _Schedule
 
 __all__ = [
     "FACTORY_ARGS",
@@ -114,15 +112,6 @@ FACTORY_ARGS: dict[str, str] = {
     "record_event": "(kind, org, model=None, *, failure_count=0, block_duration=0.0, retry_cycles=0) -> None",
     "scenario": "the Scenario being simulated",
 }
-
-#: redis-py client methods that are not commands (left alone by store faults)
-_NOT_COMMANDS = frozenset({
-    "pipeline", "register_script", "close", "connection", "connection_pool", "get_connection_kwargs",
-    "get_encoder", "get_retry", "set_retry", "set_response_callback", "load_external_module", "lock",
-    "monitor", "pubsub", "transaction", "client", "from_url", "from_pool", "initialize", "parse_response",
-    "get_connection", "response_callbacks", "auto_close_connection_pool", "single_connection_client",
-})
-
 
 class ByoError(RuntimeError):
     """The router and the simulator are wired wrongly (an unknown API key or URL, HTTP outside a
@@ -163,9 +152,7 @@ def _sim_time_server(now: Callable[[], float]) -> Any:
     against that stamp; here the stamp is a property that ignores the wall-clock write and reads
     the simulated clock. Only this server's databases change (nothing global is patched).
     """
-    import fakeredis
-
-    try:
+    try:  # a private module of fakeredis: other versions may not have it
         from fakeredis._core._database import Database
     except ImportError as e:  # pragma: no cover - depends on the installed fakeredis
         raise ByoError(f"fakeredis {fakeredis.__version__}: cannot run its key expiry on simulated time") from e
@@ -188,75 +175,6 @@ def _sim_time_server(now: Callable[[], float]) -> Any:
         raise ByoError(f"fakeredis {fakeredis.__version__}: cannot run its key expiry on simulated time")
     server.dbs = defaultdict(lambda: SimTimeDatabase(server.lock))
     return server
-
-
-# --------------------------------------------------------------------------- store and clock faults
-
-
-def _faulty_client(inner: Any, schedule: _Schedule, sim_now: Callable[[], float], hub: Hub) -> Any:
-    """``inner`` failing or slowed by ``schedule``: :class:`faults.runtime.FaultyRedis` for every command."""
-    from faults.runtime import FaultyRedis
-
-    def sleep(delay: float) -> None:
-        if getcurrent() is not hub.main:  # a store call in the factory does not wait
-            hub.sleep(delay)
-
-    class AnyCommandFaultyRedis(FaultyRedis):
-        """Faults every command a team's code may use (``FaultyRedis`` covers what multiorg uses),
-        and a pipeline's ``execute``."""
-
-        def __getattr__(self, name: str) -> Any:
-            attr = getattr(self._inner, name)
-            if name == "pipeline":
-                return self._pipeline(attr)
-            if name.startswith("_") or name in _NOT_COMMANDS or not callable(attr):
-                return attr
-
-            def call(*args: Any, **kwargs: Any) -> Any:
-                self._before()
-                return attr(*args, **kwargs)
-
-            return call
-
-        def _pipeline(self, make: Callable[..., Any]) -> Callable[..., Any]:
-            def pipeline(*args: Any, **kwargs: Any) -> Any:
-                pipe = make(*args, **kwargs)
-                execute = pipe.execute
-
-                def faulty_execute(*a: Any, **kw: Any) -> Any:
-                    self._before()
-                    return execute(*a, **kw)
-
-                pipe.execute = faulty_execute
-                return pipe
-
-            return pipeline
-
-    return AnyCommandFaultyRedis(inner, schedule, sim_now, sleep)
-
-
-def _runtime_faults(scenario: Scenario) -> tuple[list[_Schedule], list[list[tuple[float, float | None, float]]]]:
-    """Per pod: when its Redis is down or slow, and its clock skews."""
-    from faults.runtime import pod_schedules
-
-    if not scenario.faults:
-        return pod_schedules((), scenario.pods)
-    from faults.compile import runtime_faults
-
-    return pod_schedules(runtime_faults(scenario), scenario.pods)
-
-
-def _skewed(base: Callable[[], float], sim_now: Callable[[], float],
-            skews: Sequence[tuple[float, float | None, float]]) -> Callable[[], float]:
-    if not skews:
-        return base
-    windows = tuple(skews)
-
-    def now() -> float:
-        t = sim_now()
-        return base() + sum(o for s, e, o in windows if s <= t and (e is None or t < e))
-
-    return now
 
 
 # --------------------------------------------------------------------------- the run
@@ -325,25 +243,13 @@ class OwnRouterSimulation(SimWorld):
         redis_options: Mapping[str, Any] | None = None,
         failures: tuple[type[BaseException], ...] = (Exception,),
     ) -> None:
-        if scenario.faults:
-            from faults.compile import fault_windows as catalogue_windows
-            from faults.compile import prepare_scenario, runtime_hooks
-
-            scenario = prepare_scenario(scenario)  # traffic surges join the traffic
-            with runtime_hooks(seed):  # store / clock faults are installed below, not compiled
-                modifiers = compile_modifiers(scenario, seed)
-            # the scenario's own lockouts and modifiers, then one window per fault
-            self.windows = catalogue_windows(scenario, seed)
-        else:
-            modifiers = compile_modifiers(scenario, seed)
-            self.windows = fault_windows(scenario, modifiers)
-        self.scenario = scenario
         self.factory = factory
         self.seed = seed
         self.name = name or _factory_name(factory)
         self.params = dict(params or {})
         self.failures = tuple(failures)
-        self._assemble(scenario, seed, modifiers)
+        faults = self._assemble(scenario, seed)  # the same fault lowering as sim.run's
+        scenario = self.scenario
         self.org_vendor = dict(zip(scenario.org_names(), scenario.org_vendors(), strict=True))
         self.slow_threshold = scenario.router.slow_call_threshold
         self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
@@ -354,7 +260,9 @@ class OwnRouterSimulation(SimWorld):
         #: exceptions the handler raised, by type name
         self.exceptions: dict[str, int] = {}
         self.none_results = 0
-        self.handlers = self._build_pods(environ, http_options, redis_options)
+        #: per pod, the Redis client a store fault acts on (empty without store faults)
+        self.faulty_redis: list[FaultyRedis] = []
+        self.handlers = self._build_pods(faults.runtime, environ, http_options, redis_options)
 
     # ------------------------------------------------------------------ assembly
 
@@ -364,30 +272,38 @@ class OwnRouterSimulation(SimWorld):
             OrgKey(o.name, v, o.api_key(), by_name[o.name].org_id, o.key_env()) for v, o in self.scenario.orgs()
         )
 
-    def _build_pods(self, environ: Mapping[str, str] | None, http_options: Mapping[str, Any] | None,
-                    redis_options: Mapping[str, Any] | None) -> list[Handler]:
+    def _redis_client(self, pod: int, server: Any, runtime: RuntimeEffects, options: dict[str, Any]) -> Any:
+        """Pod ``pod``'s Redis client: fakeredis on simulated time, failing or slow by the
+        scenario's store faults (the same :class:`FaultyRedis` multiorg pods get)."""
+        client: Any = fakeredis.FakeRedis(
+            server=server if server is not None else _sim_time_server(self.clock.now), **options)
+        schedule = runtime.redis_schedule(pod)
+        if schedule is not None:
+            client = FaultyRedis(client, schedule, self.clock.elapsed, self.hub.sleep_in_request)
+            self.faulty_redis.append(client)
+        return client
+
+    def _clock(self, pod: int, runtime: RuntimeEffects) -> Callable[[], float]:
+        """Pod ``pod``'s clock: simulated epoch seconds, skewed during its ``clock_skew`` faults."""
+        skews = runtime.clock_skews(pod)
+        return SkewedClock(self.clock, self.clock.elapsed, skews).now if skews else self.clock.now
+
+    def _build_pods(self, runtime: RuntimeEffects, environ: Mapping[str, str] | None,
+                    http_options: Mapping[str, Any] | None, redis_options: Mapping[str, Any] | None) -> list[Handler]:
         sc = self.scenario
-        hub = self.hub
         env_vars = {**sc.environ(), **dict(environ or {})}
         orgs = self.orgs()
         transport = httpx.MockTransport(self._attempt)
-        base_clock = self.clock.now
-        sim_now = self._sim_now
-        schedules, skews = _runtime_faults(sc)
         ropts = {"single_connection_client": True, **dict(redis_options or {})}
-        import fakeredis
-
-        shared = sc.state == "shared"
-        server = _sim_time_server(base_clock) if shared else None
+        # shared state: one server for every pod; local state: one each (made per client)
+        server = _sim_time_server(self.clock.now) if sc.state == "shared" else None
         wanted = self._factory_params()
         handlers: list[Handler] = []
         self.redis_clients: list[Any] = []
         for pod in range(sc.pods):
-            client: Any = fakeredis.FakeRedis(server=server if shared else _sim_time_server(base_clock), **ropts)
-            if schedules[pod]:
-                client = _faulty_client(client, schedules[pod], sim_now, hub)
+            client = self._redis_client(pod, server, runtime, ropts)
             self.redis_clients.append(client)
-            clock = _skewed(base_clock, sim_now, skews[pod])
+            clock = self._clock(pod, runtime)
             available: dict[str, Any] = {
                 "pod": pod,
                 "http": httpx.Client(transport=transport, **dict(http_options or {})),
@@ -423,9 +339,6 @@ class OwnRouterSimulation(SimWorld):
                     f"({', '.join(FACTORY_ARGS)}); bind it with functools.partial"
                 )
         return wanted
-
-    def _sim_now(self) -> float:
-        return self.env._now
 
     def _sleep(self, seconds: float) -> None:
         if getcurrent() is self.hub.main:
@@ -578,8 +491,10 @@ class OwnRouterSimulation(SimWorld):
         meta = trace_meta(
             self.scenario, policy=self.name, policy_params=dict(self.params), seed=self.seed,
             mode="byo", models=list(self.recorder.models), start_epoch=self.start_epoch,
-            faults=self.windows, sessions=self.arrivals.n_sessions,
+            faults=self.fault_windows, sessions=self.arrivals.n_sessions,
             max_in_flight=self.hub.max_in_flight, end_time=self.env.now)
+        if self.faulty_redis:
+            meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.faulty_redis)}
         meta["byo"] = {
             "router": self.name,
             "exceptions": dict(sorted(self.exceptions.items())),

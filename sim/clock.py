@@ -6,7 +6,7 @@ simulation that is ``start_epoch + env.now``; traces store simulated seconds (``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import simpy
 
@@ -20,8 +20,6 @@ def parse_epoch(value: str | float | int | datetime) -> float:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
-        from datetime import UTC
-
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
@@ -37,6 +35,10 @@ class SimClock:
 
     def now(self) -> float:
         return self.start_epoch + self.env._now
+
+    def elapsed(self) -> float:
+        """Simulated seconds since t = 0."""
+        return self.env._now
 
     def sim_time(self, epoch: float) -> float:
         return epoch - self.start_epoch

@@ -2,14 +2,17 @@
 
 One run = one scenario, one breaker policy, one seed, one mode:
 
-1. traffic is precomputed (arrival times, sessions, tokens, pods) from the seed's traffic streams;
-2. every org gets a vendor model (latency, error curves, rate limits, lockouts, modifiers);
-3. ``scenario.pods`` real :class:`multiorg.Router` instances are built — each with its own local
+1. the scenario's faults are lowered (:func:`sim.fault_effects.lower_faults`): traffic surges
+   join the traffic, vendor-side faults become modifiers, store/pod/clock faults runtime effects;
+2. traffic is precomputed (arrival times, sessions, tokens, pods) from the seed's traffic streams;
+3. every org gets a vendor model (latency, error curves, rate limits, lockouts, modifiers);
+4. ``scenario.pods`` real :class:`multiorg.Router` instances are built — each with its own local
    observations, sharing one store or each keeping its own (``state``) — with the simulated
-   clock, a seeded RNG per pod, the recorder as observer and notifier, and fake API keys;
-4. each request runs in its own greenlet from its arrival time, through its pod's router, to the
+   clock, a seeded RNG per pod, the recorder as observer and notifier, fake API keys, and the
+   runtime effects of the faults (:func:`sim.pods.build_pods`);
+5. each request runs in its own greenlet from its arrival time, through its pod's router, to the
    vendor (in-process in fast mode, httpx → respx in full mode), sleeping in simulated time;
-5. the loop runs to ``duration``, then drains the requests still in flight; the recorder's
+6. the loop runs to ``duration``, then drains the requests still in flight; the recorder's
    columns become the :class:`~sim.trace.Trace`, with the run's description in ``meta``.
 
 Same scenario, policy, seed and mode → a byte-identical ``trace.save()`` file. Fast and full mode
@@ -32,12 +35,13 @@ from multiorg.vendors import ChatRequest
 
 from .bridge import Hub
 from .clock import SimClock
+from .fault_effects import LoweredFaults, lower_faults
 from .operator import ManualOperator, Operator
 from .pods import Mode, build_pods
 from .policies import make_lab_policy
 from .recorder import Recorder
 from .rng import Seeds
-from .scenario import Modifier, Scenario
+from .scenario import Scenario
 from .trace import Trace
 from .traffic import Arrivals, generate
 from .vendor_model import VendorWorld
@@ -67,20 +71,6 @@ def resolve_policy(policy: PolicyArg) -> Any:
     if hasattr(policy, "params") and hasattr(policy, "name"):  # a scenario's PolicySpec
         return make_lab_policy(policy.name, dict(policy.params))
     raise TypeError(f"not a breaker policy: {policy!r}")
-
-
-def compile_modifiers(scenario: Scenario, seed: int | None = None) -> tuple[Modifier, ...]:
-    """The scenario's modifiers, plus its faults compiled by the faults catalogue (when present)."""
-    mods = tuple(scenario.modifiers)
-    if scenario.faults:
-        try:
-            from faults import compile_faults
-        except ImportError as e:
-            raise NotImplementedError(
-                "this scenario lists faults but the faults catalogue is not available"
-            ) from e
-        mods += tuple(compile_faults(scenario, seed))
-    return mods
 
 
 def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed: int | None, mode: str,
@@ -118,18 +108,6 @@ def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed
         meta["operator_flips"] = operator_flips
     meta["end_time"] = end_time
     return meta
-
-
-def fault_windows(scenario: Scenario, modifiers: tuple[Modifier, ...]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for _, org in scenario.orgs():
-        for lo in org.lockouts:
-            out.append({"kind": f"lockout:{lo.kind}", "target": org.name, "start": lo.start, "end": lo.end,
-                        "label": lo.label or f"{org.name} {lo.kind} lockout"})
-    for m in modifiers:
-        for t in m.targets:
-            out.append({"kind": m.kind, "target": t, "start": m.start, "end": m.end, "label": m.label})
-    return out
 
 
 _PAD = "x" * 4096
@@ -173,14 +151,7 @@ def run(
         policy = scenario.policies[0] if scenario.policies else "exponential"
     pol = resolve_policy(policy)
     seed = scenario.seed if seed is None else int(seed)
-    if scenario.faults:
-        # traffic surges, store/pod/clock faults and their windows: the catalogue's own runner
-        # builds this Simulation with every fault in effect (faults.runtime.run)
-        import faults
-
-        return faults.run(scenario, pol, mode, seed, progress)
-    sim = Simulation(scenario, pol, mode, seed)
-    return sim.run(progress)
+    return Simulation(scenario, pol, mode, seed).run(progress)
 
 
 class SimWorld:
@@ -188,9 +159,15 @@ class SimWorld:
     the simpy loop and its hub, the simulated clock, the vendor models and the trace recorder.
     Shared by :class:`Simulation` (multiorg routers) and :mod:`sim.byo` (a team's own router)."""
 
-    def _assemble(self, scenario: Scenario, seed: int, modifiers: tuple[Modifier, ...]) -> None:
+    def _assemble(self, scenario: Scenario, seed: int) -> LoweredFaults:
+        """Lower the scenario's faults (:func:`sim.fault_effects.lower_faults`) and build the world
+        from the result; ``self.scenario`` is the scenario with its traffic surges. Returns the
+        lowered faults (their runtime effects go to the pods)."""
+        faults = lower_faults(scenario, seed)
+        scenario = self.scenario = faults.scenario
+        self.fault_windows = faults.windows
         self.seeds = Seeds(seed)
-        self.modifiers = modifiers
+        self.modifiers = modifiers = faults.modifiers
         self.arrivals: Arrivals = generate(scenario, self.seeds)
         self.env = simpy.Environment()
         self.hub = Hub(self.env)
@@ -202,7 +179,7 @@ class SimWorld:
             start_epoch=self.start_epoch, orgs=scenario.org_names(), models=scenario.models(),
             arrival=a.time, pod=a.pod, session=a.session,
         )
-
+        return faults
 
     def _drive(self, start: Callable[[int], Any], progress: Callable[[float, float], Any] | None) -> None:
         """Start request ``i`` as ``start(i)`` at its arrival, run the loop to the scenario's end
@@ -223,15 +200,16 @@ class Simulation(SimWorld):
     """One run, assembled; :meth:`run` executes it (once)."""
 
     def __init__(self, scenario: Scenario, policy: Any, mode: Mode, seed: int) -> None:
-        self.scenario = scenario
         self.policy = policy
         self.mode = mode
         self.seed = seed
-        self._assemble(scenario, seed, compile_modifiers(scenario, seed))
+        faults = self._assemble(scenario, seed)
+        scenario = self.scenario
         manual = isinstance(policy, ManualOperator)
         self.pods = build_pods(
             scenario, policy.breaker() if manual else policy, mode, hub=self.hub, clock=self.clock,
             world=self.world, seeds=self.seeds, observer=self.recorder, notifier=self.recorder.notifier,
+            runtime=faults.runtime,
         )
         self.operator: Operator | None = None
         if manual:
@@ -282,12 +260,15 @@ class Simulation(SimWorld):
         return self.recorder.trace(self.meta())
 
     def meta(self) -> dict[str, Any]:
-        return trace_meta(
+        meta = trace_meta(
             self.scenario, policy=self.policy.name, policy_params=params_summary(self.policy),
             seed=self.seed, mode=self.mode, models=list(self.recorder.models),
-            start_epoch=self.start_epoch, faults=fault_windows(self.scenario, self.modifiers),
+            start_epoch=self.start_epoch, faults=self.fault_windows,
             sessions=self.arrivals.n_sessions,
             router=self.scenario.router.model_dump(mode="json", exclude={"pod"}),
             max_in_flight=self.hub.max_in_flight,
             operator_flips=[] if self.operator is None else [list(f) for f in self.operator.flips],
             end_time=self.env.now)
+        if self.pods.faulty_redis:
+            meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.pods.faulty_redis)}
+        return meta

@@ -18,15 +18,13 @@ Checks, in order:
    the ``slo`` section names known metrics, phases and fault labels with thresholds that
    :func:`sim.slo.parse_threshold` reads, and ``expect_pass`` comes with an SLO.
 
-``python -m sim.loader schema`` prints the scenario format's JSON Schema
-(``scenarios/schema.json``); ``python -m sim.loader FILE...`` validates files.
+``python -m sim schema`` prints the scenario format's JSON Schema (``scenarios/schema.json``);
+``python -m sim FILE...`` validates files (:mod:`sim.__main__`).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from faults.models import FAULT_KINDS
+from multiorg.errors import ConfigError
+
+from .fault_effects import fault_windows
+from .policies import make_lab_policy
 from .scenario import Scenario
 from .slo import MISSING, SLO_ALIASES, SLO_METRICS, canonical_metric, parse_threshold, slo_entries
 from .slo import PHASES as SLO_PHASES
@@ -145,8 +148,6 @@ def _path_parts(path: str) -> list[Any]:
 
 def _union_tag_message(err: Mapping[str, Any], where: _Where) -> tuple[str, str] | None:
     """Nicer words for a bad ``kind`` of a fault (pydantic's discriminated-union errors)."""
-    from faults import FAULT_KINDS
-
     etype = err.get("type")
     if etype not in ("union_tag_invalid", "union_tag_not_found"):
         return None
@@ -242,15 +243,10 @@ def policy_id(spec: Any) -> str:
 
 def _semantic_errors(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(field path, message) for what the model alone cannot check."""
-    from faults import fault_windows
-    from multiorg.errors import ConfigError
-
-    from .policies import make_lab_policy as make_policy
-
     seen: dict[str, int] = {}
     for i, p in enumerate(sc.policies):
         try:
-            make_policy(p.name, dict(p.params))
+            make_lab_policy(p.name, dict(p.params))
         except ConfigError as e:
             text = str(e)
             field = "name" if "unknown" in text and "params" not in text and p.name in text else "params"
@@ -416,29 +412,6 @@ def scenario_json_schema() -> dict[str, Any]:
         "$id": "https://breakerlab.dev/schemas/scenario.json",
         "title": "breakerlab scenario",
         "description": "A breakerlab scenario file (YAML). Generated from sim.scenario.Scenario by "
-                       "`python -m sim.loader schema`; do not edit by hand.",
+                       "`python -m sim schema`; do not edit by hand.",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
     }
-
-
-def _main(argv: Sequence[str]) -> int:
-    if list(argv[:1]) == ["schema"]:
-        sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
-        return 0
-    if not argv:
-        print("usage: python -m sim.loader schema | FILE...", file=sys.stderr)
-        return 2
-    bad = 0
-    for f in argv:
-        try:
-            sc = load_scenario(f)
-        except ScenarioError as e:
-            print(e, file=sys.stderr)
-            bad += 1
-        else:
-            print(f"{f}: ok ({sc.name})")
-    return 2 if bad else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))

@@ -10,9 +10,10 @@ error curve's points) are simulated seconds from the run's start (t = 0, the epo
                            time with a status mix, the rate limits the vendor enforces (RPM/TPM per
                            model — by default the org's ``limits``), lockouts (quota / auth /
                            deactivated) from a time, until a time or for ever.
-    modifiers              time-windowed changes layered on the orgs (the faults catalogue
-                           compiles faults into these): error rate added or set, a status mix,
-                           latency factor/added, RPM/TPM factors, a lockout.
+    modifiers              time-windowed changes layered on the orgs (the engine lowers
+                           vendor-side faults into these, :mod:`sim.fault_effects`): error
+                           rate added or set, a status mix, latency factor/added, RPM/TPM
+                           factors, a lockout.
 
 API keys: org ``X``'s key is ``sk-sim-X``; the sim hands the router an ``environ`` mapping each
 org's ``api_key_env`` to it (the process environment is never read).
@@ -26,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from faults.compile import check_faults
+from faults.checks import FaultTargets, OrgTarget, check_faults
 from faults.models import Fault
 from faults.units import count, duration, factor, rate, volume
 from multiorg.config import (
@@ -205,6 +206,16 @@ class SimOrg(_Frozen):
     def api_key(self) -> str:
         return f"sk-sim-{self.name}"
 
+    def rpm_limits(self) -> dict[str, int]:
+        """The RPM the vendor enforces per (vendor) model: ``limits``, overridden by ``models``."""
+        out = {m: lim.rpm for m, lim in self.limits.items()}
+        for m, spec in self.models.items():
+            if spec.rpm is not None:
+                out[m] = spec.rpm
+            elif m not in self.limits:
+                out.pop(m, None)
+        return out
+
 
 class SimVendor(_Frozen):
     """multiorg ``VendorConfig`` fields + the vendor's orgs."""
@@ -311,7 +322,7 @@ class Scenario(_Frozen):
     vendors: dict[VendorName, SimVendor]
     traffic: Traffic = Traffic()
     modifiers: tuple[Modifier, ...] = ()
-    #: the faults catalogue (faults.models), compiled into modifiers by faults.compile_faults
+    #: the faults catalogue (faults.models), lowered by the engine (sim.fault_effects)
     faults: tuple[Fault, ...] = ()
     slo: dict[str, Any] = Field(default_factory=dict)
     policies: tuple[Annotated[PolicySpec, BeforeValidator(_policy)], ...] = ()
@@ -335,7 +346,7 @@ class Scenario(_Frozen):
             for t in m.targets:
                 if t != "*" and not t.startswith("vendor:") and t not in known:
                     raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
-        check_faults(self)
+        check_faults(self.faults, self.fault_targets())
         return self
 
     # ------------------------------------------------------------------ views
@@ -392,6 +403,20 @@ class Scenario(_Frozen):
             router=router,
             breaker=breaker or BreakerConfig(),
         )
+
+    def fault_targets(self) -> FaultTargets:
+        """What this world offers faults to aim at (what :func:`faults.check_faults` checks against)."""
+        models = set(self.models())
+        orgs = []
+        for v, o in self.orgs():
+            models.update(o.limits)
+            models.update(o.models)
+            orgs.append(OrgTarget(
+                o.name, v, o.rpm_limits(),
+                has_rpm=any(lim.rpm for lim in o.limits.values()) or any(ms.rpm for ms in o.models.values()),
+                has_tpm=any(lim.tpm for lim in o.limits.values()) or any(ms.tpm for ms in o.models.values()),
+            ))
+        return FaultTargets(tuple(orgs), frozenset(models), self.pods, float(self.duration), self.state == "shared")
 
     def store_staleness(self) -> float:
         """Cache staleness of the shared store in full mode: 0 unless the scenario sets it."""

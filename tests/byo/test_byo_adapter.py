@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim import Scenario
 from sim.byo import FACTORY_ARGS, ByoError, run_own_router
@@ -244,3 +245,38 @@ def test_a_call_without_timeout_to_a_hanging_vendor_is_reported() -> None:
         run_own_router(hang, swallow_everything, http_options={"timeout": None})
     t = run_own_router(hang, swallow_everything, http_options={"timeout": 7.0})
     assert np.allclose(t.requests["end"] - t.requests["arrival"], 7.0)
+
+
+def test_faults_reach_an_own_router_as_they_reach_the_lab_router() -> None:
+    faults = [{"kind": "redis_down", "pods": [1], "start": 10, "end": 20},
+              {"kind": "clock_skew", "pod": 0, "offset": "+90s", "start": 30},
+              {"kind": "traffic_surge", "factor": 2, "start": 40}]
+    sc = tiny(faults=faults)
+    seen: dict[int, list[tuple[float, bool]]] = {0: [], 1: []}
+
+    def factory(pod, redis, clock):
+        def handler(body: dict[str, Any]) -> dict[str, Any]:
+            try:
+                redis.get("k")
+                ok = True
+            except Exception:
+                ok = False
+            seen[pod].append((clock(), ok))
+            return {}
+
+        return handler
+
+    trace = run_own_router(sc, factory)
+    lab = sim.run(sc, "none")
+    # one lowering: the same windows, the same surged traffic, the same store-fault accounting
+    assert trace.meta["faults"] == lab.meta["faults"]
+    assert trace.meta["surges"] == lab.meta["surges"] and trace.n_requests == lab.n_requests
+    assert set(trace.meta["redis_failed_commands"]) == set(lab.meta["redis_failed_commands"]) == {"0", "1"}
+    assert all(ok for _, ok in seen[0]) and trace.meta["redis_failed_commands"]["0"] == 0
+    assert trace.meta["redis_failed_commands"]["1"] > 0
+    # each handler reads the clock at its request's arrival: pod 0's is 90 s ahead from t = 30
+    for pod, skew in ((0, 90.0), (1, 0.0)):
+        arrivals = np.sort(trace.requests["arrival"][trace.requests["pod"] == pod])
+        for arrival, (t, ok) in zip(arrivals, seen[pod], strict=True):
+            assert t - sc.start_epoch - arrival == pytest.approx(skew if pod == 0 and arrival >= 30 else 0.0)
+            assert ok or (pod == 1 and 10 <= arrival < 20)

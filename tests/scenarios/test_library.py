@@ -37,7 +37,7 @@ def test_scenario_is_valid_and_asks_a_question(path: Path):
 def test_published_json_schema_is_in_sync():
     published = json.loads((SCENARIOS / "schema.json").read_text(encoding="utf-8"))
     assert published == json.loads(json.dumps(scenario_json_schema())), (
-        "scenarios/schema.json is stale: regenerate with `python -m sim.loader schema > scenarios/schema.json`")
+        "scenarios/schema.json is stale: regenerate with `python -m sim schema > scenarios/schema.json`")
 
 
 def test_json_schema_accepts_the_library_and_rejects_nonsense():

@@ -62,7 +62,7 @@ def test_alias_bombs_are_refused():
 
 def test_validate_command_exits_2_with_one_line_per_bad_file():
     files = [str(p) for p in BROKEN[:3]] + [str(ROOT / "scenarios" / "flapping-org.yaml")]
-    proc = subprocess.run([sys.executable, "-m", "sim.loader", *files], cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "sim", *files], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()

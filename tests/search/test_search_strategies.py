@@ -55,7 +55,7 @@ _library = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "lo
 @given(fs.for_scenario(_library, kinds=list(fs.MILDNESS), max_faults=3))
 def test_for_scenario_fits_a_library_scenario(schedule):
     sc = _library.model_copy(update={"faults": tuple(schedule)})
-    check_faults(sc)  # known orgs, pods, models, rpm limits; labels distinct from its own faults
+    check_faults(sc.faults, sc.fault_targets())  # known orgs, pods, models, rpm limits; distinct labels
     Scenario.model_validate({**_library.model_dump(mode="json"), "faults": [fault_yaml(f) for f in sc.faults]})
 
 
@@ -168,6 +168,6 @@ def test_for_scenario_targets_only_orgs_with_rpm_limits_for_squeezes():
     @given(fs.for_scenario(sc, kinds=["rate_limit_squeeze", "rate_limit_storm"]))
     def check(schedule):
         assert all(f.target == ("b",) for f in schedule)
-        check_faults(sc.model_copy(update={"faults": tuple(schedule)}))
+        check_faults(tuple(schedule), sc.fault_targets())
 
     check()

@@ -64,6 +64,16 @@ def test_sleep_outside_a_request_greenlet_is_an_error() -> None:
         Hub().sleep(1.0)
 
 
+def test_sleep_in_request_waits_only_inside_a_request() -> None:
+    hub = Hub()
+    hub.sleep_in_request(5.0)  # building pods, say: nothing to suspend, no time passes
+    assert hub.now == 0.0
+    ends: list[float] = []
+    hub.drive([1.0], lambda i: (hub.sleep_in_request(2.0), ends.append(hub.now)))
+    hub.run()
+    assert ends == [3.0]
+
+
 def test_an_exception_in_a_request_surfaces_in_the_loop() -> None:
     hub = Hub()
 

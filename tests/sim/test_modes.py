@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sim_helpers import openai_orgs
@@ -9,6 +14,8 @@ from sim_helpers import openai_orgs
 import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim import Scenario
+from sim.engine import Simulation
+from sim.full import CALL_LOG_LIMIT
 
 
 def busy_world(**over) -> Scenario:
@@ -92,9 +99,9 @@ def test_same_seed_same_bytes_different_seed_different_trace(tmp_path) -> None:
 
 def test_adding_a_fault_never_reshuffles_traffic() -> None:
     sc = busy_world(duration=300.0, modifiers=[])
-    plain = sim.Simulation(sc, sim.resolve_policy("seed"), "fast", 5).arrivals
+    plain = Simulation(sc, sim.resolve_policy("seed"), "fast", 5).arrivals
     sc2 = busy_world(duration=300.0)
-    faulted = sim.Simulation(sc2, sim.resolve_policy("seed"), "fast", 5).arrivals
+    faulted = Simulation(sc2, sim.resolve_policy("seed"), "fast", 5).arrivals
     assert np.array_equal(plain.time, faulted.time) and np.array_equal(plain.prompt_tokens, faulted.prompt_tokens)
 
 
@@ -121,10 +128,8 @@ def test_full_mode_local_state_matches_fast_mode() -> None:
 
 
 def test_full_mode_keeps_respx_call_log_bounded() -> None:
-    from sim.full import CALL_LOG_LIMIT
-
     sc = busy_world(duration=400.0, pods=2, modifiers=[])
-    run = sim.Simulation(sc, sim.resolve_policy("seed"), "full", 3)
+    run = Simulation(sc, sim.resolve_policy("seed"), "full", 3)
     trace = run.run()
     vendors = run.pods.vendors
     assert vendors.calls == trace.n_attempts > CALL_LOG_LIMIT
@@ -136,11 +141,6 @@ def test_full_mode_keeps_respx_call_log_bounded() -> None:
 
 
 def test_byte_identical_across_processes_and_hash_seeds(tmp_path) -> None:
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     code = (
         "import sys; sys.path.insert(0, sys.argv[2]); sys.path.insert(0, sys.argv[3]);"
@@ -171,7 +171,7 @@ def test_vendor_switch_flips_are_seen_alike_in_fast_and_full_mode() -> None:
     )
     policy = ("manual", {"reaction_delay": "5m", "check_every": "1m"})
     fast = sim.run(sc, policy, mode="fast", seed=4)
-    run = sim.Simulation(sc, sim.resolve_policy(policy), "full", 4)
+    run = Simulation(sc, sim.resolve_policy(policy), "full", 4)
     full = run.run()
     assert fast.meta["operator_flips"] and fast.meta["operator_flips"] == full.meta["operator_flips"]
     assert fast.meta["operator_flips"][0][1] == "anthropic"

@@ -99,7 +99,6 @@ def test_policy_arguments() -> None:
 
 
 def test_faults_from_the_catalogue_take_effect_in_sim_run() -> None:
-    pytest.importorskip("faults")
     fault = {"kind": "lockout", "target": "o1", "reason": "quota", "start": 100, "end": 200}
     sc = scenario(duration=300.0, faults=[fault], router={"max_attempts": 1})
     trace = sim.run(sc, "none")

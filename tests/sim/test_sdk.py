@@ -10,6 +10,7 @@ from sim_helpers import openai_orgs
 
 import sim
 from sim import Scenario
+from sim.engine import Simulation
 
 
 def world(**over: Any) -> Scenario:
@@ -28,8 +29,8 @@ def world(**over: Any) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def call_with_sdk(sc: Scenario, n: int = 1, *, switch: str | None = None) -> tuple[list[Any], sim.Simulation]:
-    run = sim.Simulation(sc, sim.resolve_policy("consecutive"), "full", 1)
+def call_with_sdk(sc: Scenario, n: int = 1, *, switch: str | None = None) -> tuple[list[Any], Simulation]:
+    run = Simulation(sc, sim.resolve_policy("consecutive"), "full", 1)
     router = run.pods.routers[0]
     if switch:
         router.switch.set(switch)

@@ -12,6 +12,7 @@ from sim_helpers import scenario
 from multiorg.outcomes import Outcome, classify_response, parse_duration
 from sim import wire
 from sim.rng import Seeds
+from sim.scenario import Latency
 from sim.vendor_model import CONNECT, NONE, TIMEOUT, VendorWorld
 
 EPOCH = datetime.fromisoformat("2025-03-19T00:00:00+00:00").timestamp()
@@ -251,8 +252,6 @@ def test_go_durations(seconds: float, text: str) -> None:
 
 
 def test_sigma_from_median_and_p99() -> None:
-    from sim.scenario import Latency
-
     lat = Latency(median=1.0, p99=math.e ** 2.3263478740408408)
     assert lat.sigma == pytest.approx(1.0)
 

@@ -1,9 +1,9 @@
 """Every fault kind of the catalogue, shown by its effect in a simulated trace (fast mode).
 
 Each test runs a small world (three OpenAI orgs, a few thousand requests) through
-:func:`faults.run` and reads the trace: outcomes of the attempts on the target, breaker events,
-arrivals, latencies. Together with ``test_compile.py`` (what each fault compiles into) these are
-the evidence for which faults work end to end.
+:func:`sim.run` and reads the trace: outcomes of the attempts on the target, breaker events,
+arrivals, latencies. Together with ``test_fault_lowering.py`` (what each fault lowers into) these
+are the evidence for which faults work end to end.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-import faults
+import sim
 from multiorg.outcomes import OUTCOME_CODES, Outcome
+from reports.metrics import compute_results
+from sim.fault_effects import fault_modifiers, flap_periods, with_surges
 from sim.rng import Seeds
 from sim.scenario import Scenario
 from sim.traffic import generate
+from sim.vendor_model import VendorWorld
 
 LIMITS = {"gpt-4o-mini": {"rpm": 5000, "tpm": "2M"}, "gpt-4o": {"rpm": 5000, "tpm": "2M"}}
 OK = {OUTCOME_CODES[Outcome.SUCCESS], OUTCOME_CODES[Outcome.SLOW]}
@@ -71,7 +74,7 @@ OPENED, HALF_OPEN, CLOSED = 0, 1, 2
                                                   ("deactivated", Outcome.AUTH)])
 def test_lockout_answers_quota_or_auth(reason: str, outcome: Outcome) -> None:
     sc = world([{"kind": "lockout", "target": "a", "reason": reason, "start": "10m"}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     before, during = att(tr, "a", 0, 600), att(tr, "a", 600)
     assert share(before["outcome"], Outcome.SUCCESS) == 1.0
     assert share(during["outcome"], outcome) == 1.0 and len(during["outcome"]) > 100
@@ -80,7 +83,7 @@ def test_lockout_answers_quota_or_auth(reason: str, outcome: Outcome) -> None:
 
 def test_outage_is_5xx_only_inside_its_window() -> None:
     sc = world([{"kind": "outage", "target": "b", "start": "10m", "duration": "10m"}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     inside = att(tr, "b", 600, 1200)
     assert share(inside["outcome"], Outcome.SERVER) == 1.0
     assert set(np.unique(inside["status"]).tolist()) <= {500, 502, 503}
@@ -90,7 +93,7 @@ def test_outage_is_5xx_only_inside_its_window() -> None:
 
 def test_brownout_fails_the_given_share() -> None:
     sc = world([{"kind": "brownout", "target": "c", "error_rate": "30%", "errors": ["503"]}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     c = att(tr, "c")
     assert share(c["outcome"], Outcome.SERVER) == pytest.approx(0.30, abs=0.05)
     assert set(np.unique(c["status"][c["outcome"] == OUTCOME_CODES[Outcome.SERVER]]).tolist()) == {503}
@@ -98,7 +101,7 @@ def test_brownout_fails_the_given_share() -> None:
 
 def test_timeouts_hang_until_the_attempt_timeout() -> None:
     sc = world([{"kind": "timeouts", "target": "a", "start": "5m", "duration": "5m"}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     hung = att(tr, "a", 300, 600)
     assert share(hung["outcome"], Outcome.TIMEOUT) == 1.0
     assert np.allclose(hung["end"] - hung["start"], 10.0)
@@ -106,7 +109,7 @@ def test_timeouts_hang_until_the_attempt_timeout() -> None:
 
 def test_connection_resets_fail_fast() -> None:
     sc = world([{"kind": "connection_resets", "target": "a", "error_rate": "100%"}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     a = att(tr, "a")
     assert share(a["outcome"], Outcome.CONNECTION) == 1.0
     assert float(np.max(a["end"] - a["start"])) < 0.1
@@ -117,7 +120,7 @@ def test_latency_factor_and_ramp() -> None:
         {"kind": "latency", "label": "slow a", "target": "a", "start": "10m", "factor": "4x"},
         {"kind": "latency", "label": "ramp b", "target": "b", "start": "5m", "factor": "5x", "ramp": "20m", "steps": 4},
     ])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
 
     def med(org: str, t0: float, t1: float) -> float:
         x = att(tr, org, t0, t1)
@@ -132,7 +135,7 @@ def test_latency_factor_and_ramp() -> None:
 def test_slow_drip_errors_and_latency_creep_up() -> None:
     sc = world([{"kind": "slow_drip", "target": "a", "start": "0s", "ramp": "30m", "steps": 6,
                  "error_rate": "30%", "latency_factor": "3x"}], duration="30m")
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     early, late = att(tr, "a", 0, 600), att(tr, "a", 1200, 1800)
     assert share(early["outcome"], Outcome.SERVER) < share(late["outcome"], Outcome.SERVER)
     assert share(late["outcome"], Outcome.SERVER) > 0.15
@@ -145,7 +148,7 @@ def test_rate_limit_squeeze_brings_429s() -> None:
     orgs = [{"name": n, "limits": limits} for n in ("a", "b", "c")]
     sc = world([{"kind": "rate_limit_squeeze", "target": "a", "start": "10m", "duration": "10m", "rpm": "10%"}],
                vendors={"openai": {"orgs": orgs}})
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     assert share(att(tr, "a", 0, 600)["outcome"], Outcome.RATE_LIMITED) == 0.0
     assert share(att(tr, "a", 600, 1200)["outcome"], Outcome.RATE_LIMITED) > 0.5
     assert share(att(tr, "b", 600, 1200)["outcome"], Outcome.RATE_LIMITED) == 0.0
@@ -153,7 +156,7 @@ def test_rate_limit_squeeze_brings_429s() -> None:
 
 def test_rate_limit_storm_429s_with_retry_after() -> None:
     sc = world([{"kind": "rate_limit_storm", "target": "a", "start": "10m", "retry_after": "45s"}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     during = att(tr, "a", 600)
     assert share(during["outcome"], Outcome.RATE_LIMITED) == 1.0
     assert set(np.unique(during["status"]).tolist()) == {429}
@@ -163,9 +166,7 @@ def test_rate_limit_storm_429s_with_retry_after() -> None:
         starts = np.sort(during["start"][pods == p])
         assert float(np.min(np.diff(starts))) >= 44.0
     # the vendor's answer carries the header
-    from sim.vendor_model import VendorWorld
-
-    vendors = VendorWorld(sc, Seeds(1), faults.compile_faults(sc))
+    vendors = VendorWorld(sc, Seeds(1), fault_modifiers(sc, sc.seed))
     d = vendors.by_name["a"].decide("gpt-4o-mini", 100, 100, 10.0, 700.0)
     assert d.status == 429 and d.headers["retry-after"] == "45"
 
@@ -174,7 +175,7 @@ def test_flapping_breaker_opens_and_closes_in_step() -> None:
     spec = {"kind": "flapping", "label": "flap", "target": "b", "start": "5m", "duration": "40m",
             "down": "3m", "up": "5m", "jitter": "20%"}
     sc = world([spec], duration="50m", traffic={"daily_volume": "300k/day"})
-    tr = faults.run(sc, ("consecutive", {"threshold": 3, "window": 30, "open_time": 20}))
+    tr = sim.run(sc, ("consecutive", {"threshold": 3, "window": 30, "open_time": 20}))
     periods = next(w["periods"] for w in tr.meta["faults"] if w["label"] == "flap")
     assert len(periods) == 5
     opened = events(tr, "b", OPENED)
@@ -191,14 +192,14 @@ def test_flapping_breaker_opens_and_closes_in_step() -> None:
     for (_, e), (s2, _) in itertools.pairwise(periods):
         assert any(e <= t < s2 for t in closed)
     # jitter is seeded: same seed → same periods, another seed → others; traffic unchanged
-    assert faults.flap_periods(sc.faults[0], sc.duration, 1) == [tuple(p) for p in periods]
-    assert faults.flap_periods(sc.faults[0], sc.duration, 2) != [tuple(p) for p in periods]
+    assert flap_periods(sc.faults[0], sc.duration, 1) == [tuple(p) for p in periods]
+    assert flap_periods(sc.faults[0], sc.duration, 2) != [tuple(p) for p in periods]
 
 
 def test_vendor_incident_hits_orgs_unequally() -> None:
     sc = world([{"kind": "vendor_incident", "target": "vendor:openai", "error_rate": "40%",
                  "severity": {"a": 1.0, "b": 0.5, "c": 0.0}}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     s = [share(att(tr, o)["outcome"], Outcome.SERVER) for o in ("a", "b", "c")]
     assert s[0] == pytest.approx(0.40, abs=0.06)
     assert s[1] == pytest.approx(0.20, abs=0.05)
@@ -208,8 +209,8 @@ def test_vendor_incident_hits_orgs_unequally() -> None:
 def test_model_unavailable_in_one_org_only() -> None:
     sc = world([{"kind": "model_unavailable", "target": "a", "model": "gpt-4o"}],
                traffic={"daily_volume": "150k/day", "model": {"gpt-4o-mini": 1, "gpt-4o": 1}})
-    tr = faults.run(sc, "none")
-    arrivals = generate(faults.prepare_scenario(sc), Seeds(sc.seed))
+    tr = sim.run(sc, "none")
+    arrivals = generate(with_surges(sc), Seeds(sc.seed))
     model_of = np.asarray(arrivals.model)[att(tr, "a")["request"]]
     big = arrivals.models.index("gpt-4o")
     a = att(tr, "a")
@@ -222,7 +223,7 @@ def test_model_unavailable_in_one_org_only() -> None:
 
 def test_traffic_surge_multiplies_arrivals() -> None:
     sc = world([{"kind": "traffic_surge", "label": "launch", "factor": "5x", "start": "10m", "duration": "10m"}])
-    tr = faults.run(sc, "none")
+    tr = sim.run(sc, "none")
     arr = np.asarray(tr.requests["arrival"])
     before = np.sum(arr < 600)
     during = np.sum((arr >= 600) & (arr < 1200))
@@ -241,8 +242,8 @@ def _opened_pods(trace: Any, org: str, t0: float, t1: float) -> set[int]:
 
 def test_redis_down_makes_every_pod_trip_on_its_own() -> None:
     outage = {"kind": "outage", "label": "b down", "target": "b", "start": "10m", "duration": "10m"}
-    shared = faults.run(world([outage], pods=4), "exponential")
-    down = faults.run(world([outage, {"kind": "redis_down", "start": "5m", "duration": "20m"}], pods=4), "exponential")
+    shared = sim.run(world([outage], pods=4), "exponential")
+    down = sim.run(world([outage, {"kind": "redis_down", "start": "5m", "duration": "20m"}], pods=4), "exponential")
     # shared state in Redis: one pod trips the breaker for all
     assert len(_opened_pods(shared, "b", 600, 610)) == 1
     # Redis gone: each pod's RedisStore falls back to local state and trips by itself
@@ -252,7 +253,7 @@ def test_redis_down_makes_every_pod_trip_on_its_own() -> None:
 
 def test_pod_partition_cuts_one_pod_only() -> None:
     outage = {"kind": "outage", "label": "b down", "target": "b", "start": "10m", "duration": "10m"}
-    tr = faults.run(world([outage, {"kind": "pod_partition", "pod": 2, "start": "5m", "duration": "20m"}], pods=4),
+    tr = sim.run(world([outage, {"kind": "pod_partition", "pod": 2, "start": "5m", "duration": "20m"}], pods=4),
                     "exponential")
     failed = {int(k): int(v) for k, v in tr.meta["redis_failed_commands"].items()}
     assert failed[2] > 0 and failed[0] == failed[1] == failed[3] == 0
@@ -262,8 +263,8 @@ def test_pod_partition_cuts_one_pod_only() -> None:
 
 def test_redis_slow_adds_latency_to_requests() -> None:
     slow = {"kind": "redis_slow", "start": "10m", "duration": "10m", "delay": "40ms", "timeout": "250ms"}
-    base = faults.run(world([{"kind": "redis_down", "start": "29m", "duration": "1m"}]), "exponential")
-    tr = faults.run(world([slow]), "exponential")
+    base = sim.run(world([{"kind": "redis_down", "start": "29m", "duration": "1m"}]), "exponential")
+    tr = sim.run(world([slow]), "exponential")
 
     def p50(trace: Any, t0: float, t1: float) -> float:
         r = trace.requests
@@ -282,15 +283,15 @@ def test_redis_slow_adds_latency_to_requests() -> None:
 
 def test_redis_slow_beyond_the_client_timeout_falls_back() -> None:
     slow = {"kind": "redis_slow", "start": "10m", "duration": "5m", "delay": "1s", "timeout": "100ms"}
-    tr = faults.run(world([slow]), "exponential")
+    tr = sim.run(world([slow]), "exponential")
     assert all(int(n) > 0 for n in tr.meta["redis_failed_commands"].values())
 
 
 def test_clock_skew_stretches_blocks_written_by_the_skewed_pod() -> None:
     outage = {"kind": "outage", "label": "a down", "target": "a", "start": "5m", "duration": "20m"}
     pol = ("consecutive", {"threshold": 3, "window": 60, "open_time": 60})
-    plain = faults.run(world([outage], pods=2), pol)
-    skew = faults.run(world([outage, {"kind": "clock_skew", "pod": 0, "offset": "+5m"},
+    plain = sim.run(world([outage], pods=2), pol)
+    skew = sim.run(world([outage, {"kind": "clock_skew", "pod": 0, "offset": "+5m"},
                              {"kind": "clock_skew", "label": "pod 1 skew", "pod": 1, "offset": "+5m",
                               "start": "0s", "end": "1m"}], pods=2), pol)
 
@@ -320,8 +321,8 @@ def test_clock_skew_reaches_the_shared_state() -> None:
         probes = np.asarray(e["time"])[a & (e["kind"] == HALF_OPEN) & (e["pod"] == skewed_pod)]
         return [float(probes[probes >= t][0] - t) for t in opened if (probes >= t).any()]
 
-    plain = faults.run(world([outage], pods=2), pol)
-    skew = faults.run(world([outage, {"kind": "clock_skew", "pod": 0, "offset": "+5m"}], pods=2), pol)
+    plain = sim.run(world([outage], pods=2), pol)
+    skew = sim.run(world([outage, {"kind": "clock_skew", "pod": 0, "offset": "+5m"}], pods=2), pol)
     assert half_open_gaps(plain, 0) and min(half_open_gaps(plain, 0)) >= 55.0
     assert min(half_open_gaps(skew, 0)) < 10.0
     # and every alert is recorded at the true time: none before the outage, in order
@@ -330,8 +331,8 @@ def test_clock_skew_reaches_the_shared_state() -> None:
 
 
 def test_vendor_faults_never_reshuffle_traffic() -> None:
-    plain = faults.run(world([]), "none")
-    faulty = faults.run(world([{"kind": "flapping", "target": "a", "down": "1m", "up": "2m", "jitter": "30%"},
+    plain = sim.run(world([]), "none")
+    faulty = sim.run(world([{"kind": "flapping", "target": "a", "down": "1m", "up": "2m", "jitter": "30%"},
                                {"kind": "brownout", "target": "b", "error_rate": "20%"}]), "none")
     assert np.array_equal(plain.requests["arrival"], faulty.requests["arrival"])
     assert np.array_equal(plain.requests["pod"], faulty.requests["pod"])
@@ -340,10 +341,9 @@ def test_vendor_faults_never_reshuffle_traffic() -> None:
 def test_a_surge_to_the_end_of_the_run_is_one_window() -> None:
     """A ``traffic_surge`` with no end is one fault window (and one SLO check), not two: the
     fault's (no end) and the surge's (clipped to the run)."""
-    from reports.metrics import compute_results
 
     sc = world([{"kind": "traffic_surge", "label": "launch", "factor": 2, "start": "20m"}],
                slo={"success_rate": {"during": ">= 99%"}})
-    res = compute_results({"exponential": [faults.run(sc, "exponential")]})
+    res = compute_results({"exponential": [sim.run(sc, "exponential")]})
     assert [(f.label, f.start, f.end) for f in res.faults] == [("launch", 1200.0, 1800.0)]
     assert [(c.metric, c.phase, c.fault) for c in res.slo.checks] == [("success_rate", "during", "launch")]

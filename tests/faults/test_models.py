@@ -1,12 +1,16 @@
-"""Units, fault models and what each fault kind compiles into."""
+"""Units, fault models and the cross-checks of a fault list against its scenario."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 import faults
-from faults import FAULT_KINDS, Fault, FaultNeedsEngine
+from faults import FAULT_KINDS, Fault, FaultCheckError, FaultTargets, OrgTarget, check_faults
+from faults.models import ErrorKind as FaultErrorKind
 from faults.units import count, duration, factor, rate, volume
 from sim.scenario import ErrorKind, Modifier, Scenario
 
@@ -68,8 +72,6 @@ def test_scenario_fields_take_human_units():
 
 
 def test_error_kinds_match_the_simulator():
-    from faults.models import ErrorKind as FaultErrorKind
-
     assert FaultErrorKind.__args__ == ErrorKind.__args__
 
 
@@ -127,64 +129,32 @@ def test_store_faults_need_shared_state_and_labels_are_unique():
         world([{"kind": "outage", "target": "a", "duration": "1m"}, {"kind": "outage", "target": "a", "start": "1h"}])
 
 
-# --------------------------------------------------------------------------- compile
+def test_check_faults_reads_plain_data():
+    targets = FaultTargets(
+        orgs=(OrgTarget("a", "openai", {"gpt-4o-mini": 600}, has_rpm=True, has_tpm=False),
+              OrgTarget("b", "anthropic", {}, has_rpm=False, has_tpm=False)),
+        models=frozenset({"gpt-4o-mini"}), pods=2, duration=3600.0, shared_state=False)
+    assert targets.resolve(["vendor:anthropic", "a"]) == ["a", "b"]
+    ok = TypeAdapter(Fault).validate_python({"kind": "rate_limit_storm", "target": "a"})
+    check_faults([ok], targets)
+    for spec, words in [
+        ({"kind": "rate_limit_squeeze", "target": "*", "tpm": "50%"}, "faults.0.tpm: org 'a' has no tpm"),
+        ({"kind": "redis_down"}, "faults.0.kind: redis_down needs state: shared"),
+        ({"kind": "clock_skew", "pod": 2, "offset": "1s"}, "faults.0.pod: no pod 2"),
+    ]:
+        with pytest.raises(FaultCheckError, match=words):
+            check_faults([TypeAdapter(Fault).validate_python(spec)], targets)
 
 
-def test_compile_vendor_faults_into_modifiers():
-    sc = world([
-        {"kind": "lockout", "target": "a", "reason": "auth", "start": "10m"},
-        {"kind": "outage", "target": ["b", "c"], "start": "20m", "duration": "5m"},
-        {"kind": "latency", "target": "c", "factor": "3x", "add": "1s", "ramp": "30m", "steps": 3, "start": "1h"},
-        {"kind": "rate_limit_squeeze", "target": "vendor:openai", "rpm": "25%"},
-        {"kind": "model_unavailable", "target": "b", "model": "gpt-4o-mini"},
-    ])
-    mods = faults.compile_faults(sc)
-    assert mods[0].lockout == "auth" and mods[0].targets == ("a",) and mods[0].end is None
-    assert mods[1].error_rate_set == 1.0 and mods[1].targets == ("b", "c") and mods[1].end == 1500
-    ramp = [m for m in mods if m.kind == "latency"]
-    assert [(m.start, m.end) for m in ramp] == [(3600, 4200), (4200, 4800), (4800, None)]
-    assert [m.latency_factor for m in ramp] == pytest.approx([5 / 3, 7 / 3, 3.0])
-    assert [m.latency_add for m in ramp] == pytest.approx([1 / 3, 2 / 3, 1.0])
-    squeeze = next(m for m in mods if m.kind == "rate_limit_squeeze")
-    assert squeeze.rpm_factor == 0.25 and squeeze.targets == ("vendor:openai",)
-    unavailable = mods[-1]
-    assert unavailable.models == ("gpt-4o-mini",) and unavailable.error_mix == {"503": 1.0}
+def test_scenario_offers_its_orgs_models_and_pods_to_faults():
+    t = world([], pods=3, state="local")
+    ft = t.fault_targets()
+    assert [o.name for o in ft.orgs] == ["a", "b", "c"] and ft.orgs[0].rpm == {"gpt-4o-mini": 600}
+    assert ft.pods == 3 and ft.duration == 7200 and not ft.shared_state and "gpt-4o-mini" in ft.models
 
 
-def test_storm_needs_engine_for_partial_share_and_404():
-    with pytest.raises(FaultNeedsEngine, match="rate_limit_share"):
-        faults.compile_faults(world([{"kind": "rate_limit_storm", "target": "a", "share": "50%"}]))
-    with pytest.raises(FaultNeedsEngine, match="unavailable"):
-        faults.compile_faults(world([{"kind": "model_unavailable", "target": "a", "model": "gpt-4o-mini",
-                                      "status": 404}]))
-
-
-def test_surges_and_runtime_faults_are_never_dropped_silently():
-    sc = world([{"kind": "traffic_surge", "factor": 3, "start": "1h"}, {"kind": "redis_down", "start": "10m"}])
-    with pytest.raises(FaultNeedsEngine, match="prepare_scenario"):
-        faults.compile_faults(sc)
-    prepared = faults.prepare_scenario(sc)
-    assert prepared.traffic.surges[-1].factor == 3 and prepared.traffic.surges[-1].end == 7200
-    assert faults.prepare_scenario(prepared) is prepared
-    with pytest.raises(FaultNeedsEngine, match=r"runtime\.install"):
-        faults.compile_faults(prepared)
-    assert faults.compile_faults(prepared, runtime=True) == []
-    with faults.runtime_hooks(5):
-        assert faults.compile_faults(prepared) == []
-
-
-def test_flapping_is_seeded_and_windows_are_one_per_fault():
-    sc = world([{"kind": "flapping", "label": "f", "target": "a", "down": "2m", "up": "3m", "jitter": "30%",
-                 "start": "10m", "end": "1h"},
-                {"kind": "vendor_incident", "target": "vendor:openai", "error_rate": "10%", "spread": "50%"}])
-    m1, m2 = faults.compile_faults(sc), faults.compile_faults(sc)
-    assert m1 == m2
-    assert faults.compile_faults(sc, seed=4) != m1
-    flaps = [m for m in m1 if m.label == "f"]
-    assert len(flaps) > 5 and all(m.error_rate_set == 1.0 for m in flaps)
-    assert flaps[0].start == 600 and all(m.end <= 3600 for m in flaps)
-    sev = faults.incident_severities(sc.faults[1], sc, 3)
-    assert list(sev) == ["a", "b", "c"] and all(0.5 <= v <= 1.5 for v in sev.values())
-    windows = faults.fault_windows(sc)
-    assert [w["label"] for w in windows] == ["f", "vendor_incident vendor:openai"]
-    assert windows[1]["target"] == "openai" and windows[0]["periods"][0][0] == 600
+def test_the_catalogue_imports_no_engine():
+    code = ("import sys, faults, faults.checks, faults.models, faults.units, faults.strategies; "
+            "print(sorted(m for m in sys.modules if m == 'sim' or m.startswith('sim.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
