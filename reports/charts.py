@@ -43,9 +43,9 @@ from .metrics import (
     FaultWindow,
     breaker_timelines,
     compute_results,
-    fault_windows,
     is_local_state,
     timeseries,
+    trace_fault_windows,
 )
 from .schema import FaultInfo, Results, Stat
 
@@ -248,7 +248,7 @@ def success_rate_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
-    windows = fault_windows(_first(runs))
+    windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
@@ -293,7 +293,7 @@ def traffic_share_chart(
     runs = _runs(traces)
     duration = _duration(runs)
     first = _first(runs)
-    windows = fault_windows(first)
+    windows = trace_fault_windows(first)
     orgs = [str(o) for o in first.meta.get("orgs", [])]
     vendors = [str(v) for v in first.meta.get("org_vendors") or [""] * len(orgs)]
     colors = org_colors(orgs, vendors)
@@ -348,7 +348,7 @@ def breaker_timeline_chart(
     runs = _runs(traces)
     duration = _duration(runs)
     unit, _ = duration_unit(duration)
-    windows = fault_windows(_first(runs))
+    windows = trace_fault_windows(_first(runs))
     rows_by = {name: _breaker_rows(rs[0]) for name, rs in runs.items()}
     heights = [max(1.0, 0.32 * len(r)) + 0.6 for r in rows_by.values()]
     min_w = duration / 700  # ≥ 1 px: a one-second probe stays visible at day scale
@@ -403,7 +403,7 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
     runs = _runs(traces)
     duration = _duration(runs)
     unit, _ = duration_unit(duration)
-    windows = fault_windows(_first(runs))
+    windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.1)

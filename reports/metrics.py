@@ -112,13 +112,13 @@ __all__ = [
     "breaker_timelines",
     "compute_results",
     "evaluate_slo",
-    "fault_windows",
     "is_local_state",
     "nice_bin_width",
     "stat",
     "summarize_policy",
     "t_critical",
     "timeseries",
+    "trace_fault_windows",
     "trace_metrics",
 ]
 
@@ -322,7 +322,7 @@ def _fault_specs(meta: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return faults
 
 
-def fault_windows(trace: Any) -> list[FaultWindow]:
+def trace_fault_windows(trace: Any) -> list[FaultWindow]:
     """The run's fault windows (``meta["faults"]`` then ``meta["surges"]``), resolved."""
     meta = trace.meta
     duration = _duration(trace)
@@ -731,7 +731,7 @@ def _breakers(p: _Prep) -> list[BreakerMetrics]:
 def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
     """Every metric of one trace (one policy, one seed)."""
     p = _Prep(trace)
-    windows = fault_windows(trace)
+    windows = trace_fault_windows(trace)
     faults = [_fault(p, w) for w in windows]
     wasted = np.zeros(len(p.att_start), dtype=bool)
     for w in windows:
@@ -981,7 +981,7 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
             orgs=[_orgs(first)[i] for i in w.orgs],
             org_fault=w.org_fault,
         )
-        for w in fault_windows(first)
+        for w in trace_fault_windows(first)
     ]
     if slo is None:
         slo = first.meta.get("slo")

@@ -9,11 +9,11 @@ import pytest
 
 from reports.metrics import (
     breaker_timelines,
-    fault_windows,
     stat,
     summarize_policy,
     t_critical,
     timeseries,
+    trace_fault_windows,
     trace_metrics,
 )
 
@@ -106,7 +106,7 @@ def test_vendor_target_covers_all_its_orgs(tb):
     b.request(110.0, [("a", 110.0, 111.0, SERVER), ("b", 111.0, 112.0, SERVER), ("c", 112, 113, OK)])
     b.request(160.0, [("b", 160.0, 161.0, SERVER), ("c", 161, 162, OK)])
     b.event(150.0, "b", OPENED)
-    w = fault_windows(b.build())[0]
+    w = trace_fault_windows(b.build())[0]
     assert w.orgs == (0, 1) and w.org_fault
     f = trace_metrics(b.build()).faults[0]
     assert f.failover_time_max == 60.0
@@ -123,7 +123,7 @@ def test_non_org_faults_have_no_org_metrics(tb):
     b.request(150.0, [("a", 150.0, 151.0, SERVER)])
     b.request(550.0, [("a", 550.0, 551.0, SERVER)], pod=1)
     b.request(560.0, [("a", 560.0, 561.0, SERVER)], pod=0)
-    windows = fault_windows(b.build())
+    windows = trace_fault_windows(b.build())
     assert [w.org_fault for w in windows] == [False, False, False]
     assert windows[0].orgs == (0, 1) and windows[2].pod == 1
     fs = trace_metrics(b.build()).faults
@@ -136,7 +136,7 @@ def test_non_org_faults_have_no_org_metrics(tb):
 def test_explicit_org_fault_flag_overrides_kind(tb):
     b = tb()
     b.meta["faults"] = [{"kind": "traffic_surge", "target": "a", "start": 0, "end": 10, "org_fault": True}]
-    assert fault_windows(b.build())[0].org_fault
+    assert trace_fault_windows(b.build())[0].org_fault
 
 
 # --------------------------------------------------------------------------- detection, recovery
@@ -179,7 +179,7 @@ def test_recovery_none_when_fault_lasts_until_the_end(tb):
     b = tb(duration=1000.0)
     b.fault("a", 100, None)
     b.request(990.0, [("a", 990.0, 991.0, OK)])
-    w = fault_windows(b.build())[0]
+    w = trace_fault_windows(b.build())[0]
     assert w.end == 1000.0 and not w.ends_in_run
     f = trace_metrics(b.build()).faults[0]
     assert f.recovery_time is None and f.close_time is None
@@ -423,7 +423,7 @@ def test_target_spellings(tb):
         ("nobody", ()),
     ):
         b.meta["faults"] = [{"kind": "outage", "target": target, "start": 0, "end": 10}]
-        (w,) = fault_windows(b.build())
+        (w,) = trace_fault_windows(b.build())
         assert w.orgs == orgs, target
         assert w.org_fault == bool(orgs)
 
@@ -437,7 +437,7 @@ def test_traffic_surges_become_non_org_windows(tb):
         {"start": 500, "end": 600, "factor": 3, "label": ""},
     ]
     b.request(350.0, [("a", 350, 351, OK)])
-    ws = fault_windows(b.build())
+    ws = trace_fault_windows(b.build())
     assert [(w.label, w.kind, w.org_fault) for w in ws] == [
         ("lock", "lockout", True),
         ("launch", "surge", False),
