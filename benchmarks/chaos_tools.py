@@ -7,6 +7,7 @@ Used by ``benchmarks/redis_chaos.py`` (figures) and ``tests/stores/test_redis_ch
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -15,6 +16,29 @@ import socket
 import subprocess
 import threading
 import time
+from typing import Any
+
+from multiorg.client import VendorResponse
+from multiorg.vendors import ChatRequest
+
+#: a vendor answer and a request for routers whose vendor costs nothing (the store is what's tested)
+OK = VendorResponse(200, {}, {"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
+CHAT = ChatRequest(model="gpt-4o-mini", messages=({"role": "user", "content": "hi"},))
+
+
+class Instant:
+    """A vendor client that answers at once."""
+
+    def send(self, *args: Any) -> VendorResponse:
+        return OK
+
+
+class AsyncInstant:
+    """The async face's vendor client that answers at once (one yield to the loop)."""
+
+    async def send(self, *args: Any) -> VendorResponse:
+        await asyncio.sleep(0)
+        return OK
 
 
 def free_port() -> int:

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
-from chaos_tools import RedisProcess
+from chaos_tools import CHAT, AsyncInstant, Instant, RedisProcess
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
-from multiorg import AsyncRouter, ChatRequest, Router, VendorResponse, load_config
+from multiorg import AsyncRouter, Router, load_config
 from multiorg.clock import SystemClock
 from multiorg.errors import ConfigError
 from multiorg.stores import RedisStore, register_state
@@ -47,19 +47,6 @@ CONFIG: dict[str, Any] = {
     "router": {"attempt_timeout": "5s", "deadline": "10s"},
     "breaker": {"policy": "consecutive", "params": {"threshold": 5}},
 }
-OK = VendorResponse(200, {}, {"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
-CHAT = ChatRequest(model="gpt-4o-mini", messages=({"role": "user", "content": "hi"},))
-
-
-class Instant:
-    def send(self, *args: Any) -> VendorResponse:
-        return OK
-
-
-class AsyncInstant:
-    async def send(self, *args: Any) -> VendorResponse:
-        await asyncio.sleep(0)
-        return OK
 
 
 def make_store(url: str, **kwargs: Any) -> RedisStore:

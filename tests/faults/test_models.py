@@ -12,18 +12,8 @@ import faults
 from faults import FAULT_KINDS, Fault, FaultCheckError, FaultTargets, OrgTarget, check_faults
 from faults.models import ErrorKind as FaultErrorKind
 from faults.units import count, duration, factor, rate, volume
-from sim.scenario import ErrorKind, Modifier, Scenario
-
-LIMITS = {"gpt-4o-mini": {"rpm": 600, "tpm": "1M"}}
-
-
-def world(fault_list, **over):
-    base = {"name": "c", "seed": 3, "duration": "2h", "pods": 2,
-            "vendors": {"openai": {"orgs": [{"name": n, "limits": LIMITS} for n in ("a", "b", "c")]}},
-            "faults": fault_list}
-    base.update(over)
-    return Scenario.model_validate(base)
-
+from sim.scenario import ErrorKind, Modifier
+from tests.fault_worlds import world
 
 # --------------------------------------------------------------------------- units
 

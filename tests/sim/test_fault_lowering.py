@@ -14,17 +14,7 @@ from sim.fault_effects import (
     with_surges,
 )
 from sim.fault_hooks import NO_RUNTIME_EFFECTS, RedisSchedule
-from sim.scenario import Scenario
-
-LIMITS = {"gpt-4o-mini": {"rpm": 600, "tpm": "1M"}}
-
-
-def world(fault_list, **over):
-    base = {"name": "c", "seed": 3, "duration": "2h", "pods": 2,
-            "vendors": {"openai": {"orgs": [{"name": n, "limits": LIMITS} for n in ("a", "b", "c")]}},
-            "faults": fault_list}
-    base.update(over)
-    return Scenario.model_validate(base)
+from tests.fault_worlds import world
 
 
 def test_vendor_faults_lower_into_modifiers():

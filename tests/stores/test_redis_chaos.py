@@ -25,11 +25,11 @@ import redis
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
-from multiorg import AsyncRouter, ChatRequest, Router, VendorResponse, load_config
+from multiorg import AsyncRouter, Router, load_config
 from multiorg.stores import RedisStore, decode, register_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from chaos_tools import LatencyProxy, RedisProcess
+from chaos_tools import CHAT, AsyncInstant, Instant, LatencyProxy, RedisProcess
 
 pytestmark = pytest.mark.redis
 
@@ -39,22 +39,9 @@ CONFIG: dict[str, Any] = {
     "router": {"attempt_timeout": "5s", "deadline": "10s"},
     "breaker": {"policy": "consecutive", "params": {"threshold": 3}},
 }
-OK = VendorResponse(200, {}, {"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
-CHAT = ChatRequest(model="gpt-4o-mini", messages=({"role": "user", "content": "hi"},))
 #: bounds: the first request that meets the outage waits at most the timeout (0.25 s) — allow 1 s;
 #: after it, a request adds well under 100 ms (the bugs cost seconds)
 FIRST_BOUND, AFTER_BOUND, RESUME_BOUND = 1.0, 0.1, 3.0
-
-
-class Instant:
-    def send(self, *args: Any) -> VendorResponse:
-        return OK
-
-
-class AsyncInstant:
-    async def send(self, *args: Any) -> VendorResponse:
-        await asyncio.sleep(0)
-        return OK
 
 
 @pytest.fixture
