@@ -13,20 +13,24 @@ machine may be shared — on a quiet machine the two agree):
 ``bare_simpy_rps``  a bare simpy loop with the same arrival times and the same latency timeouts
                     (lognormal, the orgs' median/p99), no router: the idiomatic simpy program —
                     one arrival process, one ``Process`` per request that yields its timeout.
-``fast_ratio``      fast_rps / bare_simpy_rps (target >= 0.5).
+``fast_ratio``      fast_rps / bare_simpy_rps (target >= 0.4); ``fast_ratio_cpu`` the same on CPU
+                    time (what a shared machine disturbs least).
 ``full_rps``        ``sim.run`` in full mode (httpx → respx → vendor model, state in fakeredis)
                     on a smaller window of the same world.
 ``bare_respx_rps``  the same number of bare httpx requests through a respx route whose side
                     effect answers a canned OpenAI success with rate-limit headers (same request
                     bodies, same prompt sizes), no router, no simulation.
 ``full_ratio``      full_rps / bare_respx_rps (target >= 0.5).
-``day_1m_seconds``  wall time of a whole simulated day at 1M requests, fast mode (target <= 30 s).
+``day_1m_seconds``  wall time of a whole simulated day at 1M requests, fast mode;
+                    ``day_1m_cpu_seconds`` its CPU time (target <= 15 s on one core).
 ``peak_rss_mb``     peak resident memory of this process (target <= 1024).
 
 Also: ``router_core_us`` — the multiorg router alone per request (a no-op vendor client, no
 simulation; the floor under ``fast``'s cost), ``fast_ratio_ceiling`` = bare simpy CPU µs /
 ``router_core_us`` (the best ``fast_ratio`` a zero-cost simulator around this router could
-reach), ``sim_overhead_cpu_us`` = fast CPU µs - ``router_core_us``, and per-request costs in µs.
+reach), ``sim_overhead_cpu_us`` = fast CPU µs - ``router_core_us``, ``sim_overhead_ratio`` =
+``sim_overhead_cpu_us`` / ``router_core_us`` (what the simulator costs around the router, in
+routers: target <= 1.0, i.e. fast CPU µs <= 2 x ``router_core_us``), and per-request costs in µs.
 Each figure, the 1M day included, is the best of ``--repeat`` runs (this machine is shared: the
 minimum is the least disturbed run). Figures are printed, never asserted.
 """
@@ -237,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     # the best fast_ratio any simulator could reach around this router: bare simpy / router alone
     out["fast_ratio_ceiling"] = out["bare_simpy_cpu_us_per_request"] / out["router_core_us"]
     out["sim_overhead_cpu_us"] = out["fast_cpu_us_per_request"] - out["router_core_us"]
+    out["sim_overhead_ratio"] = out["sim_overhead_cpu_us"] / out["router_core_us"]
 
     if not args.no_day:
         day = world(DAY)
@@ -246,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         del trace
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out["targets"] = {
-        "fast_ratio>=0.5": out["fast_ratio"] >= 0.5,
+        "fast_ratio>=0.4": out["fast_ratio"] >= 0.4,
         "full_ratio>=0.5": out["full_ratio"] >= 0.5,
-        "day_1m_seconds<=30": out.get("day_1m_seconds", math.inf) <= 30.0,
+        "sim_overhead_ratio<=1.0": out["sim_overhead_ratio"] <= 1.0,
+        "day_1m_cpu_seconds<=15": out.get("day_1m_cpu_seconds", math.inf) <= 15.0,
         "peak_rss_mb<=1024": out["peak_rss_mb"] <= 1024.0,
     }
     out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}

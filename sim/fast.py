@@ -21,48 +21,58 @@ from . import wire
 from .bridge import Hub
 from .vendor_model import CONNECT, TIMEOUT, Decision, VendorWorld, prompt_tokens_of
 
+#: request shapes prepared per vendor before the cache starts over (memory stays flat)
+PREPARED = 4096
+
 
 class FastVendorClient:
     """``send(org, api_key, request, timeout) -> VendorResponse`` against the vendor model."""
 
-    __slots__ = ("_by_key", "_env", "_sleep", "_vendors")
+    __slots__ = ("_by_key", "_env", "_prepared", "_sleep", "_vendors")
 
     def __init__(self, hub: Hub, world: VendorWorld, config: MultiOrgConfig) -> None:
         self._env = hub.env
         self._sleep = hub.sleep
         self._by_key = world.by_key
-        #: per vendor, what ``send`` needs, looked up once: (config, model map, leaves the system
-        #: prompt as the caller wrote it?, is OpenAI?, default max_tokens)
+        #: per vendor, what preparing a request needs: (config, model map, leaves the system
+        #: prompt as the caller wrote it?, default max_tokens)
         self._vendors = {
             v.name: (v, v.model_map, not v.system_prompt_suffix and v.system_prompt_override is None,
-                     v.name == "openai", DEFAULT_MAX_TOKENS if v.name == "anthropic" else 0)
+                     DEFAULT_MAX_TOKENS if v.name == "anthropic" else 0)
             for v in config.vendors
         }
+        #: per vendor, per request object (by id), what the vendor sees of it: (the request, model,
+        #: prompt tokens, max_tokens). The simulator reuses one immutable ChatRequest per shape,
+        #: so this is worked out once per shape, not per attempt. The entry holds the request:
+        #: its id cannot be reused while cached (and ``is`` is checked anyway). Bounded. (A ChatRequest
+        #: is immutable; one whose message dicts a caller mutates between sends is not supported.)
+        self._prepared: dict[str, dict[int, tuple[ChatRequest, str, int, int]]] = {v: {} for v in self._vendors}
+
+    def _prepare(self, vendor_name: str, request: ChatRequest) -> tuple[ChatRequest, str, int, int]:
+        vendor, model_map, plain, default_max = self._vendors[vendor_name]
+        model = model_map.get(request.model, request.model)
+        system = request.system if plain else system_prompt_for(request, vendor)
+        prompt = prompt_tokens_of(request.messages, system)
+        max_tokens = request.max_tokens
+        prep = (request, model, prompt, default_max if max_tokens is None else max_tokens)
+        cache = self._prepared[vendor_name]
+        if len(cache) >= PREPARED:
+            cache.clear()
+        cache[id(request)] = prep
+        return prep
 
     def send(self, org: OrgConfig, api_key: str, request: ChatRequest, timeout: float) -> VendorResponse:
         om = self._by_key.get(api_key)
-        vendor, model_map, plain, openai, default_max = self._vendors[org.vendor]
-        model = request.model
-        model = model_map.get(model, model)
+        vendor = org.vendor
+        prep = self._prepared[vendor].get(id(request))
+        if prep is None or prep[0] is not request:
+            prep = self._prepare(vendor, request)
+        _, model, prompt, max_tokens = prep
         if om is None:
-            d = unknown_key(org.vendor, model)
-        elif openai and org.org_id and org.org_id != om.org_id:
+            d = unknown_key(vendor, model)
+        elif vendor == "openai" and org.org_id and org.org_id != om.org_id:
             d = om.refuse(wire.ORG_MISMATCH, model, timeout)
         else:
-            messages = request.messages
-            system = request.system if plain else system_prompt_for(request, vendor)
-            prompt = -1
-            if not system and len(messages) == 1:
-                # the simulator's own requests (one user message): prompt_tokens_of's fast path, inlined
-                m = messages[0]
-                c = m.get("content") if type(m) is dict else None
-                if type(c) is str:
-                    prompt = (len(c) + 3) // 4
-            if prompt < 0:
-                prompt = prompt_tokens_of(messages, system)
-            max_tokens = request.max_tokens
-            if max_tokens is None:
-                max_tokens = default_max
             d = om.decide(model, prompt, max_tokens, timeout, self._env._now)
         latency, status, _, exc, headers, body = d
         self._sleep(latency)
