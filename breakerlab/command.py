@@ -46,6 +46,10 @@ def run_command(args: argparse.Namespace) -> int:
     if getattr(args, "seeds", 1) < 1:
         print(f"breakerlab: --seeds: must be at least 1 (got {args.seeds})", file=sys.stderr)
         return EXIT_INPUT
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None and jobs < 1:
+        print(f"breakerlab: --jobs: must be >= 1 (got {jobs})", file=sys.stderr)
+        return EXIT_INPUT
     seed = getattr(args, "seed", None)
     if isinstance(seed, int) and seed < 0:
         print(f"breakerlab: --seed: must be >= 0 (got {seed})", file=sys.stderr)

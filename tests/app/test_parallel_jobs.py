@@ -91,3 +91,11 @@ def test_the_board_estimates_the_time_left_from_work_done() -> None:
         board.finish(0)
         board.finish(1)
         assert board.eta() == 0
+
+
+@pytest.mark.parametrize("command", [["compare", str(LIBRARY)], ["sweep", str(LIBRARY), "--policy", "consecutive",
+                                                                  "--grid", "threshold=2,3"]])
+def test_a_bad_job_count_is_one_line_naming_the_flag(command: list[str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--jobs", "0", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "breakerlab: --jobs: must be >= 1 (got 0)\n"
