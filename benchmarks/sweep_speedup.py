@@ -1,7 +1,7 @@
 """Speed-up of a sweep on a local process pool over running it serially.
 
     python benchmarks/sweep_speedup.py                 # 8 runs, all cores; one JSON object
-    python benchmarks/sweep_speedup.py --runs 12 --workers 2 --hours 3
+    python benchmarks/sweep_speedup.py --runs 12 --jobs 2 --hours 3
 
 The sweep: the ``consecutive`` policy over ``--runs`` values of ``threshold`` (1 seed each) on a
 small world (4 OpenAI orgs + Anthropic, 2 pods, shared state) where one org browns out (40 %
@@ -85,7 +85,7 @@ def scenario(hours: float, volume: float) -> Any:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=8, help="runs in the sweep (default 8)")
-    ap.add_argument("--workers", type=int, default=None, help="pool size (default: all cores)")
+    ap.add_argument("--jobs", type=int, default=None, help="pool size (default: all cores)")
     ap.add_argument("--hours", type=float, default=8.0,
                     help="simulated hours per run (default 8: ~4 s of wall time, a little more than a run of "
                     "scenarios/lock-primary-before-launch.yaml)")
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     from breakerlab.sweep import plan_sweep, run_plan
 
     load_before = os.getloadavg()[0]
-    capacity = parallel_capacity(args.workers or os.cpu_count() or 1)
+    capacity = parallel_capacity(args.jobs or os.cpu_count() or 1)
     sc = scenario(args.hours, args.volume)
     plan = plan_sweep([sc], "consecutive", [f"threshold=1..{args.runs}"], seeds=1)
     n = len(plan.unique_runs())
@@ -114,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             serials.append(time.perf_counter() - t0)
 
             t0 = time.perf_counter()
-            pool = LocalExecutor(args.workers)
+            pool = LocalExecutor(args.jobs)
             _, s2 = run_plan(plan, b, pool)
             pools.append(time.perf_counter() - t0)
             with tempfile.TemporaryDirectory() as c:  # again: the forkserver is up and preloaded
                 t0 = time.perf_counter()
-                run_plan(plan, c, LocalExecutor(args.workers))
+                run_plan(plan, c, LocalExecutor(args.jobs))
                 warms.append(time.perf_counter() - t0)
 
             ra, rb = Path(a, "runs"), Path(b, "runs")

@@ -23,16 +23,19 @@ from sim.operator import ManualOperator
 from sim.policies import policy_names
 
 from . import search, sweep
-from .command import Parser, run_command
+from .command import Parser, add_executor_options, executor_from_args, run_command
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_SLO, InputError
-from .judge import run_and_judge
+from .executors import terminate_as_interrupt
+from .jobs import JobError
+from .judge import judge_policies
 from .progress import Progress
 
 EXAMPLES = {
     "run": "  breakerlab run scenarios/lock-primary-before-launch.yaml --policy exponential --out out/\n"
     "  breakerlab run scenarios/flapping-org.yaml --policy consecutive --seeds 3 --json",
     "compare": "  breakerlab compare scenarios/lock-primary-before-launch.yaml --out report/\n"
-    "  breakerlab compare scenarios/flapping-org.yaml --policy none --policy exponential --seeds 5",
+    "  breakerlab compare scenarios/flapping-org.yaml --policy none --policy exponential --seeds 5 --jobs 2\n"
+    "  breakerlab compare scenarios/flapping-org.yaml --seeds 20 --executor dask --scheduler tcp://10.0.0.5:8786",
     "validate": "  breakerlab validate scenarios/*.yaml",
     "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults",
     "report": "  breakerlab report report/            # re-render report/ from report/traces/\n"
@@ -79,21 +82,16 @@ def _seeds(args: argparse.Namespace, scenario: Any) -> list[int]:
 
 
 def _simulate(args: argparse.Namespace, scenario: Any, specs: list[tuple[str, Any]]) -> dict[str, list[Any]]:
+    """Every (policy, seed) run, at once on the executor the options name; traces per policy."""
     seeds = _seeds(args, scenario)
-    traces: dict[str, list[Any]] = {}
-    with Progress.for_stderr(quiet=args.json or args.quiet) as progress:
-        for label, pol in specs:
-            def bar(seed: int, label: str = label) -> Any:
-                return progress.task(f"{label} · seed {seed}", scenario.duration).sim_time
-
-            try:
-                judged = run_and_judge(scenario, pol, seeds=seeds, mode=args.mode, label=label, progress=bar)
-            except NotImplementedError as e:
-                _fail(f"{args.scenario}: {e}")
-            traces[label] = list(judged.traces)
-            for seed, trace in zip(seeds, judged.traces, strict=True):
-                progress.log(f"ran {label} seed {seed}: {trace.n_requests} requests")
-    return traces
+    with executor_from_args(args) as executor, terminate_as_interrupt(), \
+            Progress.for_stderr(quiet=args.json or args.quiet) as progress:
+        try:
+            judged = judge_policies(scenario, specs, seeds=seeds, mode=args.mode, executor=executor,
+                                    progress=progress)
+        except JobError as e:
+            _fail(f"{args.scenario}: {e}")
+    return {j.label: list(j.traces) for j in judged}
 
 
 def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]]) -> int:
@@ -214,6 +212,7 @@ def _sim_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--out", default=out_default, metavar="DIR", help=f"output directory (default {out_default})")
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_executor_options(p, "(policy, seed) runs")
 
 
 def build_parser() -> argparse.ArgumentParser:

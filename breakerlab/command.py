@@ -1,5 +1,6 @@
 """What every ``breakerlab`` subcommand shares: the parser that exits 2 on a usage error, the
-runner that turns bad input into one line on stderr, the ``--out`` check, and
+runner that turns bad input into one line on stderr, the ``--out`` check, the ``--jobs`` /
+``--executor`` / ``--scheduler`` options of the multi-run commands, and
 ``python -m breakerlab.<command>`` for a command on its own."""
 
 from __future__ import annotations
@@ -11,9 +12,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import EXIT_INPUT, InputError
+from .errors import EXIT_INPUT, InputError, ParameterError, flag_message
+from .executors import make_executor
 
-__all__ = ["Parser", "check_out_dir", "run_command", "subcommand_main"]
+__all__ = [
+    "EXECUTOR_FLAGS",
+    "Parser",
+    "add_executor_options",
+    "check_out_dir",
+    "executor_from_args",
+    "flag_error",
+    "run_command",
+    "subcommand_main",
+]
+
+#: the flags of :func:`breakerlab.executors.make_executor`'s parameters whose names differ
+EXECUTOR_FLAGS = {"kind": "--executor"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,6 +45,10 @@ def run_command(args: argparse.Namespace) -> int:
     on stderr for bad input (``--seeds`` below 1, an :class:`InputError`)."""
     if getattr(args, "seeds", 1) < 1:
         print(f"breakerlab: --seeds: must be at least 1 (got {args.seeds})", file=sys.stderr)
+        return EXIT_INPUT
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None and jobs < 1:
+        print(f"breakerlab: --jobs: must be >= 1 (got {jobs})", file=sys.stderr)
         return EXIT_INPUT
     seed = getattr(args, "seed", None)
     if isinstance(seed, int) and seed < 0:
@@ -57,6 +75,33 @@ def check_out_dir(path: str) -> None:
         raise InputError(f"breakerlab: --out: cannot create {path}: {e.strerror or e}") from None
     if not os.access(p, os.W_OK | os.X_OK):
         raise InputError(f"breakerlab: --out: {path} is not writable")
+
+
+def add_executor_options(p: argparse.ArgumentParser, what: str = "runs") -> None:
+    """``--jobs``, ``--executor``, ``--scheduler``: where a multi-run command's ``what`` run."""
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help=f"{what} at once (default: every core, {os.cpu_count() or 1} here; 1: in this process, "
+                   "one after another); dask without --scheduler: LocalCluster workers")
+    p.add_argument("--executor", choices=("local", "dask", "serial"), default="local",
+                   help="local: a process pool on this machine (default); dask: a dask.distributed cluster; "
+                   "serial: in this process")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster here)")
+
+
+def executor_from_args(args: argparse.Namespace) -> Any:
+    """The executor the options ask for, started (local workers import the simulator in the
+    background while the caller loads and plans; dask connects now, so an unreachable scheduler
+    fails before any work); bad values as an :class:`InputError` naming the flag."""
+    try:
+        return make_executor(args.executor, scheduler=args.scheduler, jobs=args.jobs).start()
+    except ParameterError as e:
+        raise flag_error(e) from None
+
+
+def flag_error(e: ParameterError) -> InputError:
+    """An API error (executor or job) as the command line says it: one line naming the flag."""
+    return InputError("breakerlab: " + " ".join(flag_message(e, EXECUTOR_FLAGS).split()))
 
 
 def subcommand_main(command: str, add_parser: Callable[[Any], Any], argv: Sequence[str] | None) -> int:

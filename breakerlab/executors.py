@@ -7,21 +7,23 @@ picklable (a module-level function) and should catch its own exceptions and retu
 data; an exception escaping it stops the iteration.
 
 ``serial``
-    In-process, one run after another (``--workers 1``; tests, benchmarks, debugging).
+    In-process, one run after another (``--jobs 1``; tests, benchmarks, debugging).
 ``local`` (the default)
     :class:`concurrent.futures.ProcessPoolExecutor` with every core (``os.cpu_count()``) unless
-    told otherwise. Workers start from a *forkserver* (``spawn`` where there is none), never by a
+    ``jobs`` says otherwise. Workers start from a *forkserver* (``spawn`` where there is none), never by a
     bare ``fork`` of this process, so the parent's threads, greenlets and open files are not
     duplicated; the forkserver preloads the simulator once, so a worker costs a fork, not an
     import.
 ``dask``
     :class:`dask.distributed.Client` on a scheduler address (``--scheduler tcp://host:8786``), or,
-    without one, a :class:`~dask.distributed.LocalCluster` of ``workers`` single-threaded
+    without one, a :class:`~dask.distributed.LocalCluster` of ``jobs`` single-threaded
     processes started here. The workers need ``breakerlab`` (same version) importable; results
     travel back to this process, which writes them, so workers need no shared filesystem.
 
 Interrupting (Ctrl-C, SIGTERM via :func:`terminate_as_interrupt`) cancels the runs not yet
 started and stops the local workers; results already yielded are the caller's to keep.
+
+An executor is a context manager (``with make_executor(...) as ex:``) that closes it on the way out.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -53,8 +56,18 @@ PRELOAD = ("sim", "reports.metrics")
 
 
 class ExecutorError(ParameterError):
-    """The executor cannot be set up (scheduler unreachable, bad worker count): names the
-    parameter (``workers``, ``scheduler``, ``kind``), or none when the pool itself fails."""
+    """The executor cannot be set up (scheduler unreachable, bad job count): names the
+    parameter (``jobs``, ``scheduler``, ``kind``), or none when the pool itself fails."""
+
+
+class _Closing:
+    """``with executor:`` closes it on the way out."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
 class Executor(Protocol):
@@ -68,6 +81,11 @@ class Executor(Protocol):
 
     def describe(self) -> str: ...
 
+    def channel(self) -> contextlib.AbstractContextManager[Any]:
+        """A queue a running item can ``put`` progress messages on and this process can ``get``
+        them from (while the block lasts), or None when the workers cannot reach this process."""
+        ...
+
     def start(self) -> Any:
         """Get ready (start workers, connect); optional — the first map starts it."""
         ...
@@ -77,7 +95,7 @@ class Executor(Protocol):
         ...
 
 
-class SerialExecutor:
+class SerialExecutor(_Closing):
     """Run every item in this process, in order."""
 
     name = "serial"
@@ -91,6 +109,10 @@ class SerialExecutor:
 
     def describe(self) -> str:
         return "in-process (serial)"
+
+    @contextlib.contextmanager
+    def channel(self) -> Iterator[Any]:
+        yield queue.SimpleQueue()
 
     def start(self) -> SerialExecutor:
         return self
@@ -136,8 +158,8 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-class LocalExecutor:
-    """A process pool on this machine: all cores unless ``workers`` says otherwise.
+class LocalExecutor(_Closing):
+    """A process pool on this machine: all cores unless ``jobs`` says otherwise.
 
     Starting forkserver workers takes a second or two (the forkserver imports the simulator);
     :meth:`start` does it in the background, so the CLI starts the pool before it loads the
@@ -146,10 +168,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
-        if workers is not None and workers < 1:
-            raise ExecutorError("workers", f"must be at least 1 (got {workers})")
-        self.workers = workers or os.cpu_count() or 1
+    def __init__(self, jobs: int | None = None) -> None:
+        _check_jobs(jobs)
+        self.workers = jobs or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
@@ -157,6 +178,12 @@ class LocalExecutor:
 
     def describe(self) -> str:
         return f"local process pool, {self.workers} worker(s)"
+
+    @contextlib.contextmanager
+    def channel(self) -> Iterator[Any]:
+        # a manager's queue proxy pickles, so it travels to the workers inside an item
+        with _context().Manager() as manager:
+            yield manager.Queue()
 
     def start(self) -> LocalExecutor:
         """Start the workers in the background: they import the simulator while the caller keeps
@@ -245,23 +272,22 @@ class LocalExecutor:
                 p.join(timeout=5)
 
 
-class DaskExecutor:
+class DaskExecutor(_Closing):
     """Runs on a dask.distributed cluster (``address``), or on a LocalCluster started here."""
 
     name = "dask"
 
     def __init__(
-        self, address: str | None = None, workers: int | None = None, *, client: Any = None, timeout: float = 20.0
+        self, address: str | None = None, jobs: int | None = None, *, client: Any = None, timeout: float = 20.0
     ) -> None:
-        if workers is not None and workers < 1:
-            raise ExecutorError("workers", f"must be at least 1 (got {workers})")
+        _check_jobs(jobs)
         self.address = address
         self.timeout = timeout
         self._client = client
         self._cluster: Any = None
         self._own_client = client is None
-        self._n_workers = workers
-        self.workers = workers or 0
+        self._n_workers = jobs
+        self.workers = jobs or 0
 
     def describe(self) -> str:
         where = self.address or ("the given client" if not self._own_client else "a LocalCluster")
@@ -270,6 +296,10 @@ class DaskExecutor:
     def start(self) -> DaskExecutor:
         self._connect()
         return self
+
+    @contextlib.contextmanager
+    def channel(self) -> Iterator[Any]:
+        yield None  # remote workers: progress comes per finished item
 
     def _connect(self) -> Any:
         if self._client is not None:
@@ -324,18 +354,25 @@ class DaskExecutor:
             self._cluster = None
 
 
-def make_executor(kind: str = "local", *, scheduler: str | None = None, workers: int | None = None) -> Any:
-    """The executor named on the command line (``local``, ``dask`` or ``serial``)."""
+def _check_jobs(jobs: int | None) -> None:
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ExecutorError("jobs", f"must be >= 1 (got {jobs!r})")
+
+
+def make_executor(kind: str = "local", *, scheduler: str | None = None, jobs: int | None = None) -> Any:
+    """The executor named on the command line (``local``, ``dask`` or ``serial``); ``jobs``: how many
+    runs at once (default: every core; ``1`` is the in-process serial executor)."""
+    _check_jobs(jobs)
     if scheduler and kind != "dask":
         raise ExecutorError("scheduler", "needs the dask executor")
     if kind == "local":
-        if workers == 1:
+        if jobs == 1:
             return SerialExecutor()
-        return LocalExecutor(workers)
+        return LocalExecutor(jobs)
     if kind == "serial":
         return SerialExecutor()
     if kind == "dask":
-        return DaskExecutor(scheduler, workers)
+        return DaskExecutor(scheduler, jobs)
     raise ExecutorError("kind", f"unknown executor {kind!r} (local, dask, serial)")
 
 

@@ -6,6 +6,15 @@ pytest plugin, ``search`` and ``sweep`` do it.
     judged.result          # reports' PolicyResult: means and intervals over the seeds
     judged.checks          # the SLO checks (reports.evaluate_slo), judged.passed
 
+    # several policies at once, every (policy, seed) run a job on a process pool:
+    with make_executor(jobs=4) as ex:
+        by_policy = judge_policies(scenario, [("none", "none"), ("exp", "exponential")], seeds=[1, 2],
+                                   executor=ex, progress=display)
+
+The runs go through :func:`breakerlab.jobs.run_jobs`: in this process by default, else on the
+``executor`` (:mod:`breakerlab.executors`); the traces come back in (policy, seed) order whatever
+the executor, so the verdicts are too.
+
 The metrics, the result and the checks are computed on first use, so a caller that needs only
 the traces (``compare`` hands them to ``reports.write_report``) or only per-run metrics (a sweep)
 pays for nothing more.
@@ -14,22 +23,21 @@ pays for nothing more.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sim
 from reports import SloCheck, evaluate_slo, summarize_policy, trace_metrics
 from reports.metrics import TraceMetrics
 from reports.schema import PolicyResult
 from sim.scenario import Scenario
 from sim.trace import Trace
 
-__all__ = ["Judged", "RunProgress", "run_and_judge"]
+from .executors import Executor
+from .jobs import SimJob, run_jobs
+from .progress import Progress
 
-#: ``progress(seed)`` → the ``sim.run`` progress callback for that seed's run (or None), so a
-#: display can give each run its own bar
-RunProgress = Callable[[int], Callable[[float, float], Any] | None]
+__all__ = ["Judged", "judge_policies", "policy_label", "run_and_judge"]
 
 
 @dataclass(frozen=True)
@@ -74,18 +82,39 @@ def run_and_judge(
     mode: str = "fast",
     label: str | None = None,
     slo: Any = None,
-    progress: RunProgress | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> Judged:
     """Run ``scenario`` under ``policy`` once per seed (``sim.run``) and judge the runs against
     ``slo`` (default: the scenario's). ``policy``: anything ``sim.run`` takes (a name,
     ``(name, params)``, a scenario's policy entry); ``seeds``: default ``[scenario.seed]``;
-    ``label``: the policy's name in results and checks (default: its name)."""
-    seeds = [scenario.seed] if seeds is None else list(seeds)
-    traces = tuple(
-        sim.run(scenario, policy, mode=mode, seed=seed, progress=None if progress is None else progress(seed))
-        for seed in seeds
-    )
-    return Judged(label or policy_label(policy), scenario, traces, scenario.slo if slo is None else slo)
+    ``label``: the policy's name in results and checks (default: its name); ``executor``: where the
+    seeds run (default: here, one after another); ``progress``: the display their board goes on.
+    A failed run raises :class:`breakerlab.jobs.JobError`."""
+    return judge_policies(scenario, [(label or policy_label(policy), policy)], seeds=seeds, mode=mode, slo=slo,
+                          executor=executor, progress=progress)[0]
+
+
+def judge_policies(
+    scenario: Scenario,
+    policies: Sequence[tuple[str, Any]],
+    *,
+    seeds: Sequence[int] | None = None,
+    mode: str = "fast",
+    slo: Any = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> list[Judged]:
+    """:func:`run_and_judge` for each ``(label, policy)``, every (policy, seed) run one job on
+    ``executor`` at once; one :class:`Judged` per policy, in order."""
+    seeds = [scenario.seed] if seeds is None else [int(s) for s in seeds]
+    jobs = [SimJob(label, scenario, pol, seed, mode) for label, pol in policies for seed in seeds]
+    traces = run_jobs(jobs, executor, progress)
+    n = len(seeds)
+    return [
+        Judged(label, scenario, tuple(traces[k * n:(k + 1) * n]), scenario.slo if slo is None else slo)
+        for k, (label, _) in enumerate(policies)
+    ]
 
 
 def policy_label(policy: Any) -> str:

@@ -14,7 +14,10 @@ the scenario's ``slo`` (:func:`breakerlab.judge.run_and_judge`; fast mode by def
 It steers towards small SLO margins (``hypothesis.target``) and, once a schedule misses the SLO,
 shrinks it: fewer faults, milder kinds, shorter windows, milder parameters. Deterministic: one
 ``seed`` (the search's) and one ``sim_seed`` (the runs', default the scenario's) give the same
-counterexample on every machine (same code, same hypothesis version).
+counterexample on every machine (same code, same hypothesis version). ``sim_seeds=N`` judges
+each schedule on N runs (seeds ``sim_seed`` … ``sim_seed+N-1``, the SLO on their means), run at
+once on ``executor`` (:mod:`breakerlab.executors`; CLI ``--sim-seeds N --jobs J``): hypothesis
+tries one schedule at a time, so a schedule's seeds are what runs in parallel.
 
 What is searched (and what the written file holds):
 
@@ -80,8 +83,10 @@ from sim.policies import make_lab_policy
 from sim.scenario import Scenario
 from sim.slo import SLO_METRICS, canonical_metric, parse_threshold, slo_entries
 
-from .command import subcommand_main
+from .command import add_executor_options, executor_from_args, subcommand_main
 from .errors import EXIT_OK, EXIT_SLO, InputError, ParameterError, SearchError, flag_message
+from .executors import Executor, SerialExecutor, terminate_as_interrupt
+from .jobs import JobError
 from .judge import run_and_judge
 from .progress import Progress
 from .spec_text import duration_spec, factor_spec, rate_spec, signed_duration_spec
@@ -142,6 +147,8 @@ class SearchResult:
     budget: int = 0
     seed: int = 0
     sim_seed: int = 0
+    #: runs per schedule (seeds sim_seed, sim_seed+1, ...)
+    sim_seeds: int = 1
     mode: str = "fast"
     kinds: tuple[str, ...] = ()
     faults_mode: str = "replace"
@@ -165,7 +172,8 @@ class SearchResult:
 
     def reproduce_command(self, path: str | Path | None = None) -> str:
         where = path or self.written or "COUNTEREXAMPLE.yaml"
-        return f"breakerlab run {where} --policy {self.policy_spec.get('name', self.policy)}"
+        seeds = f" --seeds {self.sim_seeds}" if self.sim_seeds > 1 else ""
+        return f"breakerlab run {where} --policy {self.policy_spec.get('name', self.policy)}{seeds}"
 
     def write(self, path: str | Path) -> Path:
         """Write the counterexample scenario (atomically); returns the path."""
@@ -188,6 +196,7 @@ class SearchResult:
             "examples_run": self.examples_run,
             "seed": self.seed,
             "sim_seed": self.sim_seed,
+            "sim_seeds": self.sim_seeds,
             "mode": self.mode,
             "kinds": list(self.kinds),
             "faults_mode": self.faults_mode,
@@ -476,13 +485,15 @@ def _margin(checks: Sequence[Any]) -> float:
 class _Judge:
     """Runs a schedule once (memoized) and judges it against the SLO."""
 
-    def __init__(self, world: _World, label: str, spec: dict[str, Any], mode: str, sim_seed: int, budget: int,
-                 shrink_budget: int, progress: Callable[[int, bool, float], Any] | None) -> None:
+    def __init__(self, world: _World, label: str, spec: dict[str, Any], mode: str, seeds: list[int], budget: int,
+                 shrink_budget: int, progress: Callable[[int, bool, float], Any] | None,
+                 executor: Executor | None) -> None:
         self.world = world
         self.label = label
         self.policy = (spec["name"], spec.get("params") or {})
         self.mode = mode
-        self.sim_seed = sim_seed
+        self.seeds = seeds
+        self.executor = executor
         #: distinct schedules simulated while looking, then more while shrinking
         self.budget = budget
         self.cap = budget + shrink_budget
@@ -510,11 +521,13 @@ class _Judge:
             self.memo[key] = None
             return None
         try:
-            judged = run_and_judge(sc, self.policy, seeds=[self.sim_seed], mode=self.mode, label=self.label,
-                                   slo=self.world.slo)
+            judged = run_and_judge(sc, self.policy, seeds=self.seeds, mode=self.mode, label=self.label,
+                                   slo=self.world.slo, executor=self.executor)
             checks = list(judged.checks)
-        except FaultNeedsEngine:  # a kind or option this engine cannot run yet
-            self.memo[key] = None
+        except JobError as e:
+            if not isinstance(e.error, FaultNeedsEngine):
+                raise
+            self.memo[key] = None  # a kind or option this engine cannot run yet
             return None
         margin = _margin(checks)
         out = (any(not c.passed for c in checks), checks, margin)
@@ -562,6 +575,8 @@ def search(
     slo: Any = None,
     slo_metrics: Sequence[str] | None = None,
     sim_seed: int | None = None,
+    sim_seeds: int = 1,
+    executor: Executor | None = None,
     params: Mapping[str, Any] | None = None,
     shrink_budget: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -573,7 +588,8 @@ def search(
     docstring). ``scenario``: a :class:`Scenario` or a YAML path; ``policy``: a policy or preset
     name, a label or name the scenario lists, ``(name, params)`` or ``{name, params}``;
     ``params`` override its parameters. ``budget``: examples generated; ``seed``: the search's
-    seed; ``sim_seed``: the runs' (default the scenario's). ``kinds``: fault kinds (default
+    seed; ``sim_seed``: the runs' (default the scenario's); ``sim_seeds``: runs per schedule, at once
+    on ``executor`` (default: here, one after another). ``kinds``: fault kinds (default
     :data:`faults.strategies.DEFAULT_KINDS`), up to ``max_faults`` faults of at least
     ``min_duration`` on ``targets`` (default every org). ``progress(runs, violated, margin)`` is
     called after each simulation. Raises ``ValueError`` (one line) for bad input.
@@ -582,6 +598,8 @@ def search(
         raise SearchError("budget", f"must be at least 1 (got {budget})")
     if max_faults < 1:
         raise SearchError("max_faults", f"must be at least 1 (got {max_faults})")
+    if isinstance(sim_seeds, bool) or not isinstance(sim_seeds, int) or sim_seeds < 1:
+        raise SearchError("sim_seeds", f"must be >= 1 (got {sim_seeds!r})")
     if mode not in ("fast", "full"):
         raise SearchError("mode", f"'fast' or 'full' (got {mode!r})")
     data, sc, source = _scenario_data(scenario)
@@ -596,17 +614,18 @@ def search(
                                        max_targets=max_targets, min_duration=min_dur, options=options)
     kind_list = tuple(strategies.resolve_kinds(kinds))
     shrink = int(budget) if shrink_budget is None else max(0, int(shrink_budget))
-    judge = _Judge(world, label, spec, mode, run_seed, int(budget), shrink, progress)
+    judge = _Judge(world, label, spec, mode, [run_seed + i for i in range(sim_seeds)], int(budget), shrink, progress,
+                   executor)
 
     def result(found: bool, schedule: tuple[Any, ...], checks: list[Any], baseline: bool = False) -> SearchResult:
         res = SearchResult(
             found=found, scenario_with_faults=judge.scenario(schedule) if found else None, checks=checks,
             examples_run=judge.runs, faults=schedule, policy=label, policy_spec=spec, budget=int(budget),
-            seed=int(seed), sim_seed=run_seed, mode=mode, kinds=kind_list, faults_mode=faults,
+            seed=int(seed), sim_seed=run_seed, sim_seeds=sim_seeds, mode=mode, kinds=kind_list, faults_mode=faults,
             baseline_failed=baseline, dropped_slo=world.dropped, skipped_slo=world.skipped,
             closest_margin=judge.best[0] if judge.best is not None else None,
         )
-        return _finish(res, world, sc, out, verify) if found else res
+        return _finish(res, world, sc, out, verify, executor) if found else res
 
     with _quiet_router_logs():
         baseline = judge.run((), count=False)
@@ -623,13 +642,14 @@ def search(
         return result(True, schedule, list(outcome[1]))
 
 
-def _finish(res: SearchResult, world: _World, sc: Scenario, out: str | Path | None, verify: bool) -> SearchResult:
+def _finish(res: SearchResult, world: _World, sc: Scenario, out: str | Path | None, verify: bool,
+            executor: Executor | None) -> SearchResult:
     """A found counterexample: its YAML, written to ``out``, rerun once when ``verify``."""
     res.yaml_text = _counterexample_yaml(world, sc, res, out)
     if out is not None:
         res.write(out)
     if verify:
-        res.reproduced = _reproduces(res)
+        res.reproduced = _reproduces(res, executor)
     return res
 
 
@@ -691,15 +711,18 @@ def _counterexample_yaml(world: _World, sc: Scenario, res: SearchResult, path: s
     header = (
         "# Found by `breakerlab search`: this schedule makes the policy miss the SLO.\n"
         f"# Reproduce: breakerlab run {path or 'THIS_FILE'} --policy {res.policy_spec['name']}"
+        + (f" --seeds {res.sim_seeds}" if res.sim_seeds > 1 else "")
         + (f" --mode {res.mode}" if res.mode != "fast" else "") + "\n"
     )
     return header + yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=100)
 
 
-def _reproduces(res: SearchResult) -> bool:
+def _reproduces(res: SearchResult, executor: Executor | None) -> bool:
     assert res.yaml_text is not None
     sc = parse_scenario(res.yaml_text, str(res.written or "<counterexample>"))
-    return not run_and_judge(sc, sc.policies[0], mode=res.mode, label=res.policy).passed
+    seeds = [sc.seed + i for i in range(res.sim_seeds)]  # as `breakerlab run --seeds N` runs it
+    return not run_and_judge(sc, sc.policies[0], seeds=seeds, mode=res.mode, label=res.policy,
+                             executor=executor).passed
 
 
 def _check_text(c: Any) -> str:
@@ -737,6 +760,9 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="the search's seed (default 0)")
     p.add_argument("--sim-seed", type=int, default=None, metavar="S",
                    help="the runs' root seed (default: the scenario's); written into the counterexample")
+    p.add_argument("--sim-seeds", type=int, default=1, metavar="N",
+                   help="judge each schedule on N runs (seeds S..S+N-1, the SLO on their means), run at once "
+                   "(--jobs); default 1")
     p.add_argument("--kinds", default=None, metavar="K1,K2",
                    help="fault kinds to draw (default: latency, brownout, timeouts, connection_resets, "
                    "flapping, slow_drip, outage, lockout; see `breakerlab list faults`)")
@@ -758,6 +784,7 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="where to write a counterexample (default counterexamples/<scenario>-<policy>.yaml)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_executor_options(p, "a schedule's --sim-seeds runs")
     p.set_defaults(func=cmd_search, out_is_file=True)
     return p
 
@@ -787,7 +814,7 @@ _FLAGS = {"slo_metrics": "--slo", "min_duration": "--min-fault-duration", "polic
 
 def _check_counts(args: argparse.Namespace) -> None:
     where = args.scenario
-    for name in ("budget", "max_faults"):
+    for name in ("budget", "max_faults", "sim_seeds"):
         if getattr(args, name) < 1:
             raise InputError(f"{where}: --{name.replace('_', '-')}: must be at least 1 (got {getattr(args, name)})")
     if args.shrink_budget is not None and args.shrink_budget < 0:
@@ -796,7 +823,8 @@ def _check_counts(args: argparse.Namespace) -> None:
         raise InputError(f"{where}: --max-targets: must be at least 1 (got {args.max_targets})")
 
 
-def _search_args(args: argparse.Namespace, out: Path, progress: Callable[[int, bool, float], Any]) -> SearchResult:
+def _search_args(args: argparse.Namespace, out: Path, progress: Callable[[int, bool, float], Any],
+                 executor: Executor) -> SearchResult:
     """:func:`search` with the command line's arguments; bad input as an :class:`InputError`."""
     where = args.scenario
     try:
@@ -804,11 +832,14 @@ def _search_args(args: argparse.Namespace, out: Path, progress: Callable[[int, b
             args.scenario, args.policy, budget=args.budget, seed=args.seed, mode=args.mode, kinds=_csv(args.kinds),
             max_faults=args.max_faults, targets=_csv(args.targets), max_targets=args.max_targets,
             min_duration=args.min_fault_duration, faults=args.faults, duration=args.duration, volume=args.volume,
-            slo_metrics=_csv(args.slo), sim_seed=args.sim_seed, params=_params(args.param, where),
+            slo_metrics=_csv(args.slo), sim_seed=args.sim_seed, sim_seeds=args.sim_seeds,
+            executor=executor, params=_params(args.param, where),
             shrink_budget=args.shrink_budget, out=out, verify=True, progress=progress,
         )
     except ScenarioError as e:
         raise InputError(str(e)) from None
+    except JobError as e:
+        raise InputError(f"{where}: {e}") from None
     except ParameterError as e:
         text = " ".join(flag_message(e, _FLAGS).split())
         raise InputError(text if text.startswith(where) else f"{where}: {text}") from None
@@ -823,14 +854,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     _check_counts(args)
     out = Path(args.out) if args.out else Path("counterexamples") / (
         f"{Path(args.scenario).stem}-{_safe(args.policy)}.yaml")
-    with Progress.for_stderr(quiet=args.json or args.quiet) as display:
+    # one schedule at a time: only its --sim-seeds runs can share a pool (a pool for one run costs
+    # its start-up and buys nothing)
+    executor = executor_from_args(args) if args.sim_seeds > 1 else SerialExecutor()
+    with executor, terminate_as_interrupt(), Progress.for_stderr(quiet=args.json or args.quiet) as display:
         task = display.task("search: simulations", total=args.budget)
 
         def progress(runs: int, violated: bool, margin: float) -> None:
             mark = "violated" if violated else f"margin {margin:+.2%}" if math.isfinite(margin) else ""
             task.update(runs, f"{runs} run · last: {mark}")
 
-        res = _search_args(args, out, progress)
+        res = _search_args(args, out, progress, executor)
     if args.json:
         print(json.dumps(res.as_dict(), indent=2, default=str))
     else:

@@ -13,9 +13,9 @@ from typing import Any
 from multiorg.units import seconds
 from reports.format import fmt_rate
 
-from ..command import subcommand_main
+from ..command import add_executor_options, executor_from_args, flag_error, subcommand_main
 from ..errors import EXIT_OK, InputError, SweepError, flag_message
-from ..executors import ExecutorError, make_executor, terminate_as_interrupt
+from ..executors import ExecutorError, terminate_as_interrupt
 from ..progress import Progress
 from .execution import RunStats, run_plan
 from .outputs import SweepResult, finish
@@ -36,15 +36,21 @@ EXAMPLES = (
 
 
 class _RunsProgress:
-    """A sweep's ``progress`` callback on the one display: runs done of all (a bar on a terminal),
-    else one line per computed run, after one line saying how many were already stored."""
+    """A sweep's ``progress`` callback on the one display's job board: runs done of all with the
+    ETA (a bar on a terminal), else one line per computed run, after one line saying how many were
+    already stored."""
 
     def __init__(self, progress: Progress, plan: SweepPlan, out: str) -> None:
         self.plan = plan
         self.out = out
         self.progress = progress
-        self.task = progress.task("sweep", total=len(plan.unique_runs()))
+        runs = plan.unique_runs()
+        self.index = {r.key: i for i, r in enumerate(runs)}
+        self.board = progress.jobs([self._what(r) for r in runs])
         self._reused = 0
+
+    def _what(self, r: PlannedRun) -> str:
+        return f"{self.plan.scenarios[r.scenario][0]} {self.plan.settings[r.setting].text()} seed {r.seed}"
 
     def __call__(
         self, done: int, total: int, r: PlannedRun, metrics: Mapping[str, Any] | None, err: str | None,
@@ -52,20 +58,13 @@ class _RunsProgress:
     ) -> None:
         if reused:
             self._reused += 1
-            self.task.update(done, f"{done}/{total} runs (already stored)")
+            self.board.finish(self.index[r.key], "already stored")
             return
         if self._reused:
             self.progress.log(f"resuming: {self._reused} of {total} runs already stored in {self.out}/runs")
             self._reused = 0
-        name = self.plan.scenarios[r.scenario][0]
-        what = f"{name} {self.plan.settings[r.setting].text()} seed {r.seed}"
         res = f"FAILED: {err}" if err else f"success {fmt_rate((metrics or {}).get('success_rate'))}"
-        self.task.update(done, f"{done}/{total} runs · {what}")
-        self.progress.log(f"[{done}/{total}] {what}: {res}")
-
-
-#: :func:`breakerlab.executors.make_executor`'s ``kind`` is the ``--executor`` flag
-_FLAGS = {"kind": "--executor"}
+        self.board.finish(self.index[r.key], res)
 
 
 def _slack_seconds(text: str) -> float:
@@ -100,9 +99,7 @@ def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, float]:
         if args.flapping_slack < 0:
             raise SweepError("flapping_slack", f"must be >= 0 (got {args.flapping_slack:g})")
         parse_grid(args.grid, args.policy)
-        executor = make_executor(args.executor, scheduler=args.scheduler, workers=args.workers)
-        if args.executor == "local":
-            executor.start()  # workers import the simulator while this process loads and plans
+        executor = executor_from_args(args)
         plan = plan_sweep(
             args.scenarios, args.policy, args.grid, seeds=args.seeds, seed=args.seed, random=args.random,
             sample_seed=args.sample_seed, mode=args.mode, save_traces=args.save_traces,
@@ -110,9 +107,7 @@ def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, float]:
     except SweepError as e:
         if executor is not None:
             executor.close()
-        raise InputError(flag_message(e, _FLAGS)) from None
-    except ExecutorError as e:
-        raise InputError(flag_message(e, _FLAGS)) from None
+        raise InputError(flag_message(e)) from None
     return plan, executor, fo_slack
 
 
@@ -132,7 +127,7 @@ def _execute(args: argparse.Namespace, plan: SweepPlan, executor: Any) -> tuple[
               "rerun the same command to resume", file=sys.stderr)
         return None
     except ExecutorError as e:
-        raise InputError(flag_message(e, _FLAGS)) from None
+        raise flag_error(e) from None
 
 
 def _print_outcome(args: argparse.Namespace, result: SweepResult, stats: RunStats) -> None:
@@ -200,13 +195,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="first seed (default: each scenario's)")
     p.add_argument("--mode", choices=("fast", "full"), default="fast", help="simulation mode (default fast)")
     p.add_argument("--out", default="sweep", metavar="DIR", help="output directory (default sweep)")
-    p.add_argument("--executor", choices=("local", "dask", "serial"), default="local",
-                   help="local: a process pool on this machine (default); dask: a dask.distributed cluster; "
-                   "serial: in this process")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster here)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local: processes (default: all cores); dask without --scheduler: LocalCluster workers")
+    add_executor_options(p)
     p.add_argument("--save-traces", action="store_true", help="also keep each run's trace in OUT/traces/")
     p.add_argument("--failover-slack", default=f"{DEFAULT_FAILOVER_SLACK:g}s", metavar="DURATION",
                    help="recommendation: failover time allowed above the frontier's best (default 60s)")

@@ -15,6 +15,7 @@ from typing import Any
 from reports.metrics import TraceMetrics
 
 from ..executors import SerialExecutor
+from ..jobs import JobError
 from ..judge import run_and_judge
 from .plan import PlannedRun, RunTask, SweepPlan
 from .store import atomic_write, clean_temp, dumps, load_run, run_config
@@ -85,6 +86,8 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         if task.save_trace:
             out["trace"] = judged.traces[0]
         return out
+    except JobError as e:
+        return {"key": task.key, "error": e.detail.split(": ", 1)[1]}  # without the job's name
     except Exception as e:
         msg = " ".join(str(e).split()) or type(e).__name__
         return {"key": task.key, "error": f"{type(e).__name__}: {msg}"}

@@ -44,14 +44,13 @@ def test_run_and_judge_is_sim_run_and_takes_another_slo() -> None:
     assert judged.checks[0].threshold.startswith(">=")
 
 
-def test_run_and_judge_gives_each_seed_its_own_progress_callback() -> None:
-    seen: dict[int, list[float]] = {}
-
-    def bar(seed: int):
-        return lambda done, total: seen.setdefault(seed, []).append(done)
-
-    run_and_judge(_scenario(), "none", seeds=[1, 2], progress=bar)
-    assert sorted(seen) == [1, 2] and all(v[-1] == 900 for v in seen.values())
+def test_run_and_judge_logs_each_seeds_run_on_the_job_board(capsys: pytest.CaptureFixture[str]) -> None:
+    with Progress("lines") as progress:
+        judged = run_and_judge(_scenario(), "none", seeds=[1, 2], progress=progress)
+    lines = capsys.readouterr().err.splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["[1/2] none · seed 1", "[2/2] none · seed 2"]
+    assert f"{judged.traces[1].n_requests:,} requests" in lines[1]
+    assert "ETA" in lines[0] and "ETA" not in lines[1]
 
 
 def test_progress_lines_when_not_a_terminal_and_nothing_when_quiet(capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,6 +74,10 @@ def test_api_errors_name_parameters_and_the_cli_names_flags() -> None:
     with pytest.raises(ExecutorError) as x:
         make_executor("nope")
     assert flag_message(x.value, {"kind": "--executor"}).startswith("--executor: unknown executor 'nope'")
+    with pytest.raises(ExecutorError) as x:
+        make_executor("local", jobs=0)
+    assert str(x.value) == "jobs: must be >= 1 (got 0)"
+    assert flag_message(x.value) == "--jobs: must be >= 1 (got 0)"
     assert flag_message(ParameterError("min_duration", "must be > 0")) == "--min-duration: must be > 0"
     assert flag_message(ParameterError("", "a.yaml: bad")) == "a.yaml: bad"
 

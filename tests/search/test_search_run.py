@@ -14,6 +14,7 @@ import yaml
 from search_helpers import SMALL_YAML, WEAK
 
 import sim
+from breakerlab.executors import LocalExecutor
 from breakerlab.search import search
 from reports.metrics import evaluate_slo
 from sim.loader import load_scenario
@@ -73,6 +74,22 @@ def test_search_is_deterministic(small_yaml, weak_result):
     assert again.faults == weak_result.faults
     assert again.examples_run == weak_result.examples_run
     assert yaml.safe_load(again.yaml_text) == yaml.safe_load(weak_result.yaml_text)
+
+
+def test_a_schedules_seeds_run_on_a_pool_and_find_what_the_serial_search_finds(small_yaml, tmp_path):
+    kw = {"kinds": ["brownout"], "max_faults": 1, "budget": 6, "shrink_budget": 4, "seed": 0, "sim_seeds": 2}
+    serial = search(small_yaml, WEAK, out=tmp_path / "serial.yaml", **kw)
+    with LocalExecutor(2) as ex:
+        pooled = search(small_yaml, WEAK, executor=ex, out=tmp_path / "pooled.yaml", **kw)
+    assert serial.found and pooled.found
+    assert pooled.faults == serial.faults and pooled.examples_run == serial.examples_run
+    assert [c.as_dict() for c in pooled.checks] == [c.as_dict() for c in serial.checks]
+    written = (tmp_path / "pooled.yaml").read_text()
+    assert written == (tmp_path / "serial.yaml").read_text().replace("serial.yaml", "pooled.yaml")
+    assert "pooled.yaml --policy consecutive --seeds 2\n" in written
+    assert pooled.reproduced is True and pooled.reproduce_command().endswith("--policy consecutive --seeds 2")
+    with pytest.raises(ValueError, match=r"^sim_seeds: must be >= 1"):
+        search(small_yaml, WEAK, **{**kw, "sim_seeds": 0})
 
 
 def test_add_mode_keeps_the_scenarios_faults_and_slo(small_yaml, tmp_path):

@@ -27,13 +27,13 @@ def serial_ref(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_make_executor() -> None:
-    assert isinstance(make_executor("local", workers=1), SerialExecutor)
+    assert isinstance(make_executor("local", jobs=1), SerialExecutor)
     assert make_executor("local").workers >= 1
-    assert isinstance(make_executor("local", workers=2), LocalExecutor)
+    assert isinstance(make_executor("local", jobs=2), LocalExecutor)
     with pytest.raises(ExecutorError, match="scheduler: needs the dask executor"):
         make_executor("local", scheduler="tcp://x:1")
-    with pytest.raises(ExecutorError, match="at least 1"):
-        make_executor("local", workers=0)
+    with pytest.raises(ExecutorError, match="jobs: must be >= 1"):
+        make_executor("local", jobs=0)
 
 
 def test_local_pool_equals_serial(serial_ref: Path, tmp_path: Path) -> None:

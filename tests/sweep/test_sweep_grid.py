@@ -158,14 +158,14 @@ def test_cli_bad_grid_exits_2_with_one_line(small_yaml, capsys) -> None:
 
 def test_cli_scenario_after_grid_is_a_scenario(small_yaml, tmp_path, capsys) -> None:
     out = tmp_path / "out"
-    code = main(["--policy", "exponential", "--grid", "threshold=2..3", str(small_yaml), "--workers", "1",
+    code = main(["--policy", "exponential", "--grid", "threshold=2..3", str(small_yaml), "--jobs", "1",
                  "--out", str(out), "--json"])
     assert code == 0, capsys.readouterr().err
     assert len(list((out / "runs").glob("*.json"))) == 2
 
 
 def test_cli_grid_item_without_equals_is_explained(small_yaml, capsys) -> None:
-    code = main([str(small_yaml), "--policy", "exponential", "--grid", "threshold", "--workers", "1"])
+    code = main([str(small_yaml), "--policy", "exponential", "--grid", "threshold", "--jobs", "1"])
     err = capsys.readouterr().err
     assert code == 2
     assert "not NAME=VALUES" in err

@@ -184,7 +184,7 @@ def test_killed_cli_sweep_keeps_finished_runs_and_resumes(
 ) -> None:
     out = tmp_path / "out"
     args = [str(small_yaml), "--policy", "consecutive", "--grid", "threshold=1..4", "open_time=10s,20s",
-            "--workers", "1", "--out", str(out), "-q"]
+            "--jobs", "1", "--out", str(out), "-q"]
     cmd = [sys.executable, "-m", "breakerlab.sweep", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     runs = out / "runs"
