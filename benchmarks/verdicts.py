@@ -1,8 +1,8 @@
 """Every library scenario at true scale and at its CI scale: do the SLO verdicts agree?
 
-Not CI (true scale takes minutes per run). Runs each ``scenarios/*.yaml`` × each policy it lists,
+Not CI (true scale takes minutes per run). Runs each ``scenarios/*.yaml`` x each policy it lists,
 fast mode, the scenario's seed, at ``scale`` 1 and at its ``ci_scale``, on a process pool, and
-writes ``docs/scale-verdicts.md``: one row per scenario × policy with both verdicts, the
+writes ``docs/scale-verdicts.md``: one row per scenario x policy with both verdicts, the
 expectation and the CPU seconds each run took. Rows not run (``--only``, ``--skip-true``) say so.
 
     python benchmarks/verdicts.py                       # everything (long)
@@ -74,9 +74,9 @@ def _doc(rows: list, res: dict, note: str) -> str:
     ]
     for file, pid, ci, expect in rows:
         a, b = res.get((file, pid, ci)), res.get((file, pid, 1.0))
-        agree = "–" if a is None or b is None else ("yes" if a[0] == b[0] else "**NO**")
+        agree = "-" if a is None or b is None else ("yes" if a[0] == b[0] else "**NO**")
         exp = {True: "pass", False: "fail", None: "compared"}[expect]
-        lines.append(f"| {file} | {pid} | {exp} | ×{ci:g} | {_cell(res, (file, pid, ci))} | "
+        lines.append(f"| {file} | {pid} | {exp} | \u00d7{ci:g} | {_cell(res, (file, pid, ci))} | "
                      f"{_cell(res, (file, pid, 1.0)) if ci != 1.0 else 'same run'} | {agree if ci != 1.0 else 'yes'} |")
     return "\n".join(lines) + "\n"
 

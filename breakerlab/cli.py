@@ -48,7 +48,7 @@ def _fail(msg: str) -> NoReturn:
 
 
 def _load(path: str, scale: float | None = None) -> Any:
-    """The scenario file, at ``scale`` × its true volume if given (else at the file's own scale)."""
+    """The scenario file, at ``scale`` x its true volume if given (else at the file's own scale)."""
     try:
         sc = load_scenario(path)
         return sc if scale is None else sc.scaled(scale)

@@ -21,7 +21,8 @@ Collection is path-based: pytest asks the plugin about files under the paths it 
   ``-p no:breakerlab`` or ``breakerlab_scenarios = false`` (ini) turns collection off.
 
 Options: ``--scenario-mode fast|full``, ``--scenario-seed N`` (instead of each scenario's
-seed), ``--scenario-scale F`` (run at F × the true volume; default: each scenario's ``ci_scale``), ``--scenario-traces DIR`` (where traces go; default ``.breakerlab/traces`` under the
+seed), ``--scenario-scale F`` (run at F x the true volume; default: each scenario's
+``ci_scale``), ``--scenario-traces DIR`` (where traces go; default ``.breakerlab/traces`` under the
 rootdir), ``--scenario-expect-fail`` (also run the ``expect_pass: false`` policies and check
 that they do miss the SLO — proof the SLO discriminates).
 """

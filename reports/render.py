@@ -98,11 +98,11 @@ def _headline(res: Results) -> str:
 
 
 def _scale_line(res: Results) -> str:
-    """"scaled ×F" and what scaling cannot keep; empty at true scale."""
+    """"scaled xF" and what scaling cannot keep; empty at true scale."""
     sc = res.scenario
     if sc.scale == 1.0:
         return ""
-    return f"scaled ×{sc.scale:g} of the true volume (traffic and limits together); not kept: " + "; ".join(
+    return f"scaled \u00d7{sc.scale:g} of the true volume (traffic and limits together); not kept: " + "; ".join(
         sc.scale_caveats)
 
 

@@ -372,7 +372,7 @@ class Scenario(_Frozen):
     # ------------------------------------------------------------------ scale
 
     def scaled(self, scale: float) -> Scenario:
-        """This world at ``scale`` × the true system's volume (``scale`` is absolute, not relative
+        """This world at ``scale`` x the true system's volume (``scale`` is absolute, not relative
         to :attr:`scale`): traffic (single requests and sessions per day), every RPM/TPM limit and
         the retry budget's floor are multiplied together, so utilisation is kept; the retry budget's
         window is stretched so it still counts as many requests. Limits round to whole numbers
