@@ -50,10 +50,12 @@ def _fail(msg: str) -> NoReturn:
 # --------------------------------------------------------------------------- helpers
 
 
-def _load(path: str) -> Any:
+def _load(path: str, scale: float | None = None) -> Any:
+    """The scenario file, at ``scale`` x its true volume if given (else at the file's own scale)."""
     try:
-        return load_scenario(path)
-    except ScenarioError as e:
+        sc = load_scenario(path)
+        return sc if scale is None else sc.scaled(scale)
+    except (ScenarioError, ValueError) as e:
         _fail(str(e))
 
 
@@ -123,13 +125,13 @@ def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario)
+    scenario = _load(args.scenario, args.scale)
     specs = _policy_specs(scenario, [args.policy], args.scenario)
     return _finish(args, scenario, _simulate(args, scenario, specs))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario)
+    scenario = _load(args.scenario, args.scale)
     specs = _policy_specs(scenario, args.policy, args.scenario)
     return _finish(args, scenario, _simulate(args, scenario, specs))
 
@@ -207,6 +209,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _sim_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--seed", type=int, default=None, help="root seed (default: the scenario's)")
     p.add_argument("--seeds", type=int, default=1, metavar="N", help="run N seeds (seed, seed+1, ...); default 1")
+    p.add_argument("--scale", type=float, default=None, metavar="F",
+                   help="run at F x the true volume: traffic and every RPM/TPM limit together "
+                   "(default: the file's own scale, usually 1; the scenario's ci_scale is what CI runs)")
     p.add_argument("--mode", choices=("fast", "full"), default="fast",
                    help="fast: in-process vendors; full: httpx → respx → vendors, state in fakeredis")
     p.add_argument("--out", default=out_default, metavar="DIR", help=f"output directory (default {out_default})")

@@ -21,7 +21,8 @@ Collection is path-based: pytest asks the plugin about files under the paths it 
   ``-p no:breakerlab`` or ``breakerlab_scenarios = false`` (ini) turns collection off.
 
 Options: ``--scenario-mode fast|full``, ``--scenario-seed N`` (instead of each scenario's
-seed), ``--scenario-traces DIR`` (where traces go; default ``.breakerlab/traces`` under the
+seed), ``--scenario-scale F`` (run at F x the true volume; default: each scenario's
+``ci_scale``), ``--scenario-traces DIR`` (where traces go; default ``.breakerlab/traces`` under the
 rootdir), ``--scenario-expect-fail`` (also run the ``expect_pass: false`` policies and check
 that they do miss the SLO — proof the SLO discriminates).
 """
@@ -50,6 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="simulation mode for scenario tests (default: fast)")
     group.addoption("--scenario-seed", type=int, default=None, metavar="N",
                     help="run every scenario with this seed instead of its own")
+    group.addoption("--scenario-scale", type=float, default=None, metavar="F",
+                    help="run every scenario at F x its true volume (default: each scenario's ci_scale)")
     group.addoption("--scenario-traces", default=None, metavar="DIR",
                     help="where scenario tests save traces (default: <rootdir>/.breakerlab/traces)")
     group.addoption("--scenario-expect-fail", action="store_true", default=False,
@@ -74,6 +77,8 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         scenario = load_scenario(self.path)
+        scale = self.config.getoption("scenario_scale")
+        scenario = scenario.scaled(scenario.ci_scale or 1.0 if scale is None else scale)
         with_fail = self.config.getoption("scenario_expect_fail")
         for spec in scenario.policies:
             if spec.expect_pass is True or (spec.expect_pass is False and with_fail):
@@ -153,5 +158,6 @@ def format_report(scenario: Any, policy: str, seed: int, mode: str, checks: Sequ
         lines.append(f"  {mark} {c.metric} {where}: measured {measured}, required {c.threshold}{note}")
     lines.append(f"  seed: {seed}")
     lines.append(f"  trace: {trace}")
-    lines.append(f"  reproduce: breakerlab run {source} --policy {policy} --seed {seed}")
+    scale = f" --scale {scenario.scale:g}" if scenario.scale != 1.0 else ""
+    lines.append(f"  reproduce: breakerlab run {source} --policy {policy} --seed {seed}{scale}")
     return "\n".join(lines)

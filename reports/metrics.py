@@ -940,6 +940,8 @@ def _scenario_info(trace: Any) -> ScenarioInfo:
         orgs=orgs,
         org_vendors=[str(v) for v in meta.get("org_vendors") or [""] * len(orgs)],
         models=_models(trace),
+        scale=float(meta.get("scale", 1.0)),
+        scale_caveats=[str(c) for c in meta.get("scale_caveats", [])],
     )
 
 

@@ -97,6 +97,15 @@ def _headline(res: Results) -> str:
     )
 
 
+def _scale_line(res: Results) -> str:
+    """"scaled xF" and what scaling cannot keep; empty at true scale."""
+    sc = res.scenario
+    if sc.scale == 1.0:
+        return ""
+    return f"scaled \u00d7{sc.scale:g} of the true volume (traffic and limits together); not kept: " + "; ".join(
+        sc.scale_caveats)
+
+
 def _fault_line(f: FaultInfo) -> str:
     return (
         f"{f.label} ({f.kind} → {f.target}, {fmt_clock(f.start)} \u2013 {fmt_clock(f.end)}, "
@@ -217,6 +226,8 @@ def _md_footnote(res: Results) -> str:
 def render_markdown(res: Results) -> str:
     """``summary.md``: title and verdict, the run, its faults, the summary table, the SLO."""
     lines = [_md_title(res), "", _headline(res)]
+    if _scale_line(res):
+        lines += ["", f"**{_scale_line(res)}**"]
     if res.faults:
         lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
     lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), "", _md_footnote(res)]
@@ -264,6 +275,7 @@ def _header(res: Results) -> dict[str, Any]:
         "badge": badge,
         "judged": ", ".join(res.slo.judged) if judged and res.slo is not None else "",
         "headline": _headline(res),
+        "scale": _scale_line(res),
         "description": sc.description,
         "facts": [
             ("simulated", f"{fmt_duration(sc.duration)} from {start}"),

@@ -193,6 +193,9 @@ class ScenarioInfo(_Model):
     orgs: list[str]
     org_vendors: list[str]
     models: list[str]
+    scale: float = Field(default=1.0, gt=0, description="share of the true system's volume run (traffic and "
+                                                        "limits together); 1 = true scale")
+    scale_caveats: list[str] = Field(default_factory=list, description="what running scaled cannot keep")
 
 
 class Results(_Model):

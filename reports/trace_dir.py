@@ -1,4 +1,5 @@
-"""A comparison's traces on disk: one ``.npz`` per policy and seed, and a manifest.
+"""A comparison's traces on disk: one ``.npz`` per policy and seed (sim.trace format 2; format-1 files
+still load, anything unreadable raises a one-line ``TraceFileError`` saying how to rerun), and a manifest.
 
 Layout (``out_dir/traces/``)::
 

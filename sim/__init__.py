@@ -33,7 +33,7 @@ from .scenario import (
     Traffic,
     default_scenario,
 )
-from .trace import EVENT_KINDS, NO_ORG, Trace
+from .trace import EVENT_KINDS, NO_ORG, Trace, TraceFileError
 
 __all__ = [
     "EVENT_KINDS",
@@ -52,6 +52,7 @@ __all__ = [
     "Surge",
     "Tokens",
     "Trace",
+    "TraceFileError",
     "Traffic",
     "default_scenario",
     "load_scenario",

@@ -97,6 +97,7 @@ def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed
         "faults": faults,
         "surges": [s.model_dump(mode="json") for s in sc.traffic.surges],
         "sessions": sessions,
+        "scale": sc.scale, "scale_caveats": sc.scale_caveats(),
     }
     if router is not None:
         meta["router"] = router

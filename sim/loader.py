@@ -342,7 +342,8 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         except ValidationError as err:
             raise ScenarioError(_from_validation(err, root, data, source)) from None
         _check_semantics(sc, root, data, source)
-        return sc
+        # a file states the true system's figures; its ``scale`` says at what share to run them
+        return sc if sc.scale == 1.0 else sc.model_copy(update={"scale": 1.0}).scaled(sc.scale)
     except ScenarioError:
         raise
     except RecursionError:

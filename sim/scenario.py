@@ -217,6 +217,21 @@ class SimOrg(_Frozen):
         return out
 
 
+def _times(n: int, f: float) -> int:
+    return max(1, round(n * f))
+
+
+def _scaled_org(org: SimOrg, f: float) -> SimOrg:
+    """``org`` with every RPM/TPM limit (known and enforced) times ``f``."""
+    limits = {m: ModelLimits(rpm=_times(lim.rpm, f), tpm=_times(lim.tpm, f)) for m, lim in org.limits.items()}
+    models = {
+        m: spec.model_copy(update={"rpm": None if spec.rpm is None else _times(spec.rpm, f),
+                                   "tpm": None if spec.tpm is None else _times(spec.tpm, f)})
+        for m, spec in org.models.items()
+    }
+    return org.model_copy(update={"limits": limits, "models": models})
+
+
 class SimVendor(_Frozen):
     """multiorg ``VendorConfig`` fields + the vendor's orgs."""
 
@@ -326,6 +341,11 @@ class Scenario(_Frozen):
     faults: tuple[Fault, ...] = ()
     slo: dict[str, Any] = Field(default_factory=dict)
     policies: tuple[Annotated[PolicySpec, BeforeValidator(_policy)], ...] = ()
+    #: the share of the true system's volume these traffic figures and limits are (1: true scale).
+    #: :meth:`scaled` sets it; in a file it asks the loader to scale the file's true figures
+    scale: float = Field(default=1.0, gt=0)
+    #: the scale CI runs this scenario at (the pytest plugin, the behaviour pins); None: 1
+    ci_scale: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("start")
     @classmethod
@@ -348,6 +368,48 @@ class Scenario(_Frozen):
                     raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
         check_faults(self.faults, self.fault_targets())
         return self
+
+    # ------------------------------------------------------------------ scale
+
+    def scaled(self, scale: float) -> Scenario:
+        """This world at ``scale`` x the true system's volume (``scale`` is absolute, not relative
+        to :attr:`scale`): traffic (single requests and sessions per day), every RPM/TPM limit and
+        the retry budget's floor are multiplied together, so utilisation is kept; the retry budget's
+        window is stretched so it still counts as many requests. Limits round to whole numbers
+        (at least 1), so scale from the true scenario. ``scaled(self.scale)`` is ``self``."""
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale!r}")
+        f = scale / self.scale
+        if f == 1.0:
+            return self
+        t = self.traffic
+        traffic = t.model_copy(update={
+            "daily_volume": t.daily_volume * f,
+            "sessions": t.sessions.model_copy(update={"per_day": t.sessions.per_day * f}),
+        })
+        r = self.router
+        router = r.model_copy(update={"retry_budget_min_per_s": r.retry_budget_min_per_s * f,
+                                      "retry_budget_window": r.retry_budget_window / f})
+        vendors = {
+            v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs)})
+            for v, spec in self.vendors.items()
+        }
+        return self.model_copy(update={"scale": scale, "traffic": traffic, "router": router, "vendors": vendors})
+
+    def scale_caveats(self) -> list[str]:
+        """What running at :attr:`scale` cannot keep (empty at true scale)."""
+        f = self.scale
+        if f == 1.0:
+            return []
+        n = 1.0 / f
+        return [
+            f"count windows see {n:.3g}x {'fewer' if f < 1 else 'more'} calls: a breaker's failure "
+            "threshold within its window, minimum calls and half-open permits fill "
+            f"{n:.3g}x {'slower' if f < 1 else 'faster'}, so detection times stretch accordingly",
+            f"the retry budget's window is stretched {n:.3g}x ({self.router.retry_budget_window:g} s) "
+            "so it counts as many requests as at true scale",
+            "a session keeps its size, so its burst is a larger share of the (scaled) limits",
+        ]
 
     # ------------------------------------------------------------------ views
 

@@ -20,8 +20,9 @@ org_vendors, models, pods, duration, start_epoch (the epoch of sim time 0), faul
 (list of {kind, target, start, end, label}), and anything a report needs to label a chart.
 
 While recording, columns are ``array.array`` (compact, fast appends); :meth:`TraceRecorder.finish`
-turns them into numpy arrays. Saving writes one ``.npz`` with fixed zip timestamps, so the same
-run gives a byte-identical file.
+turns them into numpy arrays. Saving writes one zip (``.npz``) of losslessly delta-encoded,
+byte-shuffled, deflated columns with fixed zip timestamps (format 2, ~13 bytes per attempt), so
+the same run gives a byte-identical file; format-1 traces (plain ``.npy`` columns) still load.
 """
 
 from __future__ import annotations
@@ -90,33 +91,107 @@ class Trace:
         return len(self.attempts["start"])
 
     def save(self, path: str | Path) -> Path:
-        """Write one ``.npz`` file; byte-identical for identical traces."""
+        """Write one ``.npz`` file (format 2, see :func:`_encode`); byte-identical for identical traces."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        columns: dict[str, Any] = {}
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
             for table, cols in (("requests", self.requests), ("attempts", self.attempts), ("events", self.events)):
                 for name in sorted(cols):
-                    buf = io.BytesIO()
-                    np.lib.format.write_array(buf, np.ascontiguousarray(cols[name]), allow_pickle=False)
-                    zf.writestr(zipfile.ZipInfo(f"{table}.{name}.npy", _FIXED_DATE), buf.getvalue())
+                    ref = _DELTA_REF.get((table, name))
+                    raw, columns[f"{table}.{name}"] = _encode(cols[name], cols.get(ref) if ref else None, ref)
+                    zf.writestr(_entry(f"{table}.{name}.bin"), raw)
+            head = {"format": FORMAT, "columns": columns}
+            zf.writestr(_entry(FORMAT_ENTRY), json.dumps(head, sort_keys=True).encode())
             meta = json.dumps(self.meta, sort_keys=True, separators=(",", ":")).encode()
-            zf.writestr(zipfile.ZipInfo("meta.json", _FIXED_DATE), meta)
+            zf.writestr(_entry("meta.json"), meta)
         tmp.replace(path)  # never leave a half-written trace behind
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
+        """Read what :meth:`save` wrote, or a format-1 trace (plain ``.npy`` columns)."""
         tables: dict[str, dict[str, np.ndarray]] = {"requests": {}, "attempts": {}, "events": {}}
         meta: dict[str, Any] = {}
-        with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():
-                if name == "meta.json":
-                    meta = json.loads(zf.read(name))
-                    continue
-                table, col, _ = name.split(".")
-                tables[table][col] = np.lib.format.read_array(io.BytesIO(zf.read(name)), allow_pickle=False)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+                head = json.loads(zf.read(FORMAT_ENTRY)) if FORMAT_ENTRY in names else {"format": 1}
+                if head["format"] not in (1, FORMAT):
+                    raise ValueError(f"trace format {head['format']} is newer than this breakerlab reads")
+                if "meta.json" in names:
+                    meta = json.loads(zf.read("meta.json"))
+                if head["format"] == 1:
+                    for name in names:
+                        if name.endswith(".npy"):
+                            table, col, _ = name.split(".")
+                            tables[table][col] = np.lib.format.read_array(io.BytesIO(zf.read(name)),
+                                                                          allow_pickle=False)
+                else:
+                    for key in sorted(head["columns"], key=_refs_last):
+                        table, col = key.split(".")
+                        spec = head["columns"][key]
+                        ref = tables[table].get(spec["delta"]) if spec.get("delta") not in (None, "prev") else None
+                        tables[table][col] = _decode(zf.read(f"{key}.bin"), spec, ref)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+            raise TraceFileError(f"{path}: not a readable breakerlab trace ({e}); rerun the scenario to "
+                                 "write it again (breakerlab run SCENARIO --policy P)") from None
         return cls(tables["requests"], tables["attempts"], tables["events"], meta)
+
+
+class TraceFileError(ValueError):
+    """A trace file this version cannot read (one line, with how to rerun)."""
+
+
+#: the on-disk format :meth:`Trace.save` writes (1: plain ``.npy`` columns, still read)
+FORMAT = 2
+FORMAT_ENTRY = "format.json"
+#: float columns stored as the difference to another column of the row (else to the previous row)
+_DELTA_REF = {("requests", "end"): "arrival", ("attempts", "end"): "start"}
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date (byte-identical files), deflated (a bare ZipInfo is stored)."""
+    info = zipfile.ZipInfo(name, _FIXED_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _refs_last(key: str) -> int:
+    return 1 if tuple(key.split(".")) in _DELTA_REF else 0
+
+
+def _encode(col: np.ndarray, ref: np.ndarray | None, ref_name: str | None) -> tuple[bytes, dict[str, Any]]:
+    """One column → bytes that deflate well, losslessly: a float64's bits as an int64, minus the
+    previous row's (or the reference column's) — wrapping integer arithmetic, so exact — then the
+    bytes shuffled (all first bytes, all second bytes, ...): times that grow slowly become runs
+    of equal high bytes. ~13 bytes per attempt on disk instead of ~59 (format 1)."""
+    a = np.ascontiguousarray(col)
+    spec: dict[str, Any] = {"dtype": str(a.dtype), "n": int(a.size), "delta": None}
+    # float64 times and int64 ids (request, session) grow slowly with the row
+    if a.dtype == np.float64 or a.dtype == np.int64:
+        bits = a.view(np.int64)
+        if ref is not None and len(ref) == len(a):
+            work, spec["delta"] = bits - np.ascontiguousarray(ref).view(np.int64), ref_name
+        else:
+            work, spec["delta"] = np.diff(bits, prepend=np.int64(0)), "prev"
+        a = work
+    shuffled = a.view(np.uint8).reshape(-1, a.dtype.itemsize).T
+    return np.ascontiguousarray(shuffled).tobytes(), spec
+
+
+def _decode(raw: bytes, spec: dict[str, Any], ref: np.ndarray | None) -> np.ndarray:
+    dtype = np.dtype(spec["dtype"])
+    delta = spec.get("delta")
+    width = 8 if delta else dtype.itemsize
+    stored = np.dtype(np.int64) if delta else dtype
+    a = np.frombuffer(raw, np.uint8).reshape(width, spec["n"]).T.copy().view(stored).reshape(spec["n"])
+    if delta == "prev":
+        a = np.cumsum(a, dtype=np.int64)
+    elif delta:
+        a = a + np.ascontiguousarray(ref).view(np.int64)
+    return a.view(dtype) if delta else a
 
 
 class _Table:

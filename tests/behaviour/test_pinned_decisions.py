@@ -1,5 +1,5 @@
-"""Decisions pinned: every library scenario under each policy it lists, at its own seed, in fast
-mode, hashed column by column (requests, attempts, breaker events).
+"""Decisions pinned: every library scenario under each policy it lists, at its own seed and its
+CI scale (``ci_scale``), in fast mode, hashed column by column (requests, attempts, breaker events).
 
 A refactor must not change what the router decides. When a change is *meant* to change decisions
 (a scenario edited, a policy fixed), regenerate the pins and say why in the commit:
@@ -47,6 +47,7 @@ def _run(file: str, policy_id: str) -> dict[str, str]:
     from sim.loader import load_scenario
 
     sc = load_scenario(ROOT / "scenarios" / file)
+    sc = sc.scaled(sc.ci_scale or 1.0)
     spec = next(p for p in sc.policies if (p.label or p.name) == policy_id)
     trace = sim.run(sc, spec, mode="fast")
     return {t: _digest(getattr(trace, t)) for t in ("requests", "attempts", "events")}
