@@ -3,21 +3,19 @@
 A *fault schedule* is a list of validated fault models (:mod:`faults.models`) that a
 :class:`sim.scenario.Scenario` accepts as its ``faults``. Use them in your own tests::
 
-    from hypothesis import given, settings
-    import sim
-    from faults.strategies import fault_schedules
-    from reports.metrics import evaluate_slo
-    from sim.loader import load_scenario
-
-    base = load_scenario("scenarios/flapping-org.yaml")
-
-    @settings(max_examples=20, deadline=None)
-    @given(fault_schedules(base.org_names(), base.duration, kinds=["brownout", "lockout"]))
-    def test_exponential_survives(schedule):
-        scenario = base.model_copy(update={"faults": tuple(schedule)})
-        trace = sim.run(scenario, "exponential")
-        checks = evaluate_slo({"success_rate": ">= 99%"}, [trace], policy="exponential")
-        assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    >>> from hypothesis import given, settings
+    >>> import sim
+    >>> from faults.strategies import fault_schedules
+    >>> from reports.metrics import evaluate_slo
+    >>> from sim.loader import load_scenario
+    >>> base = load_scenario("scenarios/flapping-org.yaml")
+    >>> @settings(max_examples=20, deadline=None)
+    ... @given(fault_schedules(base.org_names(), base.duration, kinds=["brownout", "lockout"]))
+    ... def test_exponential_survives(schedule):
+    ...     scenario = base.model_copy(update={"faults": tuple(schedule)})
+    ...     trace = sim.run(scenario, "exponential")
+    ...     checks = evaluate_slo({"success_rate": ">= 99%"}, [trace], policy="exponential")
+    ...     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
 
 The easiest start is ``for_scenario(base, kinds=[...])``: it reads the orgs, duration, pods and
 models from the scenario and only draws what its cross-checks accept (RPM limits for squeezes
