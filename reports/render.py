@@ -84,7 +84,8 @@ def _policy_verdict(res: Results, policy: str) -> str:
     if not checks:
         return "\u2013"
     failed = sum(not c.passed for c in checks)
-    return "✅ pass" if not failed else f"❌ {failed} failed"
+    # words, not only emoji: an emoji-less font shows ✅/❌ as empty boxes
+    return "PASS" if not failed else f"FAIL ({failed} failed)"
 
 
 def _headline(res: Results) -> str:
@@ -116,7 +117,7 @@ def _fault_line(f: FaultInfo) -> str:
 def _md_title(res: Results) -> str:
     verdict = ""
     if res.slo is not None:
-        verdict = " — SLO ✅ passed" if res.slo.passed else " — SLO ❌ failed"
+        verdict = " — SLO ✅ PASSED" if res.slo.passed else " — SLO ❌ FAILED"
         if set(res.slo.judged) != set(res.policies):
             verdict += f" (judged: {', '.join(res.slo.judged)}; the others are compared only)"
     return f"### breakerlab · {res.scenario.name}{verdict}"
@@ -210,7 +211,7 @@ def _md_slo(res: Results) -> list[str]:
         where = c.phase + (f" {c.fault}" if c.fault else "")
         note = f" ({c.note})" if c.note else ""
         value = format_metric(c.metric, c.value, precise=True)
-        lines.append(f"- ❌ `{c.policy}` {c.metric} [{where}] = {value}, needs {c.threshold}{note}")
+        lines.append(f"- ❌ FAIL `{c.policy}` {c.metric} [{where}] = {value}, needs {c.threshold}{note}")
     return lines
 
 
@@ -320,7 +321,7 @@ def _summary(res: Results) -> dict[str, Any]:
     for name, pr in res.policies.items():
         verdict = _policy_verdict(res, name)
         rows.append([name, *_summary_row(res, pr, ofaults), *([verdict] if res.slo is not None else [])])
-        classes.append("bad" if verdict.startswith("❌") else "")
+        classes.append("bad" if verdict.startswith("FAIL") else "")
     n = max(len(p.seeds) for p in res.policies.values())
     note = (
         ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
@@ -342,13 +343,13 @@ def _slo_checks(res: Results) -> dict[str, Any] | None:
             c.phase + (f": {c.fault}" if c.fault else ""),
             format_metric(c.metric, c.value, precise=True),
             c.threshold,
-            "✅" if c.passed else "❌",
+            "PASS" if c.passed else "FAIL",
             c.note,
         ]
         for c in res.slo.checks
     ]
     return {
-        "head": ["policy", "metric", "phase", "value", "threshold", "ok", "note"],
+        "head": ["policy", "metric", "phase", "value", "threshold", "verdict", "note"],
         "rows": rows,
         "classes": ["" if c.passed else "bad" for c in res.slo.checks],
     }

@@ -128,7 +128,7 @@ def test_html_is_self_contained_with_alert_log(report, traces):
 
 def test_summary_markdown_table(report):
     md = report.markdown.read_text()
-    assert md.startswith("### breakerlab · lock-primary-before-launch — SLO ❌ failed")
+    assert md.startswith("### breakerlab · lock-primary-before-launch — SLO ❌ FAILED")
     assert "| policy | success | session success |" in md
     assert "| `none` |" in md and "| `exponential` |" in md
     assert "failover_time" in md  # the failed check is listed
