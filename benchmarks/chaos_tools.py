@@ -16,14 +16,24 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from multiorg.client import VendorResponse
+from multiorg.stores import register_state
 from multiorg.vendors import ChatRequest
 
 #: a vendor answer and a request for routers whose vendor costs nothing (the store is what's tested)
 OK = VendorResponse(200, {}, {"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
 CHAT = ChatRequest(model="gpt-4o-mini", messages=({"role": "user", "content": "hi"},))
+
+
+@register_state
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A stored state that lists every update applied to it: an update applied twice shows."""
+
+    ops: tuple[int, ...] = ()
 
 
 class Instant:

@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
-from chaos_tools import CHAT, AsyncInstant, Instant, RedisProcess
+from chaos_tools import CHAT, Applied, AsyncInstant, Instant, RedisProcess
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
 from multiorg import AsyncRouter, Router, load_config
 from multiorg.clock import SystemClock
 from multiorg.errors import ConfigError
-from multiorg.stores import RedisStore, register_state
+from multiorg.stores import RedisStore
 
 KEYS = {f"KEY_{i}": f"sk-test-{i:02d}abcdefghijklmnop" for i in range(3)}
 CONFIG: dict[str, Any] = {
@@ -144,10 +144,6 @@ def loop_lag(tasks: int, freeze: float) -> tuple[float, float]:
         server.stop()
 
 
-@register_state
-@dataclass(frozen=True, slots=True)
-class Applied:
-    ops: tuple[int, ...] = ()
 
 
 def double_applies(freezes: int) -> tuple[int, int, int]:

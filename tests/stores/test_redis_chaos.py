@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,10 @@ from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
 from multiorg import AsyncRouter, Router, load_config
-from multiorg.stores import RedisStore, decode, register_state
+from multiorg.stores import RedisStore, decode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from chaos_tools import CHAT, AsyncInstant, Instant, LatencyProxy, RedisProcess
+from chaos_tools import CHAT, Applied, AsyncInstant, Instant, LatencyProxy, RedisProcess
 
 pytestmark = pytest.mark.redis
 
@@ -130,10 +129,6 @@ def test_added_latency_below_and_above_the_timeout(server: RedisProcess) -> None
         proxy.close()
 
 
-@register_state
-@dataclass(frozen=True, slots=True)
-class Applied:
-    ops: tuple[int, ...] = ()
 
 
 def test_a_write_resent_after_a_freeze_is_applied_once(server: RedisProcess) -> None:
