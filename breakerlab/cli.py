@@ -54,9 +54,12 @@ def _load(path: str, scale: float | None = None) -> Any:
     """The scenario file, at ``scale`` x its true volume if given (else at the file's own scale)."""
     try:
         sc = load_scenario(path)
-        return sc if scale is None else sc.scaled(scale)
     except (ScenarioError, ValueError) as e:
         _fail(str(e))
+    try:
+        return sc if scale is None else sc.scaled(scale)
+    except ValueError as e:  # the API names its parameter; the CLI names the flag
+        _fail(f"--scale: {e}")
 
 
 def _policy_specs(scenario: Any, names: Sequence[str] | None, source: str) -> list[tuple[str, Any]]:
