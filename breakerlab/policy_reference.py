@@ -414,8 +414,11 @@ def reference(name: str | None = None) -> list[PolicyDoc]:
 _WIDTH = 100
 
 
-def _wrap(text: str, width: int, **indents: str) -> list[str]:
-    return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False, **indents)
+def _wrap(text: str, width: int, initial_indent: str, subsequent_indent: str) -> list[str]:
+    return textwrap.wrap(
+        text, width, initial_indent=initial_indent, subsequent_indent=subsequent_indent,
+        break_on_hyphens=False, break_long_words=False,
+    )
 
 
 def render_text(docs: list[PolicyDoc]) -> str:
@@ -517,9 +520,9 @@ def render_markdown() -> str:
         "| preset | policy | what for | sets |",
         "|---|---|---|---|",
     ]
-    for name, (policy, values) in PRESETS.items():
-        units = {p.name: p.unit for p in _doc(policy).params}
-        sets = ", ".join(_code(f"{k}: {_value(v, units[k])}") for k, v in values.items())
+    for name, (policy, _) in PRESETS.items():
+        (doc,) = reference(name)
+        sets = ", ".join(_code(f"{p.name}: {p.preset}") for p in doc.params if p.preset is not None)
         lines.append(f"| {_code(name)} | {_code(policy)} | {_cell(PRESET_DOCS[name])} | {sets} |")
     lines += ["", "## Sources", ""]
     lines += [f"- {s.name}, {s.what}: <{s.url}>" for s in SOURCES.values()]

@@ -128,8 +128,8 @@ PRESET_DOCS: Mapping[str, str] = MappingProxyType(
         "10 half-open calls",
         "failure-rate-time": "a time-based Resilience4j breaker sized for a few requests per "
         "second per org",
-        "envoy": "Envoy's defaults, which need 5 hosts with 100 requests per 10 s for "
-        "success-rate ejection and eject at most 10 % of them",
+        "envoy": "Envoy's defaults as they are: at most 10 % of the hosts ejected (so none of "
+        "fewer than 10 orgs) and 5 hosts with 100 requests per 10 s for success-rate ejection",
         "sre": "Google SRE book client-side throttling: K = 2 over two minutes",
     }
 )
