@@ -306,7 +306,7 @@ INERT: dict[str, tuple[str, ...]] = {
         "else any other vendor); without one the human has nothing to flip to and every "
         "parameter does nothing.",
         "It watches user-visible failures, which retries on healthy orgs hide: a fault on one "
-        "org of several rarely lifts them to alert_error_rate (5 %), so it never pages.",
+        "org of several seldom lifts them to alert_error_rate (5 %), so it seldom pages.",
         "try_primary_after flips back whether or not the primary has recovered; the dashboard "
         "then pages again.",
     ),
