@@ -147,15 +147,22 @@ def fmt_stat(st: Stat, kind: str) -> str:
     return text
 
 
-def fmt_param(v: object, digits: int = 6) -> str:
-    """A parameter's value as a grid or a scenario writes it: ``true``, ``0.25``, ``a+b`` (a
-    list); floats to ``digits`` significant digits (a chart's bin edges: fewer)."""
+def fmt_param(v: object, digits: int = 6, *, flow: bool = False) -> str:
+    """A parameter's value as a grid or a scenario writes it: ``true``, ``0.25``, ``null``,
+    ``a+b`` (a list; a set in sorted order); floats to ``digits`` significant digits (a chart's
+    bin edges: fewer). ``flow``: a list as a YAML flow sequence, ``[a, b]`` (``[]`` when empty),
+    as a scenario file writes it."""
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:.{digits}g}"
-    if isinstance(v, (list, tuple)):
-        return "+".join(fmt_param(x, digits) for x in v)
+    if isinstance(v, (list, tuple, set, frozenset)):
+        items = [fmt_param(x, digits, flow=flow) for x in v]
+        if isinstance(v, (set, frozenset)):
+            items.sort()  # set order is hash order, which varies between runs
+        return f"[{', '.join(items)}]" if flow else "+".join(items)
     return str(v)
 
 
