@@ -5,7 +5,7 @@ directory, writes ``<name>.png`` and ``<name>.svg`` and returns their paths. See
 (counts summed, latencies merged) for the time series; the breaker timeline shows the first seed.
 
 =========================  ==================================================================
-``success_rate``            request success rate over time, one line per policy, faults shaded
+``success_rate``            request success rate over time, one line per policy, faults marked
 ``traffic_share``           per-org share of attempts over time (stacked), one panel per policy
 ``breaker_timeline``        closed / half-open / open bands per breaker, one panel per policy
 ``latency``                 user latency p50 line with p95 and p99 bands, one panel per policy
@@ -30,12 +30,13 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from sim.slo import parse_threshold
 
-from .format import duration_unit, fmt_count, fmt_duration, fmt_rate
+from .format import duration_unit, fmt_clock, fmt_count, fmt_duration, fmt_rate
 from .metrics import (
     CLOSED,
     HALF_OPEN,
@@ -146,17 +147,14 @@ def org_colors(orgs: Sequence[str], vendors: Sequence[str]) -> list[str]:
     return out
 
 
-def _shade(
-    ax: Any,
-    windows: Sequence[FaultWindow],
-    unit: float,
-    *,
-    labels: bool,
-    on_top: bool = False,
-    tint: bool = False,
-) -> None:
-    """Shade each fault window behind the data, edges dashed; ``labels``: name it above the
-    axes; ``on_top``: edges drawn over opaque content; ``tint``: the shade too."""
+#: points above the plot area where the fault strips sit: one row per fault (up to 3 rows)
+_STRIP_ROW, _STRIP_BASE, _STRIP_WIDTH = 22.0, 4.0, 5.0
+
+
+def _mark_faults(ax: Any, windows: Sequence[FaultWindow], unit: float, duration: float, *, labels: bool) -> None:
+    """Mark each fault window without recolouring the data: dashed lines at onset and end over
+    the plot, and (``labels``: the top panel) a coloured strip above the plot area spanning the
+    window, named. A translucent span over stacked areas would mix its colour into theirs."""
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     groups = fault_groups([(w.label, w.start, w.end) for w in windows])
     drawn: set[int] = set()
@@ -166,23 +164,31 @@ def _shade(
         drawn.add(g)
         color = FAULT_COLORS[g % len(FAULT_COLORS)]
         x0, x1 = w.start / unit, max(w.end, w.start + 1e-9) / unit
-        ax.axvspan(x0, x1, color=color, alpha=0.08 if tint else 0.12, lw=0, zorder=4 if tint else 0)
-        for x in (x0, x1):
-            ax.axvline(x, color=color, lw=1.0, ls="--", alpha=0.9, zorder=4.5 if on_top else 0.5)
-        if labels:
-            ax.annotate(
-                f"\u25bc {w.label}",
-                xy=(x0, 1.0),
-                xycoords=trans,
-                xytext=(-4, 3 + 12 * (g % 3)),
-                textcoords="offset points",
-                color=color,
-                fontsize=8.5,
-                ha="left",
-                va="bottom",
-                fontweight="bold",
-                annotation_clip=False,
-            )
+        for x, edge in ((x0, w.start), (x1, w.end)):
+            if 0 < edge < duration:  # a line on the axis edge would only hide the spine
+                # a white casing keeps the line visible on a band of its own colour
+                ax.axvline(x, color=color, lw=1.2, ls="--", zorder=4.5, gid="fault-edge",
+                           path_effects=[withStroke(linewidth=3.0, foreground="white")])
+        if not labels:
+            continue
+        base = _STRIP_BASE + _STRIP_ROW * (g % 3)
+        lift = ScaledTranslation(0, (base + _STRIP_WIDTH / 2) / 72, ax.figure.dpi_scale_trans)
+        ax.plot([x0, x1], [1.0, 1.0], transform=trans + lift, color=color, lw=_STRIP_WIDTH,
+                solid_capstyle="butt", clip_on=False, gid="fault-strip")
+        right = duration > 0 and w.start / duration > 0.7  # a late fault: its name ends at its end
+        ax.annotate(
+            f"{w.label} ({fmt_clock(w.start)} \u2013 {fmt_clock(w.end)})",
+            xy=(x1 if right else x0, 1.0),
+            xycoords=trans,
+            xytext=(0, base + _STRIP_WIDTH + 1.5),
+            textcoords="offset points",
+            color=color,
+            fontsize=8.5,
+            ha="right" if right else "left",
+            va="bottom",
+            fontweight="bold",
+            annotation_clip=False,
+        )
 
 
 def fault_groups(keys: Sequence[tuple[str, float, float]]) -> list[int]:
@@ -199,8 +205,9 @@ def fault_names(labels: Sequence[str], targets: Sequence[str]) -> list[str]:
 
 
 def _fault_title_pad(windows: Sequence[FaultWindow]) -> float:
+    """Room between the top panel and its title for the fault strips and their names."""
     n = len(set(fault_groups([(w.label, w.start, w.end) for w in windows])))
-    return 8 + 12 * min(n, 3)
+    return 6 + _STRIP_ROW * min(n, 3)
 
 
 def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list[Path]:
@@ -270,7 +277,7 @@ def success_rate_chart(
         low = min(lows) if lows else 0.0
         span = max(100 - low, 0.05)
         ax.set_ylim(max(0.0, low - 0.12 * span), 100 + 0.06 * span)
-        _shade(ax, windows, unit, labels=True)
+        _mark_faults(ax, windows, unit, duration, labels=True)
         ax.set_ylabel("requests that succeeded (%)")
         width = next(iter(series.values())).edges[1]
         ax.set_title(
@@ -278,7 +285,7 @@ def success_rate_chart(
             pad=_fault_title_pad(windows),
         )
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(title="policy", loc="lower left", frameon=True, framealpha=0.9)
+        fig.legend(title="policy", loc="outside right center")  # outside: it hid low lines
         return _save(fig, Path(out_dir), "success_rate", formats)
 
 
@@ -311,7 +318,7 @@ def traffic_share_chart(
             ax.set_ylabel("share of\nattempts (%)")
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
-            _shade(ax, windows, unit, labels=k == 0, on_top=True, tint=True)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
         _time_axis(axes[-1], duration)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles[::-1], labels[::-1], title="org (vendor)", loc="outside right center")
@@ -390,7 +397,7 @@ def breaker_timeline_chart(
                 title += " — no breaker events: every org stays in rotation"
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(title, loc="left", fontweight="bold", pad=pad)
-            _shade(ax, windows, unit, labels=k == 0, on_top=True)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
         _time_axis(axes[-1], duration)
         handles = [Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)]
         fig.legend(handles=handles, title="breaker state", loc="outside right center")
@@ -425,14 +432,14 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
                 ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}")
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
-            ax.set_ylabel("user latency (s)")
+            ax.set_ylabel("user latency (log scale)")
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _tick_duration(v)))
             ax.yaxis.set_minor_locator(NullLocator())
             ax.grid(axis="y", which="major", alpha=0.3)
-            _shade(ax, windows, unit, labels=k == 0)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
         _time_axis(axes[-1], duration)
         handles = [
             Line2D([], [], color="#333", lw=1.4, label="p50 (median)"),
@@ -576,8 +583,8 @@ def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Seq
     wa = {(p, names[f.index]): pr.faults[f.index].wasted_attempts for p, pr in res.policies.items() for f in faults}
     fnames = [names[f.index] for f in faults]
     _grouped(ax, list(res.policies), fnames, wa, scale=1.0, fmt=fmt_count, colors=colors)
-    ax.set_ylabel("attempts sent to the faulted target")
-    ax.set_title("Wasted attempts during the fault (lower is better)")
+    ax.set_ylabel("attempts sent to the target during the fault")
+    ax.set_title("Wasted attempts, per fault (lower is better)")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
 
 
