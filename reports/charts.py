@@ -45,6 +45,7 @@ from .metrics import (
     breaker_timelines,
     compute_results,
     is_local_state,
+    nice_bin_width,
     timeseries,
     trace_fault_windows,
 )
@@ -222,6 +223,16 @@ def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list
     return paths
 
 
+#: requests per time bin (on average) the time-series charts aim for: a share or a p99 of a
+#: handful of calls is noise, so a small run gets fewer, wider bins (24 to 240 of them)
+_PER_BIN = 100
+
+
+def _bin_width(runs: dict[str, list[Any]], duration: float) -> float:
+    n = min(sum(len(t.requests["arrival"]) for t in rs) for rs in runs.values())
+    return nice_bin_width(duration, max_bins=int(np.clip(n // _PER_BIN, 24, 240)))
+
+
 def _scenario(runs: dict[str, list[Any]]) -> str:
     return str(_first(runs).meta.get("scenario", "scenario"))
 
@@ -255,6 +266,7 @@ def success_rate_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
+    width = _bin_width(runs, duration)
     windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
@@ -263,7 +275,7 @@ def success_rate_chart(
         lows = []
         series = {}
         for name, rs in runs.items():
-            s = timeseries(rs)
+            s = timeseries(rs, width)
             series[name] = s
             rate = s.success_rate * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
@@ -299,6 +311,7 @@ def traffic_share_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
+    width = _bin_width(runs, duration)
     first = _first(runs)
     windows = trace_fault_windows(first)
     orgs = [str(o) for o in first.meta.get("orgs", [])]
@@ -307,7 +320,7 @@ def traffic_share_chart(
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.3)
         for k, (ax, (name, rs)) in enumerate(zip(axes, runs.items(), strict=True)):
-            s = timeseries(rs)
+            s = timeseries(rs, width)
             unit, _ = duration_unit(duration)
             share = np.nan_to_num(s.share) * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
@@ -409,12 +422,13 @@ def breaker_timeline_chart(
 def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
+    width = _bin_width(runs, duration)
     unit, _ = duration_unit(duration)
     windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.1)
-        series = {name: timeseries(rs) for name, rs in runs.items()}
+        series = {name: timeseries(rs, width) for name, rs in runs.items()}
         finite = np.concatenate([s.latency[np.isfinite(s.latency)] for s in series.values()])
         p99_slo = _slo_value(_first(runs).meta, "p99_latency")
         lo = max(float(finite.min()) * 0.8, 1e-3) if len(finite) else 0.1

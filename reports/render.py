@@ -352,7 +352,7 @@ def _header(res: Results) -> dict[str, Any]:
     }
 
 
-def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -> list[str]:
+def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo], *, total: bool) -> list[str]:
     o = pr.overall
     row = [
         fmt_stat(o.success_rate, "rate"),
@@ -368,18 +368,20 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -
             fmt_stat(fr.recovery_time, "duration") if f.end < res.scenario.duration else "n/a",
             fmt_stat(fr.wasted_attempts, "count"),
         ]
-    if len(ofaults) > 1:
+    if total:
         row.append(fmt_stat(pr.wasted_attempts, "count"))
     return [*row, fmt_stat(pr.alerts.opened, "count")]
 
 
 def _summary(res: Results) -> dict[str, Any]:
-    """One row per policy: the headline numbers, each org fault's failover, the SLO verdict."""
-    ofaults = _org_faults(res)
+    """One row per policy: the headline numbers, the first org fault's failover columns (as in
+    summary.md; every fault has its own table under Faults), the SLO verdict."""
+    all_ofaults = _org_faults(res)
+    ofaults = all_ofaults[:1]
     head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request"]
     for f in ofaults:
         head += [f"failover: {f.label}", "detection", "recovery", wasted_label(f.label)]
-    if len(ofaults) > 1:
+    if len(all_ofaults) > 1:
         head.append(WASTED_TOTAL)
     head.append("breaker opens")
     if res.slo is not None:
@@ -388,7 +390,7 @@ def _summary(res: Results) -> dict[str, Any]:
     for name, pr in res.policies.items():
         verdict = _policy_verdict(res, name)
         cells = [_verdict_cell(verdict)] if res.slo is not None else []
-        rows.append([name, *_summary_row(res, pr, ofaults), *cells])
+        rows.append([name, *_summary_row(res, pr, ofaults, total=len(all_ofaults) > 1), *cells])
         classes.append("bad" if verdict.startswith("FAIL") else "")
     n = max(len(p.seeds) for p in res.policies.values())
     note = (
@@ -397,7 +399,8 @@ def _summary(res: Results) -> dict[str, Any]:
         "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
         "successful regular attempt on the target; wasted attempts = attempts (probes included) "
         "sent to the faulted target during the fault"
-        + ("; all faults: each attempt counted once." if len(_org_faults(res)) > 1 else ".")
+        + ("; all faults: each attempt counted once. Every fault's own numbers: Faults, below."
+           if len(all_ofaults) > 1 else ".")
     )
     return {"head": head, "rows": rows, "classes": classes, "note": note}
 
