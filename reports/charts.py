@@ -16,6 +16,7 @@ directory, writes ``<name>.png`` and ``<name>.svg`` and returns their paths. See
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from sim.slo import parse_threshold
+from sim.slo import canonical_metric, parse_threshold, slo_items
 
 from .format import duration_unit, fmt_clock, fmt_count, fmt_duration, fmt_rate
 from .metrics import (
@@ -242,20 +243,59 @@ def _seed_note(runs: dict[str, list[Any]]) -> str:
     return f"{n} seeds pooled" if n > 1 else f"seed {_first(runs).meta.get('seed', 0)}"
 
 
-def _slo_value(meta: Mapping[str, Any], metric: str) -> float | None:
-    """The overall threshold of one SLO metric, for a reference line (None: not set)."""
+@dataclass(frozen=True)
+class _SloLine:
+    """One SLO threshold of a metric over the span of the run its phase covers."""
+
+    start: float
+    end: float
+    value: float
+    where: str  # "" for the whole run, else e.g. "during secondary3 slows"
+
+
+def _slo_lines(meta: Mapping[str, Any], metric: str, windows: Sequence[FaultWindow],
+               duration: float) -> list[_SloLine]:
+    """The thresholds the scenario's SLO sets on ``metric`` (sim.slo walks it), each over its
+    phase: the whole run, or before / during / after each fault (or the one its label names)."""
     slo = meta.get("slo")
-    if not isinstance(slo, Mapping):
-        return None
-    spec = slo.get(metric)
-    if isinstance(spec, Mapping):
-        spec = spec.get("overall")
-    if spec is None:
-        return None
+    if not slo:
+        return []
     try:
-        return parse_threshold(spec, metric).value
+        items = slo_items(slo)
     except ValueError:
-        return None
+        return []
+    out: list[_SloLine] = []
+    for raw_metric, raw_phase, raw_th in items:
+        if canonical_metric(raw_metric) != metric:
+            continue
+        try:
+            value = parse_threshold(raw_th, metric).value
+        except ValueError:
+            continue
+        phase, _, label = raw_phase.partition(":")
+        if phase in ("overall", "fault"):
+            out.append(_SloLine(0.0, duration, value, ""))
+            continue
+        seen = set()
+        for w in windows:
+            if (label and w.label != label) or (w.label, w.start, w.end) in seen:
+                continue
+            seen.add((w.label, w.start, w.end))
+            span = {"before": (0.0, w.start), "during": (w.start, w.end), "after": (w.end, duration)}.get(phase)
+            if span is not None and span[1] > span[0]:
+                out.append(_SloLine(span[0], span[1], value, f"{phase} {w.label}"))
+    return out
+
+
+def _draw_slo(ax: Any, lines: Sequence[_SloLine], unit: float, scale: float = 1.0) -> None:
+    for ln in lines:
+        ax.hlines(ln.value * scale, ln.start / unit, ln.end / unit, colors="black", linestyles=":", lw=1.4, zorder=5)
+
+
+def _slo_label(lines: Sequence[_SloLine], fmt: Callable[[float], str], prefix: str) -> str:
+    """One legend entry for the thresholds: ``SLO ≥ 99.80 %``, ``p99 SLO ≤ 12 s during X``."""
+    parts = sorted({fmt(ln.value) + (f" {ln.where}" if ln.where else "") for ln in lines})
+    return f"{prefix} " + "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- charts
@@ -282,10 +322,11 @@ def success_rate_chart(
             ax.plot(x, np.repeat(rate, 2), color=colors[name], lw=1.6, label=name, alpha=0.9)
             if np.isfinite(rate).any():
                 lows.append(np.nanmin(rate))
-        slo = _slo_value(_first(runs).meta, "success_rate")
-        if slo is not None:
-            ax.axhline(slo * 100, color="black", ls=":", lw=1.2, label=f"SLO ≥ {fmt_rate(slo)}")
-            lows.append(slo * 100)
+        slo = _slo_lines(_first(runs).meta, "success_rate", windows, duration)
+        _draw_slo(ax, slo, unit, 100)
+        if slo:
+            ax.plot([], [], color="black", ls=":", lw=1.4, label=_slo_label(slo, fmt_rate, "SLO \u2265"))
+            lows += [ln.value * 100 for ln in slo]
         low = min(lows) if lows else 0.0
         span = max(100 - low, 0.05)
         ax.set_ylim(max(0.0, low - 0.12 * span), 100 + 0.06 * span)
@@ -430,11 +471,10 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
         fig, axes = _panels(len(runs), 2.1)
         series = {name: timeseries(rs, width) for name, rs in runs.items()}
         finite = np.concatenate([s.latency[np.isfinite(s.latency)] for s in series.values()])
-        p99_slo = _slo_value(_first(runs).meta, "p99_latency")
+        p99_slo = _slo_lines(_first(runs).meta, "p99_latency", windows, duration)
         lo = max(float(finite.min()) * 0.8, 1e-3) if len(finite) else 0.1
         hi = float(finite.max()) * 1.3 if len(finite) else 10.0
-        if p99_slo is not None:
-            hi = max(hi, p99_slo * 1.3)
+        hi = max([hi, *[ln.value * 1.3 for ln in p99_slo]])
         for k, (ax, (name, s)) in enumerate(zip(axes, series.items(), strict=True)):
             x = np.repeat(s.edges / unit, 2)[1:-1]
             p50, p95, p99 = (np.repeat(s.latency[:, j], 2) for j in range(3))
@@ -442,8 +482,7 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             ax.fill_between(x, p95, p99, color=c, alpha=0.18, lw=0, label="p95 \u2013 p99")
             ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 \u2013 p95")
             ax.plot(x, p50, color=c, lw=1.4, label="p50 (median)")
-            if p99_slo is not None:
-                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}")
+            _draw_slo(ax, p99_slo, unit)
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
             ax.set_ylabel("user latency (log scale)")
@@ -460,8 +499,9 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             Patch(color="#333", alpha=0.38, lw=0, label="p50 \u2013 p95"),
             Patch(color="#333", alpha=0.18, lw=0, label="p95 \u2013 p99"),
         ]
-        if p99_slo is not None:
-            handles.append(Line2D([], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}"))
+        if p99_slo:
+            label = _slo_label(p99_slo, _tick_duration, "p99 SLO \u2264")
+            handles.append(Line2D([], [], color="black", ls=":", lw=1.4, label=label))
         fig.legend(handles=handles, title="percentile", loc="outside right center")
         width = next(iter(series.values())).edges[1]
         fig.suptitle(
@@ -589,6 +629,9 @@ def _failover_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: S
     ax.set_ylabel(f"failover time, worst pod ({uname})")
     ax.set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
+    if not any(st.mean is not None for st in fo.values()):  # all hatched: a time axis means nothing
+        ax.set_yticks([])
+        ax.set_ylabel("failover time, worst pod: never")
 
 
 def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],

@@ -307,14 +307,15 @@ _TEMPLATES = Environment(
 
 _CAPTIONS = {
     "success_rate": "Share of user requests that ended 2xx, per time bin. Fault windows: the coloured "
-    "strips above the plot, dashed lines at onset and end. "
+    "strips above the plot, dashed lines at onset and end; dotted: the SLO's threshold over its phase. "
     "A policy that fails over keeps its line at the top through the fault.",
     "traffic_share": "Where the attempts went. When a breaker trips, the faulted org's band "
     "shrinks to nothing and its peers take over; 'none' keeps feeding it.",
     "breaker_timeline": "Each breaker's state over time: green closed, red open (blocked), "
     "amber ticks half-open probes.",
     "latency": "User latency from arrival to answer (failed requests included): median line, "
-    "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands.",
+    "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands. Dotted: "
+    "the SLO's p99 threshold over the phase it covers (judged on the whole phase, not per bin).",
     "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
     "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
 }

@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgba
 from breakerlab.command import paint_verdicts
 from reports import charts
 from reports.format import fmt_count, fmt_stat
-from reports.metrics import compute_results
+from reports.metrics import compute_results, trace_fault_windows
 from reports.render import (
     ALERT_LIMIT,
     WASTED_TOTAL,
@@ -234,3 +234,19 @@ def test_fault_windows_do_not_tint_the_data(figures, name):
         assert line.get_window_extent().y0 >= box.y1
     assert edges and all(line.get_linestyle() == "--" for line in edges)
     assert {round(x, 3) for e in edges for x in e.get_xdata()} >= {round((86400 + 7200) / 86400, 3)}
+
+
+def test_slo_thresholds_drawn_over_their_phase(traces):
+    t = traces["exponential"][0]
+    windows = trace_fault_windows(t)
+    lock = next(w for w in windows if w.label == "primary billing lock")
+    slo = {"p99_latency": {"during:primary billing lock": "<= 30s", "overall": "<= 1m"}, "success_rate": ">= 99%"}
+    lines = charts._slo_lines({"slo": slo}, "p99_latency", windows, 1000.0 * 86400)
+    assert {(ln.start, ln.end, ln.value, ln.where) for ln in lines} == {
+        (0.0, 1000.0 * 86400, 60.0, ""),
+        (lock.start, lock.end, 30.0, "during primary billing lock"),
+    }
+    assert [ln.value for ln in charts._slo_lines({"slo": slo}, "success_rate", windows, 1.0)] == [0.99]
+    # "after" with no label: one span per fault, from its end to the run's end
+    after = charts._slo_lines({"slo": {"success_rate": {"after": ">= 99%"}}}, "success_rate", windows, 3 * 86400.0)
+    assert sorted((ln.start, ln.end) for ln in after) == sorted((w.end, 3 * 86400.0) for w in windows)
