@@ -23,7 +23,7 @@ from sim.operator import ManualOperator
 from sim.policies import policy_names
 
 from . import search, sweep
-from .command import Parser, add_executor_options, executor_from_args, run_command
+from .command import Parser, add_executor_options, executor_from_args, paint_verdicts, run_command
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_SLO, InputError
 from .executors import terminate_as_interrupt
 from .jobs import JobError
@@ -114,16 +114,15 @@ def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]
     if args.json:
         print(json.dumps({"report": str(paths.html), "results": results, "slo_failures": failed}, indent=2))
     else:
-        print(paths.markdown.read_text(encoding="utf-8"))
+        print(paint_verdicts(paths.markdown.read_text(encoding="utf-8"), sys.stdout))
         print(f"report: {paths.html}\nsummary: {paths.markdown}\nresults: {paths.json}\ntraces: {out / 'traces'}")
         for c in failed:
-            print(
+            print(paint_verdicts(
                 f"SLO FAILED: {c['policy']}: {c['metric']} ({c['phase']}) = "
                 f"{format_metric(c['metric'], c['value'], precise=True)}"
                 f" vs {c['threshold']}"
                 f" — seeds {', '.join(map(str, _seeds(args, scenario)))}; traces in {out / 'traces'}",
-                file=sys.stderr,
-            )
+                sys.stderr), file=sys.stderr)
     return EXIT_SLO if failed else EXIT_OK
 
 
