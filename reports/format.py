@@ -166,7 +166,7 @@ def fmt_ratio(v: float | None) -> str:
 
 def fmt_margin(v: float | None) -> str:
     """A signed SLO margin (a share of the threshold, see :mod:`reports.ranking`): ``+12 %``,
-    ``-35 %``, ``+3.4 %``; ``-inf`` (a duration that never happened) → ``never``; None → ``–``."""
+    ``-35 %``, ``+3.4 %``; ``-inf`` (a duration that never happened) → ``never``; None → an en dash."""
     if v is None:
         return "\u2013"
     if math.isinf(v):

@@ -95,7 +95,8 @@ def check_text(check: Any) -> str:
     that never happened)."""
     metric, phase, fault = _get(check, "metric"), _get(check, "phase"), _get(check, "fault")
     where = phase + (f": {fault}" if fault else "")
-    return f"{metric} [{where}] = {format_metric(metric, _get(check, 'value'), precise=True)} vs {_get(check, 'threshold')}"
+    value = format_metric(metric, _get(check, "value"), precise=True)
+    return f"{metric} [{where}] = {value} vs {_get(check, 'threshold')}"
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def judging_lines(res: Any) -> list[str]:
     winner = _winner(res, ranked)
     if winner:
         lines += ["", f"**{winner}**"]
-    lines += ["", "<sub>Margin: how far the worst check is inside (+) or outside (−) its threshold, "
+    lines += ["", "<sub>Margin: how far the worst check is inside (+) or outside (-) its threshold, "
               "relative to it (rates: to the failure budget); ranked pass first, then margin.</sub>"]
     return lines
 
