@@ -172,7 +172,7 @@ def fmt_margin(v: float | None) -> str:
     if math.isinf(v):
         return "never" if v < 0 else "+inf"
     pct = abs(v) * 100
-    text = f"{pct:,.0f}" if pct >= 10 else _sig(pct) if pct else "0"
+    text = f"{pct:,.0f}" if pct >= 10 else f"{pct:.2g}"
     return ("+" if v > 0 else "-" if v < 0 else "") + text + " %"
 
 

@@ -43,6 +43,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -77,6 +78,8 @@ class HeatSpec:
     tick_fmt: Callable[[float], str] | None = None
     reduce: str = "mean"
     vrange: tuple[float, float] | None = None
+    #: the value where colour turns from red to green (a margin's 0: failing is never green)
+    center: float | None = None
 
 
 _KIND_FMT: dict[str, Callable[[float], str]] = {
@@ -100,7 +103,7 @@ SLO_PASS = HeatSpec("SLO: PASS when every run meets every check (colour: share o
                     vrange=(0.0, 1.0))
 #: the binding check's margin (worst run, worst check; see reports.ranking), its metric beneath
 SLO_MARGIN = HeatSpec("SLO margin of the binding check (worst run; + inside, - outside the threshold)", "max",
-                      fmt_margin, reduce="worst")
+                      fmt_margin, reduce="worst", center=0.0)
 
 
 def _is_num(v: Any) -> bool:
@@ -245,11 +248,16 @@ def heatmap_figure(
                                               spec.direction)
     cmap = colormaps["RdYlGn" if spec.direction == "max" else "RdYlGn_r"].with_extremes(bad="#d9d9d9")
     vmin, vmax = _color_range(grid, spec)
+    norm = Normalize(vmin, vmax)
+    if spec.center is not None:  # both sides of the centre, however lopsided the values
+        span = max(vmax - vmin, 1e-9) * 0.05
+        vmin, vmax = min(vmin, spec.center - span), max(vmax, spec.center + span)
+        norm = TwoSlopeNorm(spec.center, vmin, vmax)
     with plt.rc_context(_RC):
         w = min(16.0, max(6.0, 2.6 + 0.85 * len(xt)))
         h = min(12.0, 1.9 + 0.55 * len(yt) * (1.4 if any(any(r) for r in notes) else 1.0))
         fig, ax = plt.subplots(figsize=(w, h), layout="constrained")
-        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto",
                        origin="lower", interpolation="nearest")
         ax.set_xticks(range(len(xt)), xt, rotation=45 if len(xt) > 8 else 0, ha="right" if len(xt) > 8 else "center")
         ax.set_yticks(range(len(yt)), yt)
@@ -266,7 +274,11 @@ def heatmap_figure(
                 ax.add_patch(Rectangle((xi[k] - 0.5, yi[k] - 0.5), 1, 1, fill=False, lw=2.2, ec="#1f4e9c"))
         tick_fmt = spec.tick_fmt or spec.fmt
         cb = fig.colorbar(im, ax=ax, shrink=0.9)
-        cb.set_ticks(colorbar_ticks(vmin, vmax, tick_fmt))
+        ticks = colorbar_ticks(vmin, vmax, tick_fmt)
+        if spec.center is not None:  # each side of the centre gets its own ticks (the norm stretches them)
+            both = colorbar_ticks(vmin, spec.center, tick_fmt, 4) + colorbar_ticks(spec.center, vmax, tick_fmt, 3)
+            ticks = list({tick_fmt(t): t for t in sorted(both)}.values())
+        cb.set_ticks(ticks)
         cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: tick_fmt(v)))
         sub = f"{spec.title} over {x}" + (f" x {y}" if y else "")
         others = ""

@@ -162,7 +162,7 @@ def _charts(result: SweepResult) -> list[Path]:
             v = s["slo"]
             metrics["slo_pass"] = v["runs_passed"] / v["runs"] if v["runs"] else None
             metrics["slo_margin"] = -math.inf if v["margin"] is None and v["binding"] else v["margin"]
-            notes["slo_pass"] = f"{v['runs_passed']}/{v['runs']} runs"
+            notes["slo_pass"] = f"{v['runs_passed']}/{v['runs']} runs pass"
             if v["binding"]:
                 notes["slo_margin"] = v["binding"]["metric"]
         pts.append({"params": s["params"], "labels": s["labels"], "metrics": metrics, "notes": notes})
