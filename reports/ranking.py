@@ -51,8 +51,10 @@ __all__ = [
     "verdict",
 ]
 
-#: what the exit code of ``run`` / ``compare`` / ``report`` means, as the reports state it
-EXIT_CODES = "0: every judged policy met every check, or none is judged; 1: a judged policy failed one; 2: bad input"
+#: what the exit codes of ``run`` / ``compare`` / ``report`` mean, as the reports state them
+EXIT_CODES = "exit codes: 0 all judged policies pass, 1 a judged policy fails, 2 bad input"
+_MEANING = {0: "every judged policy met every check", 1: "a judged policy failed a check"}
+
 
 #: the denominator of a margin whose threshold is 0 (or 100 % for a rate lower bound)
 _FLOOR = {"rate": 1e-4, "duration": 1.0, "count": 1.0}
@@ -168,7 +170,8 @@ def _who(res: Any) -> str:
     others = [n for n in res.policies if n not in judged]
     head = f"Judged: {', '.join(judged) or 'none'}" + (f"; compared only: {', '.join(others)}" if others else "")
     code = 0 if res.slo.passed else 1
-    return f"{head} ({RULE}). Exit code {code} ({EXIT_CODES})."
+    meaning = _MEANING[code] if judged else "no policy is judged"
+    return f"{head} ({RULE}). Exit code {code} — {meaning} ({EXIT_CODES})."
 
 
 def _winner(res: Any, ranked: Sequence[Ranked]) -> str:

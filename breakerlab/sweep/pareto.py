@@ -1,7 +1,7 @@
 """Judging settings: each run judged by its scenario's SLO (:func:`reports.evaluate_slo`, the one
-walker), each setting's verdict and margin over its runs, its objective values (means over its
-runs), the Pareto frontier over the chosen objectives, and the one recommendation with a
-one-sentence reason (rules in :mod:`breakerlab.sweep`)."""
+walker, through :func:`breakerlab.judge.judge_result`), each setting's verdict and margin over
+its runs, its objective values (means over its runs), the Pareto frontier over the chosen
+objectives, and the one recommendation with a one-sentence reason (rules in :mod:`breakerlab.sweep`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reports import evaluate_slo
 from reports.format import fmt_count, fmt_duration, fmt_margin, fmt_rate, fmt_ratio
 from reports.metrics import stat
 from reports.ranking import check_text, verdict
 from reports.schema import PolicyResult
 
 from ..errors import SweepError
+from ..judge import judge_result
 from .plan import SweepPlan
 
 __all__ = [
@@ -91,11 +91,11 @@ def _stat_dict(values: Sequence[Any]) -> dict[str, Any]:
 
 def run_checks(plan: SweepPlan, scenario: int, metrics: Mapping[str, Any]) -> list[Any]:
     """One run's SLO checks against its scenario's SLO (empty without one): the run's own
-    single-seed result, judged by :func:`reports.evaluate_slo`."""
+    single-seed result, judged by :func:`breakerlab.judge.judge_result`."""
     slo = plan.scenarios[scenario][1].slo
     if not slo or metrics.get("slo_result") is None:
         return []
-    return evaluate_slo(slo, PolicyResult.model_validate(metrics["slo_result"]), policy=plan.policy)
+    return list(judge_result(slo, PolicyResult.model_validate(metrics["slo_result"]), plan.policy))
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def test_marked_policies_alone_decide_the_exit_code(tmp_path: Path, capsys: pyte
     assert any(not c["passed"] for c in res["slo"]["checks"] if c["policy"] == "none")  # none fails, unjudged
     assert code == 0
     assert "Judged: consecutive; compared only: none" in printed
-    assert "Exit code 0 (0: every judged policy met every check" in printed
+    assert "Exit code 0 — every judged policy met every check" in printed
     assert "Winner:" not in printed  # marks say who matters: no winner is named
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Judging and ranking" in html and "Judged: consecutive; compared only: none" in html
@@ -102,7 +102,7 @@ def test_unmarked_all_judged_ranked_and_a_winner_named(tmp_path: Path, capsys: p
     code, printed, res = _compare(tmp_path, POLICIES["unmarked"], capsys)
     assert res["slo"]["judged"] == ["none", "consecutive"]
     assert code == 1  # none fails, and it is judged
-    assert "Exit code 1 (" in printed
+    assert "Exit code 1 — a judged policy failed a check" in printed
     rows = [line for line in printed.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
     assert rows[0].startswith("| 1 | `consecutive` | PASS") and rows[1].startswith("| 2 | `none` | FAIL")
     assert "**Winner: consecutive — meets every SLO check with the widest margin" in printed
