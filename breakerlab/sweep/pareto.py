@@ -6,7 +6,7 @@ objectives, and the one recommendation with a one-sentence reason (rules in :mod
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,7 +251,10 @@ def objective_text(p: Mapping[str, Any], name: str) -> str:
     v = p.get(name)
     if kind == "margin":
         return fmt_margin(v) if v is not None else "n/a"
-    return {"rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": fmt_ratio}[kind](v)
+    fmt: dict[str, Callable[[float | None], str]] = {
+        "rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": fmt_ratio,
+    }
+    return fmt[kind](v)
 
 
 @dataclass(frozen=True)
