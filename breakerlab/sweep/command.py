@@ -197,7 +197,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", default="sweep", metavar="DIR", help="output directory (default sweep)")
     add_executor_options(p)
     p.add_argument("--save-traces", action="store_true", help="also keep each run's trace in OUT/traces/")
-    p.add_argument("--objective", action="append", default=None, metavar="NAME", choices=None,
+    p.add_argument("--objective", action="append", default=None, metavar="NAME",
                    help="an objective of the Pareto frontier (repeatable; default: "
                    f"{' '.join(DEFAULT_OBJECTIVES)}); valid: {', '.join(OBJECTIVES)}")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
