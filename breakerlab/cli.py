@@ -1,7 +1,9 @@
 """``breakerlab``: run, compare, validate and report breaker-policy simulations.
 
-Exit codes: 0 when the SLOs hold, 1 when one fails, 2 for bad input (one line on stderr,
-naming the file, field and value — never a traceback).
+Exit codes: 0 when every judged policy meets its SLO, 1 when one fails, 2 for bad input (one
+line on stderr, naming the file, field and value — never a traceback). Judged: the policies
+marked ``expect_pass: true``, else all but those marked ``expect_pass: false``
+(:func:`reports.ranking.judged_policies`).
 """
 
 from __future__ import annotations
@@ -241,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chaos testing and discrete-event simulation for multi-org LLM routing: "
         "drive the real multiorg breakers and router through simulated vendor failures.",
         epilog="examples:\n" + EXAMPLES["compare"] + "\n" + EXAMPLES["validate"]
-        + "\n\nexit codes: 0 SLOs hold, 1 an SLO failed, 2 bad input",
+        + "\n\nexit codes: 0 every judged policy meets its SLO, 1 a judged policy fails one, 2 bad input"
+        "\n(judged: the policies marked expect_pass: true, else all but those marked expect_pass: false)",
         formatter_class=fmt,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)

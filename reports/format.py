@@ -18,6 +18,7 @@ __all__ = [
     "fmt_clock",
     "fmt_count",
     "fmt_duration",
+    "fmt_margin",
     "fmt_param",
     "fmt_rate",
     "fmt_ratio",
@@ -168,6 +169,18 @@ def fmt_param(v: object, digits: int = 6, *, flow: bool = False) -> str:
 
 def fmt_ratio(v: float | None) -> str:
     return "\u2013" if v is None else f"{v:.3f}"
+
+
+def fmt_margin(v: float | None) -> str:
+    """A signed SLO margin (a share of the threshold, see :mod:`reports.ranking`): ``+12 %``,
+    ``-35 %``, ``+3.4 %``; ``-inf`` (a duration that never happened) → ``never``; None → an en dash."""
+    if v is None:
+        return "\u2013"
+    if math.isinf(v):
+        return "never" if v < 0 else "+inf"
+    pct = abs(v) * 100
+    text = f"{pct:,.0f}" if pct >= 10 else f"{pct:.2g}"
+    return ("+" if v > 0 else "-" if v < 0 else "") + text + " %"
 
 
 def format_metric(metric: str, value: float | None, *, precise: bool = False) -> str:

@@ -41,6 +41,7 @@ from sim.trace import EVENT_KINDS
 from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_count, fmt_duration, fmt_stat, format_metric
 from .metrics import compute_results
+from .ranking import judging_lines, ranking_context
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, safe_name, save_traces, trace_root
 
@@ -291,7 +292,7 @@ def render_markdown(res: Results) -> str:
         lines += ["", f"**{_scale_line(res)}**"]
     if res.faults:
         lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
-    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), "", _md_footnote(res)]
+    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), *judging_lines(res), "", _md_footnote(res)]
     return "\n".join(lines) + "\n"
 
 
@@ -703,6 +704,7 @@ def render_html(
         header=_header(res),
         summary=_summary(res),
         slo=_slo_checks(res),
+        ranking=ranking_context(res),
         charts=_charts(charts),
         faults=_faults(res),
         policies=_policies(res),
