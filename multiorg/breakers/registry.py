@@ -21,12 +21,15 @@ from pydantic import ValidationError
 
 from ..config import format_validation_error
 from ..errors import ConfigError
+from ..outcomes import Outcome
 from .adaptive import AdaptiveThrottle
 from .consecutive import ConsecutiveBreaker
 from .exponential import ExponentialBreaker
 from .failure_rate import FailureRateBreaker
+from .litellm import LiteLLMCooldowns
 from .none import NoBreaker
 from .outlier import OutlierDetector
+from .portkey import PortkeyBreaker
 
 #: policy name → policy class (insertion order is the listing order)
 POLICIES: dict[str, type[Any]] = {
@@ -38,8 +41,53 @@ POLICIES: dict[str, type[Any]] = {
         FailureRateBreaker,
         OutlierDetector,
         AdaptiveThrottle,
+        LiteLLMCooldowns,
+        PortkeyBreaker,
     )
 }
+
+#: Resilience4j's CircuitBreakerConfig defaults (resilience4j.readme.io/docs/circuitbreaker):
+#: failureRateThreshold 50 %, slowCallRateThreshold 100 %, slidingWindowType COUNT_BASED,
+#: slidingWindowSize 100, minimumNumberOfCalls 100, waitDurationInOpenState 60 s,
+#: permittedNumberOfCallsInHalfOpenState 10, maxWaitDurationInHalfOpenState 0 (wait forever).
+#: Every exception is recorded as a failure (recordExceptions: all) and none opens the breaker
+#: by itself, so no outcome trips at once.
+RESILIENCE4J_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "window_type": "count",
+        "window_size": 100,
+        "minimum_calls": 100,
+        "failure_rate_threshold": 50.0,
+        "slow_call_rate_threshold": 100.0,
+        "open_time": 60.0,
+        "half_open_permits": 10,
+        "max_half_open_wait": 0.0,
+        "trip_immediately": frozenset(),
+    }
+)
+
+#: Envoy's OutlierDetection defaults (envoyproxy.io, config.cluster.v3.OutlierDetection):
+#: consecutive_5xx 5, interval 10 s, base_ejection_time 30 s, max_ejection_time 300 s,
+#: max_ejection_percent 10, always_eject_one_host false; success rate (enforcing 100 %) with
+#: minimum_hosts 5, request_volume 100, stdev_factor 1.9; failure percentage is off by default
+#: (enforcing_failure_percentage 0). What Envoy counts is a 5xx or a locally originated error
+#: (timeout, reset) mapped to one; a 429 or a 401 is not, and nothing ejects at once.
+ENVOY_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "consecutive_failures": 5,
+        "interval": 10.0,
+        "base_ejection_time": 30.0,
+        "max_ejection_time": 300.0,
+        "max_ejection_percent": 10.0,
+        "always_eject_one": False,
+        "success_rate_minimum_hosts": 5,
+        "success_rate_request_volume": 100,
+        "success_rate_stdev_factor": 1.9,
+        "failure_percentage_threshold": None,
+        "failure_outcomes": frozenset({Outcome.SERVER, Outcome.TIMEOUT, Outcome.CONNECTION}),
+        "trip_immediately": frozenset(),
+    }
+)
 
 #: preset name → (policy name, parameters). Overrides given to :func:`make_policy` win.
 PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
@@ -69,21 +117,8 @@ PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
             "consecutive",
             MappingProxyType({"threshold": 5, "window": 60.0, "open_time": 30.0}),
         ),
-        # Resilience4j's defaults (count window of 100, 10 half-open calls)
-        "resilience4j": (
-            "failure-rate",
-            MappingProxyType(
-                {
-                    "window_type": "count",
-                    "window_size": 100,
-                    "minimum_calls": 100,
-                    "failure_rate_threshold": 50.0,
-                    "slow_call_rate_threshold": 100.0,
-                    "open_time": 60.0,
-                    "half_open_permits": 10,
-                }
-            ),
-        ),
+        # the older name of resilience4j-defaults (same values)
+        "resilience4j": ("failure-rate", RESILIENCE4J_DEFAULTS),
         # a time-based Resilience4j breaker sized for a few requests per second per org
         "failure-rate-time": (
             "failure-rate",
@@ -99,28 +134,13 @@ PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
                 }
             ),
         ),
-        # Envoy's defaults (which need 5 hosts with 100 requests per 10 s for success rate)
-        "envoy": (
-            "outlier",
-            MappingProxyType(
-                {
-                    "consecutive_failures": 5,
-                    "interval": 10.0,
-                    "base_ejection_time": 30.0,
-                    "max_ejection_time": 300.0,
-                    "max_ejection_percent": 10.0,
-                    "always_eject_one": False,
-                    "success_rate_minimum_hosts": 5,
-                    "success_rate_request_volume": 100,
-                    "success_rate_stdev_factor": 1.9,
-                    "failure_percentage_threshold": 85.0,
-                    "failure_percentage_minimum_hosts": 5,
-                    "failure_percentage_request_volume": 50,
-                }
-            ),
-        ),
+        # the older name of envoy-defaults (same values)
+        "envoy": ("outlier", ENVOY_DEFAULTS),
         # Google SRE book: K = 2 over two minutes
         "sre": ("adaptive", MappingProxyType({"k": 2.0, "window": 120.0})),
+        # the anchors' published defaults (see RESILIENCE4J_DEFAULTS and ENVOY_DEFAULTS)
+        "resilience4j-defaults": ("failure-rate", RESILIENCE4J_DEFAULTS),
+        "envoy-defaults": ("outlier", ENVOY_DEFAULTS),
     }
 )
 

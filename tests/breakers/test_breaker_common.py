@@ -126,12 +126,13 @@ def test_buckets() -> None:
 
 def test_registry_lists_every_policy() -> None:
     assert list_policies() == [
-        "none", "consecutive", "exponential", "failure-rate", "outlier", "adaptive"
+        "none", "consecutive", "exponential", "failure-rate", "outlier", "adaptive", "litellm",
+        "portkey",
     ]
     for name, cls in POLICIES.items():
         p = make_policy(name)
         assert type(p) is cls and p.name == name
-        assert p.scope == ("model" if name == "outlier" else "target")
+        assert p.scope == ("model" if name in ("outlier", "litellm", "portkey") else "target")
 
 
 def test_presets() -> None:
