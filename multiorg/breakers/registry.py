@@ -71,7 +71,8 @@ RESILIENCE4J_DEFAULTS: Mapping[str, Any] = MappingProxyType(
 #: max_ejection_percent 10, always_eject_one_host false; success rate (enforcing 100 %) with
 #: minimum_hosts 5, request_volume 100, stdev_factor 1.9; failure percentage is off by default
 #: (enforcing_failure_percentage 0). What Envoy counts is a 5xx or a locally originated error
-#: (timeout, reset) mapped to one; a 429 or a 401 is not, and nothing ejects at once.
+#: (timeout, reset) mapped to one; a 429 or a 401 is not, and nothing ejects at once. (Envoy
+#: counts such a response as a success, which also ends a run of 5xx; here it is neutral.)
 ENVOY_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
         "consecutive_failures": 5,
