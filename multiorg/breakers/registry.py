@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from ..config import format_validation_error
 from ..errors import ConfigError
-from ..outcomes import Outcome
 from .adaptive import AdaptiveThrottle
 from .consecutive import ConsecutiveBreaker
 from .exponential import ExponentialBreaker
@@ -62,7 +61,7 @@ RESILIENCE4J_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "open_time": 60.0,
         "half_open_permits": 10,
         "max_half_open_wait": 0.0,
-        "trip_immediately": frozenset(),
+        "trip_immediately": [],
     }
 )
 
@@ -85,12 +84,13 @@ ENVOY_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "success_rate_request_volume": 100,
         "success_rate_stdev_factor": 1.9,
         "failure_percentage_threshold": None,
-        "failure_outcomes": frozenset({Outcome.SERVER, Outcome.TIMEOUT, Outcome.CONNECTION}),
-        "trip_immediately": frozenset(),
+        "failure_outcomes": ["server", "timeout", "connection"],
+        "trip_immediately": [],
     }
 )
 
-#: preset name → (policy name, parameters). Overrides given to :func:`make_policy` win.
+#: preset name → (policy name, parameters as plain JSON values, as a scenario would write them).
+#: Overrides given to :func:`make_policy` win.
 PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
     {
         # the talk: 3 failures within a minute; blocks of 1, 2, 4, 8, 16 minutes
