@@ -7,12 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 from breaker_helpers import MODEL, T0, Driver, make_board
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim
 from multiorg.alerts import EventKind
 from multiorg.breakers import Admission, LiteLLMCooldowns, State, make_policy
 from multiorg.errors import ConfigError
 from multiorg.outcomes import Outcome
+from multiorg.stores.codec import decode, encode
 from sim import Scenario
 
 S, F = Outcome.SUCCESS, Outcome.SERVER
@@ -280,3 +283,38 @@ def test_fast_and_full_decide_identically(name: str) -> None:
         assert sorted(a) == sorted(b)
         for col in a:
             assert np.array_equal(a[col], b[col], equal_nan=a[col].dtype.kind == "f"), (table, col)
+
+
+# --------------------------------------------------------------------------- properties
+
+OUTCOMES = [S, S, F, Outcome.RATE_LIMITED, Outcome.QUOTA, Outcome.AUTH, Outcome.TIMEOUT,
+            Outcome.CONNECTION, Outcome.SLOW]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from(OUTCOMES),
+        st.sampled_from([0, 403, 429, 503]),
+        st.sampled_from([None, 0.0, 2.0, 30.0]),
+        st.sampled_from([0.0, 0.5, 3.0, 20.0, 61.0]),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=OPS, legacy=st.booleans())
+def test_cooldowns_are_what_the_view_says_and_round_trip(ops: list[Any], legacy: bool) -> None:
+    d = Lite(make_policy("litellm", {"allowed_fails": 1} if legacy else {}))
+    for org, outcome, status, retry_after, dt in ops:
+        d.advance(dt)
+        adm = d.admit(org)
+        v = d.view(org)
+        if adm.allowed:
+            assert v.state is State.CLOSED
+            code = status if outcome in (F, Outcome.RATE_LIMITED) else 0
+            d._apply(d.policy.record(d.state, org, adm, outcome, d.now, code, retry_after))
+        else:
+            assert v.state is State.OPEN and v.open_until == adm.retry_at > d.now
+            assert v.block_duration in (5.0, 2.0, 30.0)  # cooldown_time or a retry-after
+        assert decode(encode(d.state)) == d.state
+        assert d.policy.orgs_in(d.state) == tuple(sorted(d.policy.orgs_in(d.state)))

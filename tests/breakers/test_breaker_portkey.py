@@ -7,11 +7,15 @@ from typing import Any
 
 import pytest
 from breaker_helpers import MODEL, T0, Driver, make_board
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from multiorg.alerts import EventKind
 from multiorg.breakers import PortkeyBreaker, State, make_policy
+from multiorg.breakers.portkey import FIRST
 from multiorg.errors import ConfigError
 from multiorg.outcomes import Outcome
+from multiorg.stores.codec import decode, encode
 
 S, F = Outcome.SUCCESS, Outcome.SERVER
 
@@ -173,3 +177,42 @@ def test_board_alerts_opened_and_closed() -> None:
     clock.advance(60.5)
     assert board.admit("b", MODEL).allowed  # any admission wipes the windows that passed
     assert [e.kind for e in notes.events] == [EventKind.OPENED, EventKind.CLOSED]
+
+
+# --------------------------------------------------------------------------- properties
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from([S, S, F, Outcome.RATE_LIMITED, Outcome.TIMEOUT, Outcome.CONNECTION]),
+        st.sampled_from([0.0, 1.0, 10.0, 31.0]),
+        st.booleans(),  # the result comes back later (after the next step's wait)
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=OPS, by_count=st.booleans())
+def test_open_targets_are_skipped_unless_all_are_open(ops: list[Any], by_count: bool) -> None:
+    params = {"failure_threshold": 2} if by_count else {"minimum_requests": 3}
+    d = Gate(make_policy("portkey", {**params, "cooldown_interval": 30}))
+    pending: list[tuple[str, Any, Outcome]] = []
+    for org, outcome, dt, late in ops:
+        d.advance(dt)
+        for p_org, p_adm, p_out in pending:
+            d.record(p_adm, p_out, p_org)
+        pending = []
+        orgs = d.policy.orgs_in(d.state)
+        adm = d.admit(org)
+        known = d.policy.orgs_in(d.state)
+        all_open = bool(orgs) and org in orgs and all(d.is_open(o) for o in known)
+        assert adm.allowed == (not d.is_open(org) or all_open)
+        for e in d.state.orgs:  # no window outlives its cooldown
+            assert e[FIRST] is None or d.now - e[FIRST] <= 30
+        if adm.allowed:
+            if late:
+                pending.append((org, adm, outcome))
+            else:
+                d.record(adm, outcome, org)
+        assert decode(encode(d.state)) == d.state
