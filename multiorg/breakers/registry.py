@@ -9,6 +9,18 @@ parameter overrides::
 
 A bad name or parameter raises :class:`~multiorg.errors.ConfigError` with one line naming the
 policy, the field and the offending value.
+
+The anchors' presets against the lab's own defaults
+    ``resilience4j-defaults`` and ``envoy-defaults`` carry the published defaults of those
+    libraries, so a comparison can ask "is a tuned breaker better than just using theirs?". The
+    ``failure-rate`` and ``outlier`` policies keep defaults sized for a handful of LLM orgs
+    instead: ``failure-rate`` needs 10 calls, not 100, before a rate counts (an org serving a
+    few requests a second would otherwise wait half a minute to trip) and opens at once on a
+    billing lock or a revoked key (``trip_immediately``), which Resilience4j has no notion of;
+    ``outlier`` may eject half the orgs, not 10 % (with fewer than ten orgs Envoy's 10 % ejects
+    nothing without ``always_eject_one_host``), counts 429s and auth errors against an org
+    (Envoy counts only 5xx and local errors) and keeps failure-percentage ejection on (Envoy
+    enforces it at 0 % by default).
 """
 
 from __future__ import annotations
