@@ -93,7 +93,7 @@ from ..clock import Rng
 from ..outcomes import Outcome
 from ..stores.codec import register_state
 from .base import Admission, BreakerView, State
-from .common import FrozenParams, Seconds, admit_unchanged
+from .common import FrozenParams, PositiveSeconds, Seconds, admit_unchanged
 from .status import status_code
 
 __all__ = ["LITELLM_DEFAULT_ALLOWED_FAILS", "LiteLLMCooldowns", "LiteLLMState"]
@@ -215,11 +215,11 @@ class LiteLLMCooldowns(FrozenParams):
     #: ``record`` takes the response's status and retry-after (see ``BreakerBoard.record``)
     uses_response: ClassVar[bool] = True
 
-    cooldown_time: Seconds = Field(
+    cooldown_time: PositiveSeconds = Field(
         5.0,
         description="the router's cooldown_time: how long a deployment cools when neither its "
-        "own cooldown_time nor a retry-after says otherwise (LiteLLM's default 5 s); also the "
-        "window of the legacy allowed_fails counter",
+        "own cooldown_time nor a retry-after says otherwise (LiteLLM's default 5 s; its router "
+        "turns 0 into 5); also the window of the legacy allowed_fails counter",
         json_schema_extra={"unit": "s"},
     )
     deployment_cooldown_time: Seconds | None = Field(
@@ -411,7 +411,7 @@ class LiteLLMCooldowns(FrozenParams):
             allowed = (
                 self.allowed_fails if self.allowed_fails is not None else LITELLM_DEFAULT_ALLOWED_FAILS
             )
-        window = self.cooldown_time or 5.0
+        window = self.cooldown_time
         current = _live(e[AF_AT], e[AFS], now, window)
         if current + 1 > allowed:
             return True, e
