@@ -83,7 +83,8 @@ class BreakerBoard:
         self._coin = bool(getattr(policy, "random_admission", True))
         #: a success must end a failure run recorded anywhere (see the module docstring)
         self._success_resets = bool(getattr(policy, "success_resets", False))
-        #: the policy decides on the response's status and retry-after (the peer gateways do)
+        #: the policy decides on the response's status and retry-after, and may keep per-pod
+        #: counters (the peer gateways do)
         self._uses_response = bool(getattr(policy, "uses_response", False))
 
     def key(self, org: str, model: str) -> str:
@@ -128,8 +129,9 @@ class BreakerBoard:
         status: int = 0,
         retry_after: float | None = None,
     ) -> None:
-        """``status`` / ``retry_after``: the vendor's answer, passed on to a policy that decides
-        on them (``uses_response``, e.g. ``litellm``); 0 / None when there was no response."""
+        """``status`` / ``retry_after``: the vendor's answer, passed on (with this board's pod) to a
+        policy that decides on them (``uses_response``: the peer gateways ``litellm`` and
+        ``portkey``); 0 / None when there was no response."""
         if outcome is _CLIENT_ERROR:
             # The caller's fault is never counted against an org, but a probe's permit comes back.
             self.release(org, model, ticket)
@@ -140,7 +142,9 @@ class BreakerBoard:
             now = self.clock.now()
         record: Callable[[Any, str, Admission, Outcome, float], Any] = policy.record
         if self._uses_response:
-            record = partial(policy.record, status=status, retry_after=retry_after)  # type: ignore[call-arg]
+            record = partial(  # type: ignore[call-arg]
+                policy.record, status=status, retry_after=retry_after, pod=self._pod
+            )
         if (
             record(self.store.read(key, self._initial), org, ticket, outcome, now) is None
             and not ticket.probe

@@ -64,9 +64,10 @@ Modelling choices (where this is not LiteLLM)
     * Scope ``"model"``: one record holds every org of the model, so the group size is known —
       it is the number of orgs the router has asked for this model so far (orgs join at their
       first admission; a standby vendor's orgs join when the router first falls over to them).
-    * The success/fail counters live in the record, so pods sharing a store share them (LiteLLM
-      keeps them per process); with one pod, or pods keeping local state, it is exact. The
-      cooldowns are shared, as LiteLLM's are through Redis.
+    * The success/fail counters are kept per pod (the board passes its pod with each result),
+      as LiteLLM keeps them in each process's memory; they ride in the model's record only to
+      be stored, and a pod's expired counters are dropped. The cooldowns are shared by every pod
+      using the store, as LiteLLM's are through Redis.
     * Statuses and ``retry-after`` come from the router (``BreakerBoard.record``); without them
       (a policy driven directly) see :mod:`multiorg.breakers.status`. ``retry-after`` is the
       router's reading (``retry-after-ms``, ``retry-after``, else the rate-limit reset headers);
@@ -75,7 +76,8 @@ Modelling choices (where this is not LiteLLM)
     * Alerts: OPENED when a cooldown starts, CLOSED at the first admission (or result) after it
       ended.
 
-View: ``failure_count`` = the fails counter (at the cooldown, while OPEN); ``retry_cycles`` = 0
+View: ``failure_count`` = the fails counters of every pod (while OPEN: the fails counter of the
+pod whose failure started the cooldown); ``retry_cycles`` = 0
 (LiteLLM has no backoff); ``block_duration`` = the cooldown's length.
 
 Cost: every result moves a counter, so every result is a store write (to the model's record).
@@ -119,20 +121,48 @@ GEN: Final = 1  #: int: generation (cooldown starts and ends)
 UNTIL: Final = 2  #: float | None: end of the current cooldown; None when not cooling
 SINCE: Final = 3  #: float: start of the current (last) cooldown
 FAILED: Final = 4  #: int: the fails counter when the cooldown started
-OK_AT: Final = 5  #: float: start of the successes counter's window
-OKS: Final = 6  #: int: successes in that window (0: no window)
-FAIL_AT: Final = 7  #: float: start of the fails counter's window
-FAILS: Final = 8  #: int: fails in that window (0: no window)
-AF_AT: Final = 9  #: float: start of the legacy ``failed_calls`` counter's window
-AFS: Final = 10  #: int: ``failed_calls`` in that window (0: no window)
+COUNTERS: Final = 5  #: tuple[Counters, ...]: each process's (pod's) counters, by pod
 
-Entry = tuple[str, int, float | None, float, int, float, int, float, int, float, int]
+# Fields of one pod's counters (LiteLLM keeps them in each process's memory).
+POD: Final = 0  #: str: the pod (router instance)
+OK_AT: Final = 1  #: float: start of the successes counter's window
+OKS: Final = 2  #: int: successes in that window (0: no window)
+FAIL_AT: Final = 3  #: float: start of the fails counter's window
+FAILS: Final = 4  #: int: fails in that window (0: no window)
+AF_AT: Final = 5  #: float: start of the legacy ``failed_calls`` counter's window
+AFS: Final = 6  #: int: ``failed_calls`` in that window (0: no window)
+
+Counters = tuple[str, float, int, float, int, float, int]
+Entry = tuple[str, int, float | None, float, int, tuple[Counters, ...]]
 
 _OK = frozenset({Outcome.SUCCESS, Outcome.SLOW})
 
 
 def _new_entry(org: str) -> Entry:
-    return (org, 0, None, 0.0, 0, 0.0, 0, 0.0, 0, 0.0, 0)
+    return (org, 0, None, 0.0, 0, ())
+
+
+def _counters_of(e: Entry, pod: str) -> Counters:
+    for c in e[COUNTERS]:
+        if c[POD] == pod:
+            return c
+    return (pod, 0.0, 0, 0.0, 0, 0.0, 0)
+
+
+def _with_counters(e: Entry, c: Counters, now: float, af_window: float) -> Entry:
+    """``e`` with ``c`` as its pod's counters; other pods' counters that have all expired go."""
+    kept = [
+        x for x in e[COUNTERS]
+        if x[POD] != c[POD]
+        and (
+            _live(x[OK_AT], x[OKS], now, COUNTER_WINDOW)
+            or _live(x[FAIL_AT], x[FAILS], now, COUNTER_WINDOW)
+            or _live(x[AF_AT], x[AFS], now, af_window)
+        )
+    ]
+    kept.append(c)
+    kept.sort()
+    return (*e[:COUNTERS], tuple(kept))
 
 
 def _live(start: float, n: int, now: float, ttl: float) -> int:
@@ -175,7 +205,7 @@ def _insert(state: LiteLLMState, e: Entry) -> LiteLLMState:
 
 def _ended(e: Entry) -> Entry:
     """The org out of its cooldown (the cache entry expired): a new generation."""
-    return (e[NAME], e[GEN] + 1, None, e[SINCE], e[FAILED], *e[OK_AT:])
+    return (e[NAME], e[GEN] + 1, None, e[SINCE], e[FAILED], e[COUNTERS])
 
 
 def _cooldown_required(status: int) -> bool:
@@ -212,7 +242,8 @@ class LiteLLMCooldowns(FrozenParams):
     scope: ClassVar[Literal["target", "model"]] = "model"
     #: ``admit`` never draws from its rng
     random_admission: ClassVar[bool] = False
-    #: ``record`` takes the response's status and retry-after (see ``BreakerBoard.record``)
+    #: ``record`` takes the response's status and retry-after, and the pod (see
+    #: ``BreakerBoard.record``)
     uses_response: ClassVar[bool] = True
 
     cooldown_time: PositiveSeconds = Field(
@@ -319,6 +350,7 @@ class LiteLLMCooldowns(FrozenParams):
         now: float,
         status: int = 0,
         retry_after: float | None = None,
+        pod: str = "",
     ) -> LiteLLMState | None:
         i = _find(state.orgs, org)
         if i < 0:
@@ -335,26 +367,30 @@ class LiteLLMCooldowns(FrozenParams):
             e = _ended(e)
         if outcome is Outcome.CLIENT_ERROR:
             return None
+        c = _counters_of(e, pod)
+        af_window = self.cooldown_time
         if outcome in _OK:
-            ok_at, oks = _bump(e[OK_AT], e[OKS], now, COUNTER_WINDOW)
-            return _put(state, i, (*e[:OK_AT], ok_at, oks, *e[FAIL_AT:]))
-        fail_at, fails = _bump(e[FAIL_AT], e[FAILS], now, COUNTER_WINDOW)
-        e = (*e[:FAIL_AT], fail_at, fails, *e[AF_AT:])
+            ok_at, oks = _bump(c[OK_AT], c[OKS], now, COUNTER_WINDOW)
+            c = (pod, ok_at, oks, *c[FAIL_AT:])
+            return _put(state, i, _with_counters(e, c, now, af_window))
+        fail_at, fails = _bump(c[FAIL_AT], c[FAILS], now, COUNTER_WINDOW)
+        c = (*c[:FAIL_AT], fail_at, fails, *c[AF_AT:])
         code = status_code(outcome, status)
         length = self._cooldown_length(retry_after)
-        if (
+        cool = False
+        if not (
             math.isclose(length, 0.0, abs_tol=1e-9)
             or outcome is Outcome.CONNECTION
             or not _cooldown_required(code)
         ):
-            return _put(state, i, e)
-        if self.legacy:
-            cool, e = self._allowed_fails(e, code, now)
-        else:
-            cool = self._v2(e, code, now, len(state.orgs))
+            if self.legacy:
+                cool, c = self._allowed_fails(c, code, now)
+            else:
+                cool = self._v2(c, code, now, len(state.orgs))
+        e = _with_counters(e, c, now, af_window)
         if cool:
             gen = e[GEN] if e[UNTIL] is not None else e[GEN] + 1
-            e = (e[NAME], gen, now + length, now, fails, *e[OK_AT:])
+            e = (e[NAME], gen, now + length, now, fails, e[COUNTERS])
         return _put(state, i, e)
 
     def release(
@@ -369,9 +405,8 @@ class LiteLLMCooldowns(FrozenParams):
         e = state.orgs[i]
         until = e[UNTIL]
         if until is None:
-            return BreakerView(
-                State.CLOSED, e[GEN], _live(e[FAIL_AT], e[FAILS], now, COUNTER_WINDOW)
-            )
+            fails = sum(_live(c[FAIL_AT], c[FAILS], now, COUNTER_WINDOW) for c in e[COUNTERS])
+            return BreakerView(State.CLOSED, e[GEN], fails)
         return BreakerView(State.OPEN, e[GEN], e[FAILED], 0, until, until - e[SINCE])
 
     # ------------------------------------------------------------------ the rules
@@ -384,13 +419,13 @@ class LiteLLMCooldowns(FrozenParams):
             return retry_after
         return self.cooldown_time
 
-    def _v2(self, e: Entry, code: int, now: float, group: int) -> bool:
+    def _v2(self, c: Counters, code: int, now: float, group: int) -> bool:
         """``_should_cooldown_deployment``'s default rules."""
         several = group > 1
         if code == 429 and several:
             return True
-        fails = _live(e[FAIL_AT], e[FAILS], now, COUNTER_WINDOW)
-        total = fails + _live(e[OK_AT], e[OKS], now, COUNTER_WINDOW)
+        fails = _live(c[FAIL_AT], c[FAILS], now, COUNTER_WINDOW)
+        total = fails + _live(c[OK_AT], c[OKS], now, COUNTER_WINDOW)
         if total and fails == total and total >= self.single_deployment_traffic_failure_threshold:
             return True
         if (
@@ -401,7 +436,7 @@ class LiteLLMCooldowns(FrozenParams):
             return True
         return not _should_retry(code)
 
-    def _allowed_fails(self, e: Entry, code: int, now: float) -> tuple[bool, Entry]:
+    def _allowed_fails(self, c: Counters, code: int, now: float) -> tuple[bool, Counters]:
         """``should_cooldown_based_on_allowed_fails_policy``: cool, or count the failure."""
         allowed: int | None = None
         key = _policy_key(code)
@@ -412,9 +447,9 @@ class LiteLLMCooldowns(FrozenParams):
                 self.allowed_fails if self.allowed_fails is not None else LITELLM_DEFAULT_ALLOWED_FAILS
             )
         window = self.cooldown_time
-        current = _live(e[AF_AT], e[AFS], now, window)
+        current = _live(c[AF_AT], c[AFS], now, window)
         if current + 1 > allowed:
-            return True, e
+            return True, c
         # set_cache keeps a live key's TTL: the window stays anchored at its first failure
-        start = e[AF_AT] if current else now
-        return False, (*e[:AF_AT], start, current + 1)
+        start = c[AF_AT] if current else now
+        return False, (*c[:AF_AT], start, current + 1)

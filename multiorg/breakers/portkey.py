@@ -210,6 +210,7 @@ class PortkeyBreaker(FrozenParams):
         now: float,
         status: int = 0,
         retry_after: float | None = None,
+        pod: str = "",
     ) -> PortkeyState | None:
         i = _find(state.orgs, org)
         if i >= 0 and ticket.generation > state.orgs[i][GEN]:

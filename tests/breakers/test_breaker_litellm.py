@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import numpy as np
@@ -12,10 +13,12 @@ from hypothesis import strategies as st
 
 import sim
 from multiorg.alerts import EventKind
-from multiorg.breakers import Admission, LiteLLMCooldowns, State, make_policy
+from multiorg.breakers import Admission, BreakerBoard, LiteLLMCooldowns, State, make_policy
+from multiorg.clock import ManualClock
 from multiorg.errors import ConfigError
 from multiorg.outcomes import Outcome
 from multiorg.stores.codec import decode, encode
+from multiorg.stores.memory import MemoryStore
 from sim import Scenario
 
 S, F = Outcome.SUCCESS, Outcome.SERVER
@@ -249,6 +252,42 @@ def test_board_alerts_once_and_passes_status_and_retry_after() -> None:
     clock.advance(9.0)
     assert board.admit("a", MODEL).allowed
     assert [e.kind for e in notes.events] == [EventKind.OPENED, EventKind.CLOSED]
+
+
+def test_minute_counters_are_per_pod_cooldowns_shared() -> None:
+    d = group("a", "b")
+
+    def on(pod: str, outcome: Outcome) -> None:
+        adm = d.admit("a")
+        d._apply(d.policy.record(d.state, "a", adm, outcome, d.now, 0, None, pod))
+
+    for pod in ("p1", "p2"):
+        on(pod, S)
+        on(pod, F)
+        on(pod, F)  # 2 of 3 in each process: under the minimum of 5 calls
+    assert not d.cooling("a") and d.view("a").failure_count == 4
+    on("p1", S)
+    on("p1", F)  # p1: 3 of 5
+    assert d.cooling("a") and d.view("a").failure_count == 3
+
+
+def test_two_boards_on_one_store_share_the_cooldown_not_the_counters() -> None:
+    policy = make_policy("litellm")
+    clock = ManualClock(T0)
+    store = MemoryStore(clock)
+    boards = [
+        BreakerBoard(policy, store, clock, random.Random(0), pod=pod) for pod in ("p1", "p2")
+    ]
+    for b in boards:
+        for org in ("a", "b"):
+            b.admit(org, MODEL)
+    for b in boards:
+        for outcome in (S, F, F):
+            b.record("a", MODEL, b.admit("a", MODEL), outcome)
+    assert boards[0].view("a", MODEL).state is State.CLOSED  # 4 of 6 overall, 2 of 3 each
+    for outcome in (S, F):
+        boards[1].record("a", MODEL, boards[1].admit("a", MODEL), outcome)
+    assert not boards[0].admit("a", MODEL).allowed  # p2's cooldown holds for p1 too
 
 
 # --------------------------------------------------------------------------- in the simulator
