@@ -66,8 +66,8 @@ Modelling choices (where this is not LiteLLM)
       first admission; a standby vendor's orgs join when the router first falls over to them).
     * The success/fail counters are kept per pod (the board passes its pod with each result),
       as LiteLLM keeps them in each process's memory; they ride in the model's record only to
-      be stored, and a pod's expired counters are dropped. The cooldowns are shared by every pod
-      using the store, as LiteLLM's are through Redis.
+      be stored (one set per pod; a stopped pod's expired set goes when another pod joins).
+      The cooldowns are shared by every pod using the store, as LiteLLM's are through Redis.
     * Statuses and ``retry-after`` come from the router (``BreakerBoard.record``); without them
       (a policy driven directly) see :mod:`multiorg.breakers.status`. ``retry-after`` is the
       router's reading (``retry-after-ms``, ``retry-after``, else the rate-limit reset headers);
@@ -76,8 +76,8 @@ Modelling choices (where this is not LiteLLM)
     * Alerts: OPENED when a cooldown starts, CLOSED at the first admission (or result) after it
       ended.
 
-View: ``failure_count`` = the fails counters of every pod (while OPEN: the fails counter of the
-pod whose failure started the cooldown); ``retry_cycles`` = 0
+View: ``failure_count`` = while OPEN, the fails counter of the pod whose failure started the
+cooldown (0 while CLOSED: the counters are each process's own); ``retry_cycles`` = 0
 (LiteLLM has no backoff); ``block_duration`` = the cooldown's length.
 
 Cost: every result moves a counter, so every result is a store write (to the model's record).
@@ -150,11 +150,15 @@ def _counters_of(e: Entry, pod: str) -> Counters:
 
 
 def _with_counters(e: Entry, c: Counters, now: float, af_window: float) -> Entry:
-    """``e`` with ``c`` as its pod's counters; other pods' counters that have all expired go."""
+    """``e`` with ``c`` as its pod's counters. When a pod joins, counters that have all expired
+    go (a pod that stopped), so the record holds at most one set per live pod."""
+    cs = e[COUNTERS]
+    for j, x in enumerate(cs):
+        if x[POD] == c[POD]:
+            return (e[NAME], e[GEN], e[UNTIL], e[SINCE], e[FAILED], (*cs[:j], c, *cs[j + 1 :]))
     kept = [
-        x for x in e[COUNTERS]
-        if x[POD] != c[POD]
-        and (
+        x for x in cs
+        if (
             _live(x[OK_AT], x[OKS], now, COUNTER_WINDOW)
             or _live(x[FAIL_AT], x[FAILS], now, COUNTER_WINDOW)
             or _live(x[AF_AT], x[AFS], now, af_window)
@@ -405,8 +409,7 @@ class LiteLLMCooldowns(FrozenParams):
         e = state.orgs[i]
         until = e[UNTIL]
         if until is None:
-            fails = sum(_live(c[FAIL_AT], c[FAILS], now, COUNTER_WINDOW) for c in e[COUNTERS])
-            return BreakerView(State.CLOSED, e[GEN], fails)
+            return BreakerView(State.CLOSED, e[GEN])
         return BreakerView(State.OPEN, e[GEN], e[FAILED], 0, until, until - e[SINCE])
 
     # ------------------------------------------------------------------ the rules
