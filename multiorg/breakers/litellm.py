@@ -136,6 +136,8 @@ Counters = tuple[str, float, int, float, int, float, int]
 Entry = tuple[str, int, float | None, float, int, tuple[Counters, ...]]
 
 _OK = frozenset({Outcome.SUCCESS, Outcome.SLOW})
+#: CLOSED views by generation, shared (views are immutable)
+_CLOSED_VIEWS: dict[int, BreakerView] = {}
 
 
 def _new_entry(org: str) -> Entry:
@@ -409,7 +411,13 @@ class LiteLLMCooldowns(FrozenParams):
         e = state.orgs[i]
         until = e[UNTIL]
         if until is None:
-            return BreakerView(State.CLOSED, e[GEN])
+            g = e[GEN]
+            v = _CLOSED_VIEWS.get(g)
+            if v is None:  # (the board views every org of the record at each write)
+                v = BreakerView(State.CLOSED, g)
+                if g < 1 << 16:
+                    _CLOSED_VIEWS[g] = v
+            return v
         return BreakerView(State.OPEN, e[GEN], e[FAILED], 0, until, until - e[SINCE])
 
     # ------------------------------------------------------------------ the rules
