@@ -109,6 +109,7 @@ __all__ = [
     "Series",
     "SloCheck",
     "TraceMetrics",
+    "alerts_per_day",
     "breaker_timelines",
     "compute_results",
     "evaluate_slo",
@@ -134,6 +135,7 @@ STATE_NAMES = {CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open"}
 EV_OPENED, EV_HALF_OPEN, EV_CLOSED = 0, 1, 2
 _STATE_AFTER = {EV_OPENED: OPEN, EV_HALF_OPEN: HALF_OPEN, EV_CLOSED: CLOSED}
 
+DAY = 86400.0
 NON_ORG_KINDS = ("surge", "traffic", "skew", "clock", "redis", "store", "partition")
 PHASES = ("before", "during", "after")
 
@@ -445,6 +447,7 @@ class TraceMetrics:
     wasted_attempts: int
     local_state: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    alerts_per_day: float | None = None
 
 
 class _Prep:
@@ -728,6 +731,11 @@ def _breakers(p: _Prep) -> list[BreakerMetrics]:
     return out
 
 
+def alerts_per_day(opened: int, duration: float) -> float | None:
+    """OPENED alerts per simulated day (None for a run of no duration)."""
+    return opened / (duration / DAY) if duration > 0 else None
+
+
 def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
     """Every metric of one trace (one policy, one seed)."""
     p = _Prep(trace)
@@ -757,6 +765,7 @@ def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
         },
         wasted_attempts=int(wasted.sum()),
         local_state=p.local,
+        alerts_per_day=alerts_per_day(int(kinds[EV_OPENED]), p.duration),
     )
 
 
@@ -922,6 +931,7 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
         faults=faults,
         breakers=breakers,
         alerts=AlertCounts(**{k: stat(m.alerts[k] for m in ms) for k in ("opened", "half_open", "closed", "cycles")}),
+        alerts_per_day=stat((m.alerts_per_day for m in ms), lower=0.0),
     )
 
 

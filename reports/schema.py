@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_ID = "https://breakerlab.dev/schemas/results-1.json"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 
@@ -158,6 +158,11 @@ class PolicyResult(_Model):
     faults: list[FaultResult]
     breakers: list[BreakerResult]
     alerts: AlertCounts
+    alerts_per_day: Stat | None = Field(
+        default=None,
+        description="OPENED alerts (every pod's, every breaker's) / simulated days (duration / 86400 s): "
+        "pager noise (since 1.1)",
+    )
 
 
 class SloCheckResult(_Model):
@@ -209,7 +214,8 @@ class Results(_Model):
         },
     )
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    # 1.1 adds optional fields only, so a 1.0 file still reads
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     scenario: ScenarioInfo
     seeds: list[int] = Field(description="every seed that ran, sorted")
     policies: dict[str, PolicyResult] = Field(description="in the order they were compared")
