@@ -83,6 +83,7 @@ from typing import Any
 
 import numpy as np
 
+from faults.models import FAULT_KINDS
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim.slo import PHASES as SLO_PHASES
 from sim.slo import SLO_METRICS, Threshold, canonical_metric, parse_threshold, slo_items
@@ -113,6 +114,7 @@ __all__ = [
     "breaker_timelines",
     "compute_results",
     "evaluate_slo",
+    "fault_shape",
     "is_local_state",
     "nice_bin_width",
     "stat",
@@ -136,6 +138,14 @@ EV_OPENED, EV_HALF_OPEN, EV_CLOSED = 0, 1, 2
 _STATE_AFTER = {EV_OPENED: OPEN, EV_HALF_OPEN: HALF_OPEN, EV_CLOSED: CLOSED}
 
 DAY = 86400.0
+HARD, PARTIAL = "hard", "partial"
+# time to shed: the target's regular share must stay below SHED_FRACTION of its healthy share
+# (its share in the HEALTHY_LOOKBACK before onset), judged in SHED_BIN bins from onset
+SHED_FRACTION = 0.10
+SHED_BIN = 60.0
+HEALTHY_LOOKBACK = 3600.0
+# a modifier or unknown kind whose name says its target serves nothing
+HARD_WORDS = ("lockout", "outage", "locked", "deactivated")
 NON_ORG_KINDS = ("surge", "traffic", "skew", "clock", "redis", "store", "partition")
 PHASES = ("before", "during", "after")
 
@@ -262,6 +272,7 @@ class FaultWindow:
     org_fault: bool
     pod: int | None
     ends_in_run: bool
+    shape: str | None = None  # HARD | PARTIAL for an org fault, else None
 
 
 def _resolve(target: Any, orgs: Sequence[str], vendors: Sequence[str]) -> tuple[set[int], int | None]:
@@ -347,21 +358,57 @@ def trace_fault_windows(trace: Any) -> list[FaultWindow]:
         else:
             org_fault = bool(explicit) and bool(org_set)
         label = str(f.get("label") or f"{kind} {tlabel}")
-        out.append(
-            FaultWindow(
-                i,
-                label,
-                kind,
-                tlabel,
-                start,
-                end,
-                tuple(sorted(org_set)),
-                org_fault,
-                pod,
-                end < duration,
-            )
-        )
+        org_ix = tuple(sorted(org_set))
+        shape = fault_shape(f, [orgs[o] for o in org_ix], _models(trace)) if org_fault else None
+        out.append(FaultWindow(i, label, kind, tlabel, start, end, org_ix, org_fault, pod, end < duration, shape))
     return out
+
+
+def _param(spec: Mapping[str, Any], kind: str, name: str) -> Any:
+    """A fault parameter from the window's ``params``, else the catalogue's default (None: none)."""
+    params = spec.get("params")
+    if isinstance(params, Mapping) and params.get(name) is not None:
+        return params[name]
+    model = FAULT_KINDS.get(kind)
+    fld = model.model_fields.get(name) if model is not None else None
+    if fld is None or fld.is_required():
+        return None
+    return fld.get_default(call_default_factory=True)
+
+
+def fault_shape(spec: Mapping[str, Any], target_orgs: Sequence[str] = (), models: Sequence[str] = ()) -> str:
+    """``"hard"`` when the fault leaves its target able to serve nothing (a lockout, an outage,
+    every call failing or throttled), else ``"partial"`` (an error rate below 100 %, slowness,
+    latency divergence, flapping, one model of several). ``spec`` is a ``meta["faults"]`` entry;
+    its ``shape`` key, when given, decides."""
+    explicit = spec.get("shape")
+    if explicit in (HARD, PARTIAL):
+        return str(explicit)
+    kind = str(spec.get("kind", "")).lower()
+    only = _param(spec, kind, "models")
+    if only and models and not set(models) <= {str(m) for m in only}:
+        return PARTIAL  # the target still serves its other models
+    if kind.startswith("lockout") or kind == "outage":
+        return HARD
+    if kind == "model_unavailable":
+        return HARD if models and set(models) <= {str(_param(spec, kind, "model"))} else PARTIAL
+    if kind in ("brownout", "timeouts", "connection_resets"):
+        rate = _param(spec, kind, "error_rate")
+        return HARD if rate is not None and float(rate) >= 1.0 else PARTIAL
+    if kind == "rate_limit_storm":
+        share = _param(spec, kind, "share")
+        return HARD if share is not None and float(share) >= 1.0 else PARTIAL
+    if kind == "vendor_incident":
+        rate = float(_param(spec, kind, "error_rate") or 0.0)
+        severity = _param(spec, kind, "severity") or {}
+        default = float(_param(spec, kind, "default_severity") or 0.0)
+        sev = [float(severity.get(o, default)) for o in target_orgs] or [default]
+        spread = float(_param(spec, kind, "spread") or 0.0)
+        return HARD if spread == 0.0 and rate * min(sev) >= 1.0 else PARTIAL
+    if kind in FAULT_KINDS:
+        return PARTIAL  # latency, slow drip, rate-limit squeeze, flapping
+    # a scenario's own modifier or an unknown kind: by its name
+    return HARD if any(w in kind for w in HARD_WORDS) else PARTIAL
 
 
 # --------------------------------------------------------------------------- per-trace metrics
@@ -408,11 +455,16 @@ class FaultMetrics:
     wasted_probes: int
     opens: int
     phases: dict[str, PhaseMetrics]
+    shape: str | None = None
+    healthy_share: float | None = None
+    shed_time: float | None = None
+    shed_or_failover_time: float | None = None
 
 
 FAULT_SCALARS = (
     "failover_time_max", "failover_time_median", "detection_time", "recovery_time", "close_time",
     "user_visible_failures", "failed_in_window", "wasted_attempts", "wasted_probes", "opens",
+    "healthy_share", "shed_time", "shed_or_failover_time",
 )  # fmt: skip
 
 
@@ -448,6 +500,8 @@ class TraceMetrics:
     local_state: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     alerts_per_day: float | None = None
+    failures_total: int = 0
+    wasted_total: int = 0
 
 
 class _Prep:
@@ -458,6 +512,7 @@ class _Prep:
         self.trace = trace
         self.duration = _duration(trace)
         self.orgs = _orgs(trace)
+        self.vendors = [str(v) for v in trace.meta.get("org_vendors") or [""] * len(self.orgs)]
         self.models = _models(trace)
         self.n_pods = _n_pods(trace)
         self.local = is_local_state(trace.meta)
@@ -584,6 +639,42 @@ def _failover(p: _Prep, w: FaultWindow, idx: np.ndarray) -> tuple[dict[int, floa
     return by_pod, (None if math.isinf(mx) else mx), (None if math.isinf(med) else med)
 
 
+def _healthy_share(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndarray) -> float:
+    """The target's share of regular attempts in the HEALTHY_LOOKBACK before onset; when that is
+    nothing (no traffic, or the target carried none), its even share among its vendors' orgs."""
+    m = regular & (p.att_start >= w.start - HEALTHY_LOOKBACK) & (p.att_start < w.start)
+    n = int(m.sum())
+    if n:
+        share = int((m & on_target).sum()) / n
+        if share > 0:
+            return share
+    vendors = {p.vendors[o] for o in w.orgs}
+    peers = sum(v in vendors for v in p.vendors)
+    return len(w.orgs) / peers if peers else 1.0
+
+
+def _shed_time(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndarray, healthy: float) -> float | None:
+    """Onset → the moment after which the target's regular share stays below SHED_FRACTION of
+    its healthy share, in SHED_BIN bins from onset (a last bin shorter than half a bin joins the
+    one before). The moment is the last regular target attempt of the last bin at or above the
+    line; 0 when no bin is; None (never) when the fault's last bin is."""
+    span = w.end - w.start
+    full = int(span // SHED_BIN)
+    n_bins = max(1, full + (span - full * SHED_BIN >= SHED_BIN / 2))
+    m = regular & p.in_window(p.att_start, w.start, w.end)
+    b = np.minimum(((p.att_start[m] - w.start) // SHED_BIN).astype(np.int64), n_bins - 1)
+    hit = on_target[m]
+    total = np.bincount(b, minlength=n_bins)
+    target = np.bincount(b[hit], minlength=n_bins)
+    above = np.flatnonzero((target > 0) & (target >= SHED_FRACTION * healthy * total))
+    if not len(above):
+        return 0.0
+    last = int(above[-1])
+    if last == n_bins - 1:
+        return None
+    return float(p.att_start[m][hit & (b == last)].max() - w.start)
+
+
 def _close_time(p: _Prep, w: FaultWindow) -> float | None:
     if not w.ends_in_run:
         return None
@@ -601,7 +692,8 @@ def _close_time(p: _Prep, w: FaultWindow) -> float | None:
     return worst
 
 
-def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
+def _fault(p: _Prep, w: FaultWindow) -> tuple[FaultMetrics, np.ndarray]:
+    """One fault's metrics, and which requests are its user-visible failures."""
     phases = {
         "before": _phase(p, 0.0, w.start),
         "during": _phase(p, w.start, w.end),
@@ -614,21 +706,8 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
         caused = failed & req_in & ~p.req_client
         if w.pod is not None:
             caused &= p.req_pod == w.pod
-        return FaultMetrics(
-            w,
-            None,
-            None,
-            {},
-            None,
-            None,
-            None,
-            int(caused.sum()),
-            failed_in_window,
-            0,
-            0,
-            0,
-            phases,
-        )
+        return FaultMetrics(w, None, None, {}, None, None, None, int(caused.sum()), failed_in_window, 0, 0, 0,
+                            phases), caused
     orgs = np.array(w.orgs, dtype=np.int64)
     on_target = np.isin(p.att_org, orgs)
     idx = np.flatnonzero(on_target & p.in_window(p.att_start, w.start, w.end))
@@ -647,7 +726,10 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
     touched = np.zeros(p.n_req, dtype=bool)
     touched[p.att_req[idx]] = True
     caused = failed & ~p.req_client & (touched | (p.req_noorg & req_in))
-    return FaultMetrics(
+    regular = ~p.att_probe
+    healthy = _healthy_share(p, w, on_target, regular)
+    shed = _shed_time(p, w, on_target, regular, healthy)
+    fm = FaultMetrics(
         window=w,
         failover_time_max=fo_max,
         failover_time_median=fo_med,
@@ -661,7 +743,12 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
         wasted_probes=int(p.att_probe[idx].sum()),
         opens=int(opened.sum()),
         phases=phases,
+        shape=w.shape,
+        healthy_share=healthy,
+        shed_time=shed,
+        shed_or_failover_time=fo_max if w.shape == HARD else shed,
     )
+    return fm, caused
 
 
 def _timelines(p: _Prep) -> dict[BreakerKey, list[tuple[float, float, int]]]:
@@ -740,7 +827,11 @@ def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
     """Every metric of one trace (one policy, one seed)."""
     p = _Prep(trace)
     windows = trace_fault_windows(trace)
-    faults = [_fault(p, w) for w in windows]
+    per_fault = [_fault(p, w) for w in windows]
+    faults = [fm for fm, _ in per_fault]
+    caused_any = np.zeros(p.n_req, dtype=bool)
+    for _, caused in per_fault:
+        caused_any |= caused
     wasted = np.zeros(len(p.att_start), dtype=bool)
     for w in windows:
         if w.org_fault:
@@ -766,6 +857,8 @@ def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
         wasted_attempts=int(wasted.sum()),
         local_state=p.local,
         alerts_per_day=alerts_per_day(int(kinds[EV_OPENED]), p.duration),
+        failures_total=int(caused_any.sum()),
+        wasted_total=int(wasted.sum()),
     )
 
 
@@ -898,6 +991,7 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
                 label=f0.window.label,
                 org_fault=org_fault,
                 ends_in_run=f0.window.ends_in_run,
+                shape=f0.window.shape,
                 failover_time_by_pod={
                     str(pod): stat((f.failover_time_by_pod.get(pod, 0.0) for f in fs), lower=0.0) for pod in pods
                 },
@@ -928,6 +1022,8 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
         seeds=[m.seed if m.seed is not None else i for i, m in enumerate(ms)],
         overall=_phase_result([m.overall for m in ms], orgs),
         wasted_attempts=stat(m.wasted_attempts for m in ms),
+        wasted_total=stat(m.wasted_total for m in ms),
+        failures_total=stat(m.failures_total for m in ms),
         faults=faults,
         breakers=breakers,
         alerts=AlertCounts(**{k: stat(m.alerts[k] for m in ms) for k in ("opened", "half_open", "closed", "cycles")}),
@@ -992,6 +1088,7 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
             end=w.end,
             orgs=[_orgs(first)[i] for i in w.orgs],
             org_fault=w.org_fault,
+            shape=w.shape,
         )
         for w in trace_fault_windows(first)
     ]

@@ -341,7 +341,8 @@ def fault_windows(scenario: Scenario, seed: int | None = None) -> list[dict[str,
     of the scenario's own modifiers, then each fault once (however many modifiers it lowers
     into), in that order, whether or not the scenario has faults. A vendor target
     ``vendor:x`` is written ``x`` (the form reports resolve); several targets are a list; a
-    flapping fault also lists its sick ``periods``. ``seed``: the run's (default the scenario's)."""
+    fault of the catalogue adds its ``params`` (its other fields); a flapping fault also lists
+    its sick ``periods``. ``seed``: the run's (default the scenario's)."""
     out: list[dict[str, Any]] = []
     for _, org in scenario.orgs():
         for lo in org.lockouts:
@@ -354,6 +355,8 @@ def fault_windows(scenario: Scenario, seed: int | None = None) -> list[dict[str,
     for fault in scenario.faults:
         w: dict[str, Any] = {"kind": fault.kind, "start": fault.start, "end": fault.stop, "label": fault.name(),
                              "target": _fault_target(fault)}
+        # the fault's own parameters: reports tell a hard fault from a partial one by them
+        w["params"] = fault.model_dump(mode="json", exclude={"kind", "label", "start", "duration", "end", "target"})
         if isinstance(fault, FlappingFault):
             w["periods"] = [list(p) for p in flap_periods(fault, float(scenario.duration), s)]
         out.append(w)
