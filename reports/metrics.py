@@ -273,6 +273,7 @@ class FaultWindow:
     pod: int | None
     ends_in_run: bool
     shape: str | None = None  # HARD | PARTIAL for an org fault, else None
+    spells: tuple[tuple[float, float], ...] = ()  # a flapping fault's sick periods, clipped to the window
 
 
 def _resolve(target: Any, orgs: Sequence[str], vendors: Sequence[str]) -> tuple[set[int], int | None]:
@@ -360,7 +361,13 @@ def trace_fault_windows(trace: Any) -> list[FaultWindow]:
         label = str(f.get("label") or f"{kind} {tlabel}")
         org_ix = tuple(sorted(org_set))
         shape = fault_shape(f, [orgs[o] for o in org_ix], _models(trace)) if org_fault else None
-        out.append(FaultWindow(i, label, kind, tlabel, start, end, org_ix, org_fault, pod, end < duration, shape))
+        spells = tuple(
+            (max(float(a), start), min(float(b), end))
+            for a, b in f.get("periods") or ()
+            if min(float(b), end) > max(float(a), start)
+        )
+        out.append(FaultWindow(i, label, kind, tlabel, start, end, org_ix, org_fault, pod, end < duration, shape,
+                               spells))
     return out
 
 
@@ -459,12 +466,13 @@ class FaultMetrics:
     healthy_share: float | None = None
     shed_time: float | None = None
     shed_or_failover_time: float | None = None
+    share_kept: float | None = None
 
 
 FAULT_SCALARS = (
     "failover_time_max", "failover_time_median", "detection_time", "recovery_time", "close_time",
     "user_visible_failures", "failed_in_window", "wasted_attempts", "wasted_probes", "opens",
-    "healthy_share", "shed_time", "shed_or_failover_time",
+    "healthy_share", "shed_time", "shed_or_failover_time", "share_kept",
 )  # fmt: skip
 
 
@@ -653,16 +661,18 @@ def _healthy_share(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.
     return len(w.orgs) / peers if peers else 1.0
 
 
-def _shed_time(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndarray, healthy: float) -> float | None:
-    """Onset → the moment after which the target's regular share stays below SHED_FRACTION of
-    its healthy share, in SHED_BIN bins from onset (a last bin shorter than half a bin joins the
-    one before). The moment is the last regular target attempt of the last bin at or above the
-    line; 0 when no bin is; None (never) when the fault's last bin is."""
-    span = w.end - w.start
+def _shed_time(
+    p: _Prep, t0: float, t1: float, on_target: np.ndarray, regular: np.ndarray, healthy: float
+) -> float | None:
+    """``t0`` → the moment after which the target's regular share stays below SHED_FRACTION of
+    its healthy share until ``t1``, in SHED_BIN bins from ``t0`` (a last bin shorter than half a
+    bin joins the one before). The moment is the last regular target attempt of the last bin at
+    or above the line; 0 when no bin is; None (never) when the last bin is."""
+    span = t1 - t0
     full = int(span // SHED_BIN)
     n_bins = max(1, full + (span - full * SHED_BIN >= SHED_BIN / 2))
-    m = regular & p.in_window(p.att_start, w.start, w.end)
-    b = np.minimum(((p.att_start[m] - w.start) // SHED_BIN).astype(np.int64), n_bins - 1)
+    m = regular & p.in_window(p.att_start, t0, t1)
+    b = np.minimum(((p.att_start[m] - t0) // SHED_BIN).astype(np.int64), n_bins - 1)
     hit = on_target[m]
     total = np.bincount(b, minlength=n_bins)
     target = np.bincount(b[hit], minlength=n_bins)
@@ -672,7 +682,26 @@ def _shed_time(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndar
     last = int(above[-1])
     if last == n_bins - 1:
         return None
-    return float(p.att_start[m][hit & (b == last)].max() - w.start)
+    return float(p.att_start[m][hit & (b == last)].max() - t0)
+
+
+def _shedding(
+    p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndarray
+) -> tuple[float, float | None, float | None]:
+    """(healthy share, time to shed, share kept). A flapping fault is judged on its sick spells:
+    time to shed is the median over spells (a 'never' spell counts as +inf), share kept counts
+    the spells' attempts only."""
+    healthy = _healthy_share(p, w, on_target, regular)
+    spans = w.spells or ((w.start, w.end),)
+    times = [_shed_time(p, a, b, on_target, regular, healthy) for a, b in spans]
+    med = float(np.median([math.inf if t is None else t for t in times]))
+    during = np.zeros(len(p.att_start), dtype=bool)
+    for a, b in spans:
+        during |= p.in_window(p.att_start, a, b)
+    during &= regular
+    n = int(during.sum())
+    kept = int((during & on_target).sum()) / n / healthy if n else None
+    return healthy, (None if math.isinf(med) else med), kept
 
 
 def _close_time(p: _Prep, w: FaultWindow) -> float | None:
@@ -727,8 +756,7 @@ def _fault(p: _Prep, w: FaultWindow) -> tuple[FaultMetrics, np.ndarray]:
     touched[p.att_req[idx]] = True
     caused = failed & ~p.req_client & (touched | (p.req_noorg & req_in))
     regular = ~p.att_probe
-    healthy = _healthy_share(p, w, on_target, regular)
-    shed = _shed_time(p, w, on_target, regular, healthy)
+    healthy, shed, kept = _shedding(p, w, on_target, regular)
     fm = FaultMetrics(
         window=w,
         failover_time_max=fo_max,
@@ -746,6 +774,7 @@ def _fault(p: _Prep, w: FaultWindow) -> tuple[FaultMetrics, np.ndarray]:
         shape=w.shape,
         healthy_share=healthy,
         shed_time=shed,
+        share_kept=kept,
         shed_or_failover_time=fo_max if w.shape == HARD else shed,
     )
     return fm, caused

@@ -138,8 +138,13 @@ class FaultResult(_Model):
     shed_time: Stat | None = Field(
         default=None,
         description="time to shed: onset → the moment after which the target's regular (non-probe) share "
-        "stays below 10 % of its healthy share for the rest of the fault, in 60 s bins from onset; "
-        "null = never (since 1.1)",
+        "stays below 10 % of its healthy share for the rest of the fault, in 60 s bins from onset; for a "
+        "flapping fault the median over its sick spells, each judged alone; null = never (since 1.1)",
+    )
+    share_kept: Stat | None = Field(
+        default=None,
+        description="the target's regular share during the fault (its sick spells, for a flapping fault) / "
+        "its healthy share: 0 = all of its traffic went elsewhere, 1 = none did (since 1.1)",
     )
     shed_or_failover_time: Stat | None = Field(
         default=None,
