@@ -103,6 +103,7 @@ from .schema import (
 )
 
 __all__ = [
+    "METRIC_DOCS",
     "BreakerKey",
     "FaultMetrics",
     "FaultWindow",
@@ -115,6 +116,8 @@ __all__ = [
     "compute_results",
     "evaluate_slo",
     "fault_shape",
+    "headline_name",
+    "headline_time",
     "is_local_state",
     "nice_bin_width",
     "stat",
@@ -148,6 +151,46 @@ HEALTHY_LOOKBACK = 3600.0
 HARD_WORDS = ("lockout", "outage", "locked", "deactivated")
 NON_ORG_KINDS = ("surge", "traffic", "skew", "clock", "redis", "store", "partition")
 PHASES = ("before", "during", "after")
+
+
+# one line per metric: the report's footnotes and docs/metrics.md (which a test keeps in step)
+METRIC_DOCS: dict[str, str] = {
+    "success_rate": "user requests that ended 2xx (success or slow) / all user requests",
+    "session_success_rate": "sessions whose requests all ended 2xx / sessions",
+    "latency_p99": "user latency (arrival → answer, failed requests included), 99th percentile (nearest rank)",
+    "retry_amplification": "attempts made for the requests / requests",
+    "shape": "hard: the target can serve nothing (lockout, outage, every call failing or throttled); "
+    "partial: it still serves some (error rate below 100 %, slowness, latency divergence, flapping)",
+    "detection_time": "fault onset → the first breaker OPENED on the target (any pod, any model)",
+    "failover_time": "fault onset → the last regular (non-probe) attempt sent to the target during the fault, "
+    "worst pod; never if they kept coming until the fault ended",
+    "healthy_share": f"the target's share of regular attempts in the {HEALTHY_LOOKBACK / 3600:g} h before onset "
+    "(its even share among its vendor's orgs when it had none)",
+    "shed_time": f"time to shed: fault onset → the moment after which the target's regular share stays below "
+    f"{SHED_FRACTION * 100:g} % of its healthy share for the rest of the fault ({SHED_BIN:g} s bins); "
+    "a flapping fault: the median over its sick spells; never if it does not",
+    "shed_or_failover_time": "the headline: failover time for a hard fault, time to shed for a partial one",
+    "share_kept": "the target's regular share during the fault / its healthy share (0: all traffic moved away)",
+    "recovery_time": "fault end → the first successful regular attempt on the target",
+    "close_time": "fault end → every breaker of the target closed",
+    "user_visible_failures": "per fault: requests that failed (not 2xx, not the caller's own 400) after an attempt "
+    "on the target during the fault, or that found no org available during it",
+    "failures_total": "run total: requests that are a user-visible failure of any fault, each counted once",
+    "wasted_attempts": "per fault: attempts (probes included) sent to the target during the fault",
+    "wasted_total": "run total: attempts sent to a target org while one of its faults was active, each counted once",
+    "alerts_per_day": "OPENED alerts (every pod's, every breaker's) per simulated day: pager noise",
+    "cycles": "open → closed cycles summed over every breaker (flapping)",
+}
+
+
+def headline_time(fault: FaultResult) -> Stat:
+    """A fault's headline time: time to shed / failover (failover for a 1.0 result without it)."""
+    return fault.shed_or_failover_time or fault.failover_time_max
+
+
+def headline_name(shape: str | None) -> str:
+    """What :func:`headline_time` is for a fault of ``shape``."""
+    return "time to shed" if shape == PARTIAL else "failover"
 
 
 # --------------------------------------------------------------------------- statistics

@@ -3,10 +3,14 @@ faults, time to shed, the headline time, totals of failures and wasted attempts,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reports.metrics import (
     DAY,
+    HEALTHY_LOOKBACK,
+    METRIC_DOCS,
     SHED_BIN,
     SHED_FRACTION,
     compute_results,
@@ -254,3 +258,42 @@ def test_results_carry_shapes_and_headlines(tb):
     assert fr.shed_or_failover_time.mean == fr.failover_time_max.mean == 96.0
     assert res.policies["p"].faults[1].shed_time is not None and res.policies["p"].faults[1].shed_time.mean is None
     assert res.schema_version == "1.1"
+
+
+def test_flapping_fault_is_judged_on_its_sick_spells(tb):
+    b = tb(orgs=ORGS4, duration=2000.0)
+    spells = [[600.0, 720.0], [960.0, 1080.0]]
+    b.meta["faults"].append({"kind": "flapping", "target": "a", "start": 600, "end": 1200, "label": "flaps",
+                             "params": {"down": 120, "up": 240}, "periods": spells})
+    for t in range(2000):
+        sick = next((s for s, e in spells if s <= t < e), None)
+        # while sick, a gets its turns for the first 20 s of the spell only; healthy between spells
+        org = ORGS4[t % 4] if sick is None or t - sick < 20 or t % 4 else "b"
+        b.request(float(t), [(org, t, t + 0.5, OK)])
+    f = trace_metrics(b.build()).faults[0]
+    assert f.shape == "partial"
+    assert f.failover_time_max is None  # a is fed between spells: failover reads "never"
+    assert f.shed_time == 16.0  # each spell: a's last turn 16 s in, then nothing
+    assert f.shed_or_failover_time == 16.0
+    assert f.share_kept == pytest.approx((10 / 240) / 0.25)  # 5 turns of 60 in each 120 s spell
+
+
+def test_share_kept_is_the_target_share_during_the_fault_over_its_healthy_share(tb):
+    b = tb(orgs=ORGS4, duration=4000.0)
+    b.meta["faults"].append({"kind": "latency", "target": "a", "start": 600, "end": 3600, "params": {"factor": 5}})
+    round_robin(b, 0, 4000, to_a=lambda t: t < 600 or t >= 3600 or t % 8 == 0, a_outcome=OK)  # half its turns
+    f = trace_metrics(b.build()).faults[0]
+    assert f.healthy_share == 0.25 and f.share_kept == 0.5
+
+
+# --------------------------------------------------------------------------- the definitions
+
+
+def test_every_footnote_metric_is_defined_in_docs_with_its_constants():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    missing = [name for name in METRIC_DOCS if f"`{name}`" not in doc]
+    assert not missing, f"docs/metrics.md does not define {missing}"
+    assert f"**{SHED_FRACTION * 100:g} %** (`SHED_FRACTION` = {SHED_FRACTION:g})" in doc
+    assert f"**{SHED_BIN:g} s** bins (`SHED_BIN` = {SHED_BIN:g} s)" in doc
+    assert f"**{HEALTHY_LOOKBACK / 3600:g} h before onset** (`HEALTHY_LOOKBACK` = {HEALTHY_LOOKBACK:g} s)" in doc
+    assert f"{SHED_FRACTION * 100:g} %" in METRIC_DOCS["shed_time"] and f"{SHED_BIN:g} s" in METRIC_DOCS["shed_time"]
