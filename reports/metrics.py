@@ -143,9 +143,9 @@ _STATE_AFTER = {EV_OPENED: OPEN, EV_HALF_OPEN: HALF_OPEN, EV_CLOSED: CLOSED}
 DAY = 86400.0
 HARD, PARTIAL = "hard", "partial"
 # time to shed: the target's regular share must stay below SHED_FRACTION of its healthy share
-# (its share in the HEALTHY_LOOKBACK before onset), judged in SHED_BIN bins from onset
+# (its share in the HEALTHY_LOOKBACK before onset), over the SHED_WINDOW before each target attempt
 SHED_FRACTION = 0.10
-SHED_BIN = 60.0
+SHED_WINDOW = 60.0
 HEALTHY_LOOKBACK = 3600.0
 # a modifier or unknown kind whose name says its target serves nothing
 HARD_WORDS = ("lockout", "outage", "locked", "deactivated")
@@ -166,8 +166,9 @@ METRIC_DOCS: dict[str, str] = {
     "worst pod; never if they kept coming until the fault ended",
     "healthy_share": f"the target's share of regular attempts in the {HEALTHY_LOOKBACK / 3600:g} h before onset "
     "(its even share among its vendor's orgs when it had none)",
-    "shed_time": f"time to shed: fault onset → the moment after which the target's regular share stays below "
-    f"{SHED_FRACTION * 100:g} % of its healthy share for the rest of the fault ({SHED_BIN:g} s bins); "
+    "shed_time": f"fault onset → the moment after which the target's regular share stays below "
+    f"{SHED_FRACTION * 100:g} % of its healthy share (over the {SHED_WINDOW:g} s before each attempt) for the rest "
+    "of the fault; "
     "a flapping fault: the median over its sick spells; never if it does not",
     "shed_or_failover_time": "the headline: failover time for a hard fault, time to shed for a partial one",
     "share_kept": "the target's regular share during the fault / its healthy share (0: all traffic moved away)",
@@ -707,25 +708,24 @@ def _healthy_share(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.
 def _shed_time(
     p: _Prep, t0: float, t1: float, on_target: np.ndarray, regular: np.ndarray, healthy: float
 ) -> float | None:
-    """``t0`` → the moment after which the target's regular share stays below SHED_FRACTION of
-    its healthy share until ``t1``, in SHED_BIN bins from ``t0`` (a last bin shorter than half a
-    bin joins the one before). The moment is the last regular target attempt of the last bin at
-    or above the line; 0 when no bin is; None (never) when the last bin is."""
-    span = t1 - t0
-    full = int(span // SHED_BIN)
-    n_bins = max(1, full + (span - full * SHED_BIN >= SHED_BIN / 2))
+    """``t0`` → the moment after which the target's regular share stays below SHED_FRACTION of its
+    healthy share until ``t1``. A regular target attempt at t is *fed* when the target's share of
+    the regular attempts in [max(t0, t - SHED_WINDOW), t] is at or above that line; the moment is
+    the last fed attempt (0 when none is), and never when it is within failover's tail tolerance
+    of ``t1`` (fed attempts as the flow)."""
     m = regular & p.in_window(p.att_start, t0, t1)
-    b = np.minimum(((p.att_start[m] - t0) // SHED_BIN).astype(np.int64), n_bins - 1)
-    hit = on_target[m]
-    total = np.bincount(b, minlength=n_bins)
-    target = np.bincount(b[hit], minlength=n_bins)
-    above = np.flatnonzero((target > 0) & (target >= SHED_FRACTION * healthy * total))
-    if not len(above):
+    starts = np.sort(p.att_start[m])
+    hits = np.sort(p.att_start[m & on_target])
+    if not len(hits):
         return 0.0
-    last = int(above[-1])
-    if last == n_bins - 1:
-        return None
-    return float(p.att_start[m][hit & (b == last)].max() - t0)
+    lo = np.maximum(t0, hits - SHED_WINDOW)
+    n_all = np.searchsorted(starts, hits, side="right") - np.searchsorted(starts, lo, side="left")
+    n_hit = np.searchsorted(hits, hits, side="right") - np.searchsorted(hits, lo, side="left")
+    fed = hits[n_hit >= SHED_FRACTION * healthy * n_all]
+    if not len(fed):
+        return 0.0
+    last = float(fed[-1])
+    return None if t1 - last <= _tail_tolerance(t1 - t0, fed, t0) else last - t0
 
 
 def _shedding(

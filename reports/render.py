@@ -36,7 +36,7 @@ from sim.trace import EVENT_KINDS
 
 from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
-from .metrics import compute_results
+from .metrics import HARD, METRIC_DOCS, PARTIAL, compute_results, headline_name, headline_time
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, save_traces, trace_root
 
@@ -127,9 +127,9 @@ def _md_summary(res: Results) -> list[str]:
     """The PR-comment table: one row per policy, the first org fault's failover columns."""
     sc = res.scenario
     first = _org_faults(res)[0] if _org_faults(res) else None
-    head = ["policy", "success", "session success", "p99 latency", "attempts / request"]
+    head = ["policy", "success", "session success", "p99 latency", "attempts / request", "alerts / day"]
     if first is not None:
-        head += [f"failover ({first.label})", "detection", "recovery", "wasted attempts"]
+        head += [f"{headline_name(first.shape)} ({first.label})", "detection", "recovery", "wasted attempts"]
     if res.slo is not None:
         head.append("SLO")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
@@ -141,11 +141,12 @@ def _md_summary(res: Results) -> list[str]:
             fmt_stat(o.session_success_rate, "rate"),
             fmt_stat(o.latency_p99, "duration"),
             fmt_stat(o.retry_amplification, "ratio"),
+            _alerts_per_day(pr),
         ]
         if first is not None:
             fr = pr.faults[first.index]
             row += [
-                fmt_stat(fr.failover_time_max, "duration"),
+                fmt_stat(headline_time(fr), "duration"),
                 fmt_stat(fr.detection_time, "duration"),
                 fmt_stat(fr.recovery_time, "duration") if first.end < sc.duration else "n/a",
                 fmt_stat(fr.wasted_attempts, "count"),
@@ -215,12 +216,29 @@ def _md_slo(res: Results) -> list[str]:
     return lines
 
 
+#: a summary column's name → its METRIC_DOCS key
+_COLUMN_DOCS = {"failover": "failover_time", "time to shed": "shed_time", "detection": "detection_time",
+                "recovery": "recovery_time", "alerts / day": "alerts_per_day"}
+
+
+def _definitions(res: Results) -> str:
+    """The summary's footnote: its time and alert columns, defined (reports.metrics.METRIC_DOCS)."""
+    shapes = {f.shape for f in _org_faults(res)}
+    cols = [headline_name(s) for s in (HARD, PARTIAL) if s in shapes]
+    cols += ["detection", "recovery"] if shapes else []
+    return " ".join(f"{c[0].upper()}{c[1:]} = {METRIC_DOCS[_COLUMN_DOCS[c]]}." for c in [*cols, "alerts / day"])
+
+
+def _alerts_per_day(pr: PolicyResult) -> str:
+    return fmt_stat(pr.alerts_per_day, "count") if pr.alerts_per_day is not None else "\u2013"
+
+
 def _md_footnote(res: Results) -> str:
     n = max(len(p.seeds) for p in res.policies.values())
     return (
         (f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>")
-        + "Failover = onset → last regular attempt on the faulted target (worst pod). "
-        + f"results.json schema {SCHEMA_VERSION}.</sub>"
+        + _definitions(res)
+        + f" results.json schema {SCHEMA_VERSION}.</sub>"
     )
 
 
@@ -297,11 +315,12 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -
         fmt_stat(o.session_success_rate, "rate"),
         f"{fmt_stat(o.latency_p50, 'duration')} / {fmt_stat(o.latency_p99, 'duration')}",
         fmt_stat(o.retry_amplification, "ratio"),
+        _alerts_per_day(pr),
     ]
     for f in ofaults:
         fr = pr.faults[f.index]
         row += [
-            fmt_stat(fr.failover_time_max, "duration"),
+            fmt_stat(headline_time(fr), "duration"),
             fmt_stat(fr.detection_time, "duration"),
             fmt_stat(fr.recovery_time, "duration") if f.end < res.scenario.duration else "n/a",
         ]
@@ -311,9 +330,9 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -
 def _summary(res: Results) -> dict[str, Any]:
     """One row per policy: the headline numbers, each org fault's failover, the SLO verdict."""
     ofaults = _org_faults(res)
-    head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request"]
+    head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request", "alerts / day"]
     for f in ofaults:
-        head += [f"failover: {f.label}", "detection", "recovery"]
+        head += [f"{headline_name(f.shape)}: {f.label}", "detection", "recovery"]
     head += ["wasted attempts", "breaker opens"]
     if res.slo is not None:
         head.append("SLO")
@@ -325,9 +344,7 @@ def _summary(res: Results) -> dict[str, Any]:
     n = max(len(p.seeds) for p in res.policies.values())
     note = (
         ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
-        + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted "
-        "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
-        "successful regular attempt on the target."
+        + _definitions(res)
     )
     return {"head": head, "rows": rows, "classes": classes, "note": note}
 
@@ -391,6 +408,8 @@ def _fault_rows(res: Results, f: FaultInfo) -> list[list[str]]:
             row += [
                 fmt_stat(fr.failover_time_max, "duration"),
                 fmt_stat(fr.failover_time_median, "duration"),
+                fmt_stat(fr.shed_time, "duration") if fr.shed_time is not None else "\u2013",
+                fmt_stat(fr.share_kept, "rate") if fr.share_kept is not None else "\u2013",
                 fmt_stat(fr.detection_time, "duration"),
                 fmt_stat(fr.recovery_time, "duration") if ends else "n/a",
                 fmt_stat(fr.close_time, "duration") if ends else "n/a",
@@ -401,10 +420,15 @@ def _fault_rows(res: Results, f: FaultInfo) -> list[list[str]]:
     return rows
 
 
+#: the per-fault tables' footnote: column → its METRIC_DOCS key
+_FAULT_DOCS = (("Shape", "shape"), ("Time to shed", "shed_time"), ("Share kept", "share_kept"),
+               ("User-visible failures", "user_visible_failures"), ("Wasted attempts", "wasted_attempts"))
 _FAULT_HEAD = ["policy", "success before", "during", "after", "session success during", "user-visible failures"]
 _ORG_FAULT_HEAD = [
     "failover worst pod",
     "median pod",
+    "time to shed",
+    "share kept",
     "detection",
     "recovery",
     "all breakers closed",
@@ -416,9 +440,9 @@ _ORG_FAULT_HEAD = [
 def _faults(res: Results) -> dict[str, Any]:
     """The fault list, then one table per fault: each policy before, during and after it."""
     if not res.faults:
-        return {"table": None, "each": []}
+        return {"table": None, "each": [], "note": ""}
     table = {
-        "head": ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
+        "head": ["fault", "kind", "target", "orgs", "start", "end", "length", "shape"],
         "rows": [
             [
                 f.label,
@@ -428,7 +452,7 @@ def _faults(res: Results) -> dict[str, Any]:
                 fmt_clock(f.start),
                 fmt_clock(f.end),
                 fmt_duration(f.end - f.start),
-                "yes" if f.org_fault else "no",
+                f.shape or ("org fault" if f.org_fault else "not an org fault"),
             ]
             for f in res.faults
         ],
@@ -441,7 +465,8 @@ def _faults(res: Results) -> dict[str, Any]:
         }
         for f in res.faults
     ]
-    return {"table": table, "each": each}
+    note = " ".join(f"{label} = {METRIC_DOCS[key]}." for label, key in _FAULT_DOCS)
+    return {"table": table, "each": each, "note": note}
 
 
 def _policies(res: Results) -> dict[str, Any]:

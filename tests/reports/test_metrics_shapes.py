@@ -11,7 +11,7 @@ from reports.metrics import (
     DAY,
     HEALTHY_LOOKBACK,
     METRIC_DOCS,
-    SHED_BIN,
+    SHED_WINDOW,
     SHED_FRACTION,
     compute_results,
     fault_shape,
@@ -184,32 +184,42 @@ def test_shed_time_zero_when_the_target_gets_no_regular_traffic(tb):
 
 
 def test_shed_threshold_is_ten_percent_of_the_healthy_share(tb):
-    assert SHED_FRACTION == 0.10 and SHED_BIN == 60.0
-    # healthy 25 %: a 60 s bin of 40 regular attempts with one on a is at the line (2.5 %):
-    # still sending; with 41 it is below the line
-    for n, expected in ((40, None), (41, 0.0)):
-        b = tb(orgs=ORGS4, duration=1000.0)
-        b.fault("a", 600, 660, kind="brownout")
+    assert SHED_FRACTION == 0.10 and SHED_WINDOW == 60.0
+    # healthy 25 %: a's attempt at 659 s with 40 regular attempts in [600, 659] (its own
+    # included) is at the line (2.5 %): fed, so a was shed only after it; with 41, below the line
+    for n, expected in ((40, 59.0), (41, 0.0)):
+        b = tb(orgs=ORGS4, duration=2000.0)
+        b.fault("a", 600, 1000, kind="brownout")
         round_robin(b, 0, 600)
-        b.request(600.0, [("a", 600, 601, SERVER)])
         for i in range(n - 1):
-            t = 600.0 + i * 59.0 / n
+            t = 600.0 + i * 58.0 / n
             b.request(t, [("c", t, t + 1, OK)])
+        b.request(659.0, [("a", 659, 660, SERVER)])
         assert trace_metrics(b.build()).faults[0].shed_time == expected
 
 
-def test_a_short_last_bin_joins_the_one_before(tb):
-    # a fault of 140 s: bins [0, 60) and [60, 140) from onset; a burst at 100-119 s is in the
-    # last bin, so a is still being fed when the fault ends: never
+def test_shed_window_looks_back_a_minute_within_the_fault(tb):
+    # a fed for the fault's first 20 s (last turn 616), then one stray attempt at 652: its last
+    # minute holds a's first turns, so it is fed too; a stray at 712 is alone in its minute
+    for stray, expected in ((652, 52.0), (712, 16.0)):
+        b = tb(orgs=ORGS4, duration=2000.0)
+        b.fault("a", 600, 1500, kind="brownout")
+        round_robin(b, 0, 2000, to_a=lambda t, stray=stray: t < 620 or t >= 1500 or t == stray)
+        assert trace_metrics(b.build()).faults[0].shed_time == expected
+
+
+def test_never_when_the_target_is_fed_until_the_fault_ends(tb):
+    # fed at its full share until the end of a 140 s fault: the last turn, 4 s before the end, is
+    # within the tail tolerance (3 x the 4 s gap between turns): never
     b = tb(orgs=ORGS4, duration=2000.0)
     b.fault("a", 600, 740, kind="brownout")
-    round_robin(b, 0, 2000, to_a=lambda t: t < 600 or t >= 740 or 700 <= t < 720)
+    round_robin(b, 0, 2000)
     assert trace_metrics(b.build()).faults[0].shed_time is None
-    # a burst in the first bin only: shed after its last attempt
+    # fed until 40 s before the end: shed then
     b = tb(orgs=ORGS4, duration=2000.0)
     b.fault("a", 600, 740, kind="brownout")
-    round_robin(b, 0, 2000, to_a=lambda t: t < 620 or t >= 740)
-    assert trace_metrics(b.build()).faults[0].shed_time == 16.0
+    round_robin(b, 0, 2000, to_a=lambda t: t < 700 or t >= 740)
+    assert trace_metrics(b.build()).faults[0].shed_time == 96.0
 
 
 def test_healthy_share_without_traffic_before_onset_is_the_even_share_of_the_vendor(tb):
@@ -294,6 +304,7 @@ def test_every_footnote_metric_is_defined_in_docs_with_its_constants():
     missing = [name for name in METRIC_DOCS if f"`{name}`" not in doc]
     assert not missing, f"docs/metrics.md does not define {missing}"
     assert f"**{SHED_FRACTION * 100:g} %** (`SHED_FRACTION` = {SHED_FRACTION:g})" in doc
-    assert f"**{SHED_BIN:g} s** bins (`SHED_BIN` = {SHED_BIN:g} s)" in doc
+    assert f"**{SHED_WINDOW:g} s** (`SHED_WINDOW` = {SHED_WINDOW:g} s)" in doc
     assert f"**{HEALTHY_LOOKBACK / 3600:g} h before onset** (`HEALTHY_LOOKBACK` = {HEALTHY_LOOKBACK:g} s)" in doc
-    assert f"{SHED_FRACTION * 100:g} %" in METRIC_DOCS["shed_time"] and f"{SHED_BIN:g} s" in METRIC_DOCS["shed_time"]
+    assert f"{SHED_FRACTION * 100:g} %" in METRIC_DOCS["shed_time"]
+    assert f"{SHED_WINDOW:g} s" in METRIC_DOCS["shed_time"]
