@@ -21,7 +21,6 @@ from reports.metrics import (
 )
 from sim.fault_effects import fault_windows
 from tests.fault_worlds import world
-from tests.reports.conftest import TraceBuilder
 
 OK, RATE, QUOTA, AUTH, SERVER, TIMEOUT, CONN, CLIENT, SLOW = range(9)
 OPENED, HALF_OPEN, CLOSED = 0, 1, 2
@@ -99,7 +98,7 @@ def test_fault_shape_of_one_model_among_several_is_partial():
     assert fault_shape({"kind": "brownout", "shape": "hard"}, ["a"], models) == "hard"  # explicit wins
 
 
-def test_scenario_faults_carry_their_params_into_the_trace_meta():
+def test_scenario_faults_carry_their_params_into_the_trace_meta(tb):
     sc = world([
         {"kind": "brownout", "target": "a", "error_rate": "30%", "start": "10m", "end": "1h"},
         {"kind": "timeouts", "target": "b", "start": "10m", "end": "20m"},
@@ -108,7 +107,7 @@ def test_scenario_faults_carry_their_params_into_the_trace_meta():
     ])  # fmt: skip
     windows = fault_windows(sc)
     assert windows[0]["params"]["error_rate"] == 0.3
-    b = TraceBuilder(orgs=("a", "b", "c"), duration=7200.0, faults=windows)
+    b = tb(orgs=("a", "b", "c"), duration=7200.0, faults=windows)
     assert [(w.shape, w.org_fault) for w in trace_fault_windows(b.build())] == [
         ("partial", True), ("hard", True), ("partial", True), (None, False),
     ]  # fmt: skip
