@@ -37,7 +37,7 @@ from sim.trace import EVENT_KINDS
 from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
 from .metrics import HARD, METRIC_DOCS, PARTIAL, compute_results, headline_name, headline_time
-from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
+from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results, Stat
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, save_traces, trace_root
 
 __all__ = [
@@ -141,7 +141,7 @@ def _md_summary(res: Results) -> list[str]:
             fmt_stat(o.session_success_rate, "rate"),
             fmt_stat(o.latency_p99, "duration"),
             fmt_stat(o.retry_amplification, "ratio"),
-            _alerts_per_day(pr),
+            _opt(pr.alerts_per_day, "count"),
         ]
         if first is not None:
             fr = pr.faults[first.index]
@@ -164,11 +164,12 @@ def _md_fault_row(res: Results, f: FaultInfo, name: str, pr: PolicyResult) -> st
         org = (
             f"{fmt_stat(fr.failover_time_max, 'duration')} / "
             f"{fmt_stat(fr.failover_time_median, 'duration')} | "
+            f"{_opt(fr.shed_time, 'duration')} | "
             f"{fmt_stat(fr.detection_time, 'duration')} | "
             f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
         )
     else:
-        org = "n/a | n/a | n/a | "
+        org = "n/a | n/a | n/a | n/a | "
     return (
         f"| {f.label} | `{name}` | "
         f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
@@ -186,9 +187,9 @@ def _md_per_fault(res: Results) -> list[str]:
         "",
         "<details><summary>Per fault</summary>",
         "",
-        "| fault | policy | success during | failover worst / median pod | detection | "
+        "| fault | policy | success during | failover worst / median pod | time to shed | detection | "
         "recovery | user-visible failures | wasted attempts |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in res.faults:
         lines += [_md_fault_row(res, f, name, pr) for name, pr in res.policies.items()]
@@ -229,8 +230,9 @@ def _definitions(res: Results) -> str:
     return " ".join(f"{c[0].upper()}{c[1:]} = {METRIC_DOCS[_COLUMN_DOCS[c]]}." for c in [*cols, "alerts / day"])
 
 
-def _alerts_per_day(pr: PolicyResult) -> str:
-    return fmt_stat(pr.alerts_per_day, "count") if pr.alerts_per_day is not None else "\u2013"
+def _opt(st: Stat | None, kind: str) -> str:
+    """A field results.json 1.0 did not have: a dash where it is missing."""
+    return "\u2013" if st is None else fmt_stat(st, kind)
 
 
 def _md_footnote(res: Results) -> str:
@@ -315,7 +317,7 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -
         fmt_stat(o.session_success_rate, "rate"),
         f"{fmt_stat(o.latency_p50, 'duration')} / {fmt_stat(o.latency_p99, 'duration')}",
         fmt_stat(o.retry_amplification, "ratio"),
-        _alerts_per_day(pr),
+        _opt(pr.alerts_per_day, "count"),
     ]
     for f in ofaults:
         fr = pr.faults[f.index]
@@ -408,8 +410,8 @@ def _fault_rows(res: Results, f: FaultInfo) -> list[list[str]]:
             row += [
                 fmt_stat(fr.failover_time_max, "duration"),
                 fmt_stat(fr.failover_time_median, "duration"),
-                fmt_stat(fr.shed_time, "duration") if fr.shed_time is not None else "\u2013",
-                fmt_stat(fr.share_kept, "rate") if fr.share_kept is not None else "\u2013",
+                _opt(fr.shed_time, "duration"),
+                _opt(fr.share_kept, "rate"),
                 fmt_stat(fr.detection_time, "duration"),
                 fmt_stat(fr.recovery_time, "duration") if ends else "n/a",
                 fmt_stat(fr.close_time, "duration") if ends else "n/a",

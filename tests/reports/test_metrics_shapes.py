@@ -19,6 +19,7 @@ from reports.metrics import (
     trace_fault_windows,
     trace_metrics,
 )
+from reports.render import render_html, render_markdown
 from sim.fault_effects import fault_windows
 from tests.fault_worlds import world
 
@@ -307,3 +308,39 @@ def test_every_footnote_metric_is_defined_in_docs_with_its_constants():
     assert f"**{HEALTHY_LOOKBACK / 3600:g} h before onset** (`HEALTHY_LOOKBACK` = {HEALTHY_LOOKBACK:g} s)" in doc
     assert f"{SHED_FRACTION * 100:g} %" in METRIC_DOCS["shed_time"]
     assert f"{SHED_WINDOW:g} s" in METRIC_DOCS["shed_time"]
+
+
+# --------------------------------------------------------------------------- in the report
+
+
+def _two_fault_results(tb):
+    b = tb(orgs=ORGS4, duration=4000.0)
+    b.fault("a", 600, 1800, kind="lockout", label="a locked")
+    b.meta["faults"].append({"kind": "brownout", "target": "c", "start": 2000, "end": 3600, "label": "c errors",
+                             "params": {"error_rate": 0.3}})
+    round_robin(b, 0, 4000, to_a=lambda t: t < 700 or t >= 1800, a_outcome=QUOTA)
+    b.event(650.0, "a", OPENED)
+    b.event(2500.0, "c", OPENED)
+    return compute_results({"p": [b.build()]}, slo={})
+
+
+def test_summary_shows_alerts_per_day_and_the_headline_time_by_shape(tb):
+    res = _two_fault_results(tb)
+    md = render_markdown(res)
+    head = next(line for line in md.splitlines() if line.startswith("| policy"))
+    assert "alerts / day" in head and "failover (a locked)" in head  # the first org fault is hard
+    row = next(line for line in md.splitlines() if line.startswith("| `p`"))
+    assert "| 43.2 |" in row  # 2 OPENED alerts in 4000 s
+    assert METRIC_DOCS["alerts_per_day"] in md and METRIC_DOCS["failover_time"] in md
+    assert METRIC_DOCS["shed_time"] in md  # the partial fault's headline is defined too
+    html = render_html(res, {})
+    assert "time to shed: c errors" in html and "failover: a locked" in html
+    assert "share kept" in html and html.count("partial") >= 1
+
+
+def test_summary_of_a_results_file_without_the_new_fields_shows_dashes(tb):
+    res = _two_fault_results(tb)
+    pr = res.policies["p"].model_copy(update={"alerts_per_day": None, "failures_total": None, "wasted_total": None})
+    old = res.model_copy(update={"policies": {"p": pr}})
+    row = next(line for line in render_markdown(old).splitlines() if line.startswith("| `p`"))
+    assert "| \u2013 |" in row
