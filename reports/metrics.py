@@ -7,6 +7,9 @@ a million requests takes about a second.
 Definitions (the design contract's "Headline metrics", made precise)
 --------------------------------------------------------------------
 
+docs/metrics.md has them all, with the constants; :data:`METRIC_DOCS` their one-line forms, for
+the report's footnotes.
+
 A request **succeeds** when its outcome is 2xx (``success`` or ``slow``); every other outcome —
 including ``client_error`` and -1 "no org available" — is a failure the user saw. A **session**
 is the set of requests sharing a ``session`` id >= 0; it succeeds only if all its requests do. A
@@ -31,7 +34,8 @@ phase an SLO can name.
 [end, run end). Requests belong to the phase in which they arrived; traffic share counts
 attempts by their start.
 
-Per org fault:
+Per org fault (each is **hard** — the target can serve nothing — or **partial**, by its kind and
+parameters in ``meta["faults"][i]["params"]``: :func:`fault_shape`):
 
 * **failover time** — per pod: take the pod's regular (non-probe) attempts on the target's orgs
   that started in the window; the failover moment is the start of the last one, and failover
@@ -42,6 +46,14 @@ Per org fault:
   as the first point) — so a sparse pod still counts as "still sending". Pods considered: every
   pod with a request arriving in the window or an attempt on the target in it. Reported: max over
   pods and median over pods (a "never" pod counts as +∞; a result of +∞ is "never").
+* **time to shed** — onset → the last *fed* regular attempt on the target: one at which the
+  target's share of the regular attempts of the SHED_WINDOW (60 s) before it, within the window,
+  is at least SHED_FRACTION (10 %) of its **healthy share** (its share in the HEALTHY_LOOKBACK,
+  1 h, before onset; else its even share among its vendors' orgs); 0 when none is fed; never
+  when the last is within the tail tolerance of the end. A flapping fault: the median over its
+  sick spells. The **headline** (``shed_or_failover_time``) is failover for a hard fault and
+  time to shed for a partial one; **share kept** is the target's regular share during the fault
+  / its healthy share.
 * **detection time** — onset → the first OPENED event on a target org in the window (any pod,
   any model); ``None`` = never.
 * **recovery time** — fault end → the start of the first successful regular attempt on a target
@@ -55,7 +67,10 @@ Per org fault:
   requests that arrived in the window (from that pod, for a pod fault).
 * **wasted attempts** — attempts (probes included) on a target org that started in the window
   (``wasted_probes``: the probes among them). Per policy, ``wasted_attempts`` counts every attempt
-  that falls in any org fault's window on its target once.
+  that falls in any org fault's window on its target once (``wasted_total``), and
+  ``failures_total`` counts each request that is a user-visible failure of any fault once.
+
+Per run: **alerts per day** = OPENED events / (duration / 86400 s).
 
 Per phase: requests, failed requests, success rate, sessions, session success rate, no-org
 failures, attempts and **retry amplification** (attempts made for the phase's requests / its
