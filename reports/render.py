@@ -274,8 +274,9 @@ _CAPTIONS = {
     "amber ticks half-open probes.",
     "latency": "User latency from arrival to answer (failed requests included): median line, "
     "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands.",
-    "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
-    "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
+    "comparison": "Headline numbers per policy with 95 % intervals over seeds. The middle panel is each "
+    "fault's headline time: failover (onset → the last regular attempt on the target, worst pod) for a "
+    "hard fault, time to shed for a partial one; hatched = never.",
 }
 ALERT_LIMIT = 120  # OPENED/CLOSED messages shown per policy
 
