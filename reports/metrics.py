@@ -94,7 +94,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 import numpy as np
 
@@ -112,6 +112,7 @@ from .schema import (
     PolicyResult,
     Results,
     ScenarioInfo,
+    Shape,
     SloCheckResult,
     SloResult,
     Stat,
@@ -156,7 +157,8 @@ EV_OPENED, EV_HALF_OPEN, EV_CLOSED = 0, 1, 2
 _STATE_AFTER = {EV_OPENED: OPEN, EV_HALF_OPEN: HALF_OPEN, EV_CLOSED: CLOSED}
 
 DAY = 86400.0
-HARD, PARTIAL = "hard", "partial"
+HARD: Final = "hard"
+PARTIAL: Final = "partial"
 # time to shed: the target's regular share must stay below SHED_FRACTION of its healthy share
 # (its share in the HEALTHY_LOOKBACK before onset), over the SHED_WINDOW before each target attempt
 SHED_FRACTION = 0.10
@@ -165,7 +167,7 @@ HEALTHY_LOOKBACK = 3600.0
 # a modifier or unknown kind whose name says its target serves nothing
 HARD_WORDS = ("lockout", "outage", "locked", "deactivated")
 NON_ORG_KINDS = ("surge", "traffic", "skew", "clock", "redis", "store", "partition")
-PHASES = ("before", "during", "after")
+PHASES: tuple[Literal["before", "during", "after"], ...] = ("before", "during", "after")
 
 
 # one line per metric: the report's footnotes and docs/metrics.md (which a test keeps in step)
@@ -331,7 +333,7 @@ class FaultWindow:
     org_fault: bool
     pod: int | None
     ends_in_run: bool
-    shape: str | None = None  # HARD | PARTIAL for an org fault, else None
+    shape: Shape | None = None  # for an org fault
     spells: tuple[tuple[float, float], ...] = ()  # a flapping fault's sick periods, clipped to the window
 
 
@@ -442,14 +444,14 @@ def _param(spec: Mapping[str, Any], kind: str, name: str) -> Any:
     return fld.get_default(call_default_factory=True)
 
 
-def fault_shape(spec: Mapping[str, Any], target_orgs: Sequence[str] = (), models: Sequence[str] = ()) -> str:
+def fault_shape(spec: Mapping[str, Any], target_orgs: Sequence[str] = (), models: Sequence[str] = ()) -> Shape:
     """``"hard"`` when the fault leaves its target able to serve nothing (a lockout, an outage,
     every call failing or throttled), else ``"partial"`` (an error rate below 100 %, slowness,
     latency divergence, flapping, one model of several). ``spec`` is a ``meta["faults"]`` entry;
     its ``shape`` key, when given, decides."""
     explicit = spec.get("shape")
     if explicit in (HARD, PARTIAL):
-        return str(explicit)
+        return HARD if explicit == HARD else PARTIAL
     kind = str(spec.get("kind", "")).lower()
     only = _param(spec, kind, "models")
     if only and models and not set(models) <= {str(m) for m in only}:
@@ -521,7 +523,7 @@ class FaultMetrics:
     wasted_probes: int
     opens: int
     phases: dict[str, PhaseMetrics]
-    shape: str | None = None
+    shape: Shape | None = None
     healthy_share: float | None = None
     shed_time: float | None = None
     shed_or_failover_time: float | None = None
@@ -637,6 +639,7 @@ def _share(counts: np.ndarray, orgs: Sequence[str]) -> dict[str, float | None]:
 
 def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
     whole = t0 <= 0.0 and t1 >= p.duration
+    m: slice | np.ndarray
     if whole:
         m = slice(None)
         n = p.n_req
@@ -645,7 +648,7 @@ def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
         att_counts = np.bincount(p.att_org, minlength=len(p.orgs))
     else:
         m = p.in_window(p.arrival, t0, t1)
-        n = int(m.sum())
+        n = int(np.count_nonzero(m))
         sm = p.in_window(p.sess_start, t0, t1)
         sm_count = int(sm.sum())
         failed_s = int((sm & p.sess_failed).sum())
@@ -654,6 +657,9 @@ def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
     ok = int(p.req_ok[m].sum())
     attempts = int(p.att_per_req[m].sum())
     lat = p.latency[m]
+    p50: float | None
+    p95: float | None
+    p99: float | None
     if len(lat):
         # nearest rank (a latency some request had), as the latency chart's bins
         p50, p95, p99 = (float(x) for x in np.percentile(lat, [50, 95, 99], method="inverted_cdf"))

@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION: Final = "1.1"
 SCHEMA_ID = "https://breakerlab.dev/schemas/results-1.json"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+
+
+#: an org fault's shape: the target can serve nothing (hard) or still serves some (partial)
+Shape = Literal["hard", "partial"]
 
 
 class _Model(BaseModel):
@@ -85,7 +89,7 @@ class FaultInfo(_Model):
     end: float = Field(description="end of the window, sim seconds (clipped to the run)")
     orgs: list[str] = Field(description="the orgs the target resolves to (empty: not an org fault)")
     org_fault: bool = Field(description="whether org metrics apply (failover, detection, recovery, wasted attempts)")
-    shape: Literal["hard", "partial"] | None = Field(
+    shape: Shape | None = Field(
         default=None,
         description="hard: the target can serve nothing (lockout, outage, every call failing or throttled); "
         "partial: an error rate below 100 %, slowness, latency divergence, flapping; null: not an org fault "
@@ -100,7 +104,7 @@ class FaultResult(_Model):
     label: str
     org_fault: bool = Field(description="whether the org metrics apply (else they are null)")
     ends_in_run: bool = Field(description="whether the fault ends before the run does")
-    shape: Literal["hard", "partial"] | None = Field(
+    shape: Shape | None = Field(
         default=None, description="hard | partial (see FaultInfo.shape); null: not an org fault (since 1.1)"
     )
     failover_time_max: Stat = Field(
