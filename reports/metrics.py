@@ -448,10 +448,12 @@ def fault_shape(spec: Mapping[str, Any], target_orgs: Sequence[str] = (), models
     """``"hard"`` when the fault leaves its target able to serve nothing (a lockout, an outage,
     every call failing or throttled), else ``"partial"`` (an error rate below 100 %, slowness,
     latency divergence, flapping, one model of several). ``spec`` is a ``meta["faults"]`` entry;
-    its ``shape`` key, when given, decides."""
+    its ``shape`` key, when given, decides; its ``serves`` (the models its target is called
+    with) stands in for the run's ``models``."""
     explicit = spec.get("shape")
     if explicit in (HARD, PARTIAL):
         return HARD if explicit == HARD else PARTIAL
+    models = [str(m) for m in spec.get("serves") or models]
     kind = str(spec.get("kind", "")).lower()
     only = _param(spec, kind, "models")
     if only and models and not set(models) <= {str(m) for m in only}:

@@ -21,6 +21,7 @@ from reports.metrics import (
 )
 from reports.render import render_html, render_markdown
 from sim.fault_effects import fault_windows
+from sim.scenario import default_scenario
 from tests.fault_worlds import world
 
 OK, RATE, QUOTA, AUTH, SERVER, TIMEOUT, CONN, CLIENT, SLOW = range(9)
@@ -97,6 +98,9 @@ def test_fault_shape_of_one_model_among_several_is_partial():
     assert fault_shape({"kind": "outage", "params": {"models": ["gpt-4o"]}}, ["a"], models) == "partial"
     assert fault_shape({"kind": "outage", "params": {"models": models}}, ["a"], models) == "hard"
     assert fault_shape({"kind": "brownout", "shape": "hard"}, ["a"], models) == "hard"  # explicit wins
+    # what the target is called with, when the window says, stands in for the run's models
+    one = {"kind": "model_unavailable", "params": {"model": "gpt-4o"}}
+    assert fault_shape({**one, "serves": ["gpt-4o"]}, ["a"], models) == "hard"
 
 
 def test_scenario_faults_carry_their_params_into_the_trace_meta(tb):
@@ -108,6 +112,7 @@ def test_scenario_faults_carry_their_params_into_the_trace_meta(tb):
     ])  # fmt: skip
     windows = fault_windows(sc)
     assert windows[0]["params"]["error_rate"] == 0.3
+    assert windows[0]["serves"] == ["gpt-4o-mini"] and "serves" not in windows[3]
     b = tb(orgs=("a", "b", "c"), duration=7200.0, faults=windows)
     assert [(w.shape, w.org_fault) for w in trace_fault_windows(b.build())] == [
         ("partial", True), ("hard", True), ("partial", True), (None, False),
@@ -344,3 +349,18 @@ def test_summary_of_a_results_file_without_the_new_fields_shows_dashes(tb):
     old = res.model_copy(update={"policies": {"p": pr}})
     row = next(line for line in render_markdown(old).splitlines() if line.startswith("| `p`"))
     assert "| \u2013 |" in row
+
+
+def test_a_model_fault_is_judged_on_the_models_its_target_serves():
+    # the run uses gpt-4o-mini and, through Anthropic's model_map, claude-3-5-haiku-latest; an
+    # OpenAI org is only ever called with gpt-4o-mini, so losing that model leaves it nothing
+    sc = default_scenario(faults=[
+        {"kind": "model_unavailable", "target": "secondary1", "model": "gpt-4o-mini", "start": 600},
+        {"kind": "outage", "target": "*", "models": ["gpt-4o-mini"], "start": 600},
+    ])  # fmt: skip
+    w0, w1 = fault_windows(sc)
+    assert sc.models() == ["gpt-4o-mini", "claude-3-5-haiku-latest"]
+    assert w0["serves"] == ["gpt-4o-mini"]
+    assert fault_shape(w0, ["secondary1"], sc.models()) == "hard"
+    assert w1["serves"] == ["claude-3-5-haiku-latest", "gpt-4o-mini"]
+    assert fault_shape(w1, ["secondary1", "anthropic1"], sc.models()) == "partial"  # Anthropic still serves
