@@ -333,14 +333,28 @@ def test_summary_shows_alerts_per_day_and_the_headline_time_by_shape(tb):
     res = _two_fault_results(tb)
     md = render_markdown(res)
     head = next(line for line in md.splitlines() if line.startswith("| policy"))
-    assert "alerts / day" in head and "failover (a locked)" in head  # the first org fault is hard
+    assert "alerts / day" in head and "failover: a locked" in head  # the first org fault is hard
     row = next(line for line in md.splitlines() if line.startswith("| `p`"))
     assert "| 43.2 |" in row  # 2 OPENED alerts in 4000 s
     assert METRIC_DOCS["alerts_per_day"] in md and METRIC_DOCS["failover_time"] in md
-    assert METRIC_DOCS["shed_time"] in md  # the partial fault's headline is defined too
+    assert METRIC_DOCS["shed_time"] in md  # the per-fault table's time to shed is defined too
     html = render_html(res, {})
-    assert "time to shed: c errors" in html and "failover: a locked" in html
-    assert "share kept" in html and html.count("partial") >= 1
+    assert "failover: a locked" in html and "alerts / day" in html
+    assert "time to shed" in html and "share kept" in html and html.count("partial") >= 1
+
+
+def test_a_partial_first_fault_heads_the_summary_with_its_time_to_shed(tb):
+    b = tb(orgs=ORGS4, duration=4000.0)
+    b.meta["faults"].append({"kind": "latency", "target": "a", "start": 600, "end": 3600, "label": "a slows",
+                             "params": {"factor": 5}})
+    round_robin(b, 0, 4000, to_a=lambda t: t < 631 or t >= 3600 or t % 100 == 0, a_outcome=OK)
+    res = compute_results({"p": [b.build()]}, slo={})
+    md = render_markdown(res)
+    head = next(line for line in md.splitlines() if line.startswith("| policy"))
+    row = next(line for line in md.splitlines() if line.startswith("| `p`"))
+    assert "time to shed: a slows" in head and "| 28.0 s |" in row
+    assert METRIC_DOCS["shed_time"] in md and METRIC_DOCS["failover_time"] not in md
+    assert "time to shed: a slows" in render_html(res, {})
 
 
 def test_summary_of_a_results_file_without_the_new_fields_shows_dashes(tb):
