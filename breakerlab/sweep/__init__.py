@@ -55,9 +55,10 @@ Objectives and the Pareto frontier
 Secondary objectives are the user's choice: ``--objective NAME`` (repeatable; ``objectives=`` in
 Python), any of :data:`OBJECTIVES` — ``slo_margin``, ``success_rate``, ``session_success_rate``,
 ``latency_p99``, ``latency_p95``, ``retry_amplification``, ``wasted_attempts``,
-``user_visible_failures``, ``alerts_per_day``, ``flapping``, ``detection_time``, ``failover_time``
+``user_visible_failures``, ``alerts_per_day``, ``flapping``, ``detection_time``, ``shed_time`` (time to
+shed / failover: the headline for partial and hard faults alike), ``failover_time``
 (default :data:`DEFAULT_OBJECTIVES`: slo_margin, success_rate, wasted_attempts, alerts_per_day).
-A setting's value is the mean over its runs (``slo_margin``: the worst run's; ``failover_time`` and
+A setting's value is the mean over its runs (``slo_margin``: the worst run's; ``shed_time``, ``failover_time`` and
 ``detection_time``: "never" in any run is worse than any time, fewer "never" runs beat more). The
 **Pareto frontier** is the settings no other setting dominates on the chosen objectives (at least
 as good on all and better on one); settings with identical values are all kept.
@@ -98,7 +99,7 @@ from typing import Any
 
 from ..errors import SweepError
 from .command import add_sweep_parser, cmd_sweep, main
-from .execution import ProgressFn, RunStats, alerts_per_day, execute_run, run_metrics, run_plan
+from .execution import ProgressFn, RunStats, execute_run, run_metrics, run_plan
 from .outputs import FORMAT, SweepResult, finish, summary_markdown
 from .pareto import (
     DEFAULT_OBJECTIVES,
@@ -139,7 +140,6 @@ __all__ = [
     "SweepResult",
     "add_sweep_parser",
     "aggregate",
-    "alerts_per_day",
     "atomic_write",
     "check_objectives",
     "cmd_sweep",

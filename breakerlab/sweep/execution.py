@@ -20,7 +20,7 @@ from ..judge import run_and_judge
 from .plan import PlannedRun, RunTask, SweepPlan
 from .store import atomic_write, clean_temp, dumps, load_run, run_config
 
-__all__ = ["ProgressFn", "RunStats", "alerts_per_day", "execute_run", "run_metrics", "run_plan"]
+__all__ = ["ProgressFn", "RunStats", "execute_run", "run_metrics", "run_plan"]
 
 
 def _num(v: Any) -> float | int | None:
@@ -43,12 +43,6 @@ def _worst(values: Sequence[float | None]) -> float | str | None:
     return max(float(v) for v in values if v is not None)
 
 
-def alerts_per_day(m: TraceMetrics) -> float | None:
-    """OPENED alerts per simulated day."""
-    # merge: use alerts_per_day from metrics
-    return m.alerts["opened"] / (m.duration / 86400.0) if m.duration > 0 else None
-
-
 def run_metrics(m: TraceMetrics) -> dict[str, Any]:
     """The numbers a sweep keeps of one run's metrics (see :mod:`breakerlab.sweep` for the objectives)."""
     o = m.overall
@@ -63,12 +57,13 @@ def run_metrics(m: TraceMetrics) -> dict[str, Any]:
         "latency_p95": _num(o.latency_p95),
         "latency_p99": _num(o.latency_p99),
         "failover_time": _worst([_num(f.failover_time_max) for f in org_faults]),
+        "shed_time": _worst([_num(f.shed_or_failover_time) for f in org_faults]),
         "detection_time": _worst([_num(f.detection_time) for f in org_faults]),
         "user_visible_failures": int(sum(f.user_visible_failures for f in org_faults)),
         "wasted_attempts": int(m.wasted_attempts),
         "flapping": int(m.alerts["cycles"]),
         "opened": int(m.alerts["opened"]),
-        "alerts_per_day": _num(alerts_per_day(m)),
+        "alerts_per_day": _num(m.alerts_per_day),
         "faults": [
             {
                 "label": f.window.label,

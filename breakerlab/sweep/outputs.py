@@ -17,6 +17,7 @@ from sim.slo import slo_items
 
 from .execution import RunStats
 from .pareto import (
+    NEVER_OBJECTIVES,
     OBJECTIVES,
     RULE,
     Recommendation,
@@ -154,7 +155,7 @@ def _charts(result: SweepResult) -> list[Path]:
             continue
         o = s["objectives"]
         metrics = {n: o.get(n) for n in specs if n in OBJECTIVES}
-        for n in ("failover_time", "detection_time"):
+        for n in NEVER_OBJECTIVES:
             if n in metrics and o.get(f"{n}_never", 0) > 0:
                 metrics[n] = math.inf  # any "never" run: shown as never
         notes = {}

@@ -21,6 +21,7 @@ from .plan import SweepPlan
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
+    "NEVER_OBJECTIVES",
     "OBJECTIVES",
     "RULE",
     "Objective",
@@ -61,6 +62,9 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("alerts_per_day", "min", "count", "OPENED alerts per simulated day (pager noise)"),
     Objective("flapping", "min", "count", "open→close breaker cycles per run"),
     Objective("detection_time", "min", "duration", "fault onset → first breaker OPEN, worst fault; never = worst"),
+    Objective("shed_time", "min", "duration",
+              "time to shed / failover, worst fault: failover for a hard fault, time to shed (the "
+              "target's regular share stays under 10 % of its healthy share) for a partial one; never = worst"),
     Objective("failover_time", "min", "duration",
               "onset → last regular attempt on the faulted org, worst fault and pod; never = worst "
               "(misleads on partial faults: a breaker that sheds most traffic still reads 'never')"),
@@ -70,7 +74,7 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
 DEFAULT_OBJECTIVES = ("slo_margin", "success_rate", "wasted_attempts", "alerts_per_day")
 
 #: duration objectives where a run may read "never" (worse than any time)
-_NEVER = ("failover_time", "detection_time")
+NEVER_OBJECTIVES = ("shed_time", "failover_time", "detection_time")
 
 
 def check_objectives(names: Sequence[str] | None) -> tuple[str, ...]:
@@ -170,7 +174,7 @@ def aggregate(plan: SweepPlan, results: Mapping[str, Mapping[str, Any]]) -> list
         for name in OBJECTIVES:
             if name == "slo_margin":
                 continue
-            if name in _NEVER:
+            if name in NEVER_OBJECTIVES:
                 vals = [m.get(name) for m in ms]
                 with_fault = [v for v in vals if v is not None]
                 agg[name] = {
@@ -195,7 +199,7 @@ def objective_point(agg: Mapping[str, Any], sv: SettingVerdict | None = None) ->
             continue
         a = agg[name]
         out[name] = a["mean"]
-        if name in _NEVER:
+        if name in NEVER_OBJECTIVES:
             n_fault = a.get("runs_with_fault", 0)
             out[f"{name}_never"] = (a["never"] / n_fault) if n_fault else 0.0
     return out
@@ -212,7 +216,7 @@ def _never_cost(p: Mapping[str, Any], name: str) -> tuple[float, float]:
 def cost(p: Mapping[str, Any], name: str) -> Any:
     """Lower is better. None is worst, except where no setting can have a value (no fault for
     ``failover_time``: neutral)."""
-    if name in _NEVER:
+    if name in NEVER_OBJECTIVES:
         return _never_cost(p, name)
     v = p.get(name)
     if v is None:
@@ -241,7 +245,7 @@ def pareto_front(points: Sequence[Mapping[str, Any]], objectives: Sequence[str] 
 def objective_text(p: Mapping[str, Any], name: str) -> str:
     """One objective's value as the sweep prints it (the reports' formatters)."""
     kind = OBJECTIVES[name].kind
-    if name in _NEVER:
+    if name in NEVER_OBJECTIVES:
         never, mean = _never_cost(p, name)
         if p.get(name) is None and not never:
             return "n/a"
