@@ -5,6 +5,11 @@ it yields an :class:`AttemptPlan` and is sent back the vendor's reply (or the tr
 exception). :class:`Router` drives it with a sync vendor client, :class:`AsyncRouter` with an
 async one, so both faces make identical decisions. The core reads time only from the injected
 clock and randomness only from the injected RNG.
+
+When every org is held only by a 429's retry-after that ends before the request's deadline, the
+core yields a :class:`WaitPlan` instead of failing: the sync face sleeps on the injected clock
+(``clock.sleep``), the async face awaits (``clock.asleep``, else ``asyncio.sleep``). In the
+simulator the clock's sleep suspends the simulated request in simulated time.
 """
 
 from __future__ import annotations
@@ -62,6 +67,12 @@ class AttemptPlan(NamedTuple):
 
     def __repr__(self) -> str:
         return f"AttemptPlan(org={self.org.name!r}, key=***, timeout={self.timeout!r}, probe={self.probe!r})"
+
+
+class WaitPlan(NamedTuple):
+    """The core asks its face to wait ``seconds`` (for a rate-limit hold to end), then go on."""
+
+    seconds: float
 
 
 class RouteResult(NamedTuple):
@@ -131,7 +142,9 @@ class RoutingCore:
             pod=rc.pod,
         )
         self.switch = VendorSwitch(store, rc.default_vendor, rc.namespace)
-        self.selector = make_selector(rc.strategy, config.orgs)
+        self.selector = make_selector(
+            rc.selection, config.orgs, self._capacity if rc.weights == "capacity" else None
+        )
         self.stats = OrgStats()
         # Only strategies that read observations pay for keeping them.
         self._track_stats = bool(getattr(self.selector, "uses_stats", True))
@@ -151,6 +164,15 @@ class RoutingCore:
         self._max_attempts = rc.max_attempts
         self._slow_threshold = rc.slow_call_threshold
         self._standby = rc.standby_vendor
+        # Waiting for capacity needs a clock that can sleep (a bare ``now()`` clock fails fast).
+        self._wait = rc.wait_for_capacity and callable(getattr(self.clock, "sleep", None))
+        self._max_waiting = rc.max_waiting
+        self._wait_jitter = rc.wait_jitter
+        self._waiting_lock = threading.Lock()
+        #: requests waiting for capacity in this pod now; the most at once; waits begun in all
+        self.waiting = 0
+        self.peak_waiting = 0
+        self.waits = 0
 
     def __repr__(self) -> str:
         # (a half-built core is repr'd in the traceback of its own __init__: no attribute is assumed)
@@ -158,6 +180,33 @@ class RoutingCore:
         if config is None or policy is None:
             return "RoutingCore(<not built>)"
         return f"RoutingCore(pod={config.router.pod!r}, policy={policy.name!r}, orgs={len(config.orgs)})"
+
+    def _capacity(self, org: OrgConfig, model: str) -> float | None:
+        """``weights: capacity``: the org's TPM for the model as its vendor names it."""
+        vcfg = self._vendors.get(org.vendor)
+        lim = org.limits.get(vcfg.model_for(model) if vcfg else model)
+        return None if lim is None else float(lim.tpm)
+
+    def _wake_at(self, vendors: tuple[str, ...], model: str, tried: tuple[str, ...], deadline: float) -> float | None:
+        """When to try again, if waiting can help: the earliest end of a rate-limit hold on an org
+        this request has not tried, whose breaker is not open past it — plus jitter — if that is
+        before ``deadline``; else None (fail now). Read on the no-org path only."""
+        now = self.clock.now()
+        hold: float | None = None
+        board = self.board
+        for vendor in vendors:
+            for o in self._orgs_serving(vendor, model):
+                t = self._cooldown.get((o.name, model))
+                if t is None or t <= now or o.name in tried or (hold is not None and t >= hold):
+                    continue
+                view = board.view(o.name, model)
+                if view.open_until is not None and view.open_until > t:
+                    continue  # a breaker's block is never waited on
+                hold = t
+        if hold is None or hold >= deadline:
+            return None
+        wake = hold + self.rng.random() * self._wait_jitter
+        return wake if wake < deadline else None
 
     def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
         key = (vendor, model)
@@ -213,9 +262,23 @@ class RoutingCore:
             del cands[i]
         return None, None, earliest
 
+    def _begin_wait(self) -> bool:
+        with self._waiting_lock:
+            if self.waiting >= self._max_waiting:
+                return False
+            self.waiting += 1
+            self.waits += 1
+            if self.waiting > self.peak_waiting:
+                self.peak_waiting = self.waiting
+            return True
+
+    def _end_wait(self) -> None:
+        with self._waiting_lock:
+            self.waiting -= 1
+
     def route(
         self, request: ChatRequest, tag: Any = None, timeout: float | None = None
-    ) -> Generator[AttemptPlan, VendorResponse | BaseException, RouteResult]:
+    ) -> Generator[AttemptPlan | WaitPlan, VendorResponse | BaseException, RouteResult]:
         """Route one request; ``timeout``: the caller's own limit in seconds, if shorter than the
         configured deadline (an SDK call's ``timeout=``)."""
         clock, board, stats, observer = self.clock, self.board, self.stats, self.observer
@@ -242,6 +305,21 @@ class RoutingCore:
                     vendor, standby = standby, None
                     continue
                 now = clock.now()  # (choosing read the store)
+                if self._wait and self.waiting < self._max_waiting:
+                    stb = self._standby
+                    vendors = (active,) if stb is None or stb == active else (active, stb)
+                    wake = self._wake_at(vendors, model, tried, deadline)
+                    if wake is not None and self._begin_wait():
+                        try:
+                            yield _new(WaitPlan, (wake - now,))
+                        finally:
+                            self._end_wait()
+                        later = clock.now()
+                        if later > now:  # (a clock that did not move would wait forever)
+                            now = later
+                            active = vendor = self.switch.active()
+                            standby = self._standby
+                            continue
                 break
             name = org.name
             # Choosing reads the store, which takes time when the store is remote and slow.
@@ -329,6 +407,14 @@ class Router:
         try:
             while True:
                 plan = gen.send(reply)  # type: ignore[arg-type]
+                if isinstance(plan, WaitPlan):
+                    reply = None
+                    try:
+                        self.core.clock.sleep(plan.seconds)  # type: ignore[attr-defined]  # (_wait: it has one)
+                    except BaseException as exc:  # cancelled while waiting: the core stops waiting
+                        gen.throw(exc)
+                        raise
+                    continue
                 try:
                     reply = send(plan.org, plan.api_key, plan.request, plan.timeout)
                 except Exception as exc:
@@ -345,10 +431,10 @@ class Router:
         return RouterTransport(self)
 
 
-_Route = Generator[AttemptPlan, Any, RouteResult]
+_Route = Generator[AttemptPlan | WaitPlan, Any, RouteResult]
 
 
-def _advance(gen: _Route, value: Any, throw: bool) -> AttemptPlan | RouteResult:
+def _advance(gen: _Route, value: Any, throw: bool) -> AttemptPlan | WaitPlan | RouteResult:
     """One step of a route: its next attempt, or its result (a StopIteration must not cross a
     coroutine or a future)."""
     try:
@@ -399,8 +485,18 @@ class AsyncRouter:
         send = self.client.send
         step = self._step
         reply: VendorResponse | BaseException | None = None
+        clock = self.core.clock
+        asleep = getattr(clock, "asleep", None) or asyncio.sleep
         while True:
             plan = await step(gen, reply)
+            if isinstance(plan, WaitPlan):
+                reply = None
+                try:
+                    await asleep(plan.seconds)
+                except BaseException as exc:  # cancelled while waiting: the core stops waiting
+                    await step(gen, exc, throw=True)
+                    raise
+                continue
             if not isinstance(plan, AttemptPlan):
                 return plan  # the route's result
             try:
@@ -411,7 +507,7 @@ class AsyncRouter:
                 await step(gen, exc, throw=True)  # gives back a probe permit, then re-raises
                 raise
 
-    async def _step(self, gen: _Route, value: Any, throw: bool = False) -> AttemptPlan | RouteResult:
+    async def _step(self, gen: _Route, value: Any, throw: bool = False) -> AttemptPlan | WaitPlan | RouteResult:
         """Run the core to its next attempt, or to its result — on a worker thread when the store
         blocks (see the class docstring)."""
         if not self._off_loop:
@@ -425,7 +521,7 @@ class AsyncRouter:
             # A thread cannot be interrupted: let this step end, then unwind the core from where it
             # stopped, so an attempt it admitted (a probe permit) is given back.
             try:
-                done = not isinstance(await running, AttemptPlan)
+                done = isinstance(await running, RouteResult)
             except BaseException:
                 done = True
             if not done:
