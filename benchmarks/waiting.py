@@ -22,7 +22,8 @@ from sim.engine import Simulation, resolve_policy
 from sim.loader import load_scenario
 
 
-def measure(path: str, scale: float | None, wait: bool, policy: str | None = None, mode: str = "fast") -> dict[str, Any]:
+def measure(path: str, scale: float | None, wait: bool, policy: str | None = None,
+            mode: str = "fast") -> dict[str, Any]:
     sc = load_scenario(path)
     sc = sc.scaled(scale if scale is not None else (sc.ci_scale or 1.0))
     sc = sc.model_copy(update={"router": sc.router.model_copy(update={"wait_for_capacity": wait})})
@@ -64,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
-    print("| waiting | requests | success | no org available | 429s | session success | p99 latency | max latency | waits | peak waiting / pod |")
+    print("| waiting | requests | success | no org available | 429s | session success | p99 latency "
+          "| max latency | waits | peak waiting / pod |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {'on' if r['wait_for_capacity'] else 'off'} | {fmt_count(r['requests'])} | {fmt_rate(r['success'])} | "
+        print(f"| {'on' if r['wait_for_capacity'] else 'off'} | {fmt_count(r['requests'])} | "
+              f"{fmt_rate(r['success'])} | "
               f"{fmt_rate(r['no_org'])} | {fmt_count(r['attempts_429'])} | {fmt_rate(r['session_success'])} | "
               f"{fmt_duration(r['p99_latency'])} | {fmt_duration(r['max_latency'])} | {fmt_count(r['waits'])} | "
               f"{fmt_count(r['peak_waiting'])} |")

@@ -372,7 +372,10 @@ class RoutingCore:
                 break
             if not self.budget.try_retry(now):
                 break
-            tried = (*tried, name)
+            if outcome is not _RATE_LIMITED or not self._wait:
+                # (a rate-limited org is held by its retry-after instead: when that ends before the
+                # deadline, this request may wait for it and try it again)
+                tried = (*tried, name)
         if last_org is None or cls is None:
             end = clock.now()
             observer.request(tag, start, end, None, 0)
