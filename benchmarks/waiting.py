@@ -1,10 +1,12 @@
-"""Waiting for capacity on vs off (``router.wait_for_capacity``), per scenario: the table in docs/waiting.md.
+"""Failing fast vs waiting for capacity vs waiting and pacing, per scenario: the tables in docs/waiting.md.
 
     python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --scale 1
     python benchmarks/waiting.py scenarios/launch-exceeds-capacity.yaml --scale 0.05 --json
 
-Per setting: success rate, "no org available" share, 429 attempts, session success, p99 user
-latency, max latency, waits begun and the most requests waiting at once in one pod.
+Per router setting (``wait_for_capacity``, ``pacing``): success rate, "no org available" share,
+429 attempts, session success, p99 user latency, max latency, waits begun and the most requests
+waiting at once in one pod. ``--policy``: a policy or one of the scenario's labels (default: its
+first).
 """
 
 from __future__ import annotations
@@ -21,13 +23,22 @@ from reports.format import fmt_count, fmt_duration, fmt_rate
 from sim.engine import Simulation, resolve_policy
 from sim.loader import load_scenario
 
+#: the settings compared: (label, router overrides)
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
+    ("fail fast", {"wait_for_capacity": False}),
+    ("wait (default)", {"wait_for_capacity": True}),
+    ("wait + pacing", {"wait_for_capacity": True, "pacing": True}),
+]
 
-def measure(path: str, scale: float | None, wait: bool, policy: str | None = None,
+
+def measure(path: str, scale: float | None, router: dict[str, Any], policy: str | None = None,
             mode: str = "fast") -> dict[str, Any]:
     sc = load_scenario(path)
     sc = sc.scaled(scale if scale is not None else (sc.ci_scale or 1.0))
-    sc = sc.model_copy(update={"router": sc.router.model_copy(update={"wait_for_capacity": wait})})
-    pol = resolve_policy(policy or (sc.policies[0] if sc.policies else "exponential"))
+    sc = sc.model_copy(update={"router": sc.router.model_copy(update=router)})
+    spec = next((p for p in sc.policies if (p.label or p.name) == policy), None) if policy else (
+        sc.policies[0] if sc.policies else "exponential")
+    pol = resolve_policy(spec or policy)
     run = Simulation(sc, pol, mode, sc.seed)  # type: ignore[arg-type]
     trace = run.run()
     req, att = trace.requests, trace.attempts
@@ -40,7 +51,7 @@ def measure(path: str, scale: float | None, wait: bool, policy: str | None = Non
     n_sessions = len(np.unique(sess[in_s]))
     cores = [r.core for r in run.pods.routers]
     return {
-        "wait_for_capacity": wait,
+        "router": router,
         "requests": n,
         "success": float(ok.mean()) if n else None,
         "no_org": float((req["outcome"] == -1).mean()) if n else None,
@@ -60,16 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", default=None)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    rows = [measure(a.scenario, a.scale, w, a.policy) for w in (False, True)]
+    rows = [{"setting": label, **measure(a.scenario, a.scale, r, a.policy)} for label, r in SETTINGS]
     if a.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
-    print("| waiting | requests | success | no org available | 429s | session success | p99 latency "
+    print("| router | requests | success | no org available | 429s | session success | p99 latency "
           "| max latency | waits | peak waiting / pod |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {'on' if r['wait_for_capacity'] else 'off'} | {fmt_count(r['requests'])} | "
+        print(f"| {r['setting']} | {fmt_count(r['requests'])} | "
               f"{fmt_rate(r['success'])} | "
               f"{fmt_rate(r['no_org'])} | {fmt_count(r['attempts_429'])} | {fmt_rate(r['session_success'])} | "
               f"{fmt_duration(r['p99_latency'])} | {fmt_duration(r['max_latency'])} | {fmt_count(r['waits'])} | "

@@ -169,6 +169,10 @@ class RouterConfig(_Frozen):
     #: ``capacity``: weigh orgs by their rate limits — the one setting that makes the router
     #: capacity-aware (it implies ``strategy: weighted``); ``configured``: by each org's ``weight``
     weights: Weights = "configured"
+    #: pace before the 429: each pod estimates every org's token window (spent by its sends as the
+    #: vendor counts them — prompt + max_tokens — corrected by the remaining-tokens headers) and
+    #: holds a request an org cannot take yet, waiting as for a retry-after (see docs/waiting.md)
+    pacing: bool = False
     namespace: str = "multiorg"
     pod: str = "pod-0"
 

@@ -106,6 +106,22 @@ class _NullObserver:
         pass
 
 
+def _vendor_tokens(request: ChatRequest) -> int:
+    """What a vendor's token limit counts for ``request``: its prompt (``prompt_tokens``, else
+    about 4 characters per token) plus ``max_tokens``. At least 1."""
+    prompt = request.prompt_tokens
+    if not prompt:
+        chars = len(request.system or "")
+        for m in request.messages:
+            c = m.get("content")
+            if isinstance(c, str):
+                chars += len(c)
+            elif isinstance(c, list):
+                chars += sum(len(p["text"]) for p in c if isinstance(p, dict) and isinstance(p.get("text"), str))
+        prompt = (chars + 3) // 4
+    return max(1, prompt + (request.max_tokens or 0))
+
+
 class RoutingCore:
     """The shared brain of both router faces. One instance = one pod."""
 
@@ -168,6 +184,11 @@ class RoutingCore:
         self._wait = rc.wait_for_capacity and callable(getattr(self.clock, "sleep", None))
         self._max_waiting = rc.max_waiting
         self._wait_jitter = rc.wait_jitter
+        self._pacing = rc.pacing
+        #: pacing: per (org, model) this pod's estimate of the vendor's token window — (tokens
+        #: left, when) — spent by each send, corrected by the vendor's remaining-tokens headers
+        self._pace: dict[tuple[str, str], tuple[float, float]] = {}
+        self._tpm: dict[tuple[str, str], float | None] = {}
         self._waiting_lock = threading.Lock()
         #: requests waiting for capacity in this pod now; the most at once; waits begun in all
         self.waiting = 0
@@ -187,16 +208,22 @@ class RoutingCore:
         lim = org.limits.get(vcfg.model_for(model) if vcfg else model)
         return None if lim is None else float(lim.tpm)
 
-    def _wake_at(self, vendors: tuple[str, ...], model: str, tried: tuple[str, ...], deadline: float) -> float | None:
-        """When to try again, if waiting can help: the earliest end of a rate-limit hold on an org
-        this request has not tried, whose breaker is not open past it — plus jitter — if that is
-        before ``deadline``; else None (fail now). Read on the no-org path only."""
+    def _wake_at(
+        self, vendors: tuple[str, ...], model: str, tried: tuple[str, ...], deadline: float,
+        paced: dict[str, float] | None = None,
+    ) -> float | None:
+        """When to try again, if waiting can help: the earliest end of a rate-limit hold (a 429's
+        retry-after, or ``paced``: when pacing expects the org's window to take this request) on
+        an org this request has not tried, whose breaker is not open past it — plus jitter — if
+        that is before ``deadline``; else None (fail now). Read on the no-org path only."""
         now = self.clock.now()
         hold: float | None = None
         board = self.board
         for vendor in vendors:
             for o in self._orgs_serving(vendor, model):
                 t = self._cooldown.get((o.name, model))
+                if (t is None or t <= now) and paced:
+                    t = paced.get(o.name)
                 if t is None or t <= now or o.name in tried or (hold is not None and t >= hold):
                     continue
                 view = board.view(o.name, model)
@@ -207,6 +234,46 @@ class RoutingCore:
             return None
         wake = hold + self.rng.random() * self._wait_jitter
         return wake if wake < deadline else None
+
+    def _tokens_left(self, name: str, model: str, now: float) -> tuple[float, float] | None:
+        """Pacing: (tokens this pod expects the org's window to hold now, its TPM), or None
+        when unknown (no limit configured, or nothing seen yet: then the org is not held)."""
+        key = (name, model)
+        st = self._pace.get(key)
+        if st is None:
+            return None
+        cap = self._tpm[key]
+        if cap is None:
+            return None
+        level, t = st
+        level += (now - t) * cap / 60.0
+        return (cap if level > cap else level), cap
+
+    def _pace_hold(self, name: str, model: str, cost: int, now: float) -> float | None:
+        """When the org's window should hold ``cost`` tokens, if later than ``now``."""
+        left = self._tokens_left(name, model, now)
+        if left is None or left[0] >= cost:
+            return None
+        return now + (cost - left[0]) * 60.0 / left[1]
+
+    def _pace_spend(self, org: OrgConfig, model: str, cost: int, now: float) -> None:
+        key = (org.name, model)
+        if key not in self._tpm:
+            self._tpm[key] = self._capacity(org, model)
+        cap = self._tpm[key]
+        if cap is None:
+            return
+        left = self._tokens_left(org.name, model, now)
+        self._pace[key] = ((cap if left is None else left[0]) - cost, now)
+
+    def _pace_seen(self, name: str, model: str, remaining: int, t0: float, t1: float) -> None:
+        """A reply's remaining-tokens header (the vendor's count, for every pod, as of the attempt):
+        the estimate is never above it (plus what refilled since)."""
+        left = self._tokens_left(name, model, t1)
+        if left is None:
+            return
+        vendor = remaining + (t1 - t0) * left[1] / 60.0
+        self._pace[(name, model)] = (min(left[0], vendor), t1)
 
     def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
         key = (vendor, model)
@@ -220,9 +287,12 @@ class RoutingCore:
         return orgs
 
     def _pick(
-        self, vendor: str, model: str, tried: tuple[str, ...], now: float
+        self, vendor: str, model: str, tried: tuple[str, ...], now: float,
+        cost: int = 0, paced: dict[str, float] | None = None,
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
-        """An admitted org, or (None, None, earliest retry time)."""
+        """An admitted org, or (None, None, earliest retry time). ``cost`` (pacing): the request's
+        tokens as the vendor counts them; an org expected not to hold them is left out and its
+        expected time put in ``paced``."""
         orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
@@ -241,6 +311,15 @@ class RoutingCore:
                     cooldown.pop(key, None)  # served its time: forget it (keeps the fast path fast)
                 if o.name not in tried:
                     cands.append(o)
+        if cost and paced is not None:
+            keep = []
+            for o in cands:
+                t = self._pace_hold(o.name, model, cost, now)
+                if t is None:
+                    keep.append(o)
+                else:
+                    paced[o.name] = t
+            cands = keep
         board, selector, stats, rng = self.board, self.selector, self.stats, self.rng
         # The board may keep a clock of its own (a pod whose clock is off, say): then it reads it.
         board_now = now if board.clock is self.clock else None
@@ -296,8 +375,11 @@ class RoutingCore:
         reply: VendorResponse | BaseException | None = None
         cls: Classification | None = None
         t1 = now
+        # pacing: the request's tokens as the vendor counts them (prompt + max_tokens)
+        cost = _vendor_tokens(request) if self._pacing else 0
+        paced: dict[str, float] | None = {} if cost else None
         while True:
-            org, ticket, retry_at = self._pick(vendor, model, tried, now)
+            org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced)
             if org is None or ticket is None:
                 if retry_at is not None and (earliest is None or retry_at < earliest):
                     earliest = retry_at
@@ -308,7 +390,7 @@ class RoutingCore:
                 if self._wait and self.waiting < self._max_waiting:
                     stb = self._standby
                     vendors = (active,) if stb is None or stb == active else (active, stb)
-                    wake = self._wake_at(vendors, model, tried, deadline)
+                    wake = self._wake_at(vendors, model, tried, deadline, paced)
                     if wake is not None and self._begin_wait():
                         try:
                             yield _new(WaitPlan, (wake - now,))
@@ -319,7 +401,14 @@ class RoutingCore:
                             now = later
                             active = vendor = self.switch.active()
                             standby = self._standby
+                            if paced:
+                                paced.clear()
                             continue
+                if paced:
+                    # Pacing only advises: with no wait possible, send as without it.
+                    cost, paced = 0, None
+                    vendor, standby = active, self._standby
+                    continue
                 break
             name = org.name
             # Choosing reads the store, which takes time when the store is remote and slow.
@@ -331,6 +420,8 @@ class RoutingCore:
                 break
             if track:
                 stats.started(name)
+            if cost:
+                self._pace_spend(org, model, cost, t0)
             try:
                 # tuple.__new__: the NamedTuple's generated __new__ is a Python-level call
                 reply = yield _new(AttemptPlan, (org, self._keys[name], request, timeout, ticket.probe))
@@ -350,6 +441,8 @@ class RoutingCore:
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
+            if cost and cls.remaining_tokens is not None:
+                self._pace_seen(name, model, cls.remaining_tokens, t0, t1)
             try:
                 board.record(name, model, ticket, outcome, t1 if board.clock is clock else None)
             except StoreContentionError as e:
