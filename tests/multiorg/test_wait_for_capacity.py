@@ -9,6 +9,7 @@ at most ``max_waiting`` requests at once per router.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections import Counter
 from typing import Any
@@ -340,3 +341,49 @@ def test_weights_capacity_with_another_strategy_is_refused() -> None:
     with pytest.raises(ConfigError, match="weights: capacity"):
         _limited("capacity", "least_in_flight")
     assert _limited("capacity", "weighted").router.selection == "weighted"
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+def _paced(tpm: int = 6000, **router: Any) -> tuple[Router, ScriptedClient, ManualClock]:
+    config = load_config({
+        "orgs": [{"name": "a", "api_key_env": "KA", "limits": {MODEL: {"rpm": 1000, "tpm": tpm}}}],
+        "router": {"pacing": True, "wait_jitter": 0, **router},
+        "breaker": {"policy": "exponential", "params": {"threshold": 50}},
+    })
+    clock = ManualClock(T0)
+    client = ScriptedClient(clock)
+    return Router(config, client=client, clock=clock, rng=random.Random(1), environ={"KA": "sk-a"}), client, clock
+
+
+def _costing(tokens: int) -> Any:
+    return dataclasses.replace(chat(), prompt_tokens=tokens - 1000, max_tokens=1000)
+
+
+def test_pacing_holds_a_request_the_window_cannot_take_yet() -> None:
+    router, client, clock = _paced()  # 6000 TPM: 100 tokens a second
+    router.send(_costing(4000))  # the window: 2000 left
+    assert clock.now() == T0
+    r = router.send(_costing(4000))  # 2000 short: 20 s until it refills, then sent (no 429)
+    assert r.outcome is Outcome.SUCCESS and len(client.calls) == 2
+    assert clock.now() == pytest.approx(T0 + 20.0)
+    off, _, off_clock = _paced(pacing=False)
+    off.send(_costing(4000))
+    off.send(_costing(4000))
+    assert off_clock.now() == T0  # without pacing: sent at once
+
+
+def test_pacing_is_corrected_by_the_remaining_tokens_header() -> None:
+    router, client, clock = _paced()
+    client.default = ok(headers={"x-ratelimit-remaining-tokens": "0"})  # other pods spent the window
+    router.send(_costing(1000))
+    router.send(_costing(1000))  # the vendor said 0 left: 10 s for 1000 tokens
+    assert clock.now() == pytest.approx(T0 + 10.0)
+
+
+def test_pacing_only_advises_when_no_wait_is_possible() -> None:
+    router, client, clock = _paced(max_waiting=0)
+    router.send(_costing(4000))
+    router.send(_costing(4000))  # would wait 20 s; the queue holds none: sent at once
+    assert clock.now() == T0 and len(client.calls) == 2
