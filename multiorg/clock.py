@@ -1,7 +1,14 @@
-"""Time and randomness are injected: the router never reads the wall clock or global random."""
+"""Time and randomness are injected: the router never reads the wall clock or global random.
+
+A clock may also sleep: ``sleep(seconds)`` for the sync face, ``async asleep(seconds)`` for the
+async one. The router waits for capacity (``router.wait_for_capacity``) only on a clock that can
+sleep (a clock with ``now()`` alone fails fast, as before); the async face awaits ``asyncio.sleep``
+when its clock has no ``asleep``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Protocol
@@ -13,6 +20,12 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
+class SleepingClock(Clock, Protocol):
+    """A clock the sync router can wait on: ``sleep`` spends ``seconds`` of this clock's time."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+
 class SystemClock:
     """The production clock: the wall clock in epoch seconds."""
 
@@ -20,6 +33,12 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 class ManualClock:
@@ -40,6 +59,14 @@ class ManualClock:
 
     def set(self, epoch_seconds: float) -> None:
         self._now = float(epoch_seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleeping on a manual clock moves it: the sleeper wakes exactly ``seconds`` later."""
+        self.advance(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        await asyncio.sleep(0)  # a turn of the loop, as a real sleep gives
 
 
 class Rng(Protocol):

@@ -129,6 +129,8 @@ class BreakerConfig(_Frozen):
 
 
 Strategy = Literal["round_robin", "weighted", "least_in_flight", "headroom", "p2c_latency"]
+#: what ``weighted`` weighs by: each org's ``weight``, or its rate limit (TPM) for the model
+Weights = Literal["configured", "capacity"]
 
 
 class RouterConfig(_Frozen):
@@ -156,6 +158,21 @@ class RouterConfig(_Frozen):
     #: (``RedisStore(client, clock, staleness=config.router.cache_staleness)``): the router does not
     #: reconfigure a store it is handed
     cache_staleness: Seconds = 1.0
+    #: when every org is held only by 429 retry-afters and one ends before the request's deadline,
+    #: wait for it (plus jitter) instead of failing with NoOrgAvailable (see docs/waiting.md)
+    wait_for_capacity: bool = True
+    #: requests waiting at once in one router (pod); beyond it a request fails fast
+    max_waiting: int = Field(default=1000, ge=0)
+    #: a waiter wakes up to this much after the retry-after ends (from the injected RNG), so the
+    #: requests waiting for one org do not all call it in the same instant
+    wait_jitter: Seconds = 0.05
+    #: ``capacity``: weigh orgs by their rate limits — the one setting that makes the router
+    #: capacity-aware (it implies ``strategy: weighted``); ``configured``: by each org's ``weight``
+    weights: Weights = "configured"
+    #: pace before the 429: each pod estimates every org's token window (spent by its sends as the
+    #: vendor counts them — prompt + max_tokens — corrected by the remaining-tokens headers) and
+    #: holds a request an org cannot take yet, waiting as for a retry-after (see docs/waiting.md)
+    pacing: bool = False
     namespace: str = "multiorg"
     pod: str = "pod-0"
 
@@ -166,7 +183,17 @@ class RouterConfig(_Frozen):
                 f"deadline {self.deadline:g}s is below attempt_timeout {self.attempt_timeout:g}s "
                 "(raise the deadline or lower the attempt timeout)"
             )
+        if self.weights == "capacity" and "strategy" in self.model_fields_set and self.strategy != "weighted":
+            raise ValueError(
+                f"weights: capacity weighs the 'weighted' strategy, not strategy {self.strategy!r} "
+                "(drop the strategy or set it to weighted)"
+            )
         return self
+
+    @property
+    def selection(self) -> Strategy:
+        """The strategy in effect: ``weights: capacity`` alone selects ``weighted``."""
+        return "weighted" if self.weights == "capacity" else self.strategy
 
 
 class MultiOrgConfig(_Frozen):

@@ -5,6 +5,11 @@ it yields an :class:`AttemptPlan` and is sent back the vendor's reply (or the tr
 exception). :class:`Router` drives it with a sync vendor client, :class:`AsyncRouter` with an
 async one, so both faces make identical decisions. The core reads time only from the injected
 clock and randomness only from the injected RNG.
+
+When every org is held only by a 429's retry-after that ends before the request's deadline, the
+core yields a :class:`WaitPlan` instead of failing: the sync face sleeps on the injected clock
+(``clock.sleep``), the async face awaits (``clock.asleep``, else ``asyncio.sleep``). In the
+simulator the clock's sleep suspends the simulated request in simulated time.
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ class AttemptPlan(NamedTuple):
         return f"AttemptPlan(org={self.org.name!r}, key=***, timeout={self.timeout!r}, probe={self.probe!r})"
 
 
+class WaitPlan(NamedTuple):
+    """The core asks its face to wait ``seconds`` (for a rate-limit hold to end), then go on."""
+
+    seconds: float
+
+
 class RouteResult(NamedTuple):
     """The answer to one request: the last reply, who gave it and how many attempts it took."""
 
@@ -93,6 +104,22 @@ class _NullObserver:
 
     def request(self, *args: Any) -> None:
         pass
+
+
+def _vendor_tokens(request: ChatRequest) -> int:
+    """What a vendor's token limit counts for ``request``: its prompt (``prompt_tokens``, else
+    about 4 characters per token) plus ``max_tokens``. At least 1."""
+    prompt = request.prompt_tokens
+    if not prompt:
+        chars = len(request.system or "")
+        for m in request.messages:
+            c = m.get("content")
+            if isinstance(c, str):
+                chars += len(c)
+            elif isinstance(c, list):
+                chars += sum(len(p["text"]) for p in c if isinstance(p, dict) and isinstance(p.get("text"), str))
+        prompt = (chars + 3) // 4
+    return max(1, prompt + (request.max_tokens or 0))
 
 
 class RoutingCore:
@@ -131,7 +158,9 @@ class RoutingCore:
             pod=rc.pod,
         )
         self.switch = VendorSwitch(store, rc.default_vendor, rc.namespace)
-        self.selector = make_selector(rc.strategy, config.orgs)
+        self.selector = make_selector(
+            rc.selection, config.orgs, self._capacity if rc.weights == "capacity" else None
+        )
         self.stats = OrgStats()
         # Only strategies that read observations pay for keeping them.
         self._track_stats = bool(getattr(self.selector, "uses_stats", True))
@@ -151,6 +180,20 @@ class RoutingCore:
         self._max_attempts = rc.max_attempts
         self._slow_threshold = rc.slow_call_threshold
         self._standby = rc.standby_vendor
+        # Waiting for capacity needs a clock that can sleep (a bare ``now()`` clock fails fast).
+        self._wait = rc.wait_for_capacity and callable(getattr(self.clock, "sleep", None))
+        self._max_waiting = rc.max_waiting
+        self._wait_jitter = rc.wait_jitter
+        self._pacing = rc.pacing
+        #: pacing: per (org, model) this pod's estimate of the vendor's token window — (tokens
+        #: left, when) — spent by each send, corrected by the vendor's remaining-tokens headers
+        self._pace: dict[tuple[str, str], tuple[float, float]] = {}
+        self._tpm: dict[tuple[str, str], float | None] = {}
+        self._waiting_lock = threading.Lock()
+        #: requests waiting for capacity in this pod now; the most at once; waits begun in all
+        self.waiting = 0
+        self.peak_waiting = 0
+        self.waits = 0
 
     def __repr__(self) -> str:
         # (a half-built core is repr'd in the traceback of its own __init__: no attribute is assumed)
@@ -158,6 +201,79 @@ class RoutingCore:
         if config is None or policy is None:
             return "RoutingCore(<not built>)"
         return f"RoutingCore(pod={config.router.pod!r}, policy={policy.name!r}, orgs={len(config.orgs)})"
+
+    def _capacity(self, org: OrgConfig, model: str) -> float | None:
+        """``weights: capacity``: the org's TPM for the model as its vendor names it."""
+        vcfg = self._vendors.get(org.vendor)
+        lim = org.limits.get(vcfg.model_for(model) if vcfg else model)
+        return None if lim is None else float(lim.tpm)
+
+    def _wake_at(
+        self, vendors: tuple[str, ...], model: str, tried: tuple[str, ...], deadline: float,
+        paced: dict[str, float] | None = None,
+    ) -> float | None:
+        """When to try again, if waiting can help: the earliest end of a rate-limit hold (a 429's
+        retry-after, or ``paced``: when pacing expects the org's window to take this request) on
+        an org this request has not tried, whose breaker is not open past it — plus jitter — if
+        that is before ``deadline``; else None (fail now). Read on the no-org path only."""
+        now = self.clock.now()
+        hold: float | None = None
+        board = self.board
+        for vendor in vendors:
+            for o in self._orgs_serving(vendor, model):
+                t = self._cooldown.get((o.name, model))
+                if (t is None or t <= now) and paced:
+                    t = paced.get(o.name)
+                if t is None or t <= now or o.name in tried or (hold is not None and t >= hold):
+                    continue
+                view = board.view(o.name, model)
+                if view.open_until is not None and view.open_until > t:
+                    continue  # a breaker's block is never waited on
+                hold = t
+        if hold is None or hold >= deadline:
+            return None
+        wake = hold + self.rng.random() * self._wait_jitter
+        return wake if wake < deadline else None
+
+    def _tokens_left(self, name: str, model: str, now: float) -> tuple[float, float] | None:
+        """Pacing: (tokens this pod expects the org's window to hold now, its TPM), or None
+        when unknown (no limit configured, or nothing seen yet: then the org is not held)."""
+        key = (name, model)
+        st = self._pace.get(key)
+        if st is None:
+            return None
+        cap = self._tpm[key]
+        if cap is None:
+            return None
+        level, t = st
+        level += (now - t) * cap / 60.0
+        return (cap if level > cap else level), cap
+
+    def _pace_hold(self, name: str, model: str, cost: int, now: float) -> float | None:
+        """When the org's window should hold ``cost`` tokens, if later than ``now``."""
+        left = self._tokens_left(name, model, now)
+        if left is None or left[0] >= cost:
+            return None
+        return now + (cost - left[0]) * 60.0 / left[1]
+
+    def _pace_spend(self, org: OrgConfig, model: str, cost: int, now: float) -> None:
+        key = (org.name, model)
+        if key not in self._tpm:
+            self._tpm[key] = self._capacity(org, model)
+        cap = self._tpm[key]
+        if cap is None:
+            return
+        left = self._tokens_left(org.name, model, now)
+        self._pace[key] = ((cap if left is None else left[0]) - cost, now)
+
+    def _pace_seen(self, name: str, model: str, remaining: int, t0: float, t1: float) -> None:
+        """A reply's remaining-tokens header (the vendor's count, for every pod, as of the attempt):
+        the estimate is never above it (plus what refilled since)."""
+        left = self._tokens_left(name, model, t1)
+        if left is None:
+            return
+        vendor = remaining + (t1 - t0) * left[1] / 60.0
+        self._pace[(name, model)] = (min(left[0], vendor), t1)
 
     def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
         key = (vendor, model)
@@ -171,9 +287,12 @@ class RoutingCore:
         return orgs
 
     def _pick(
-        self, vendor: str, model: str, tried: tuple[str, ...], now: float
+        self, vendor: str, model: str, tried: tuple[str, ...], now: float,
+        cost: int = 0, paced: dict[str, float] | None = None,
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
-        """An admitted org, or (None, None, earliest retry time)."""
+        """An admitted org, or (None, None, earliest retry time). ``cost`` (pacing): the request's
+        tokens as the vendor counts them; an org expected not to hold them is left out and its
+        expected time put in ``paced``."""
         orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
@@ -192,6 +311,15 @@ class RoutingCore:
                     cooldown.pop(key, None)  # served its time: forget it (keeps the fast path fast)
                 if o.name not in tried:
                     cands.append(o)
+        if cost and paced is not None:
+            keep = []
+            for o in cands:
+                t = self._pace_hold(o.name, model, cost, now)
+                if t is None:
+                    keep.append(o)
+                else:
+                    paced[o.name] = t
+            cands = keep
         board, selector, stats, rng = self.board, self.selector, self.stats, self.rng
         # The board may keep a clock of its own (a pod whose clock is off, say): then it reads it.
         board_now = now if board.clock is self.clock else None
@@ -213,9 +341,23 @@ class RoutingCore:
             del cands[i]
         return None, None, earliest
 
+    def _begin_wait(self) -> bool:
+        with self._waiting_lock:
+            if self.waiting >= self._max_waiting:
+                return False
+            self.waiting += 1
+            self.waits += 1
+            if self.waiting > self.peak_waiting:
+                self.peak_waiting = self.waiting
+            return True
+
+    def _end_wait(self) -> None:
+        with self._waiting_lock:
+            self.waiting -= 1
+
     def route(
         self, request: ChatRequest, tag: Any = None, timeout: float | None = None
-    ) -> Generator[AttemptPlan, VendorResponse | BaseException, RouteResult]:
+    ) -> Generator[AttemptPlan | WaitPlan, VendorResponse | BaseException, RouteResult]:
         """Route one request; ``timeout``: the caller's own limit in seconds, if shorter than the
         configured deadline (an SDK call's ``timeout=``)."""
         clock, board, stats, observer = self.clock, self.board, self.stats, self.observer
@@ -233,8 +375,11 @@ class RoutingCore:
         reply: VendorResponse | BaseException | None = None
         cls: Classification | None = None
         t1 = now
+        # pacing: the request's tokens as the vendor counts them (prompt + max_tokens)
+        cost = _vendor_tokens(request) if self._pacing else 0
+        paced: dict[str, float] | None = {} if cost else None
         while True:
-            org, ticket, retry_at = self._pick(vendor, model, tried, now)
+            org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced)
             if org is None or ticket is None:
                 if retry_at is not None and (earliest is None or retry_at < earliest):
                     earliest = retry_at
@@ -242,6 +387,28 @@ class RoutingCore:
                     vendor, standby = standby, None
                     continue
                 now = clock.now()  # (choosing read the store)
+                if self._wait and self.waiting < self._max_waiting:
+                    stb = self._standby
+                    vendors = (active,) if stb is None or stb == active else (active, stb)
+                    wake = self._wake_at(vendors, model, tried, deadline, paced)
+                    if wake is not None and self._begin_wait():
+                        try:
+                            yield _new(WaitPlan, (wake - now,))
+                        finally:
+                            self._end_wait()
+                        later = clock.now()
+                        if later > now:  # (a clock that did not move would wait forever)
+                            now = later
+                            active = vendor = self.switch.active()
+                            standby = self._standby
+                            if paced:
+                                paced.clear()
+                            continue
+                if paced:
+                    # Pacing only advises: with no wait possible, send as without it.
+                    cost, paced = 0, None
+                    vendor, standby = active, self._standby
+                    continue
                 break
             name = org.name
             # Choosing reads the store, which takes time when the store is remote and slow.
@@ -253,6 +420,8 @@ class RoutingCore:
                 break
             if track:
                 stats.started(name)
+            if cost:
+                self._pace_spend(org, model, cost, t0)
             try:
                 # tuple.__new__: the NamedTuple's generated __new__ is a Python-level call
                 reply = yield _new(AttemptPlan, (org, self._keys[name], request, timeout, ticket.probe))
@@ -272,6 +441,8 @@ class RoutingCore:
                 board.release(name, model, ticket)
                 raise
             outcome = cls.outcome
+            if cost and cls.remaining_tokens is not None:
+                self._pace_seen(name, model, cls.remaining_tokens, t0, t1)
             try:
                 board.record(
                     name, model, ticket, outcome, t1 if board.clock is clock else None,
@@ -297,7 +468,10 @@ class RoutingCore:
                 break
             if not self.budget.try_retry(now):
                 break
-            tried = (*tried, name)
+            if outcome is not _RATE_LIMITED or not self._wait:
+                # (a rate-limited org is held by its retry-after instead: when that ends before the
+                # deadline, this request may wait for it and try it again)
+                tried = (*tried, name)
         if last_org is None or cls is None:
             end = clock.now()
             observer.request(tag, start, end, None, 0)
@@ -332,6 +506,14 @@ class Router:
         try:
             while True:
                 plan = gen.send(reply)  # type: ignore[arg-type]
+                if isinstance(plan, WaitPlan):
+                    reply = None
+                    try:
+                        self.core.clock.sleep(plan.seconds)  # type: ignore[attr-defined]  # (_wait: it has one)
+                    except BaseException as exc:  # cancelled while waiting: the core stops waiting
+                        gen.throw(exc)
+                        raise
+                    continue
                 try:
                     reply = send(plan.org, plan.api_key, plan.request, plan.timeout)
                 except Exception as exc:
@@ -348,10 +530,10 @@ class Router:
         return RouterTransport(self)
 
 
-_Route = Generator[AttemptPlan, Any, RouteResult]
+_Route = Generator[AttemptPlan | WaitPlan, Any, RouteResult]
 
 
-def _advance(gen: _Route, value: Any, throw: bool) -> AttemptPlan | RouteResult:
+def _advance(gen: _Route, value: Any, throw: bool) -> AttemptPlan | WaitPlan | RouteResult:
     """One step of a route: its next attempt, or its result (a StopIteration must not cross a
     coroutine or a future)."""
     try:
@@ -402,8 +584,18 @@ class AsyncRouter:
         send = self.client.send
         step = self._step
         reply: VendorResponse | BaseException | None = None
+        clock = self.core.clock
+        asleep = getattr(clock, "asleep", None) or asyncio.sleep
         while True:
             plan = await step(gen, reply)
+            if isinstance(plan, WaitPlan):
+                reply = None
+                try:
+                    await asleep(plan.seconds)
+                except BaseException as exc:  # cancelled while waiting: the core stops waiting
+                    await step(gen, exc, throw=True)
+                    raise
+                continue
             if not isinstance(plan, AttemptPlan):
                 return plan  # the route's result
             try:
@@ -414,7 +606,7 @@ class AsyncRouter:
                 await step(gen, exc, throw=True)  # gives back a probe permit, then re-raises
                 raise
 
-    async def _step(self, gen: _Route, value: Any, throw: bool = False) -> AttemptPlan | RouteResult:
+    async def _step(self, gen: _Route, value: Any, throw: bool = False) -> AttemptPlan | WaitPlan | RouteResult:
         """Run the core to its next attempt, or to its result — on a worker thread when the store
         blocks (see the class docstring)."""
         if not self._off_loop:
@@ -428,7 +620,7 @@ class AsyncRouter:
             # A thread cannot be interrupted: let this step end, then unwind the core from where it
             # stopped, so an attempt it admitted (a probe permit) is given back.
             try:
-                done = not isinstance(await running, AttemptPlan)
+                done = isinstance(await running, RouteResult)
             except BaseException:
                 done = True
             if not done:

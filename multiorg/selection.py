@@ -9,7 +9,7 @@ does I/O; randomness comes from the injected RNG.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .clock import Rng
@@ -90,15 +90,39 @@ class RoundRobin:
 
 
 class Weighted:
-    """Random in proportion to each org's configured weight (e.g. by tier)."""
+    """Random in proportion to each org's weight: its configured ``weight`` (e.g. by tier), or —
+    given ``capacity(org, model)`` — its rate limit for the model, so a tier-1 org (200k TPM)
+    gets a tenth of a tier-2's (2M) share and no org's window is emptied while others have room.
+    An org whose capacity is unknown (no limits listed) weighs the mean of the known ones."""
 
     uses_stats = False
 
+    __slots__ = ("_capacity", "_known")
+
+    def __init__(self, capacity: Callable[[OrgConfig, str], float | None] | None = None) -> None:
+        self._capacity = capacity
+        self._known: dict[tuple[str, str], float | None] = {}
+
+    def _weights(self, candidates: Sequence[OrgConfig], model: str) -> list[float]:
+        capacity = self._capacity
+        if capacity is None:
+            return [o.weight for o in candidates]
+        known = self._known
+        ws: list[float | None] = []
+        for o in candidates:
+            key = (o.name, model)
+            if key not in known:
+                known[key] = capacity(o, model)
+            ws.append(known[key])
+        have = [w for w in ws if w is not None]
+        fill = sum(have) / len(have) if have else 1.0
+        return [fill if w is None else w for w in ws]
+
     def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
-        total = sum(o.weight for o in candidates)
-        x = rng.random() * total
-        for i, o in enumerate(candidates):
-            x -= o.weight
+        weights = self._weights(candidates, model)
+        x = rng.random() * sum(weights)
+        for i, w in enumerate(weights):
+            x -= w
             if x < 0:
                 return i
         return len(candidates) - 1
@@ -170,8 +194,15 @@ STRATEGIES: dict[str, type] = {
 }
 
 
-def make_selector(name: str, orgs: Sequence[OrgConfig] = ()) -> OrgSelector:
-    """The strategy called ``name``; ``orgs`` (the configured order) anchors round robin."""
+def make_selector(
+    name: str,
+    orgs: Sequence[OrgConfig] = (),
+    capacity: Callable[[OrgConfig, str], float | None] | None = None,
+) -> OrgSelector:
+    """The strategy called ``name``; ``orgs`` (the configured order) anchors round robin;
+    ``capacity(org, model)`` makes ``weighted`` weigh by it (see :class:`Weighted`)."""
     if name == "round_robin":
         return RoundRobin(orgs)
+    if name == "weighted":
+        return Weighted(capacity)
     return STRATEGIES[name]()

@@ -174,7 +174,7 @@ class SimWorld:
         self.env = simpy.Environment()
         self.hub = Hub(self.env)
         self.start_epoch = scenario.start_epoch
-        self.clock = SimClock(self.env, self.start_epoch)
+        self.clock = SimClock(self.env, self.start_epoch, self.hub.sleep)  # the router's waits sleep here
         self.world = VendorWorld(scenario, self.seeds, modifiers)
         a = self.arrivals
         self.recorder = Recorder(

@@ -374,11 +374,12 @@ class Scenario(_Frozen):
 
     def scaled(self, scale: float) -> Scenario:
         """This world at ``scale`` x the true system's volume (``scale`` is absolute, not relative
-        to :attr:`scale`): traffic (single requests and sessions per day), every RPM/TPM limit and
-        the retry budget's floor are multiplied together, so utilisation is kept; the retry budget's
-        window is stretched so it still counts as many requests, and SLO thresholds on counts of
-        requests or attempts scale with the traffic (:func:`sim.slo.scaled_slo`). Limits round to whole numbers
-        (at least 1), so scale from the true scenario. ``scaled(self.scale)`` is ``self``."""
+        to :attr:`scale`): traffic (single requests and sessions per day), every RPM/TPM limit,
+        the retry budget's floor and the router's ``max_waiting`` are multiplied together, so
+        utilisation is kept; the retry budget's window is stretched so it still counts as many
+        requests, and SLO thresholds on counts of requests or attempts scale with the traffic
+        (:func:`sim.slo.scaled_slo`). Limits round to whole numbers (at least 1), so scale from
+        the true scenario. ``scaled(self.scale)`` is ``self``."""
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
         f = scale / self.scale
@@ -390,8 +391,10 @@ class Scenario(_Frozen):
             "sessions": t.sessions.model_copy(update={"per_day": t.sessions.per_day * f}),
         })
         r = self.router
+        # (the waiting queue per pod holds as many seconds of traffic as at true scale)
         router = r.model_copy(update={"retry_budget_min_per_s": r.retry_budget_min_per_s * f,
-                                      "retry_budget_window": r.retry_budget_window / f})
+                                      "retry_budget_window": r.retry_budget_window / f,
+                                      "max_waiting": max(1, round(r.max_waiting * f)) if r.max_waiting else 0})
         vendors = {
             v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs)})
             for v, spec in self.vendors.items()

@@ -1,0 +1,92 @@
+"""Failing fast vs waiting for capacity vs waiting and pacing, per scenario: the tables in docs/waiting.md.
+
+    python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --scale 1
+    python benchmarks/waiting.py scenarios/launch-exceeds-capacity.yaml --scale 0.05 --json
+
+Per router setting (``wait_for_capacity``, ``pacing``): success rate, "no org available" share,
+429 attempts, session success, p99 user latency, max latency, waits begun and the most requests
+waiting at once in one pod. ``--policy``: a policy or one of the scenario's labels (default: its
+first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from multiorg.outcomes import OUTCOME_CODES, Outcome
+from reports.format import fmt_count, fmt_duration, fmt_rate
+from sim.engine import Simulation, resolve_policy
+from sim.loader import load_scenario
+
+#: the settings compared: (label, router overrides)
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
+    ("fail fast", {"wait_for_capacity": False}),
+    ("wait (default)", {"wait_for_capacity": True}),
+    ("wait + pacing", {"wait_for_capacity": True, "pacing": True}),
+]
+
+
+def measure(path: str, scale: float | None, router: dict[str, Any], policy: str | None = None,
+            mode: str = "fast") -> dict[str, Any]:
+    sc = load_scenario(path)
+    sc = sc.scaled(scale if scale is not None else (sc.ci_scale or 1.0))
+    sc = sc.model_copy(update={"router": sc.router.model_copy(update=router)})
+    spec = next((p for p in sc.policies if (p.label or p.name) == policy), None) if policy else (
+        sc.policies[0] if sc.policies else "exponential")
+    pol = resolve_policy(spec or policy)
+    run = Simulation(sc, pol, mode, sc.seed)  # type: ignore[arg-type]
+    trace = run.run()
+    req, att = trace.requests, trace.attempts
+    n = len(req["outcome"])
+    ok = req["outcome"] == OUTCOME_CODES[Outcome.SUCCESS]
+    lat = req["end"] - req["arrival"]
+    sess = req["session"]
+    in_s = sess >= 0
+    bad_sessions = np.unique(sess[in_s & ~ok])
+    n_sessions = len(np.unique(sess[in_s]))
+    cores = [r.core for r in run.pods.routers]
+    return {
+        "router": router,
+        "requests": n,
+        "success": float(ok.mean()) if n else None,
+        "no_org": float((req["outcome"] == -1).mean()) if n else None,
+        "attempts_429": int((att["status"] == 429).sum()),
+        "session_success": 1.0 - len(bad_sessions) / n_sessions if n_sessions else None,
+        "p99_latency": float(np.percentile(lat, 99)) if n else None,
+        "max_latency": float(lat.max()) if n else None,
+        "waits": sum(c.waits for c in cores),
+        "peak_waiting": max(c.peak_waiting for c in cores),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenario")
+    ap.add_argument("--scale", type=float, default=None, help="default: the scenario's ci_scale")
+    ap.add_argument("--policy", default=None)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    rows = [{"setting": label, **measure(a.scenario, a.scale, r, a.policy)} for label, r in SETTINGS]
+    if a.json:
+        json.dump(rows, sys.stdout, indent=1)
+        print()
+        return 0
+    print("| router | requests | success | no org available | 429s | session success | p99 latency "
+          "| max latency | waits | peak waiting / pod |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['setting']} | {fmt_count(r['requests'])} | "
+              f"{fmt_rate(r['success'])} | "
+              f"{fmt_rate(r['no_org'])} | {fmt_count(r['attempts_429'])} | {fmt_rate(r['session_success'])} | "
+              f"{fmt_duration(r['p99_latency'])} | {fmt_duration(r['max_latency'])} | {fmt_count(r['waits'])} | "
+              f"{fmt_count(r['peak_waiting'])} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
