@@ -39,6 +39,8 @@ from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
 from .metrics import compute_results
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, save_traces, trace_root
+from .why import WHY_CHARTS, attach_why, why_context, why_markdown
+from .why_charts import why_charts
 
 __all__ = [
     "ReportPaths",
@@ -231,7 +233,7 @@ def render_markdown(res: Results) -> str:
         lines += ["", f"**{_scale_line(res)}**"]
     if res.faults:
         lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
-    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), "", _md_footnote(res)]
+    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), *why_markdown(res), "", _md_footnote(res)]
     return "\n".join(lines) + "\n"
 
 
@@ -355,10 +357,10 @@ def _slo_checks(res: Results) -> dict[str, Any] | None:
     }
 
 
-def _charts(charts: Mapping[str, Sequence[Path]]) -> list[dict[str, str]]:
-    """Each chart as an embedded PNG with its caption and a link to its SVG."""
+def _charts(charts: Mapping[str, Sequence[Path]], names: Sequence[str] = CHARTS) -> list[dict[str, str]]:
+    """Each chart of ``names`` as an embedded PNG with its caption and a link to its SVG."""
     out = []
-    for name in CHARTS:
+    for name in names:
         paths = charts.get(name) or []
         png = next((p for p in paths if p.suffix == ".png"), None)
         if png is None or not png.exists():
@@ -555,6 +557,7 @@ def render_html(
         summary=_summary(res),
         slo=_slo_checks(res),
         charts=_charts(charts),
+        why=why_context(res, _charts(charts, tuple(WHY_CHARTS))),
         faults=_faults(res),
         policies=_policies(res),
         alerts=_alerts(traces),
@@ -586,6 +589,7 @@ def write_report(
     res = compute_results(runs, slo=slo)
     trace_paths = save_traces(runs, out, slo=slo) if save else []
     charts = all_charts(runs, out / CHART_DIR, formats=formats, results=res)
+    charts.update(why_charts(attach_why(res, runs), out / CHART_DIR, formats=formats))
     json_path = out / "results.json"
     json_path.write_text(results_json(res), encoding="utf-8")
     md_path = out / "summary.md"
