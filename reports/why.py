@@ -92,6 +92,8 @@ for _i, _c in enumerate(CAUSES):
         _INDEX[_code + 128] = _i
 #: the causes that mean "a rate limit": their share decides whether capacity is the story
 _RATE_CAUSES = ("no_org_rate_limited", "no_org_mixed", "rate_limited")
+#: the causes where what tripped the breakers is part of the answer
+_BREAKER_CAUSES = ("no_org_breaker_open", "no_org_mixed")
 
 
 # --------------------------------------------------------------------------- one trace
@@ -133,6 +135,9 @@ class TraceWhy:
     by_org: np.ndarray  # (n_causes, n_orgs + 1) failed requests by their last attempt's org
     windows: list[FaultWindow]
     capacity: list[ModelCapacity]
+    #: OPENED breaker events by the outcome code of the failed attempt on that org just before
+    #: (what tripped it; index = outcome code)
+    trips: np.ndarray
 
     @property
     def failures(self) -> int:
@@ -154,6 +159,27 @@ def _last_attempt_org(trace: Any, n: int) -> np.ndarray:
     last = np.full(n, -1, np.int64)
     last[req[order]] = org[order]  # later rows overwrite earlier ones: the last attempt wins
     return last
+
+
+def _trips(trace: Any) -> np.ndarray:
+    """OPENED events counted by the outcome of the last failed attempt on their org that ended
+    at or before them (what tripped the breaker)."""
+    out = np.zeros(len(OUTCOME_CODES), np.int64)
+    ev, a = trace.events, trace.attempts
+    opened = np.asarray(ev["kind"]) == 0
+    if not opened.any():
+        return out
+    ev_org, ev_time = np.asarray(ev["org"], np.int64)[opened], np.asarray(ev["time"], np.float64)[opened]
+    outcome = np.asarray(a["outcome"], np.int64)
+    bad = ~np.isin(outcome, _OK)
+    org, end, outcome = np.asarray(a["org"], np.int64)[bad], np.asarray(a["end"], np.float64)[bad], outcome[bad]
+    for o in np.unique(ev_org):
+        mine = org == o
+        order = np.argsort(end[mine], kind="stable")
+        ends, outs = end[mine][order], outcome[mine][order]
+        i = np.searchsorted(ends, ev_time[ev_org == o], side="right") - 1
+        out += np.bincount(outs[i[i >= 0]], minlength=len(out))[: len(out)]
+    return out
 
 
 def _steps_at(steps: Sequence[Sequence[Any]], t: np.ndarray, col: int) -> np.ndarray:
@@ -230,7 +256,7 @@ def trace_why(trace: Any, bin_width: float | None = None) -> TraceWhy:
     by_org = np.bincount(cause * no + org, minlength=nc * no).reshape(nc, no)
     vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
     return TraceWhy(edges, [*orgs, NO_ORG_LABEL], vendors, meta.get("seed"), n, by_bin, by_org,
-                    trace_fault_windows(trace), _capacity(meta, edges))
+                    trace_fault_windows(trace), _capacity(meta, edges), _trips(trace))
 
 
 # --------------------------------------------------------------------------- a policy's seeds
@@ -305,6 +331,18 @@ def _org_part(key: str, by_org: np.ndarray, orgs: Sequence[str]) -> str:
     return f", {'mostly on' if share >= 0.5 else 'most on'} {orgs[j]} ({fmt_share(share)})"
 
 
+def _trip_part(trips: np.ndarray) -> str:
+    """"; the breakers had opened on 429s (96 % of 1,527 opens)" — what tripped them, mostly."""
+    total = int(trips.sum())
+    if not total:
+        return ""
+    top = int(np.argmax(trips))
+    what = {Outcome.RATE_LIMITED: "429 rate limits", Outcome.QUOTA: "quota errors", Outcome.AUTH: "auth errors",
+            Outcome.SERVER: "server errors", Outcome.TIMEOUT: "timeouts", Outcome.CONNECTION: "connection errors"}
+    name = what.get(list(OUTCOME_CODES)[top], list(OUTCOME_CODES)[top].value)
+    return f"; the breakers had opened on {name} ({fmt_share(trips[top] / total)} of {fmt_count(total)} opens)"
+
+
 def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> list[str]:
     first = whys[0]
     edges, orgs = first.edges, first.orgs
@@ -334,9 +372,10 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
             held = "all" if n_scope == total else f"{fmt_count(n_scope)} of the"
             where = (f"{window.label} ({fmt_clock(window.start)} \u2013 {fmt_clock(window.end)}) saw {held} "
                      f"{failed}: ")
+        trips = _trip_part(np.sum([w.trips for w in whys], axis=0)) if top.key in _BREAKER_CAUSES else ""
         out.append(
             f"{where}{fmt_share(counts[order[0]] / n_scope)} {top.phrase}{_org_part(top.key, by_org, orgs)}, "
-            f"most between {fmt_clock(lo)} and {fmt_clock(hi)}."
+            f"most between {fmt_clock(lo)} and {fmt_clock(hi)}{trips}."
         )
         rest = [i for i in order[1:] if counts[i] >= 0.05 * n_scope][:2]
         if rest:
