@@ -199,37 +199,42 @@ def _pool_orgs(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(o, v) for o, v in zip(orgs, vendors, strict=False) if not usable or v in usable]
 
 
+def _to_bins(per_minute: np.ndarray, width: float, edges: np.ndarray) -> np.ndarray:
+    """A series sampled every ``width`` seconds as the mean over each bin of ``edges`` (bins
+    narrower than a sample take the sample they fall in)."""
+    n_bins = len(edges) - 1
+    if not len(per_minute):
+        return np.zeros(n_bins)
+    bin_width = float(edges[1] - edges[0])
+    if bin_width < width:
+        return per_minute[np.minimum((edges[:-1] // width).astype(np.int64), len(per_minute) - 1)]
+    b = np.clip((np.arange(len(per_minute)) * width // bin_width).astype(np.int64), 0, n_bins - 1)
+    return np.bincount(b, weights=per_minute, minlength=n_bins) / np.maximum(np.bincount(b, minlength=n_bins), 1)
+
+
 def _capacity(meta: Mapping[str, Any], edges: np.ndarray) -> list[ModelCapacity]:
     cap = meta.get("capacity")
     if not isinstance(cap, Mapping):
         return []
     demand = cap.get("demand") or {}
     width = float(demand.get("bin") or 60.0)
-    n_bins = len(edges) - 1
-    bin_width = float(edges[1] - edges[0])
+    scale = 60.0 / width  # counts per sample -> per minute
     limits, model_map = cap.get("limits") or {}, cap.get("model_map") or {}
     out = []
     for model, d in (demand.get("models") or {}).items():
         req = np.asarray(d.get("requests") or [], np.float64)
         tok = np.asarray(d.get("tokens") or [], np.float64)
-        minutes = np.arange(len(req)) * width  # each demand bin's start
-        b = np.clip((minutes // bin_width).astype(np.int64), 0, n_bins - 1)
-        per_bin = np.maximum(np.bincount(b, minlength=n_bins), 1)
-        scale = 60.0 / width  # demand per minute
-
-        def mean(x: np.ndarray, b: np.ndarray = b, per_bin: np.ndarray = per_bin) -> np.ndarray:
-            return np.bincount(b, weights=x, minlength=n_bins) / per_bin
-
+        starts = np.arange(len(req)) * width
         org_rpm: dict[str, np.ndarray] = {}
         org_tpm: dict[str, np.ndarray] = {}
         for org, vendor in _pool_orgs(meta):
             steps = (limits.get(org) or {}).get((model_map.get(vendor) or {}).get(model, model))
             if not steps:
                 continue  # this org does not serve the model (or enforces no limit on it)
-            with np.errstate(invalid="ignore"):
-                org_rpm[org] = mean(_steps_at(steps, minutes, 1))
-                org_tpm[org] = mean(_steps_at(steps, minutes, 2))
-        out.append(ModelCapacity(str(model), mean(req) * scale, mean(tok) * scale, org_rpm, org_tpm))
+            org_rpm[org] = _to_bins(_steps_at(steps, starts, 1), width, edges)
+            org_tpm[org] = _to_bins(_steps_at(steps, starts, 2), width, edges)
+        out.append(ModelCapacity(str(model), _to_bins(req * scale, width, edges), _to_bins(tok * scale, width, edges),
+                                 org_rpm, org_tpm))
     return out
 
 
@@ -299,15 +304,12 @@ def _capacity_result(model: str, whys: Sequence[TraceWhy]) -> CapacityResult:
 
 
 def _span(counts: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
-    """The stretch of bins around the busiest one where the counts stay above a tenth of it."""
-    peak = int(np.argmax(counts))
-    hot = counts >= max(1.0, 0.1 * float(counts[peak]))
-    lo = hi = peak
-    while lo > 0 and hot[lo - 1]:
-        lo -= 1
-    while hi < len(counts) - 1 and hot[hi + 1]:
-        hi += 1
-    return float(edges[lo]), float(edges[hi + 1])
+    """Where the middle 80 % of the counts fall: from the bin that reaches 10 % of the total to
+    the bin that reaches 90 %."""
+    cum = np.cumsum(counts) / max(float(counts.sum()), 1.0)
+    lo = int(np.searchsorted(cum, 0.1 - 1e-12))
+    hi = int(np.searchsorted(cum, 0.9 - 1e-12))
+    return float(edges[lo]), float(edges[min(hi, len(counts) - 1) + 1])
 
 
 def _window_of(by_bin: np.ndarray, edges: np.ndarray, windows: Sequence[FaultWindow]) -> FaultWindow | None:
