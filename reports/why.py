@@ -94,6 +94,8 @@ for _i, _c in enumerate(CAUSES):
 _RATE_CAUSES = ("no_org_rate_limited", "no_org_mixed", "rate_limited")
 #: the causes where what tripped the breakers is part of the answer
 _BREAKER_CAUSES = ("no_org_breaker_open", "no_org_mixed")
+#: at most this many failures are listed, not analysed
+FEW = 10
 
 
 # --------------------------------------------------------------------------- one trace
@@ -330,7 +332,7 @@ def _org_part(key: str, by_org: np.ndarray, orgs: Sequence[str]) -> str:
     share = row[j] / tot
     if share >= 0.999:
         return f", all on {orgs[j]}"
-    return f", {'mostly on' if share >= 0.5 else 'most on'} {orgs[j]} ({fmt_share(share)})"
+    return f", {'mostly on' if share > 0.5 else 'most on'} {orgs[j]} ({fmt_share(share)})"
 
 
 def _trip_part(trips: np.ndarray) -> str:
@@ -356,6 +358,10 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
     out = []
     if not total:
         out.append(f"No request failed{runs}.")
+    elif total <= FEW:
+        counts = by_bin.sum(axis=1)
+        parts = [f"{int(counts[i])} {CAUSES[i].phrase}" for i in np.argsort(-counts, kind="stable") if counts[i]]
+        out.append(f"Only {fmt_count(total)} of {fmt_count(requests)} requests failed{runs}: " + "; ".join(parts) + ".")
     else:
         window = _window_of(by_bin, edges, first.windows)
         mid = (edges[:-1] + edges[1:]) / 2
@@ -402,12 +408,11 @@ def _capacity_sentence(c: CapacityResult, *, rate_story: bool) -> list[str]:
         kind, demand, pool, over = ("RPM", v(c.peak_rpm), v(c.pool_rpm), over_r)
     if demand is None or pool is None:
         return []
-    at = fmt_clock(v(c.peak_at) or 0.0)
-    peak = (f"{kind} demand at {at} was {fmt_count(demand, compact=True)} vs "
-            f"{fmt_count(pool, compact=True)} the pool's orgs allowed ({width} means, {c.model})")
+    peak = f"peak {kind} demand {fmt_count(demand, compact=True)} vs {fmt_count(pool, compact=True)} available"
+    when = f"({fmt_clock(v(c.peak_at) or 0.0)}, {width} mean, {c.model})"
     if over > 0:
-        return [f"Offered demand exceeded the pool's {kind} limit for {fmt_duration(over)}: peak {peak}."]
-    text = f"Offered demand stayed within the pool's limits: peak {peak}, {fmt_share(demand / pool)} of it"
+        return [f"Offered demand exceeded the pool's {kind} limit for {fmt_duration(over)}: {peak} {when}."]
+    text = f"Offered demand stayed within the pool's limits: {peak}, {fmt_share(demand / pool)} {when}"
     if rate_story:
         text += f"; the 429s came from bursts inside a {width} bin, not from the average load"
     return [text + "."]

@@ -6,16 +6,17 @@ import json
 
 import numpy as np
 import pytest
-from conftest import OK, RATE, SERVER
 from markupsafe import escape
 
 import sim
+from multiorg.outcomes import OUTCOME_CODES, Outcome
 from reports.format import fmt_count, fmt_share
 from reports.render import write_report
 from reports.why import CAUSES, policy_why, trace_why
 from sim import Scenario
 from sim.trace import CAUSE, NO_ORG, NO_ORG_CAUSES, Trace, request_causes
 
+OK, RATE, SERVER = (OUTCOME_CODES[o] for o in (Outcome.SUCCESS, Outcome.RATE_LIMITED, Outcome.SERVER))
 HELD, OPEN = NO_ORG_CAUSES["rate_limited"], NO_ORG_CAUSES["breaker_open"]
 
 
@@ -79,13 +80,24 @@ def test_sentences_name_the_dominant_cause_when_and_where(tb):
 
 def test_attempt_causes_name_their_org(tb):
     b = tb(duration=100.0)
-    for i in range(4):
+    for i in range(12):
         b.request(float(i), [("a", float(i), i + 0.5, RATE)])
-    b.request(50.0, [("b", 50.0, 51.0, RATE)])
+    for i in range(3):
+        b.request(50.0 + i, [("b", 50.0 + i, 51.0 + i, RATE)])
     b.request(60.0, [("b", 60.0, 61.0, OK)])
     (s,) = policy_why([b.build()]).sentences
-    assert s.startswith(f"Of the 5 failed requests ({fmt_share(5 / 6)} of all), 100 % ended on a 429 rate limit, "
-                        f"mostly on a ({fmt_share(0.8)}), most between")
+    assert s == (f"Of the 15 failed requests ({fmt_share(15 / 16)} of all), 100 % ended on a 429 rate limit, "
+                 "mostly on a (80 %), most between 00:00:01 and 00:00:52.")  # the middle 80 %: 2nd to 14th
+
+
+def test_a_few_failures_are_listed(tb):
+    b = tb(duration=100.0)
+    b.request(1.0, [("a", 1.0, 2.0, SERVER)])
+    b.request(2.0, [("b", 2.0, 3.0, SERVER)])
+    b.request(3.0, [("b", 3.0, 4.0, RATE)])
+    b.request(4.0, [("b", 4.0, 5.0, OK)])
+    assert policy_why([b.build()]).sentences == [
+        "Only 3 of 4 requests failed: 2 ended on a server error (5xx); 1 ended on a 429 rate limit."]
 
 
 def _with_capacity(trace: Trace) -> Trace:
@@ -109,8 +121,8 @@ def test_capacity_shortfall_in_numbers_and_words(tb):
     assert (cap.peak_rpm.mean, cap.pool_rpm.mean) == (10.0, 100.0)
     assert cap.over_tpm_time.mean == 600.0 and cap.over_rpm_time.mean == 0.0
     assert why.sentences[-1] == (
-        f"Offered demand exceeded the pool's TPM limit for 10.0 min: peak TPM demand at 00:10 was "
-        f"{fmt_count(1500, compact=True)} vs 1k the pool's orgs allowed (5 s means, gpt-4o-mini)."
+        "Offered demand exceeded the pool's TPM limit for 10.0 min: peak TPM demand 1.5k vs 1k available "
+        "(00:10, 5 s mean, gpt-4o-mini)."
     )
 
 
@@ -120,8 +132,9 @@ def test_capacity_within_limits_blames_bursts_for_429s(tb):
     t = _with_capacity(b.build())
     t.meta["capacity"]["limits"]["a"]["gpt-4o-mini"] = [[0.0, 100.0, 1000.0]]
     last = policy_why([t]).sentences[-1]
-    assert last.startswith("Offered demand stayed within the pool's limits: peak TPM demand")
-    assert last.endswith("75 % of it; the 429s came from bursts inside a 5 s bin, not from the average load.")
+    assert last == ("Offered demand stayed within the pool's limits: peak TPM demand 1.5k vs 2k available, 75 % "
+                    "(00:00, 5 s mean, gpt-4o-mini); the 429s came from bursts inside a 5 s bin, not from the "
+                    "average load.")
 
 
 def test_no_failure_says_so(tb):
