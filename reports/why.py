@@ -365,14 +365,15 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
     else:
         window = _window_of(by_bin, edges, first.windows)
         mid = (edges[:-1] + edges[1:]) / 2
-        scope = by_bin
+        inside = np.ones(len(mid), bool)
         if window is not None:
-            scope = by_bin[:, (mid >= window.start) & (mid < max(window.end, window.start + 1e-9))]
+            inside = (mid >= window.start) & (mid < max(window.end, window.start + 1e-9))
+        scope = by_bin[:, inside]
         counts = scope.sum(axis=1)
         n_scope = int(counts.sum())
         order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
         top = CAUSES[order[0]]
-        lo, hi = _span(by_bin[order[0]], edges)
+        lo, hi = _span(np.where(inside, by_bin[order[0]], 0), edges)  # (within the window)
         failed = f"{fmt_count(total)} failed requests ({fmt_share(total / requests)} of all{runs})"
         if window is None:
             where = f"Of the {failed}, "
