@@ -1,7 +1,9 @@
 """``breakerlab``: run, compare, validate and report breaker-policy simulations.
 
-Exit codes: 0 when the SLOs hold, 1 when one fails, 2 for bad input (one line on stderr,
-naming the file, field and value — never a traceback).
+Exit codes: 0 when every judged policy meets its SLO, 1 when one fails, 2 for bad input (one
+line on stderr, naming the file, field and value — never a traceback). Judged: the policies
+marked ``expect_pass: true``, else all but those marked ``expect_pass: false``
+(:func:`reports.ranking.judged_policies`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from sim.operator import ManualOperator
 from sim.policies import policy_names
 
 from . import search, sweep
-from .command import Parser, add_executor_options, executor_from_args, run_command
+from .command import Parser, add_executor_options, executor_from_args, paint_verdicts, run_command
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_SLO, InputError
 from .executors import terminate_as_interrupt
 from .jobs import JobError
 from .judge import judge_policies
+from .policy_reference import UnknownPolicy, reference, render_text
 from .progress import Progress
 
 EXAMPLES = {
@@ -37,7 +40,9 @@ EXAMPLES = {
     "  breakerlab compare scenarios/flapping-org.yaml --policy none --policy exponential --seeds 5 --jobs 2\n"
     "  breakerlab compare scenarios/flapping-org.yaml --seeds 20 --executor dask --scheduler tcp://10.0.0.5:8786",
     "validate": "  breakerlab validate scenarios/*.yaml",
-    "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults",
+    "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults\n"
+    "  breakerlab list policies --params               # every parameter of every policy\n"
+    "  breakerlab list policies --params failure-rate  # one policy (or a preset: its values)",
     "report": "  breakerlab report report/            # re-render report/ from report/traces/\n"
     "  breakerlab report report/traces --out other/",
 }
@@ -111,16 +116,15 @@ def _finish(args: argparse.Namespace, scenario: Any, traces: dict[str, list[Any]
     if args.json:
         print(json.dumps({"report": str(paths.html), "results": results, "slo_failures": failed}, indent=2))
     else:
-        print(paths.markdown.read_text(encoding="utf-8"))
+        print(paint_verdicts(paths.markdown.read_text(encoding="utf-8"), sys.stdout))
         print(f"report: {paths.html}\nsummary: {paths.markdown}\nresults: {paths.json}\ntraces: {out / 'traces'}")
         for c in failed:
-            print(
+            print(paint_verdicts(
                 f"SLO FAILED: {c['policy']}: {c['metric']} ({c['phase']}) = "
                 f"{format_metric(c['metric'], c['value'], precise=True)}"
                 f" vs {c['threshold']}"
                 f" — seeds {', '.join(map(str, _seeds(args, scenario)))}; traces in {out / 'traces'}",
-                file=sys.stderr,
-            )
+                sys.stderr), file=sys.stderr)
     return EXIT_SLO if failed else EXIT_OK
 
 
@@ -160,13 +164,22 @@ def _scenario_dir() -> Path:
 
 def cmd_list(args: argparse.Namespace) -> int:
     what = args.what
-    if what == "policies":
+    if args.params is not None:
+        if what != "policies":
+            _fail(f"--params: only policies have parameters: breakerlab list policies --params (got list {what})")
+        try:
+            docs = reference(args.params or None)
+        except UnknownPolicy as e:
+            _fail(f"--params: {e}")
+        sys.stdout.write(render_text(docs))
+    elif what == "policies":
         for name, cls in POLICIES.items():
             doc = (cls.__doc__ or "").strip().splitlines()
             print(f"{name:14} {doc[0] if doc else ''}")
         for name, (pol, params) in _presets(PRESETS):
             print(f"{name:14} preset: {pol} {json.dumps(params, sort_keys=True)}")
         print(f"{'manual':14} {(ManualOperator.__doc__ or '').strip().splitlines()[0]}")
+        print("\nparameters: breakerlab list policies --params [POLICY]; docs/policies.md")
     elif what == "faults":
         for name, doc in catalogue():
             print(f"{name:22} {doc}")
@@ -230,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chaos testing and discrete-event simulation for multi-org LLM routing: "
         "drive the real multiorg breakers and router through simulated vendor failures.",
         epilog="examples:\n" + EXAMPLES["compare"] + "\n" + EXAMPLES["validate"]
-        + "\n\nexit codes: 0 SLOs hold, 1 an SLO failed, 2 bad input",
+        + "\n\nexit codes: 0 every judged policy meets its SLO, 1 a judged policy fails one, 2 bad input"
+        "\n(judged: the policies marked expect_pass: true, else all but those marked expect_pass: false)",
         formatter_class=fmt,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -256,9 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("list", help="list scenarios, policies or faults",
+    p = sub.add_parser("list", help="list scenarios, policies (and their parameters) or faults",
+                       description="List the library's scenarios, the policies and presets, or the "
+                       "fault kinds. With --params: every parameter of every policy (default, unit, "
+                       "meaning, the Resilience4j / Envoy / LiteLLM equivalent, when it does nothing); "
+                       "docs/policies.md is the same reference.",
                        epilog="examples:\n" + EXAMPLES["list"], formatter_class=fmt)
     p.add_argument("what", choices=("scenarios", "policies", "faults"))
+    p.add_argument("--params", nargs="?", const="", default=None, metavar="POLICY",
+                   help="with `policies`: the parameter reference, of every policy or of POLICY "
+                   "(a preset shows its policy with the preset's values)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("report", help="re-render a report from saved traces (no rerun)",

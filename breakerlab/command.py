@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from .errors import EXIT_INPUT, InputError, ParameterError, flag_message
 from .executors import make_executor
@@ -22,6 +23,7 @@ __all__ = [
     "check_out_dir",
     "executor_from_args",
     "flag_error",
+    "paint_verdicts",
     "run_command",
     "subcommand_main",
 ]
@@ -62,6 +64,19 @@ def run_command(args: argparse.Namespace) -> int:
     except InputError as e:
         print(str(e), file=sys.stderr)
         return EXIT_INPUT
+
+
+_VERDICT = re.compile(r"\b(PASS(?:ED)?|FAIL(?:ED)?)\b")
+_COLOUR = {"P": "\033[1;32m", "F": "\033[1;31m"}  # bold green, bold red
+
+
+def paint_verdicts(text: str, stream: TextIO) -> str:
+    """``text`` with PASS/PASSED in green and FAIL/FAILED in red when ``stream`` is a terminal
+    (and ``NO_COLOR`` is unset); unchanged otherwise, so pipes and files get plain words."""
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()) or os.environ.get("NO_COLOR"):
+        return text
+    return _VERDICT.sub(lambda m: f"{_COLOUR[m.group(1)[0]]}{m.group(1)}\033[0m", text)
 
 
 def check_out_dir(path: str) -> None:

@@ -5,6 +5,7 @@ pytest plugin, ``search`` and ``sweep`` do it.
     judged.traces          # one per seed (``sim.run``)
     judged.result          # reports' PolicyResult: means and intervals over the seeds
     judged.checks          # the SLO checks (reports.evaluate_slo), judged.passed
+    judge_result(slo, result, "exponential")   # the checks of a result measured before (a sweep's run)
 
     # several policies at once, every (policy, seed) run a job on a process pool:
     with make_executor(jobs=4) as ex:
@@ -37,7 +38,7 @@ from .executors import Executor
 from .jobs import SimJob, run_jobs
 from .progress import Progress
 
-__all__ = ["Judged", "judge_policies", "policy_label", "run_and_judge"]
+__all__ = ["Judged", "judge_policies", "judge_result", "policy_label", "run_and_judge"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Judged:
     @functools.cached_property
     def checks(self) -> tuple[SloCheck, ...]:
         """One check per SLO entry (per fault for per-fault metrics); empty with no SLO."""
-        return tuple(evaluate_slo(self.slo, self.result, policy=self.label)) if self.slo else ()
+        return judge_result(self.slo, self.result, self.label)
 
     @property
     def failed(self) -> list[SloCheck]:
@@ -72,6 +73,12 @@ class Judged:
     @property
     def passed(self) -> bool:
         return not self.failed
+
+
+def judge_result(slo: Any, result: PolicyResult, label: str) -> tuple[SloCheck, ...]:
+    """The checks of ``slo`` on a result already measured (a sweep judges each stored run's own
+    result this way, so an edited SLO needs no rerun); empty with no SLO."""
+    return tuple(evaluate_slo(slo, result, policy=label)) if slo else ()
 
 
 def run_and_judge(

@@ -27,6 +27,8 @@ What is searched (and what the written file holds):
   ``before``, ``after``) and per-fault metrics apply to the new faults. ``faults="add"``: the
   schedule comes on top of the scenario's faults and the SLO stays whole. Org health, org
   ``lockouts:``, ``modifiers`` and ``traffic.surges`` always stay.
+* ``scale``: run at that share of the true volume (traffic, every limit and count SLOs together;
+  the written scenario says ``scale`` so a rerun does the same).
 * ``duration`` / ``volume``: shrink the world so each example runs fast (``"1h"``,
   ``"24k/day"``; sessions per day scale with the volume). The written scenario has the same
   settings, so it reproduces the violation as is.
@@ -81,7 +83,7 @@ from reports.format import format_metric
 from sim.loader import ScenarioError, load_scenario, parse_scenario
 from sim.policies import make_lab_policy
 from sim.scenario import Scenario
-from sim.slo import SLO_METRICS, canonical_metric, parse_threshold, slo_entries
+from sim.slo import SLO_METRICS, canonical_metric, parse_threshold, scaled_slo, slo_entries
 
 from .command import add_executor_options, executor_from_args, subcommand_main
 from .errors import EXIT_OK, EXIT_SLO, InputError, ParameterError, SearchError, flag_message
@@ -404,11 +406,16 @@ def _world(
     slo: Any,
     slo_metrics: Sequence[str] | None,
     sim_seed: int,
+    scale: float | None = None,
 ) -> _World:
     if faults_mode not in ("replace", "add"):
         raise SearchError("faults", f"'replace' or 'add' (got {faults_mode!r})")
     d = copy.deepcopy(data)
     d["seed"] = int(sim_seed)
+    if scale is not None:
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise SearchError("scale", f"must be > 0 (got {scale!r})")
+        d["scale"] = float(scale)  # the written counterexample keeps it: a rerun runs at this scale too
     _resize(d, sc, duration, volume)
     kept = list(d.get("faults") or []) if faults_mode == "add" else []
     d["faults"] = kept
@@ -448,6 +455,9 @@ def _world(
     d.pop("policies", None)
     try:
         world = Scenario.model_validate(d)
+        if world.scale != 1.0:  # as the loader does: the data are the true figures, run at their scale
+            world = world.model_copy(update={"scale": 1.0}).scaled(world.scale)
+            spec = scaled_slo(spec, world.scale)
     except ValidationError as e:
         given = [f"{k}={v!r}" for k, v in (("duration", duration), ("volume", volume)) if v is not None]
         raise SearchError("", _one_line(e, source) + (f" (with {', '.join(given)})" if given else "")) from None
@@ -572,6 +582,7 @@ def search(
     faults: str = "replace",
     duration: float | str | None = None,
     volume: float | str | None = None,
+    scale: float | None = None,
     slo: Any = None,
     slo_metrics: Sequence[str] | None = None,
     sim_seed: int | None = None,
@@ -606,7 +617,7 @@ def search(
     label, spec = _policy_entry(sc, policy, params)
     run_seed = sc.seed if sim_seed is None else int(sim_seed)
     world = _world(data, sc, source, faults_mode=faults, duration=duration, volume=volume, slo=slo,
-                   slo_metrics=slo_metrics, sim_seed=run_seed)
+                   slo_metrics=slo_metrics, sim_seed=run_seed, scale=scale)
     min_dur = float(parse_duration(min_duration))
     if not min_dur > 0:
         raise SearchError("min_duration", f"must be > 0 (got {min_duration!r})")
@@ -775,6 +786,9 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="replace the scenario's faults (default) or add to them")
     p.add_argument("--duration", default=None, metavar="D", help="override the simulated duration, e.g. 2h")
     p.add_argument("--volume", default=None, metavar="V", help="override the daily volume, e.g. 24k/day")
+    p.add_argument("--scale", type=float, default=None, metavar="F",
+                   help="search at F x the true volume: traffic, every RPM/TPM limit and count SLOs together "
+                   "(default: the file's own scale; the scenario's ci_scale is what CI runs)")
     p.add_argument("--slo", default=None, metavar="M1,M2",
                    help="SLO metrics to judge, or 'all' (default: the user-facing ones — success rates, "
                    "latencies, retry amplification, failed requests, user-visible failures; not failover, "
@@ -832,6 +846,7 @@ def _search_args(args: argparse.Namespace, out: Path, progress: Callable[[int, b
             args.scenario, args.policy, budget=args.budget, seed=args.seed, mode=args.mode, kinds=_csv(args.kinds),
             max_faults=args.max_faults, targets=_csv(args.targets), max_targets=args.max_targets,
             min_duration=args.min_fault_duration, faults=args.faults, duration=args.duration, volume=args.volume,
+            scale=args.scale,
             slo_metrics=_csv(args.slo), sim_seed=args.sim_seed, sim_seeds=args.sim_seeds,
             executor=executor, params=_params(args.param, where),
             shrink_budget=args.shrink_budget, out=out, verify=True, progress=progress,

@@ -5,7 +5,7 @@ directory, writes ``<name>.png`` and ``<name>.svg`` and returns their paths. See
 (counts summed, latencies merged) for the time series; the breaker timeline shows the first seed.
 
 =========================  ==================================================================
-``success_rate``            request success rate over time, one line per policy, faults shaded
+``success_rate``            request success rate over time, one line per policy, faults marked
 ``traffic_share``           per-org share of attempts over time (stacked), one panel per policy
 ``breaker_timeline``        closed / half-open / open bands per breaker, one panel per policy
 ``latency``                 user latency p50 line with p95 and p99 bands, one panel per policy
@@ -16,6 +16,7 @@ directory, writes ``<name>.png`` and ``<name>.svg`` and returns their paths. See
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,13 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from sim.slo import parse_threshold
+from sim.slo import canonical_metric, parse_threshold, slo_items
 
-from .format import duration_unit, fmt_count, fmt_duration, fmt_rate
+from .format import duration_unit, fmt_clock, fmt_count, fmt_duration, fmt_rate
 from .metrics import (
     CLOSED,
     HALF_OPEN,
@@ -44,6 +46,7 @@ from .metrics import (
     breaker_timelines,
     compute_results,
     is_local_state,
+    nice_bin_width,
     timeseries,
     trace_fault_windows,
 )
@@ -146,17 +149,14 @@ def org_colors(orgs: Sequence[str], vendors: Sequence[str]) -> list[str]:
     return out
 
 
-def _shade(
-    ax: Any,
-    windows: Sequence[FaultWindow],
-    unit: float,
-    *,
-    labels: bool,
-    on_top: bool = False,
-    tint: bool = False,
-) -> None:
-    """Shade each fault window behind the data, edges dashed; ``labels``: name it above the
-    axes; ``on_top``: edges drawn over opaque content; ``tint``: the shade too."""
+#: points above the plot area where the fault strips sit: one row per fault (up to 3 rows)
+_STRIP_ROW, _STRIP_BASE, _STRIP_WIDTH = 22.0, 4.0, 5.0
+
+
+def _mark_faults(ax: Any, windows: Sequence[FaultWindow], unit: float, duration: float, *, labels: bool) -> None:
+    """Mark each fault window without recolouring the data: dashed lines at onset and end over
+    the plot, and (``labels``: the top panel) a coloured strip above the plot area spanning the
+    window, named. A translucent span over stacked areas would mix its colour into theirs."""
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     groups = fault_groups([(w.label, w.start, w.end) for w in windows])
     drawn: set[int] = set()
@@ -166,23 +166,31 @@ def _shade(
         drawn.add(g)
         color = FAULT_COLORS[g % len(FAULT_COLORS)]
         x0, x1 = w.start / unit, max(w.end, w.start + 1e-9) / unit
-        ax.axvspan(x0, x1, color=color, alpha=0.08 if tint else 0.12, lw=0, zorder=4 if tint else 0)
-        for x in (x0, x1):
-            ax.axvline(x, color=color, lw=1.0, ls="--", alpha=0.9, zorder=4.5 if on_top else 0.5)
-        if labels:
-            ax.annotate(
-                f"\u25bc {w.label}",
-                xy=(x0, 1.0),
-                xycoords=trans,
-                xytext=(-4, 3 + 12 * (g % 3)),
-                textcoords="offset points",
-                color=color,
-                fontsize=8.5,
-                ha="left",
-                va="bottom",
-                fontweight="bold",
-                annotation_clip=False,
-            )
+        for x, edge in ((x0, w.start), (x1, w.end)):
+            if 0 < edge < duration:  # a line on the axis edge would only hide the spine
+                # a white casing keeps the line visible on a band of its own colour
+                ax.axvline(x, color=color, lw=1.2, ls="--", zorder=4.5, gid="fault-edge",
+                           path_effects=[withStroke(linewidth=3.0, foreground="white")])
+        if not labels:
+            continue
+        base = _STRIP_BASE + _STRIP_ROW * (g % 3)
+        lift = ScaledTranslation(0, (base + _STRIP_WIDTH / 2) / 72, ax.figure.dpi_scale_trans)
+        ax.plot([x0, x1], [1.0, 1.0], transform=trans + lift, color=color, lw=_STRIP_WIDTH,
+                solid_capstyle="butt", clip_on=False, gid="fault-strip")
+        right = duration > 0 and w.start / duration > 0.7  # a late fault: its name ends at its end
+        ax.annotate(
+            f"{w.label} ({fmt_clock(w.start)} \u2013 {fmt_clock(w.end)})",
+            xy=(x1 if right else x0, 1.0),
+            xycoords=trans,
+            xytext=(0, base + _STRIP_WIDTH + 1.5),
+            textcoords="offset points",
+            color=color,
+            fontsize=8.5,
+            ha="right" if right else "left",
+            va="bottom",
+            fontweight="bold",
+            annotation_clip=False,
+        )
 
 
 def fault_groups(keys: Sequence[tuple[str, float, float]]) -> list[int]:
@@ -199,8 +207,9 @@ def fault_names(labels: Sequence[str], targets: Sequence[str]) -> list[str]:
 
 
 def _fault_title_pad(windows: Sequence[FaultWindow]) -> float:
+    """Room between the top panel and its title for the fault strips and their names."""
     n = len(set(fault_groups([(w.label, w.start, w.end) for w in windows])))
-    return 8 + 12 * min(n, 3)
+    return 6 + _STRIP_ROW * min(n, 3)
 
 
 def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list[Path]:
@@ -215,6 +224,16 @@ def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list
     return paths
 
 
+#: requests per time bin (on average) the time-series charts aim for: a share or a p99 of a
+#: handful of calls is noise, so a small run gets fewer, wider bins (24 to 240 of them)
+_PER_BIN = 100
+
+
+def _bin_width(runs: dict[str, list[Any]], duration: float) -> float:
+    n = min(sum(len(t.requests["arrival"]) for t in rs) for rs in runs.values())
+    return nice_bin_width(duration, max_bins=int(np.clip(n // _PER_BIN, 24, 240)))
+
+
 def _scenario(runs: dict[str, list[Any]]) -> str:
     return str(_first(runs).meta.get("scenario", "scenario"))
 
@@ -224,20 +243,59 @@ def _seed_note(runs: dict[str, list[Any]]) -> str:
     return f"{n} seeds pooled" if n > 1 else f"seed {_first(runs).meta.get('seed', 0)}"
 
 
-def _slo_value(meta: Mapping[str, Any], metric: str) -> float | None:
-    """The overall threshold of one SLO metric, for a reference line (None: not set)."""
+@dataclass(frozen=True)
+class _SloLine:
+    """One SLO threshold of a metric over the span of the run its phase covers."""
+
+    start: float
+    end: float
+    value: float
+    where: str  # "" for the whole run, else e.g. "during secondary3 slows"
+
+
+def _slo_lines(meta: Mapping[str, Any], metric: str, windows: Sequence[FaultWindow],
+               duration: float) -> list[_SloLine]:
+    """The thresholds the scenario's SLO sets on ``metric`` (sim.slo walks it), each over its
+    phase: the whole run, or before / during / after each fault (or the one its label names)."""
     slo = meta.get("slo")
-    if not isinstance(slo, Mapping):
-        return None
-    spec = slo.get(metric)
-    if isinstance(spec, Mapping):
-        spec = spec.get("overall")
-    if spec is None:
-        return None
+    if not slo:
+        return []
     try:
-        return parse_threshold(spec, metric).value
+        items = slo_items(slo)
     except ValueError:
-        return None
+        return []
+    out: list[_SloLine] = []
+    for raw_metric, raw_phase, raw_th in items:
+        if canonical_metric(raw_metric) != metric:
+            continue
+        try:
+            value = parse_threshold(raw_th, metric).value
+        except ValueError:
+            continue
+        phase, _, label = raw_phase.partition(":")
+        if phase in ("overall", "fault"):
+            out.append(_SloLine(0.0, duration, value, ""))
+            continue
+        seen = set()
+        for w in windows:
+            if (label and w.label != label) or (w.label, w.start, w.end) in seen:
+                continue
+            seen.add((w.label, w.start, w.end))
+            span = {"before": (0.0, w.start), "during": (w.start, w.end), "after": (w.end, duration)}.get(phase)
+            if span is not None and span[1] > span[0]:
+                out.append(_SloLine(span[0], span[1], value, f"{phase} {w.label}"))
+    return out
+
+
+def _draw_slo(ax: Any, lines: Sequence[_SloLine], unit: float, scale: float = 1.0) -> None:
+    for ln in lines:
+        ax.hlines(ln.value * scale, ln.start / unit, ln.end / unit, colors="black", linestyles=":", lw=1.4, zorder=5)
+
+
+def _slo_label(lines: Sequence[_SloLine], fmt: Callable[[float], str], prefix: str) -> str:
+    """One legend entry for the thresholds: ``SLO ≥ 99.80 %``, ``p99 SLO ≤ 12 s during X``."""
+    parts = sorted({fmt(ln.value) + (f" {ln.where}" if ln.where else "") for ln in lines})
+    return f"{prefix} " + "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- charts
@@ -248,6 +306,7 @@ def success_rate_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
+    width = _bin_width(runs, duration)
     windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
@@ -256,21 +315,22 @@ def success_rate_chart(
         lows = []
         series = {}
         for name, rs in runs.items():
-            s = timeseries(rs)
+            s = timeseries(rs, width)
             series[name] = s
             rate = s.success_rate * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
             ax.plot(x, np.repeat(rate, 2), color=colors[name], lw=1.6, label=name, alpha=0.9)
             if np.isfinite(rate).any():
                 lows.append(np.nanmin(rate))
-        slo = _slo_value(_first(runs).meta, "success_rate")
-        if slo is not None:
-            ax.axhline(slo * 100, color="black", ls=":", lw=1.2, label=f"SLO ≥ {fmt_rate(slo)}")
-            lows.append(slo * 100)
+        slo = _slo_lines(_first(runs).meta, "success_rate", windows, duration)
+        _draw_slo(ax, slo, unit, 100)
+        if slo:
+            ax.plot([], [], color="black", ls=":", lw=1.4, label=_slo_label(slo, fmt_rate, "SLO \u2265"))
+            lows += [ln.value * 100 for ln in slo]
         low = min(lows) if lows else 0.0
         span = max(100 - low, 0.05)
         ax.set_ylim(max(0.0, low - 0.12 * span), 100 + 0.06 * span)
-        _shade(ax, windows, unit, labels=True)
+        _mark_faults(ax, windows, unit, duration, labels=True)
         ax.set_ylabel("requests that succeeded (%)")
         width = next(iter(series.values())).edges[1]
         ax.set_title(
@@ -278,7 +338,7 @@ def success_rate_chart(
             pad=_fault_title_pad(windows),
         )
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(title="policy", loc="lower left", frameon=True, framealpha=0.9)
+        fig.legend(title="policy", loc="outside right center")  # outside: it hid low lines
         return _save(fig, Path(out_dir), "success_rate", formats)
 
 
@@ -292,6 +352,7 @@ def traffic_share_chart(
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
+    width = _bin_width(runs, duration)
     first = _first(runs)
     windows = trace_fault_windows(first)
     orgs = [str(o) for o in first.meta.get("orgs", [])]
@@ -300,7 +361,7 @@ def traffic_share_chart(
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.3)
         for k, (ax, (name, rs)) in enumerate(zip(axes, runs.items(), strict=True)):
-            s = timeseries(rs)
+            s = timeseries(rs, width)
             unit, _ = duration_unit(duration)
             share = np.nan_to_num(s.share) * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
@@ -311,7 +372,7 @@ def traffic_share_chart(
             ax.set_ylabel("share of\nattempts (%)")
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
-            _shade(ax, windows, unit, labels=k == 0, on_top=True, tint=True)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
         _time_axis(axes[-1], duration)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles[::-1], labels[::-1], title="org (vendor)", loc="outside right center")
@@ -390,7 +451,7 @@ def breaker_timeline_chart(
                 title += " — no breaker events: every org stays in rotation"
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(title, loc="left", fontweight="bold", pad=pad)
-            _shade(ax, windows, unit, labels=k == 0, on_top=True)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
         _time_axis(axes[-1], duration)
         handles = [Patch(color=STATE_COLORS[s], label=STATE_LABELS[s]) for s in (CLOSED, HALF_OPEN, OPEN)]
         fig.legend(handles=handles, title="breaker state", loc="outside right center")
@@ -402,18 +463,18 @@ def breaker_timeline_chart(
 def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
+    width = _bin_width(runs, duration)
     unit, _ = duration_unit(duration)
     windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.1)
-        series = {name: timeseries(rs) for name, rs in runs.items()}
+        series = {name: timeseries(rs, width) for name, rs in runs.items()}
         finite = np.concatenate([s.latency[np.isfinite(s.latency)] for s in series.values()])
-        p99_slo = _slo_value(_first(runs).meta, "p99_latency")
+        p99_slo = _slo_lines(_first(runs).meta, "p99_latency", windows, duration)
         lo = max(float(finite.min()) * 0.8, 1e-3) if len(finite) else 0.1
         hi = float(finite.max()) * 1.3 if len(finite) else 10.0
-        if p99_slo is not None:
-            hi = max(hi, p99_slo * 1.3)
+        hi = max([hi, *[ln.value * 1.3 for ln in p99_slo]])
         for k, (ax, (name, s)) in enumerate(zip(axes, series.items(), strict=True)):
             x = np.repeat(s.edges / unit, 2)[1:-1]
             p50, p95, p99 = (np.repeat(s.latency[:, j], 2) for j in range(3))
@@ -421,26 +482,26 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
             ax.fill_between(x, p95, p99, color=c, alpha=0.18, lw=0, label="p95 \u2013 p99")
             ax.fill_between(x, p50, p95, color=c, alpha=0.38, lw=0, label="p50 \u2013 p95")
             ax.plot(x, p50, color=c, lw=1.4, label="p50 (median)")
-            if p99_slo is not None:
-                ax.axhline(p99_slo, color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}")
+            _draw_slo(ax, p99_slo, unit)
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
-            ax.set_ylabel("user latency (s)")
+            ax.set_ylabel("user latency (log scale)")
             pad = _fault_title_pad(windows) if k == 0 else 6
             ax.set_title(f"policy: {name}", loc="left", fontweight="bold", pad=pad)
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _tick_duration(v)))
             ax.yaxis.set_minor_locator(NullLocator())
             ax.grid(axis="y", which="major", alpha=0.3)
-            _shade(ax, windows, unit, labels=k == 0)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
         _time_axis(axes[-1], duration)
         handles = [
             Line2D([], [], color="#333", lw=1.4, label="p50 (median)"),
             Patch(color="#333", alpha=0.38, lw=0, label="p50 \u2013 p95"),
             Patch(color="#333", alpha=0.18, lw=0, label="p95 \u2013 p99"),
         ]
-        if p99_slo is not None:
-            handles.append(Line2D([], [], color="black", ls=":", lw=1.2, label=f"p99 SLO ≤ {_tick_duration(p99_slo)}"))
+        if p99_slo:
+            label = _slo_label(p99_slo, _tick_duration, "p99 SLO \u2264")
+            handles.append(Line2D([], [], color="black", ls=":", lw=1.4, label=label))
         fig.legend(handles=handles, title="percentile", loc="outside right center")
         width = next(iter(series.values())).edges[1]
         fig.suptitle(
@@ -568,6 +629,9 @@ def _failover_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: S
     ax.set_ylabel(f"failover time, worst pod ({uname})")
     ax.set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
+    if not any(st.mean is not None for st in fo.values()):  # all hatched: a time axis means nothing
+        ax.set_yticks([])
+        ax.set_ylabel("failover time, worst pod: never")
 
 
 def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],
@@ -576,8 +640,8 @@ def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Seq
     wa = {(p, names[f.index]): pr.faults[f.index].wasted_attempts for p, pr in res.policies.items() for f in faults}
     fnames = [names[f.index] for f in faults]
     _grouped(ax, list(res.policies), fnames, wa, scale=1.0, fmt=fmt_count, colors=colors)
-    ax.set_ylabel("attempts sent to the faulted target")
-    ax.set_title("Wasted attempts during the fault (lower is better)")
+    ax.set_ylabel("attempts sent to the target during the fault")
+    ax.set_title("Wasted attempts, per fault (lower is better)")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
 
 

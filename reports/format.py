@@ -18,6 +18,7 @@ __all__ = [
     "fmt_clock",
     "fmt_count",
     "fmt_duration",
+    "fmt_margin",
     "fmt_param",
     "fmt_rate",
     "fmt_ratio",
@@ -168,20 +169,39 @@ def fmt_stat(st: Stat, kind: str) -> str:
     return text
 
 
-def fmt_param(v: object, digits: int = 6) -> str:
-    """A parameter's value as a grid or a scenario writes it: ``true``, ``0.25``, ``a+b`` (a
-    list); floats to ``digits`` significant digits (a chart's bin edges: fewer)."""
+def fmt_param(v: object, digits: int = 6, *, flow: bool = False) -> str:
+    """A parameter's value as a grid or a scenario writes it: ``true``, ``0.25``, ``null``,
+    ``a+b`` (a list; a set in sorted order); floats to ``digits`` significant digits (a chart's
+    bin edges: fewer). ``flow``: a list as a YAML flow sequence, ``[a, b]`` (``[]`` when empty),
+    as a scenario file writes it."""
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:.{digits}g}"
-    if isinstance(v, (list, tuple)):
-        return "+".join(fmt_param(x, digits) for x in v)
+    if isinstance(v, (list, tuple, set, frozenset)):
+        items = [fmt_param(x, digits, flow=flow) for x in v]
+        if isinstance(v, (set, frozenset)):
+            items.sort()  # set order is hash order, which varies between runs
+        return f"[{', '.join(items)}]" if flow else "+".join(items)
     return str(v)
 
 
 def fmt_ratio(v: float | None) -> str:
     return "\u2013" if v is None else f"{v:.3f}"
+
+
+def fmt_margin(v: float | None) -> str:
+    """A signed SLO margin (a share of the threshold, see :mod:`reports.ranking`): ``+12 %``,
+    ``-35 %``, ``+3.4 %``; ``-inf`` (a duration that never happened) → ``never``; None → an en dash."""
+    if v is None:
+        return "\u2013"
+    if math.isinf(v):
+        return "never" if v < 0 else "+inf"
+    pct = abs(v) * 100
+    text = f"{pct:,.0f}" if pct >= 10 else f"{pct:.2g}"
+    return ("+" if v > 0 else "-" if v < 0 else "") + text + " %"
 
 
 def format_metric(metric: str, value: float | None, *, precise: bool = False) -> str:

@@ -87,6 +87,7 @@ from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim.slo import PHASES as SLO_PHASES
 from sim.slo import SLO_METRICS, Threshold, canonical_metric, parse_threshold, slo_items
 
+from .ranking import judged_policies
 from .schema import (
     AlertCounts,
     BreakerResult,
@@ -991,8 +992,8 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
     slo_result = None
     if slo:
         checks = [c for name, pr in policies.items() for c in evaluate_slo(slo, pr, policy=name)]
-        marked = [n for n in first.meta.get("expect_pass") or () if n in policies]
-        judged = marked or list(policies)
+        judged = judged_policies(list(policies), first.meta.get("expect_pass") or (),
+                                 first.meta.get("expect_fail") or ())
         slo_result = SloResult(
             spec=slo,
             passed=all(c.passed for c in checks if c.policy in judged),

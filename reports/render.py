@@ -8,6 +8,7 @@ Output layout (``out_dir``)::
       results.json         numbers, schema reports/results.schema.json (see reports.schema)
       charts/<chart>.png   one PNG and one SVG per chart (see reports.charts)
       charts/<chart>.svg
+      alerts/<policy>.csv  every OPENED/CLOSED alert of every seed (the page shows the first 20)
       traces/              the traces, one per policy and seed (see reports.trace_dir)
 
 Re-render without re-running the simulation: ``report_from_dir(out_dir)`` (or
@@ -19,6 +20,8 @@ itself, and a directory of ``<policy>/*.npz`` without a manifest (policies then 
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import sys
@@ -30,24 +33,32 @@ from typing import Any
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from multiorg.alerts import BreakerEvent, EventKind
 from sim.trace import EVENT_KINDS
 
 from .charts import CHARTS, FORMATS, all_charts
-from .format import fmt_clock, fmt_duration, fmt_stat, format_metric
+from .format import fmt_clock, fmt_count, fmt_duration, fmt_stat, format_metric
 from .metrics import compute_results
+from .ranking import judging_lines, ranking_context
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
-from .trace_dir import TRACE_DIR, load_traces, manifest_slo, save_traces, trace_root
+from .trace_dir import TRACE_DIR, load_traces, manifest_slo, safe_name, save_traces, trace_root
 from .why import WHY_CHARTS, attach_why, why_context, why_markdown
 from .why_charts import why_charts
 
 __all__ = [
+    "WASTED_TOTAL",
     "ReportPaths",
+    "alerts_csv",
     "render_html",
     "render_markdown",
     "report_from_dir",
     "results_json",
+    "seeds_text",
+    "verdict_text",
+    "wasted_label",
+    "write_alert_logs",
     "write_report",
 ]
 
@@ -62,6 +73,7 @@ class ReportPaths:
     json: Path
     charts: dict[str, list[Path]] = field(default_factory=dict)
     traces: list[Path] = field(default_factory=list)
+    alerts: list[Path] = field(default_factory=list)  # alerts/<policy>.csv
     passed: bool | None = None  # SLO verdict; None when no SLO was given
 
 
@@ -79,6 +91,44 @@ def _org_faults(res: Results) -> list[FaultInfo]:
     return [f for f in res.faults if f.org_fault]
 
 
+#: what the run-total wasted attempts are called wherever they are shown
+WASTED_TOTAL = "wasted attempts, all faults"
+
+
+def wasted_label(fault: str) -> str:
+    """The heading of one fault's wasted attempts (attempts sent to its target during it)."""
+    return f"wasted attempts: {fault}"
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    """The seeds as a count and their values: ``1 seed: 7``, ``5 seeds: 1\u20135``,
+    ``4 seeds: 1\u20133, 9`` (consecutive runs of three or more folded into a range)."""
+    vals = sorted(set(int(s) for s in seeds))
+    parts: list[str] = []
+    i = 0
+    while i < len(vals):
+        j = i
+        while j + 1 < len(vals) and vals[j + 1] == vals[j] + 1:
+            j += 1
+        if j - i >= 2:
+            parts.append(f"{vals[i]}\u2013{vals[j]}")
+        else:
+            parts.extend(str(v) for v in vals[i:j + 1])
+        i = j + 1
+    return f"{len(vals)} seed{'s' if len(vals) != 1 else ''}: {', '.join(parts)}"
+
+
+def verdict_text(passed: bool, detail: str = "") -> str:
+    """PASS / FAIL as a word (an emoji-less font shows \u2705/\u274c as empty boxes)."""
+    return ("PASS" if passed else "FAIL") + (f" ({detail})" if detail else "")
+
+
+def _verdict_cell(text: str) -> Markup:
+    """A verdict for an HTML table: the word, coloured by its class (green pass, red fail)."""
+    cls = "pass" if text.startswith("PASS") else "fail" if text.startswith("FAIL") else "none"
+    return Markup('<span class="verdict {}">{}</span>').format(cls, text)
+
+
 def _policy_verdict(res: Results, policy: str) -> str:
     if res.slo is None:
         return ""
@@ -86,8 +136,12 @@ def _policy_verdict(res: Results, policy: str) -> str:
     if not checks:
         return "\u2013"
     failed = sum(not c.passed for c in checks)
-    # words, not only emoji: an emoji-less font shows ✅/❌ as empty boxes
-    return "PASS" if not failed else f"FAIL ({failed} failed)"
+    return verdict_text(not failed, f"{failed} failed" if failed else "")
+
+
+def _md_verdict(text: str) -> str:
+    """Markdown keeps the emoji beside the word."""
+    return ("\u2705 " if text.startswith("PASS") else "\u274c " if text.startswith("FAIL") else "") + text
 
 
 def _headline(res: Results) -> str:
@@ -119,19 +173,23 @@ def _fault_line(f: FaultInfo) -> str:
 def _md_title(res: Results) -> str:
     verdict = ""
     if res.slo is not None:
-        verdict = " — SLO ✅ PASSED" if res.slo.passed else " — SLO ❌ FAILED"
+        verdict = " — SLO ✅ PASSED" if res.slo.passed else " — SLO ❌ FAILED"  # words beside the emoji
         if set(res.slo.judged) != set(res.policies):
             verdict += f" (judged: {', '.join(res.slo.judged)}; the others are compared only)"
     return f"### breakerlab · {res.scenario.name}{verdict}"
 
 
 def _md_summary(res: Results) -> list[str]:
-    """The PR-comment table: one row per policy, the first org fault's failover columns."""
+    """The PR-comment table: one row per policy, the first org fault's failover columns (and the
+    run total of wasted attempts when there are several org faults)."""
     sc = res.scenario
-    first = _org_faults(res)[0] if _org_faults(res) else None
+    ofaults = _org_faults(res)
+    first = ofaults[0] if ofaults else None
     head = ["policy", "success", "session success", "p99 latency", "attempts / request"]
     if first is not None:
-        head += [f"failover ({first.label})", "detection", "recovery", "wasted attempts"]
+        head += [f"failover: {first.label}", "detection", "recovery", wasted_label(first.label)]
+    if len(ofaults) > 1:
+        head.append(WASTED_TOTAL)
     if res.slo is not None:
         head.append("SLO")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
@@ -152,8 +210,10 @@ def _md_summary(res: Results) -> list[str]:
                 fmt_stat(fr.recovery_time, "duration") if first.end < sc.duration else "n/a",
                 fmt_stat(fr.wasted_attempts, "count"),
             ]
+        if len(ofaults) > 1:
+            row.append(fmt_stat(pr.wasted_attempts, "count"))
         if res.slo is not None:
-            row.append(_policy_verdict(res, name))
+            row.append(_md_verdict(_policy_verdict(res, name)))
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -188,7 +248,7 @@ def _md_per_fault(res: Results) -> list[str]:
         "<details><summary>Per fault</summary>",
         "",
         "| fault | policy | success during | failover worst / median pod | detection | "
-        "recovery | user-visible failures | wasted attempts |",
+        "recovery | user-visible failures | wasted attempts in the fault |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for f in res.faults:
@@ -213,7 +273,8 @@ def _md_slo(res: Results) -> list[str]:
         where = c.phase + (f" {c.fault}" if c.fault else "")
         note = f" ({c.note})" if c.note else ""
         value = format_metric(c.metric, c.value, precise=True)
-        lines.append(f"- ❌ FAIL `{c.policy}` {c.metric} [{where}] = {value}, needs {c.threshold}{note}")
+        lines.append(f"- {_md_verdict(verdict_text(False))} `{c.policy}` {c.metric} [{where}] = {value}, "
+                     f"needs {c.threshold}{note}")
     return lines
 
 
@@ -233,7 +294,8 @@ def render_markdown(res: Results) -> str:
         lines += ["", f"**{_scale_line(res)}**"]
     if res.faults:
         lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
-    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), *why_markdown(res), "", _md_footnote(res)]
+    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), *judging_lines(res), *why_markdown(res),
+              "", _md_footnote(res)]
     return "\n".join(lines) + "\n"
 
 
@@ -248,18 +310,21 @@ _TEMPLATES = Environment(
 )
 
 _CAPTIONS = {
-    "success_rate": "Share of user requests that ended 2xx, per time bin. Shaded: fault windows. "
+    "success_rate": "Share of user requests that ended 2xx, per time bin. Fault windows: the coloured "
+    "strips above the plot, dashed lines at onset and end; dotted: the SLO's threshold over its phase. "
     "A policy that fails over keeps its line at the top through the fault.",
     "traffic_share": "Where the attempts went. When a breaker trips, the faulted org's band "
     "shrinks to nothing and its peers take over; 'none' keeps feeding it.",
     "breaker_timeline": "Each breaker's state over time: green closed, red open (blocked), "
     "amber ticks half-open probes.",
     "latency": "User latency from arrival to answer (failed requests included): median line, "
-    "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands.",
+    "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands. Dotted: "
+    "the SLO's p99 threshold over the phase it covers (judged on the whole phase, not per bin).",
     "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
     "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
 }
-ALERT_LIMIT = 120  # OPENED/CLOSED messages shown per policy
+ALERT_LIMIT = 20  # OPENED/CLOSED messages shown per policy; every one is in alerts/<policy>.csv
+ALERT_DIR = "alerts"
 
 
 def _header(res: Results) -> dict[str, Any]:
@@ -268,7 +333,7 @@ def _header(res: Results) -> dict[str, Any]:
     if res.slo is None:
         badge_class, badge = "none", "no SLO"
     else:
-        badge_class, badge = ("pass", "SLO passed") if res.slo.passed else ("fail", "SLO failed")
+        badge_class, badge = ("pass", "SLO PASSED") if res.slo.passed else ("fail", "SLO FAILED")
     judged = res.slo is not None and set(res.slo.judged) != set(res.policies)
     start = datetime.fromtimestamp(sc.start_epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     orgs = ", ".join(f"{o} ({v})" if v else o for o, v in zip(sc.orgs, sc.org_vendors, strict=False))
@@ -285,14 +350,14 @@ def _header(res: Results) -> dict[str, Any]:
             ("pods", f"{sc.pods}" + (f", breaker state {sc.state}" if sc.state else "")),
             ("orgs", orgs),
             ("models", ", ".join(sc.models)),
-            ("seeds", ", ".join(map(str, res.seeds))),
+            ("seeds", seeds_text(res.seeds)),
             ("mode", sc.mode or "\u2013"),
             ("policies", ", ".join(res.policies)),
         ],
     }
 
 
-def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -> list[str]:
+def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo], *, total: bool) -> list[str]:
     o = pr.overall
     row = [
         fmt_stat(o.success_rate, "rate"),
@@ -306,30 +371,41 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo]) -
             fmt_stat(fr.failover_time_max, "duration"),
             fmt_stat(fr.detection_time, "duration"),
             fmt_stat(fr.recovery_time, "duration") if f.end < res.scenario.duration else "n/a",
+            fmt_stat(fr.wasted_attempts, "count"),
         ]
-    return [*row, fmt_stat(pr.wasted_attempts, "count"), fmt_stat(pr.alerts.opened, "count")]
+    if total:
+        row.append(fmt_stat(pr.wasted_attempts, "count"))
+    return [*row, fmt_stat(pr.alerts.opened, "count")]
 
 
 def _summary(res: Results) -> dict[str, Any]:
-    """One row per policy: the headline numbers, each org fault's failover, the SLO verdict."""
-    ofaults = _org_faults(res)
+    """One row per policy: the headline numbers, the first org fault's failover columns (as in
+    summary.md; every fault has its own table under Faults), the SLO verdict."""
+    all_ofaults = _org_faults(res)
+    ofaults = all_ofaults[:1]
     head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request"]
     for f in ofaults:
-        head += [f"failover: {f.label}", "detection", "recovery"]
-    head += ["wasted attempts", "breaker opens"]
+        head += [f"failover: {f.label}", "detection", "recovery", wasted_label(f.label)]
+    if len(all_ofaults) > 1:
+        head.append(WASTED_TOTAL)
+    head.append("breaker opens")
     if res.slo is not None:
         head.append("SLO")
     rows, classes = [], []
     for name, pr in res.policies.items():
         verdict = _policy_verdict(res, name)
-        rows.append([name, *_summary_row(res, pr, ofaults), *([verdict] if res.slo is not None else [])])
+        cells = [_verdict_cell(verdict)] if res.slo is not None else []
+        rows.append([name, *_summary_row(res, pr, ofaults, total=len(all_ofaults) > 1), *cells])
         classes.append("bad" if verdict.startswith("FAIL") else "")
     n = max(len(p.seeds) for p in res.policies.values())
     note = (
         ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
         + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted "
         "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
-        "successful regular attempt on the target."
+        "successful regular attempt on the target; wasted attempts = attempts (probes included) "
+        "sent to the faulted target during the fault"
+        + ("; all faults: each attempt counted once. Every fault's own numbers: Faults, below."
+           if len(all_ofaults) > 1 else ".")
     )
     return {"head": head, "rows": rows, "classes": classes, "note": note}
 
@@ -345,7 +421,7 @@ def _slo_checks(res: Results) -> dict[str, Any] | None:
             c.phase + (f": {c.fault}" if c.fault else ""),
             format_metric(c.metric, c.value, precise=True),
             c.threshold,
-            "PASS" if c.passed else "FAIL",
+            _verdict_cell(verdict_text(c.passed)),
             c.note,
         ]
         for c in res.slo.checks
@@ -410,7 +486,7 @@ _ORG_FAULT_HEAD = [
     "detection",
     "recovery",
     "all breakers closed",
-    "wasted attempts (probes)",
+    "wasted attempts in the fault (probes)",
     "opens",
 ]
 
@@ -453,7 +529,7 @@ def _policies(res: Results) -> dict[str, Any]:
             "name": name,
             "params": [(k, json.dumps(v)) for k, v in pr.params.items()],
             "cells": [
-                ", ".join(map(str, pr.seeds)),
+                seeds_text(pr.seeds),
                 fmt_stat(pr.overall.requests, "count"),
                 f"{fmt_stat(pr.alerts.opened, 'count')} / {fmt_stat(pr.alerts.closed, 'count')}",
                 fmt_stat(pr.alerts.cycles, "count"),
@@ -485,14 +561,14 @@ def _policies(res: Results) -> dict[str, Any]:
     }
 
 
-def _alert_message(trace: Any, i: int) -> dict[str, str]:
-    """Breaker event ``i`` of ``trace`` as the Slack message the production notifier posts."""
+def _alert_event(trace: Any, i: int) -> BreakerEvent:
+    """Breaker event ``i`` of ``trace`` as the production notifier sees it."""
     ev, meta = trace.events, trace.meta
     orgs = [str(o) for o in meta.get("orgs", [])]
     vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
     models = [str(m) for m in meta.get("models") or ["model"]]
     o, m, k = int(ev["org"][i]), int(ev["model"][i]), int(ev["kind"][i])
-    event = BreakerEvent(
+    return BreakerEvent(
         kind=EventKind(EVENT_KINDS[k]),
         org=orgs[o] if o < len(orgs) else str(o),
         model=models[m] if m < len(models) else str(m),
@@ -503,46 +579,121 @@ def _alert_message(trace: Any, i: int) -> dict[str, str]:
         retry_cycles=int(ev["retry_cycles"][i]),
         pod=f"pod-{int(ev['pod'][i])}",
     )
+
+
+def _posted(trace: Any) -> list[int]:
+    """The events posted as alerts (OPENED, CLOSED), in time order; HALF_OPEN transitions are
+    not posted, as in production."""
+    ev = trace.events
+    n = len(ev["time"])
+    order = np.lexsort((np.arange(n), ev["time"]))
+    return [int(i) for i in order if EVENT_KINDS[int(ev["kind"][i])] != "HALF_OPEN"]
+
+
+def _alert_message(trace: Any, i: int) -> dict[str, str]:
+    """Breaker event ``i`` of ``trace`` as the Slack message the production notifier posts."""
+    event = _alert_event(trace, i)
     title, _, rest = event.text().partition("\n")
     return {
         "when": datetime.fromtimestamp(event.time, tz=UTC).strftime("%-I:%M %p"),
         "pod": event.pod,
-        "sim_time": fmt_clock(float(ev["time"][i])),
-        "kind": EVENT_KINDS[k],
+        "sim_time": fmt_clock(float(trace.events["time"][i])),
+        "kind": event.kind.value,
         "title": title,
         "rest": rest,
     }
 
 
-def _alert_log(policy: str, trace: Any, *, open_: bool) -> dict[str, Any]:
-    """One policy's alerts in time order; HALF_OPEN transitions are not posted, as in production."""
-    ev = trace.events
-    n = len(ev["time"])
-    order = np.lexsort((np.arange(n), ev["time"]))
-    shown = [int(i) for i in order if EVENT_KINDS[int(ev["kind"][i])] != "HALF_OPEN"]
-    more = []
-    if len(shown) > ALERT_LIMIT:
-        more.append(f"{len(shown) - ALERT_LIMIT} more OPENED/CLOSED alerts not shown")
-    if n - len(shown):
-        more.append(f"{n - len(shown)} HALF_OPEN transitions (probes) not posted, as in production")
+ALERT_CSV_COLUMNS = (
+    "seed", "sim_time_s", "sim_clock", "time_utc", "pod", "kind", "org", "vendor", "model",
+    "failure_count", "block_duration_s", "retry_cycles", "message",
+)
+
+
+def alert_csv_path(policy: str) -> str:
+    """Where a policy's full alert log lies, relative to the report directory."""
+    return f"{ALERT_DIR}/{safe_name(policy)}.csv"
+
+
+def alerts_csv(runs: Sequence[Any]) -> str:
+    """Every alert (OPENED, CLOSED) of every seed's run, one row each, seed by seed in time order."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(ALERT_CSV_COLUMNS)
+    for i, t in enumerate(runs):
+        seed = t.meta.get("seed", i)
+        for k in _posted(t):
+            e = _alert_event(t, k)
+            sim = float(t.events["time"][k])
+            w.writerow([
+                seed, repr(sim), fmt_clock(sim),
+                datetime.fromtimestamp(round(e.time), tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                e.pod, e.kind.value, e.org, e.vendor, e.model, e.failure_count,
+                repr(e.block_duration), e.retry_cycles, e.text().partition("\n")[0],
+            ])
+    return buf.getvalue()
+
+
+def write_alert_logs(runs: Mapping[str, Sequence[Any]], out_dir: str | Path) -> list[Path]:
+    """``out_dir/alerts/<policy>.csv``: each policy's full alert log (:func:`alerts_csv`)."""
+    paths = []
+    for name, rs in runs.items():
+        path = Path(out_dir) / alert_csv_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(alerts_csv(rs), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _alert_pair(breakers: Sequence[Any]) -> str:
+    """``OPENED / CLOSED`` over some breakers (means over seeds add up)."""
+    opened = sum(b.opened.mean or 0.0 for b in breakers)
+    closed = sum(b.closed.mean or 0.0 for b in breakers)
+    return f"{fmt_count(opened)} / {fmt_count(closed)}"
+
+
+def _alert_counts(res: Results) -> dict[str, Any]:
+    """OPENED / CLOSED alerts per org and policy (per run; the mean when there are several seeds)."""
+    orgs = [o for o in res.scenario.orgs if any(b.org == o for pr in res.policies.values() for b in pr.breakers)]
+    rows = []
+    for name, pr in res.policies.items():
+        link = Markup('<a href="{0}">{0}</a>').format(alert_csv_path(name))
+        per_org = [_alert_pair([b for b in pr.breakers if b.org == o]) for o in orgs]
+        rows.append([name, *per_org, _alert_pair(pr.breakers), link])
+    n = max(len(p.seeds) for p in res.policies.values())
     return {
-        "policy": policy,
-        "n_events": n,
-        "seed": trace.meta.get("seed", 0),
-        "open": open_,
-        "messages": [_alert_message(trace, i) for i in shown[:ALERT_LIMIT]],
-        "more": "; ".join(more),
+        "head": ["policy", *orgs, "all orgs", "full log (every seed)"],
+        "rows": rows,
+        "basis": f"mean per run over {n} seeds" if n > 1 else "one run",
     }
 
 
-def _alerts(traces: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The alert log of each policy's first seed; the first policy with alerts starts unfolded."""
-    logs: list[dict[str, Any]] = []
-    for name, runs in (traces or {}).items():
-        first = (list(runs) if isinstance(runs, (list, tuple)) else [runs])[0]
-        has_events = len(first.events["time"]) > 0
-        logs.append(_alert_log(name, first, open_=has_events and not any(log["open"] for log in logs)))
-    return logs
+def _alert_log(policy: str, trace: Any) -> dict[str, Any]:
+    """One policy's first alerts (of its first seed), in time order."""
+    shown = _posted(trace)
+    n_half = len(trace.events["time"]) - len(shown)
+    return {
+        "policy": policy,
+        "n_posted": len(shown),
+        "summary": (f"first {min(len(shown), ALERT_LIMIT)} of {fmt_count(len(shown))} alert"
+                    f"{'s' if len(shown) != 1 else ''}" if shown else "no alerts"),
+        "seed": trace.meta.get("seed", 0),
+        "messages": [_alert_message(trace, i) for i in shown[:ALERT_LIMIT]],
+        "half_open": f"{fmt_count(n_half)} HALF_OPEN transitions (probes) not posted, as in production. "
+        if n_half else "",
+        "csv": alert_csv_path(policy),
+    }
+
+
+def _alerts(res: Results, traces: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Alert counts per org, then each policy's first alerts folded; None without traces."""
+    if not traces:
+        return None
+    logs = [
+        _alert_log(name, (list(runs) if isinstance(runs, (list, tuple)) else [runs])[0])
+        for name, runs in traces.items()
+    ]
+    return {"counts": _alert_counts(res), "logs": logs, "limit": ALERT_LIMIT}
 
 
 def render_html(
@@ -556,11 +707,12 @@ def render_html(
         header=_header(res),
         summary=_summary(res),
         slo=_slo_checks(res),
+        ranking=ranking_context(res),
         charts=_charts(charts),
         why=why_context(res, _charts(charts, tuple(WHY_CHARTS))),
         faults=_faults(res),
         policies=_policies(res),
-        alerts=_alerts(traces),
+        alerts=_alerts(res, traces),
         footer={"schema": SCHEMA_VERSION, "traces_at": traces_at},
     )
 
@@ -590,6 +742,7 @@ def write_report(
     trace_paths = save_traces(runs, out, slo=slo) if save else []
     charts = all_charts(runs, out / CHART_DIR, formats=formats, results=res)
     charts.update(why_charts(attach_why(res, runs), out / CHART_DIR, formats=formats))
+    alert_paths = write_alert_logs(runs, out)
     json_path = out / "results.json"
     json_path.write_text(results_json(res), encoding="utf-8")
     md_path = out / "summary.md"
@@ -603,6 +756,7 @@ def write_report(
         json=json_path,
         charts=charts,
         traces=trace_paths,
+        alerts=alert_paths,
         passed=None if res.slo is None else res.slo.passed,
     )
 

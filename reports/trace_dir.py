@@ -20,13 +20,14 @@ from typing import Any
 
 from sim.trace import Trace
 
-__all__ = ["MANIFEST", "TRACE_DIR", "load_traces", "manifest_slo", "save_traces", "trace_root"]
+__all__ = ["MANIFEST", "TRACE_DIR", "load_traces", "manifest_slo", "safe_name", "save_traces", "trace_root"]
 
 TRACE_DIR = "traces"
 MANIFEST = "manifest.json"
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """A policy name as a file or directory name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "policy"
 
 
@@ -49,9 +50,9 @@ def save_traces(traces: Mapping[str, Any], out_dir: str | Path, *, slo: Any = No
             fname = f"seed-{seed}.npz"
             if fname in files:
                 fname = f"seed-{seed}-{i}.npz"
-            paths.append(t.save(root / _safe(name) / fname))
+            paths.append(t.save(root / safe_name(name) / fname))
             files.append(fname)
-        manifest["policies"].append({"name": name, "dir": _safe(name), "files": files})
+        manifest["policies"].append({"name": name, "dir": safe_name(name), "files": files})
     root.mkdir(parents=True, exist_ok=True)
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return paths

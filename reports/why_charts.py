@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .charts import _RC, FORMATS, _fault_title_pad, _panels, _save, _shade, _tick_duration, _time_axis, org_colors
+from .charts import _RC, FORMATS, _fault_title_pad, _mark_faults, _panels, _save, _tick_duration, _time_axis, org_colors
 from .format import duration_unit, fmt_count
 from .why import CAUSES, ModelCapacity, TraceWhy
 
@@ -56,7 +56,7 @@ def why_causes_chart(
             total = float(mean.sum())
             title = f"policy: {name} — {fmt_count(total)} failed requests" + (" per run" if len(ws) > 1 else "")
             ax.set_title(title, loc="left", fontweight="bold", pad=_fault_title_pad(windows) if k == 0 else 6)
-            _shade(ax, windows, unit, labels=k == 0)
+            _mark_faults(ax, windows, unit, duration, labels=k == 0)
             if not total:
                 ax.text(0.5, 0.5, "no request failed", transform=ax.transAxes, ha="center", va="center", color="0.4")
         _time_axis(axes[-1], duration)
@@ -110,7 +110,7 @@ def why_capacity_chart(
                 _capacity_panel(ax, cap, edges, unit, kind, colors)
                 ax.set_title(f"{cap.model}: {'requests' if kind == 'RPM' else 'tokens'} per minute", loc="left",
                              fontweight="bold", pad=_fault_title_pad(windows) if j == k == 0 else 6)
-                _shade(ax, windows, unit, labels=j == k == 0)
+                _mark_faults(ax, windows, unit, duration, labels=j == k == 0)
         _time_axis(axes[-1], duration)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles[::-1], labels[::-1], title="limit per org / demand", loc="outside right center")

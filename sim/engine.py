@@ -103,8 +103,9 @@ def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed
     if router is not None:
         meta["router"] = router
     meta["slo"] = sc.slo
-    # the policies whose SLO verdict counts (marked ``expect_pass: true``; none marked = all)
+    # who is judged (reports.ranking.judged_policies): the expect_pass: true policies, else all but the false ones
     meta["expect_pass"] = [p.label or p.name for p in sc.policies if p.expect_pass is True]
+    meta["expect_fail"] = [p.label or p.name for p in sc.policies if p.expect_pass is False]
     meta["max_in_flight"] = max_in_flight
     if operator_flips is not None:
         meta["operator_flips"] = operator_flips

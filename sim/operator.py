@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from multiorg.breakers.common import param
 from multiorg.breakers.none import NoBreaker
 from multiorg.config import Seconds
 from multiorg.outcomes import OUTCOME_CODES, Outcome
@@ -33,17 +34,22 @@ class ManualOperator(BaseModel):
     name: ClassVar[str] = "manual"
     scope: ClassVar[str] = "target"
 
-    #: from the page to the switch being flipped (noticing, deciding, clicking)
-    reaction_delay: Seconds = 900.0
-    #: the dashboard's window and the error rate that pages someone
-    alert_window: Seconds = 300.0
-    alert_error_rate: float = Field(default=0.05, gt=0, le=1)
-    #: fewer requests than this in the window never page (a quiet night)
-    min_requests: int = Field(default=20, ge=1)
-    #: how often the dashboard is looked at
-    check_every: Seconds = Field(default=60.0, gt=0)
-    #: after switching away, try the primary vendor again this long later
-    try_primary_after: Seconds = 7200.0
+    reaction_delay: Seconds = param(
+        900.0, "from the page to the vendor switch being flipped (noticing, deciding, clicking)",
+        "s"
+    )
+    alert_window: Seconds = param(300.0, "the dashboard's window over which the error rate is read", "s")
+    alert_error_rate: float = param(
+        0.05, "share of requests in the window that failed at which someone is paged", "fraction",
+        gt=0, le=1
+    )
+    min_requests: int = param(
+        20, "fewer requests than this in the window never page (a quiet night)", "requests", ge=1
+    )
+    check_every: Seconds = param(60.0, "how often the dashboard is looked at", "s", gt=0)
+    try_primary_after: Seconds = param(
+        7200.0, "after switching away, flip back to the primary vendor this long later", "s"
+    )
 
     def breaker(self) -> NoBreaker:
         """What the pods run: no breaker at all."""

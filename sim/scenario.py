@@ -42,6 +42,7 @@ from multiorg.config import (
 from multiorg.units import seconds
 
 from .clock import DEFAULT_START, parse_epoch
+from .slo import scaled_slo
 
 # Human units (faults.units): the JSON Schema admits a number or a string such as "15m", "0.2%",
 # "2M", "1M/day", "5x".
@@ -375,7 +376,8 @@ class Scenario(_Frozen):
         """This world at ``scale`` x the true system's volume (``scale`` is absolute, not relative
         to :attr:`scale`): traffic (single requests and sessions per day), every RPM/TPM limit and
         the retry budget's floor are multiplied together, so utilisation is kept; the retry budget's
-        window is stretched so it still counts as many requests. Limits round to whole numbers
+        window is stretched so it still counts as many requests, and SLO thresholds on counts of
+        requests or attempts scale with the traffic (:func:`sim.slo.scaled_slo`). Limits round to whole numbers
         (at least 1), so scale from the true scenario. ``scaled(self.scale)`` is ``self``."""
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
@@ -394,7 +396,8 @@ class Scenario(_Frozen):
             v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs)})
             for v, spec in self.vendors.items()
         }
-        return self.model_copy(update={"scale": scale, "traffic": traffic, "router": router, "vendors": vendors})
+        return self.model_copy(update={"scale": scale, "traffic": traffic, "router": router, "vendors": vendors,
+                                       "slo": scaled_slo(self.slo, f)})
 
     def scale_caveats(self) -> list[str]:
         """What running at :attr:`scale` cannot keep (empty at true scale)."""
@@ -409,6 +412,8 @@ class Scenario(_Frozen):
             f"the retry budget's window is stretched {n:.3g}x ({self.router.retry_budget_window:g} s) "
             "so it counts as many requests as at true scale",
             "a session keeps its size, so its burst is a larger share of the (scaled) limits",
+            f"SLO thresholds on counts (wasted attempts, failed requests, user-visible failures) are "
+            f"scaled {f:.3g}x with the traffic; rates, durations and ratios are kept",
         ]
 
     # ------------------------------------------------------------------ views

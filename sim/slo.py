@@ -31,6 +31,7 @@ __all__ = [
     "Threshold",
     "canonical_metric",
     "parse_threshold",
+    "scaled_slo",
     "slo_entries",
     "slo_items",
 ]
@@ -64,6 +65,8 @@ class SloMetric:
     where: str  # "phase" | "fault" | "wasted"
     unit: str  # "rate" | "duration" | "count"
     default_op: str
+    #: a count of requests or attempts: it grows with traffic, so :func:`scaled_slo` scales it
+    per_volume: bool = False
 
 
 SLO_METRICS: dict[str, SloMetric] = {
@@ -73,14 +76,14 @@ SLO_METRICS: dict[str, SloMetric] = {
     "p95_latency": SloMetric("latency_p95", "phase", "duration", "<="),
     "p99_latency": SloMetric("latency_p99", "phase", "duration", "<="),
     "retry_amplification": SloMetric("retry_amplification", "phase", "count", "<="),
-    "failed_requests": SloMetric("failed_requests", "phase", "count", "<="),
+    "failed_requests": SloMetric("failed_requests", "phase", "count", "<=", per_volume=True),
     "failover_time": SloMetric("failover_time_max", "fault", "duration", "<="),
     "failover_time_median": SloMetric("failover_time_median", "fault", "duration", "<="),
     "detection_time": SloMetric("detection_time", "fault", "duration", "<="),
     "recovery_time": SloMetric("recovery_time", "fault", "duration", "<="),
     "close_time": SloMetric("close_time", "fault", "duration", "<="),
-    "user_visible_failures": SloMetric("user_visible_failures", "fault", "count", "<="),
-    "wasted_attempts": SloMetric("wasted_attempts", "wasted", "count", "<="),
+    "user_visible_failures": SloMetric("user_visible_failures", "fault", "count", "<=", per_volume=True),
+    "wasted_attempts": SloMetric("wasted_attempts", "wasted", "count", "<=", per_volume=True),
 }
 SLO_ALIASES = {
     "latency_p50": "p50_latency",
@@ -190,3 +193,33 @@ def slo_items(slo: Any) -> list[tuple[str, str, Any]]:
         return (order.get(name, len(order)), name, _PHASE_RANK.get(base, 9), label)
 
     return sorted(items, key=key)
+
+
+def scaled_slo(slo: Any, factor: float) -> Any:
+    """``slo`` for a world with ``factor`` x the traffic: thresholds on counts of requests or
+    attempts (:attr:`SloMetric.per_volume`: wasted attempts, failed requests, user-visible
+    failures) are multiplied by ``factor`` (to 6 significant digits); rates, durations and
+    ratios are kept. Same form as given (mapping or list); the input is not changed."""
+    if factor == 1.0 or not slo:
+        return slo
+
+    def scale(metric: str, th: Any) -> Any:
+        spec = SLO_METRICS.get(canonical_metric(metric))
+        if spec is None or not spec.per_volume or th is None or th is MISSING:
+            return th
+        t = parse_threshold(th, metric)
+        return f"{t.op} {float(f'{t.value * factor:.6g}'):g}"
+
+    if isinstance(slo, Mapping):
+        out: dict[str, Any] = {}
+        for metric, spec in slo.items():
+            if isinstance(spec, Mapping):
+                out[metric] = {ph: scale(str(metric), th) for ph, th in spec.items()}
+            else:
+                out[metric] = scale(str(metric), spec)
+        return out
+    return [
+        {**e, "threshold": scale(str(e["metric"]), e["threshold"])}
+        if isinstance(e, Mapping) and "metric" in e and "threshold" in e else e
+        for e in slo
+    ]

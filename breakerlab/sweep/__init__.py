@@ -1,14 +1,15 @@
 """Threshold sweeps: grid and random search over a policy's parameters, with resume.
 
     breakerlab sweep scenarios/one-org-diverges.yaml --policy exponential \\
-        --grid threshold=2..8 base_open_time=30s,60s,120s --seeds 5 --out sweep/
+        --grid threshold=2..8 base_open_time=30s,60s,120s --seeds 5 --out sweep/ \\
+        [--objective success_rate --objective alerts_per_day]
 
 or from Python::
 
     from breakerlab.sweep import sweep
     result = sweep([scenario], "exponential", ["threshold=2..8", "base_open_time=30s,60s,120s"],
                    seeds=5, out="sweep/")
-    result.recommendation.reason
+    result.recommendation.reason      # which setting, its margin, the check that binds
 
 Search space
 ------------
@@ -28,30 +29,38 @@ step is given, any value otherwise) or from a list, with ``numpy.random.default_
 Runs = scenarios x settings x seeds (seeds ``seed, seed+1, …`` from each scenario's ``seed``
 unless ``--seed`` gives the first one).
 
-Objectives (per run, from :func:`breakerlab.judge.run_and_judge`'s metrics)
-----------------------------------------------------------------
-* **success rate** (max) — user requests that ended 2xx / all requests;
-* **failover time** (min) — the worst over the run's org faults of the fault's failover time
-  (max over pods); **"never"** when regular traffic kept flowing to a faulted org until the fault
-  ended, which is worse than any time. Runs with no org fault have none (the objective is then
-  neutral);
-* **wasted attempts** (min) — attempts sent to a faulted org during its fault;
-* **flapping** (min) — open → close cycles summed over every breaker (``alerts.cycles``).
+Judging: the scenario's SLO
+----------------------------
+Every run (each scenario, each seed on its own) is judged by its scenario's ``slo`` section —
+every metric, phase and fault — with :func:`reports.evaluate_slo`, the walker the reports and the
+pytest plugin use. Each check gets a signed margin (:func:`reports.ranking.check_margin`): how far
+its value is inside (+) or outside (-) the threshold, relative to the threshold (upper bounds:
+``(threshold - value) / threshold``; a rate's lower bound: ``(value - threshold) / (1 - threshold)``,
+the share of the failure budget left; "never" = -inf), so checks of different metrics compare.
 
-A setting's value is the mean over its runs (all scenarios, all seeds). For failover time a
-setting is compared by (share of its runs that never failed over, mean over the runs that did):
-any "never" is worse than every time, fewer "never" runs beat more.
+* A **setting passes** when every one of its runs meets every check.
+* Its **margin** is its worst run's worst check's margin (worst seed, not a mean: a setting that
+  passes on average but fails on one seed does not pass), and that check **binds**.
+* **Recommendation** (:func:`recommend`): the passing setting with the widest margin; ties go to
+  fewer wasted attempts, then fewer alerts per day, then grid order. When none passes: the closest
+  (widest, least negative margin), how far it misses and on which check. Without an SLO in any
+  scenario: the highest success rate, with the same tie-breaks. The reason is one sentence.
 
-**Pareto frontier**: the settings no other setting dominates (at least as good on all four
-objectives and better on one). Settings with identical objective values are all kept.
+The terminal output, ``summary.md`` and ``results.json`` say which check binds (metric, phase,
+fault, scenario, seed, value vs threshold, margin). ``breakerlab sweep`` exits 0 when the
+recommended setting meets the SLO (or there is none), 1 when no setting does.
 
-**Recommendation** (:func:`recommend`): among the frontier settings whose failover time is within
-``failover_slack`` (default 60 s) of the best frontier failover time (and with no larger share of
-"never" runs) and whose flapping is within ``flapping_slack`` (default 1 cycle per run) of the best
-frontier flapping, the one with the highest success rate; ties go to fewer wasted attempts, then
-less flapping, then faster failover, then the first in grid order. If no frontier setting is within
-both slacks, the flapping condition is dropped. The reason is one sentence saying which rule
-picked it, with the numbers.
+Objectives and the Pareto frontier
+----------------------------------
+Secondary objectives are the user's choice: ``--objective NAME`` (repeatable; ``objectives=`` in
+Python), any of :data:`OBJECTIVES` — ``slo_margin``, ``success_rate``, ``session_success_rate``,
+``latency_p99``, ``latency_p95``, ``retry_amplification``, ``wasted_attempts``,
+``user_visible_failures``, ``alerts_per_day``, ``flapping``, ``detection_time``, ``failover_time``
+(default :data:`DEFAULT_OBJECTIVES`: slo_margin, success_rate, wasted_attempts, alerts_per_day).
+A setting's value is the mean over its runs (``slo_margin``: the worst run's; ``failover_time`` and
+``detection_time``: "never" in any run is worse than any time, fewer "never" runs beat more). The
+**Pareto frontier** is the settings no other setting dominates on the chosen objectives (at least
+as good on all and better on one); settings with identical values are all kept.
 
 Storage and resume
 ------------------
@@ -63,12 +72,15 @@ mode and the code version (:func:`code_version`: a hash of the simulator, router
 metrics sources plus numpy/simpy versions). A file is written atomically (temporary file in the
 same directory, fsync, :func:`os.replace`) by this process as each run completes, so a killed
 sweep loses no finished run and never leaves a half-written result; rerunning the same command
-skips every run whose file exists. Only metrics are stored; ``--save-traces`` also writes
+skips every run whose file exists. Only metrics and the run's own result (what its SLO is judged
+on) are stored; ``--save-traces`` also writes
 ``OUT/traces/<key>.npz``.
 
-Outputs: ``OUT/results.json`` (one row per run: scenario, params, seed, metrics; one aggregate per
-setting; the frontier; the recommendation), ``OUT/summary.md`` and heatmaps of each objective over
-each pair of swept parameters in ``OUT/charts/`` (:mod:`reports.sweep_charts`). Both files depend
+Outputs: ``OUT/results.json`` (one row per run: scenario, params, seed, metrics, SLO verdict; one
+aggregate per setting with its SLO verdict, margin and binding check; the frontier; the
+recommendation), ``OUT/summary.md`` and heatmaps over each pair of swept parameters in
+``OUT/charts/`` (:mod:`reports.sweep_charts`): SLO pass/fail and the binding check's margin first,
+then each objective. Both files depend
 only on the runs' results, not on which of them were reused: a resumed sweep writes the same
 bytes as an uninterrupted one.
 
@@ -86,44 +98,50 @@ from typing import Any
 
 from ..errors import SweepError
 from .command import add_sweep_parser, cmd_sweep, main
-from .execution import ProgressFn, RunStats, execute_run, run_metrics, run_plan
+from .execution import ProgressFn, RunStats, alerts_per_day, execute_run, run_metrics, run_plan
 from .outputs import FORMAT, SweepResult, finish, summary_markdown
 from .pareto import (
-    DEFAULT_FAILOVER_SLACK,
-    DEFAULT_FLAPPING_SLACK,
+    DEFAULT_OBJECTIVES,
     OBJECTIVES,
     RULE,
+    Objective,
     Recommendation,
+    SettingVerdict,
     aggregate,
+    check_objectives,
     dominates,
     inert_axes,
     objective_point,
     pareto_front,
     recommend,
+    run_checks,
 )
 from .plan import PlannedRun, RunTask, SweepPlan, plan_sweep
 from .space import Axis, Setting, grid_settings, parse_axis, parse_grid, random_settings, resolve_param
 from .store import atomic_write, code_version, load_run, run_key, scenario_hash
 
 __all__ = [
-    "DEFAULT_FAILOVER_SLACK",
-    "DEFAULT_FLAPPING_SLACK",
+    "DEFAULT_OBJECTIVES",
     "FORMAT",
     "OBJECTIVES",
     "RULE",
     "Axis",
+    "Objective",
     "PlannedRun",
     "ProgressFn",
     "Recommendation",
     "RunStats",
     "RunTask",
     "Setting",
+    "SettingVerdict",
     "SweepError",
     "SweepPlan",
     "SweepResult",
     "add_sweep_parser",
     "aggregate",
+    "alerts_per_day",
     "atomic_write",
+    "check_objectives",
     "cmd_sweep",
     "code_version",
     "dominates",
@@ -141,6 +159,7 @@ __all__ = [
     "random_settings",
     "recommend",
     "resolve_param",
+    "run_checks",
     "run_key",
     "run_metrics",
     "run_plan",
@@ -163,18 +182,18 @@ def sweep(
     out: str | Path = "sweep",
     executor: Any = None,
     save_traces: bool = False,
-    failover_slack: float = DEFAULT_FAILOVER_SLACK,
-    flapping_slack: float = DEFAULT_FLAPPING_SLACK,
+    objectives: Sequence[str] | None = None,
     charts: bool = True,
     progress: ProgressFn | None = None,
 ) -> SweepResult:
-    """Plan, run (skipping stored runs), aggregate and write a sweep. ``scenarios``: Scenario
-    objects, scenario file paths or ``(label, Scenario)``; ``executor``: see :mod:`breakerlab.executors`
+    """Plan, run (skipping stored runs), judge, aggregate and write a sweep. ``scenarios``: Scenario
+    objects, scenario file paths or ``(label, Scenario)``; ``objectives``: the Pareto frontier's
+    (default :data:`DEFAULT_OBJECTIVES`); ``executor``: see :mod:`breakerlab.executors`
     (default: in-process)."""
+    check_objectives(objectives)  # before any run
     plan = plan_sweep(
         scenarios, policy, grid, seeds=seeds, seed=seed, random=random, sample_seed=sample_seed, mode=mode,
         save_traces=save_traces,
     )
     results, stats = run_plan(plan, out, executor, progress=progress)
-    return finish(plan, results, stats, out, failover_slack=failover_slack, flapping_slack=flapping_slack,
-                  charts=charts)
+    return finish(plan, results, stats, out, objectives=objectives, charts=charts)

@@ -10,16 +10,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from multiorg.units import seconds
 from reports.format import fmt_rate
 
 from ..command import add_executor_options, executor_from_args, flag_error, subcommand_main
-from ..errors import EXIT_OK, InputError, SweepError, flag_message
+from ..errors import EXIT_OK, EXIT_SLO, InputError, SweepError, flag_message
 from ..executors import ExecutorError, terminate_as_interrupt
 from ..progress import Progress
 from .execution import RunStats, run_plan
 from .outputs import SweepResult, finish
-from .pareto import DEFAULT_FAILOVER_SLACK, DEFAULT_FLAPPING_SLACK
+from .pareto import DEFAULT_OBJECTIVES, OBJECTIVES, check_objectives
 from .plan import PlannedRun, SweepPlan, plan_sweep
 from .space import parse_grid
 
@@ -29,7 +28,7 @@ EXAMPLES = (
     "  breakerlab sweep scenarios/one-org-diverges.yaml --policy exponential \\\n"
     "      --grid threshold=2..8 base_open_time=30s,60s,120s --seeds 5 --out sweep/\n"
     "  breakerlab sweep scenarios/*.yaml --policy consecutive --grid threshold=2..10:2 open_time=15s..2m \\\n"
-    "      --random 20 --seeds 3\n"
+    "      --random 20 --seeds 3 --objective success_rate --objective latency_p99\n"
     "  breakerlab sweep scenarios/lock-primary-before-launch.yaml --policy exponential \\\n"
     "      --grid threshold=2..8 --executor dask --scheduler tcp://scheduler:8786"
 )
@@ -67,16 +66,6 @@ class _RunsProgress:
         self.board.finish(self.index[r.key], res)
 
 
-def _slack_seconds(text: str) -> float:
-    try:
-        v = float(seconds(text))
-    except (TypeError, ValueError):
-        raise SweepError("failover_slack", f"not a duration: {text!r} (e.g. 60s, 2m)") from None
-    if v < 0:
-        raise SweepError("failover_slack", f"must be >= 0 (got {text!r})")
-    return v
-
-
 def _split_scenarios(args: argparse.Namespace) -> None:
     """``--grid a=1..3 b.yaml``: argparse gives the file to ``--grid``; a token without "=" that
     names a scenario file is a scenario."""
@@ -91,13 +80,15 @@ def _split_scenarios(args: argparse.Namespace) -> None:
         raise InputError("breakerlab sweep: give at least one SCENARIO file")
 
 
-def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, float]:
-    """(plan, started executor, failover slack in seconds); bad input fails before any worker starts."""
+#: the flags of the sweep's parameters whose names differ
+_FLAGS = {"objectives": "--objective"}
+
+
+def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, tuple[str, ...]]:
+    """(plan, started executor, objectives); bad input fails before any worker starts."""
     executor = None
     try:
-        fo_slack = _slack_seconds(args.failover_slack)
-        if args.flapping_slack < 0:
-            raise SweepError("flapping_slack", f"must be >= 0 (got {args.flapping_slack:g})")
+        objectives = check_objectives(args.objective)
         parse_grid(args.grid, args.policy)
         executor = executor_from_args(args)
         plan = plan_sweep(
@@ -107,8 +98,8 @@ def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, float]:
     except SweepError as e:
         if executor is not None:
             executor.close()
-        raise InputError(flag_message(e)) from None
-    return plan, executor, fo_slack
+        raise InputError(flag_message(e, _FLAGS)) from None
+    return plan, executor, objectives
 
 
 def _execute(args: argparse.Namespace, plan: SweepPlan, executor: Any) -> tuple[dict[str, Any], RunStats] | None:
@@ -133,13 +124,15 @@ def _execute(args: argparse.Namespace, plan: SweepPlan, executor: Any) -> tuple[
 def _print_outcome(args: argparse.Namespace, result: SweepResult, stats: RunStats) -> None:
     if args.json:
         rec = result.recommendation
+        recd = result.recommended
         print(json.dumps({
             "results": str(result.results_path), "summary": str(result.summary_path),
             "runs": {"total": stats.total, "computed": stats.computed, "reused": stats.reused, "failed": stats.failed},
+            "objectives": list(result.objectives),
             "frontier": [result.settings[j]["params"] for j in result.frontier],
-            "recommendation": None if rec is None else {
-                "params": result.settings[rec.index]["params"], "reason": rec.reason,
-                "objectives": result.settings[rec.index]["objectives"],
+            "recommendation": None if rec is None or recd is None else {
+                "params": recd["params"], "reason": rec.reason, "passed": rec.passed,
+                "slo": recd["slo"], "objectives": recd["objectives"],
             },
             "errors": stats.errors,
         }, indent=2, sort_keys=True))
@@ -150,13 +143,15 @@ def _print_outcome(args: argparse.Namespace, result: SweepResult, stats: RunStat
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """Exit 0 when the recommended setting meets every SLO check in every run (or no scenario has
+    an SLO), 1 when no setting does, 2 for bad input or failed runs."""
     _split_scenarios(args)
-    plan, executor, fo_slack = _prepare(args)
+    plan, executor, objectives = _prepare(args)
     outcome = _execute(args, plan, executor)
     if outcome is None:
         return 130
     results, stats = outcome
-    result = finish(plan, results, stats, args.out, failover_slack=fo_slack, flapping_slack=args.flapping_slack)
+    result = finish(plan, results, stats, args.out, objectives=objectives)
     if not (args.quiet or args.json):
         print(f"sweep: {stats.computed} run(s) computed, {stats.reused} reused, {stats.failed} failed "
               f"in {stats.elapsed:.1f} s", file=sys.stderr)
@@ -164,7 +159,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if stats.failed:
         raise InputError(f"sweep: {stats.failed} of {stats.total} runs failed (first: {stats.errors[0]}); "
                          f"finished runs are kept in {args.out}/runs — fix the cause and rerun to resume")
-    return EXIT_OK
+    rec = result.recommendation
+    return EXIT_SLO if rec is not None and rec.passed is False else EXIT_OK
 
 
 def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -172,11 +168,15 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser(
         "sweep",
-        help="sweep a policy's parameters over scenarios and seeds; Pareto frontier and a recommendation",
+        help="sweep a policy's parameters over scenarios and seeds, judged by each scenario's SLO; "
+        "a recommendation, the Pareto frontier",
         description="Grid or random search over a breaker policy's parameters. Runs = scenarios x settings x "
         "seeds, in parallel; each run is stored under OUT/runs/<hash of its config>.json as it finishes, "
-        "so an interrupted sweep resumes where it stopped. Writes OUT/results.json, OUT/summary.md and "
-        "heatmaps in OUT/charts/.",
+        "so an interrupted sweep resumes where it stopped. Every run is judged by its scenario's SLO; the "
+        "recommendation is the setting that meets it in every run with the widest margin (or the closest, "
+        "and the check that binds). Writes OUT/results.json, OUT/summary.md and heatmaps in OUT/charts/. "
+        "Exit 0 when the recommended setting meets the SLO (or there is none), 1 when no setting does, "
+        "2 for bad input.",
         epilog="grid syntax:\n"
         "  name=a..b          integers a to b, inclusive\n"
         "  name=a..b:step     a, a+step, ... up to b (numbers or durations: 30s..2m:30s)\n"
@@ -197,10 +197,9 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", default="sweep", metavar="DIR", help="output directory (default sweep)")
     add_executor_options(p)
     p.add_argument("--save-traces", action="store_true", help="also keep each run's trace in OUT/traces/")
-    p.add_argument("--failover-slack", default=f"{DEFAULT_FAILOVER_SLACK:g}s", metavar="DURATION",
-                   help="recommendation: failover time allowed above the frontier's best (default 60s)")
-    p.add_argument("--flapping-slack", type=float, default=DEFAULT_FLAPPING_SLACK, metavar="CYCLES",
-                   help="recommendation: flapping allowed above the frontier's best (default 1 cycle per run)")
+    p.add_argument("--objective", action="append", default=None, metavar="NAME",
+                   help="an objective of the Pareto frontier (repeatable; default: "
+                   f"{' '.join(DEFAULT_OBJECTIVES)}); valid: {', '.join(OBJECTIVES)}")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_sweep)

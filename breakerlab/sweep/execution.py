@@ -20,7 +20,7 @@ from ..judge import run_and_judge
 from .plan import PlannedRun, RunTask, SweepPlan
 from .store import atomic_write, clean_temp, dumps, load_run, run_config
 
-__all__ = ["ProgressFn", "RunStats", "execute_run", "run_metrics", "run_plan"]
+__all__ = ["ProgressFn", "RunStats", "alerts_per_day", "execute_run", "run_metrics", "run_plan"]
 
 
 def _num(v: Any) -> float | int | None:
@@ -43,6 +43,12 @@ def _worst(values: Sequence[float | None]) -> float | str | None:
     return max(float(v) for v in values if v is not None)
 
 
+def alerts_per_day(m: TraceMetrics) -> float | None:
+    """OPENED alerts per simulated day."""
+    # merge: use alerts_per_day from metrics
+    return m.alerts["opened"] / (m.duration / 86400.0) if m.duration > 0 else None
+
+
 def run_metrics(m: TraceMetrics) -> dict[str, Any]:
     """The numbers a sweep keeps of one run's metrics (see :mod:`breakerlab.sweep` for the objectives)."""
     o = m.overall
@@ -62,6 +68,7 @@ def run_metrics(m: TraceMetrics) -> dict[str, Any]:
         "wasted_attempts": int(m.wasted_attempts),
         "flapping": int(m.alerts["cycles"]),
         "opened": int(m.alerts["opened"]),
+        "alerts_per_day": _num(alerts_per_day(m)),
         "faults": [
             {
                 "label": f.window.label,
@@ -82,7 +89,10 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     a failure comes back as ``{"key", "error"}``."""
     try:
         judged = run_and_judge(task.scenario, (task.policy, dict(task.params)), seeds=[task.seed], mode=task.mode)
-        out: dict[str, Any] = {"key": task.key, "metrics": run_metrics(judged.metrics[0])}
+        metrics = run_metrics(judged.metrics[0])
+        # the run's own result: finish() judges it by the scenario's SLO (which may change without a rerun)
+        metrics["slo_result"] = judged.result.model_dump(mode="json")
+        out: dict[str, Any] = {"key": task.key, "metrics": metrics}
         if task.save_trace:
             out["trace"] = judged.traces[0]
         return out

@@ -1,51 +1,87 @@
-"""Judging settings: each setting's objectives (means over its runs), the Pareto frontier, and
-the one recommendation with a one-sentence reason (rules in :mod:`breakerlab.sweep`)."""
+"""Judging settings: each run judged by its scenario's SLO (:func:`reports.evaluate_slo`, the one
+walker, through :func:`breakerlab.judge.judge_result`), each setting's verdict and margin over
+its runs, its objective values (means over its runs), the Pareto frontier over the chosen
+objectives, and the one recommendation with a one-sentence reason (rules in :mod:`breakerlab.sweep`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reports.format import fmt_count, fmt_duration, fmt_rate
+from reports.format import fmt_count, fmt_duration, fmt_margin, fmt_rate, fmt_ratio
 from reports.metrics import stat
+from reports.ranking import check_text, verdict
+from reports.schema import PolicyResult
 
+from ..errors import SweepError
+from ..judge import judge_result
 from .plan import SweepPlan
 
 __all__ = [
-    "DEFAULT_FAILOVER_SLACK",
-    "DEFAULT_FLAPPING_SLACK",
+    "DEFAULT_OBJECTIVES",
     "OBJECTIVES",
     "RULE",
+    "Objective",
     "Recommendation",
+    "SettingVerdict",
     "aggregate",
+    "check_objectives",
     "cost",
     "dominates",
-    "failover_text",
     "inert_axes",
     "objective_point",
+    "objective_text",
     "pareto_front",
     "recommend",
+    "run_checks",
 ]
 
-#: (name, direction) of the objectives, in the order they are shown
-OBJECTIVES: tuple[tuple[str, str], ...] = (
-    ("success_rate", "max"),
-    ("failover_time", "min"),
-    ("wasted_attempts", "min"),
-    ("flapping", "min"),
-)
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str  # "max" | "min"
+    kind: str  # how it prints: "rate" | "duration" | "count" | "ratio" | "margin"
+    meaning: str
 
 
-DEFAULT_FAILOVER_SLACK = 60.0
+#: every objective ``--objective`` may name, in the order they are shown
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
+    Objective("slo_margin", "max", "margin",
+              "the worst run's margin on its scenario's SLO (see reports.ranking); none without an SLO"),
+    Objective("success_rate", "max", "rate", "user requests that ended 2xx / all requests"),
+    Objective("session_success_rate", "max", "rate", "sessions whose every request succeeded / all sessions"),
+    Objective("latency_p99", "min", "duration", "user latency, 99th percentile over the run"),
+    Objective("latency_p95", "min", "duration", "user latency, 95th percentile over the run"),
+    Objective("retry_amplification", "min", "ratio", "attempts per user request"),
+    Objective("wasted_attempts", "min", "count", "attempts sent to a faulted org during its fault, run total"),
+    Objective("user_visible_failures", "min", "count", "failed user requests caused by the org faults"),
+    Objective("alerts_per_day", "min", "count", "OPENED alerts per simulated day (pager noise)"),
+    Objective("flapping", "min", "count", "open→close breaker cycles per run"),
+    Objective("detection_time", "min", "duration", "fault onset → first breaker OPEN, worst fault; never = worst"),
+    Objective("failover_time", "min", "duration",
+              "onset → last regular attempt on the faulted org, worst fault and pod; never = worst "
+              "(misleads on partial faults: a breaker that sheds most traffic still reads 'never')"),
+)}
+
+#: the Pareto frontier's objectives when ``--objective`` is not given
+DEFAULT_OBJECTIVES = ("slo_margin", "success_rate", "wasted_attempts", "alerts_per_day")
+
+#: duration objectives where a run may read "never" (worse than any time)
+_NEVER = ("failover_time", "detection_time")
 
 
-DEFAULT_FLAPPING_SLACK = 1.0
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return math.fsum(values) / len(values) if values else None
+def check_objectives(names: Sequence[str] | None) -> tuple[str, ...]:
+    """The objectives to use (default :data:`DEFAULT_OBJECTIVES`); a :class:`SweepError` naming
+    ``objectives`` and every valid name for an unknown one."""
+    if not names:
+        return DEFAULT_OBJECTIVES
+    for n in names:
+        if n not in OBJECTIVES:
+            raise SweepError("objectives", f"unknown objective {n!r} (valid: {', '.join(OBJECTIVES)})")
+    return tuple(dict.fromkeys(names))
 
 
 def _stat_dict(values: Sequence[Any]) -> dict[str, Any]:
@@ -53,81 +89,141 @@ def _stat_dict(values: Sequence[Any]) -> dict[str, Any]:
     return {"mean": st.mean, "ci_low": st.ci_low, "ci_high": st.ci_high, "n": st.n, "n_none": st.n_none}
 
 
+def run_checks(plan: SweepPlan, scenario: int, metrics: Mapping[str, Any]) -> list[Any]:
+    """One run's SLO checks against its scenario's SLO (empty without one): the run's own
+    single-seed result, judged by :func:`breakerlab.judge.judge_result`."""
+    slo = plan.scenarios[scenario][1].slo
+    if not slo or metrics.get("slo_result") is None:
+        return []
+    return list(judge_result(slo, PolicyResult.model_validate(metrics["slo_result"]), plan.policy))
+
+
+@dataclass(frozen=True)
+class SettingVerdict:
+    """A setting judged over its runs: it passes when every run meets every check; its margin is
+    the worst run's margin and ``binding`` that run's binding check."""
+
+    passed: bool
+    margin: float | None
+    #: the binding check (``SloCheck.as_dict()``) with its ``scenario``, ``seed`` and ``margin``
+    binding: dict[str, Any] | None
+    runs: int
+    runs_passed: int
+    failed_checks: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "margin": _finite(self.margin), "margin_text": fmt_margin(self.margin),
+                "binding": self.binding, "runs": self.runs, "runs_passed": self.runs_passed,
+                "failed_checks": self.failed_checks}
+
+    def binding_text(self) -> str:
+        b = self.binding
+        if b is None:
+            return ""
+        return f"{check_text(b)} (margin {fmt_margin(self.margin)}; {b['scenario']}, seed {b['seed']})"
+
+
+def _finite(v: float | None) -> float | None:
+    """A margin as JSON holds it: ``-inf`` ("never") as None (``margin_text`` says never)."""
+    return None if v is None or math.isinf(v) else v
+
+
+def _setting_verdict(judged: Sequence[tuple[str, int, list[Any]]]) -> SettingVerdict | None:
+    """From each run's (scenario, seed, checks); None when no run has a check (no SLO)."""
+    if not any(cs for _, _, cs in judged):
+        return None
+    worst: tuple[float, int] | None = None
+    binding = None
+    runs_passed = failed = 0
+    for k, (scenario, seed, cs) in enumerate(judged):
+        v = verdict(cs)
+        runs_passed += v.passed
+        failed += v.failed
+        if v.binding is not None and (worst is None or (v.margin_key(), k) < worst):
+            worst = (v.margin_key(), k)
+            binding = {**v.binding.as_dict(), "scenario": scenario, "seed": seed, "margin": _finite(v.margin)}
+    margin = None
+    if binding is not None:
+        margin = -math.inf if binding["margin"] is None else float(binding["margin"])
+    return SettingVerdict(runs_passed == len(judged), margin, binding, len(judged), runs_passed, failed)
+
+
 def aggregate(plan: SweepPlan, results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per setting: means over its runs (every scenario and seed) of each objective and more."""
-    by_setting: dict[int, list[Mapping[str, Any]]] = {}
+    """Per setting: its SLO verdict over its runs (``slo``; None without an SLO), means over its
+    runs (every scenario and seed) of each objective, and the objective point."""
+    by_setting: dict[int, list[tuple[int, int, Mapping[str, Any]]]] = {}
     for r in plan.runs:
         if r.key in results:
-            by_setting.setdefault(r.setting, []).append(results[r.key])
+            by_setting.setdefault(r.setting, []).append((r.scenario, r.seed, results[r.key]))
     out = []
     for j, s in enumerate(plan.settings):
-        ms = by_setting.get(j, [])
-        fo = [m.get("failover_time") for m in ms]
-        with_fault = [v for v in fo if v is not None]
-        never = sum(1 for v in with_fault if v == "never")
-        times = [float(v) for v in with_fault if v != "never"]
+        runs = by_setting.get(j, [])
+        ms = [m for _, _, m in runs]
+        sv = _setting_verdict([(plan.scenarios[si][0], seed, run_checks(plan, si, m)) for si, seed, m in runs])
         agg: dict[str, Any] = {
             "id": j,
             "params": dict(s.params),
             "labels": dict(s.labels),
             "runs": len(ms),
-            "success_rate": _stat_dict([m.get("success_rate") for m in ms]),
-            "failover_time": {
-                **_stat_dict(times),
-                "never": never,
-                "runs_with_fault": len(with_fault),
-            },
-            "wasted_attempts": _stat_dict([m.get("wasted_attempts") for m in ms]),
-            "flapping": _stat_dict([m.get("flapping") for m in ms]),
-            "session_success_rate": _stat_dict([m.get("session_success_rate") for m in ms]),
-            "retry_amplification": _stat_dict([m.get("retry_amplification") for m in ms]),
-            "latency_p99": _stat_dict([m.get("latency_p99") for m in ms]),
-            "user_visible_failures": _stat_dict([m.get("user_visible_failures") for m in ms]),
-            "opened": _stat_dict([m.get("opened") for m in ms]),
+            "slo": None if sv is None else sv.as_dict(),
         }
-        agg["objectives"] = objective_point(agg)
+        for name in OBJECTIVES:
+            if name == "slo_margin":
+                continue
+            if name in _NEVER:
+                vals = [m.get(name) for m in ms]
+                with_fault = [v for v in vals if v is not None]
+                agg[name] = {
+                    **_stat_dict([float(v) for v in with_fault if v != "never"]),
+                    "never": sum(1 for v in with_fault if v == "never"),
+                    "runs_with_fault": len(with_fault),
+                }
+            else:
+                agg[name] = _stat_dict([m.get(name) for m in ms])
+        agg["objectives"] = objective_point(agg, sv)
         out.append(agg)
     return out
 
 
-def objective_point(agg: Mapping[str, Any]) -> dict[str, Any]:
-    """The setting's objective values: success_rate, failover_time (mean over the runs that failed
-    over; None when none did or no run had an org fault), failover_never (share of the runs with an
-    org fault that never failed over), wasted_attempts, flapping."""
-    fo = agg["failover_time"]
-    n_fault = fo.get("runs_with_fault", 0)
-    return {
-        "success_rate": agg["success_rate"]["mean"],
-        "failover_time": fo["mean"],
-        "failover_never": (fo["never"] / n_fault) if n_fault else 0.0,
-        "wasted_attempts": agg["wasted_attempts"]["mean"],
-        "flapping": agg["flapping"]["mean"],
-    }
+def objective_point(agg: Mapping[str, Any], sv: SettingVerdict | None = None) -> dict[str, Any]:
+    """The setting's value of every objective: means over its runs; ``slo_margin`` the worst
+    run's (None without an SLO); for ``failover_time`` and ``detection_time`` the mean over the
+    runs where it happened plus ``<name>_never``, the share of runs with an org fault where it never did."""
+    out: dict[str, Any] = {"slo_margin": None if sv is None else _finite(sv.margin)}  # never: worst
+    for name in OBJECTIVES:
+        if name == "slo_margin":
+            continue
+        a = agg[name]
+        out[name] = a["mean"]
+        if name in _NEVER:
+            n_fault = a.get("runs_with_fault", 0)
+            out[f"{name}_never"] = (a["never"] / n_fault) if n_fault else 0.0
+    return out
 
 
-def _failover_cost(p: Mapping[str, Any]) -> tuple[float, float]:
-    v = p.get("failover_time")
-    never = p.get("failover_never")
+def _never_cost(p: Mapping[str, Any], name: str) -> tuple[float, float]:
+    v = p.get(name)
+    never = p.get(f"{name}_never")
     if isinstance(v, str) or (isinstance(v, float) and math.isinf(v)):
         return (1.0 if never is None else float(never), 0.0)
     return (0.0 if never is None else float(never), 0.0 if v is None else float(v))
 
 
 def cost(p: Mapping[str, Any], name: str) -> Any:
-    """Lower is better."""
-    if name == "failover_time":
-        return _failover_cost(p)
+    """Lower is better. None is worst, except where no setting can have a value (no fault for
+    ``failover_time``: neutral)."""
+    if name in _NEVER:
+        return _never_cost(p, name)
     v = p.get(name)
-    if name == "success_rate":
-        return math.inf if v is None else -float(v)
-    return math.inf if v is None else float(v)
+    if v is None:
+        return math.inf
+    return -float(v) if OBJECTIVES[name].direction == "max" else float(v)
 
 
 def dominates(a: Mapping[str, Any], b: Mapping[str, Any], objectives: Sequence[str] | None = None) -> bool:
     """``a`` is at least as good as ``b`` on every objective and better on one."""
-    names = objectives or [n for n, _ in OBJECTIVES]
     better = False
-    for n in names:
+    for n in objectives or DEFAULT_OBJECTIVES:
         ca, cb = cost(a, n), cost(b, n)
         if ca > cb:
             return False
@@ -137,118 +233,103 @@ def dominates(a: Mapping[str, Any], b: Mapping[str, Any], objectives: Sequence[s
 
 
 def pareto_front(points: Sequence[Mapping[str, Any]], objectives: Sequence[str] | None = None) -> list[int]:
-    """Indices of the points no other point dominates, in input order.
-
-    A point maps objective names to values: ``success_rate`` (higher is better),
-    ``failover_time`` (seconds; ``"never"``/``inf`` is worst; optional ``failover_never`` share),
-    ``wasted_attempts`` and ``flapping`` (lower is better). None is worst, except for
-    ``failover_time`` where None means "no fault" (neutral).
-    """
+    """Indices of the points no other point dominates on ``objectives`` (default
+    :data:`DEFAULT_OBJECTIVES`), in input order. Points with identical values are all kept."""
     return [i for i, p in enumerate(points) if not any(dominates(q, p, objectives) for q in points if q is not p)]
+
+
+def objective_text(p: Mapping[str, Any], name: str) -> str:
+    """One objective's value as the sweep prints it (the reports' formatters)."""
+    kind = OBJECTIVES[name].kind
+    if name in _NEVER:
+        never, mean = _never_cost(p, name)
+        if p.get(name) is None and not never:
+            return "n/a"
+        if never >= 1.0:
+            return "never"
+        return fmt_duration(mean) + (f" (never in {never:.0%} of runs)" if never > 0 else "")
+    v = p.get(name)
+    if kind == "margin":
+        return fmt_margin(v) if v is not None else "n/a"
+    fmt: dict[str, Callable[[float | None], str]] = {
+        "rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": fmt_ratio,
+    }
+    return fmt[kind](v)
 
 
 @dataclass(frozen=True)
 class Recommendation:
     index: int  # into the points / settings
     reason: str
-    rule: str  # "only-setting" | "only-frontier" | "within-slack" | "failover-slack"
+    rule: str  # "slo-pass" | "slo-closest" | "no-slo"
     candidates: tuple[int, ...] = ()
+    #: whether the recommended setting meets every SLO check in every run (None: no SLO)
+    passed: bool | None = None
 
 
 RULE = (
-    "Among the Pareto-frontier settings whose failover time is within {fo} of the best frontier "
-    "failover time (with no larger share of 'never' runs) and whose flapping is within {fl} open→close "
-    "cycle(s) per run of the best frontier flapping, the one with the highest success rate; ties go to "
-    "fewer wasted attempts, less flapping, faster failover, then grid order. If no frontier setting is "
-    "within both, the flapping condition is dropped."
+    "Each run is judged by its scenario's SLO (every metric, phase and fault; each seed on its own). "
+    "A setting passes when all its runs pass; its margin is its worst run's worst check's margin "
+    "(relative to the threshold; for rates, to the failure budget 1 - threshold), and that check binds. "
+    "Recommended: the passing setting with the widest margin; ties go to fewer wasted attempts, then "
+    "fewer alerts per day, then grid order. When none passes: the closest (widest margin), and by how much "
+    "and on which check it misses. Without an SLO: the highest success rate, with the same tie-breaks."
 )
 
 
-def failover_text(p: Mapping[str, Any], runs: int | None = None) -> str:
-    never, mean = _failover_cost(p)
-    if p.get("failover_time") is None and not never:
-        return "n/a"
-    if never >= 1.0:
-        return "never"
-    if never > 0:
-        return f"{fmt_duration(mean)} (never in {never:.0%} of runs)"
-    return fmt_duration(mean)
+def _tie_key(p: Mapping[str, Any], i: int) -> tuple[Any, ...]:
+    return (cost(p, "wasted_attempts"), cost(p, "alerts_per_day"), i)
 
 
 def recommend(
     points: Sequence[Mapping[str, Any]],
-    frontier: Sequence[int] | None = None,
+    verdicts: Sequence[SettingVerdict | None] | None = None,
     *,
     labels: Sequence[str] | None = None,
-    failover_slack: float = DEFAULT_FAILOVER_SLACK,
-    flapping_slack: float = DEFAULT_FLAPPING_SLACK,
 ) -> Recommendation | None:
-    """The recommended point (see :data:`RULE`) and the reason, in one sentence."""
+    """The recommended point (see :data:`RULE`) and the reason, in one sentence. ``verdicts``:
+    each point's SLO verdict (None everywhere, or not given: no SLO)."""
     if not points:
         return None
-    front = list(pareto_front(points) if frontier is None else frontier)
     names = list(labels) if labels is not None else [f"setting {i}" for i in range(len(points))]
-
-    def rank(i: int) -> tuple[Any, ...]:
+    vs = list(verdicts) if verdicts is not None else [None] * len(points)
+    if all(v is None for v in vs):
+        i = min(range(len(points)), key=lambda k: (cost(points[k], "success_rate"), *_tie_key(points[k], k)))
         p = points[i]
-        return (cost(p, "success_rate"), cost(p, "wasted_attempts"), cost(p, "flapping"), _failover_cost(p), i)
+        return Recommendation(i, (
+            f"No scenario states an SLO, so {names[i]} is recommended for the highest success rate "
+            f"({fmt_rate(p.get('success_rate'))}; wasted attempts {fmt_count(p.get('wasted_attempts'))}, "
+            f"alerts per day {fmt_count(p.get('alerts_per_day'))}) of {len(points)} setting(s)."
+        ), "no-slo", tuple(range(len(points))), None)
 
-    if len(points) == 1:
-        p = points[0]
+    def key(k: int) -> tuple[Any, ...]:
+        v = vs[k]
+        return (-(v.margin if v is not None and v.margin is not None else -1e300), *_tie_key(points[k], k))
+
+    passing = [k for k, v in enumerate(vs) if v is not None and v.passed]
+    cands = passing or [k for k, v in enumerate(vs) if v is not None]
+    i = min(cands, key=key)
+    v = vs[i]
+    assert v is not None
+    ties = [k for k in cands if k != i and key(k)[0] == key(i)[0]]
+    tie = (f"; {len(ties)} other setting(s) tie on margin, so fewer wasted attempts then fewer alerts per day "
+           "decided") if ties else ""
+    bind = v.binding_text() or "no check with data"
+    if passing:
         reason = (
-            f"{names[0]} is the only setting in the sweep (success rate {fmt_rate(p.get('success_rate'))}, "
-            f"failover time {failover_text(p)}, wasted attempts {fmt_count(p.get('wasted_attempts'))}, flapping "
-            f"{fmt_count(p.get('flapping'))} cycles per run)."
+            f"{names[i]} meets every SLO check in all {v.runs} run(s) with the widest margin of the "
+            f"{len(passing)} of {len(points)} setting(s) that do; binding check: {bind}{tie}."
         )
-        return Recommendation(0, reason, "only-setting", (0,))
-    if len(front) == 1:
-        i = front[0]
-        p = points[i]
-        reason = (
-            f"{names[i]} dominates every other setting: it is at least as good on success rate "
-            f"({fmt_rate(p.get('success_rate'))}), failover time ({failover_text(p)}), wasted attempts "
-            f"({fmt_count(p.get('wasted_attempts'))}) and flapping ({fmt_count(p.get('flapping'))} cycles per run)"
-            f" and better on at least one."
-        )
-        return Recommendation(i, reason, "only-frontier", (i,))
-    best_fo = min((_failover_cost(points[i]) for i in front), default=(0.0, 0.0))
-    best_fl = min((cost(points[i], "flapping") for i in front), default=0.0)
-
-    def fo_ok(i: int) -> bool:
-        never, mean = _failover_cost(points[i])
-        return never <= best_fo[0] + 1e-12 and mean <= best_fo[1] + failover_slack + 1e-9
-
-    def fl_ok(i: int) -> bool:
-        return cost(points[i], "flapping") <= best_fl + flapping_slack + 1e-9
-
-    cands = [i for i in front if fo_ok(i) and fl_ok(i)]
-    rule = "within-slack"
-    if not cands:
-        cands = [i for i in front if fo_ok(i)]
-        rule = "failover-slack"
-    i = min(cands, key=rank)
-    p = points[i]
-    best_p = {"failover_time": best_fo[1], "failover_never": best_fo[0]}
-    fo_part = (
-        f"failover time is within {fmt_duration(failover_slack)} of the best "
-        f"({failover_text(p)} vs {failover_text(best_p)})"
-    )
-    fl_part = (
-        f"flapping is within {flapping_slack:g} cycle(s) per run of the best "
-        f"({fmt_count(p.get('flapping'))} vs {fmt_count(best_fl)})"
-    )
-    head = (
-        f"{names[i]} has the highest success rate ({fmt_rate(p.get('success_rate'))}) of the "
-        f"{len(cands)} Pareto-frontier setting(s) (of {len(front)}) whose "
-    )
-    objectives = [n for n, _ in OBJECTIVES]
-    ties = [j for j in front if j != i and all(cost(points[j], n) == cost(points[i], n) for n in objectives)]
-    tie = f", tied on every objective with {len(ties)} other setting(s) (first in grid order)" if ties else ""
-    if rule == "within-slack":
-        reason = f"{head}{fo_part} and whose {fl_part}{tie}."
+        return Recommendation(i, reason, "slo-pass", tuple(passing), True)
+    if v.margin is None or math.isinf(v.margin):
+        miss = f"never meets {bind}"
     else:
-        reason = f"{head}{fo_part} (none was also within {flapping_slack:g} flapping cycle(s) of the best){tie}."
-    return Recommendation(i, reason, rule, tuple(cands))
+        miss = f"misses by {fmt_margin(-v.margin).lstrip('+')} on {bind}"
+    reason = (
+        f"No setting meets every SLO check in every run; the closest is {names[i]} ({v.runs_passed} of "
+        f"{v.runs} run(s) pass), which {miss}{tie}."
+    )
+    return Recommendation(i, reason, "slo-closest", tuple(cands), False)
 
 
 def inert_axes(settings: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:

@@ -20,7 +20,7 @@ import simpy
 
 __all__ = ["atomic_write", "clean_temp", "code_version", "dumps", "load_run", "run_config", "run_key", "scenario_hash"]
 
-RUN_FORMAT = "breakerlab-sweep-run/1"
+RUN_FORMAT = "breakerlab-sweep-run/2"  # 2: alerts per day, the run's result for SLO judging
 
 
 #: the repository (or installed tree) holding ``multiorg``, ``faults``, ``sim``, ``reports``
@@ -46,7 +46,7 @@ def scenario_hash(scenario: Any) -> str:
 #: what decides a run's numbers (paths relative to the repo root): the layers below the app and
 #: the metrics a sweep stores. ``breakerlab/`` itself never does, so editing it keeps saved runs.
 _CODE_DIRS = ("multiorg", "faults", "sim")
-_CODE_FILES = ("reports/metrics.py",)
+_CODE_FILES = ("reports/metrics.py", "reports/schema.py")
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,11 +17,12 @@ from .exponential import ExponentialBreaker, TripBreaker, TripState
 from .failure_rate import FailureRateBreaker, RateState
 from .none import NoBreaker, NoState
 from .outlier import OutlierDetector, OutlierState
-from .registry import POLICIES, PRESETS, list_policies, list_presets, make_policy
+from .registry import POLICIES, PRESET_DOCS, PRESETS, list_policies, list_presets, make_policy
 
 __all__ = [
     "POLICIES",
     "PRESETS",
+    "PRESET_DOCS",
     "STATE_CODES",
     "AdaptiveState",
     "AdaptiveThrottle",

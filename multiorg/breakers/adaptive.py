@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from ..clock import Rng
 from ..outcomes import Outcome
@@ -57,6 +57,7 @@ from .common import (
     add_to_bucket,
     admit_unchanged,
     bucket_count,
+    param,
     slide_buckets,
 )
 
@@ -86,15 +87,22 @@ class AdaptiveThrottle(BreakerParams):
     scope: ClassVar[Literal["target", "model"]] = "target"
     random_admission: ClassVar[bool] = True
 
-    trip_immediately: frozenset[Outcome] = frozenset()
-    #: multiplier of accepts (the SRE book's K)
-    k: float = Field(default=2.0, gt=0)
-    #: length of the sliding window
-    window: PositiveSeconds = 120.0
-    #: width of a window bucket
-    bucket: PositiveSeconds = 5.0
-    #: the view reports OPEN while the rejection probability is at least this
-    open_view_threshold: float = Field(default=0.5, gt=0, le=1)
+    trip_immediately: frozenset[Outcome] = param(
+        frozenset(),
+        "outcomes that forget the window's accepts at once, so rejection jumps to nearly "
+        "certain (empty: pure SRE throttling)",
+        "outcomes",
+    )
+    k: float = param(
+        2.0, "multiplier of accepts: up to k times the traffic the org accepts passes (lower "
+        "is more aggressive)", "factor", gt=0
+    )
+    window: PositiveSeconds = param(120.0, "length of the sliding window of counts", "s")
+    bucket: PositiveSeconds = param(5.0, "width of a window bucket", "s")
+    open_view_threshold: float = param(
+        0.5, "operators and alerts see OPEN while the rejection probability is at least this "
+        "(alerts only: no admission depends on it)", "probability", gt=0, le=1
+    )
 
     @model_validator(mode="after")
     def _check_buckets(self) -> AdaptiveThrottle:

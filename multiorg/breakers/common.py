@@ -70,6 +70,7 @@ __all__ = [
     "bucket_count",
     "lease_free_at",
     "live_leases",
+    "param",
     "release_lease",
     "slide_buckets",
     "ticket_age",
@@ -85,6 +86,16 @@ Percent = Annotated[float, Field(gt=0, le=100)]
 TRIP_DEFAULT: frozenset[Outcome] = frozenset({Outcome.QUOTA, Outcome.AUTH})
 
 _NEVER_FAILURES = (Outcome.SUCCESS, Outcome.CLIENT_ERROR)
+
+
+def param(default: Any, description: str, unit: str, **constraints: Any) -> Any:
+    """A policy parameter's field: its default, what it does (one sentence) and its unit.
+
+    The unit goes into the JSON schema as ``unit`` (``s`` for durations, ``%``, ``calls``, …), so
+    a generated reference lists every parameter without reading the source. Constraints
+    (``ge=1`` …) pass through to :func:`pydantic.Field`.
+    """
+    return Field(default, description=description, json_schema_extra={"unit": unit}, **constraints)
 
 
 def _outcome_order(outcomes: Iterable[Outcome]) -> list[str]:
@@ -115,12 +126,20 @@ class BreakerParams(FrozenParams):
     #: often it looks; a policy outside this family is assumed to)
     random_admission: ClassVar[bool] = False
 
-    #: outcomes that count as failures
-    failure_outcomes: frozenset[Outcome] = ORG_FAULTS
-    #: outcomes that open the breaker at once (one is enough); may be empty
-    trip_immediately: frozenset[Outcome] = TRIP_DEFAULT
-    #: count ``slow`` (a 2xx slower than the router's threshold) as a failure
-    slow_is_failure: bool = False
+    failure_outcomes: frozenset[Outcome] = param(
+        ORG_FAULTS, "outcomes that count as failures against the org", "outcomes"
+    )
+    trip_immediately: frozenset[Outcome] = param(
+        TRIP_DEFAULT,
+        "outcomes that open the breaker at once, one is enough (they count as failures even "
+        "when not in failure_outcomes); may be empty",
+        "outcomes",
+    )
+    slow_is_failure: bool = param(
+        False,
+        "count a slow success (a 2xx slower than the router's slow_call_threshold) as a failure",
+        "flag",
+    )
 
     @field_validator("failure_outcomes", "trip_immediately")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .common import Seconds
+from .common import Seconds, param
 from .exponential import TripBreaker, TripState
 
 __all__ = ["ConsecutiveBreaker", "TripState"]
@@ -25,8 +25,7 @@ class ConsecutiveBreaker(TripBreaker):
     probe_permits: ClassVar[int] = 1
     reset_after: ClassVar[float] = 0.0
 
-    #: how long the breaker stays open after each trip
-    open_time: Seconds = 60.0
+    open_time: Seconds = param(60.0, "how long the breaker stays open after each trip", "s")
 
     def block_for(self, cycle: int) -> float:
         return self.open_time

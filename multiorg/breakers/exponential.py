@@ -47,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from ..clock import Rng
 from ..outcomes import Outcome
@@ -63,6 +63,7 @@ from .common import (
     admit_unchanged,
     lease_free_at,
     live_leases,
+    param,
     release_lease,
     release_probe,
 )
@@ -115,12 +116,13 @@ class TripBreaker(BreakerParams):
         @property
         def reset_after(self) -> float: ...
 
-    #: failures within ``window`` that open the breaker
-    threshold: int = Field(default=3, ge=1)
-    #: seconds within which ``threshold`` failures trip (edges included)
-    window: Seconds = 60.0
-    #: a probe not back after this long is abandoned and its permit freed
-    probe_timeout: PositiveSeconds = 60.0
+    threshold: int = param(3, "failures within window that open the breaker", "failures", ge=1)
+    window: Seconds = param(
+        60.0, "time within which threshold failures must fall to trip (edges included)", "s"
+    )
+    probe_timeout: PositiveSeconds = param(
+        60.0, "a probe not back after this long is abandoned and its permit freed", "s"
+    )
 
     def block_for(self, cycle: int) -> float:
         """Block duration of retry cycle ``cycle`` (0 for the first trip)."""
@@ -232,16 +234,20 @@ class ExponentialBreaker(TripBreaker):
 
     name: ClassVar[str] = "exponential"
 
-    #: block of the first trip (cycle 0)
-    base_open_time: PositiveSeconds = 60.0
-    #: cap on the block (16 minutes: 1, 2, 4, 8, 16 min with the defaults)
-    max_open_time: PositiveSeconds = 960.0
-    #: growth of the block per retry cycle (1 gives fixed blocks)
-    backoff_factor: float = Field(default=2.0, ge=1.0)
-    #: probes out at once while half-open
-    probe_permits: int = Field(default=1, ge=1)
-    #: seconds closed (without tripping) after which the retry cycles are forgotten (0: on close)
-    reset_after: Seconds = 0.0
+    base_open_time: PositiveSeconds = param(60.0, "block of the first trip (retry cycle 0)", "s")
+    max_open_time: PositiveSeconds = param(
+        960.0, "cap on the block (1, 2, 4, 8, 16 min with the defaults)", "s"
+    )
+    backoff_factor: float = param(
+        2.0, "growth of the block per failed retry cycle (1 gives fixed blocks)", "factor", ge=1.0
+    )
+    probe_permits: int = param(1, "probes out at once while half-open", "probes", ge=1)
+    reset_after: Seconds = param(
+        0.0,
+        "time closed without a trip after which the retry cycles are forgotten "
+        "(0: forgotten on close, the seed's behaviour)",
+        "s",
+    )
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> ExponentialBreaker:

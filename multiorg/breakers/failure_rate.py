@@ -69,6 +69,7 @@ from .common import (
     bucket_count,
     lease_free_at,
     live_leases,
+    param,
     release_lease,
     release_probe,
     slide_buckets,
@@ -124,25 +125,41 @@ class FailureRateBreaker(BreakerParams):
     name: ClassVar[str] = "failure-rate"
     scope: ClassVar[Literal["target", "model"]] = "target"
 
-    window_type: Literal["count", "time"] = "count"
-    #: results (count window) or seconds (time window; ``"2m"`` works)
-    window_size: Annotated[float, BeforeValidator(seconds), Field(gt=0)] = 100
-    #: width of a time-window bucket
-    bucket: PositiveSeconds = 1.0
-    #: results needed in the window before rates are judged
-    minimum_calls: int = Field(default=10, ge=1)
-    #: opens when the failure rate is >= this percentage
-    failure_rate_threshold: Percent = 50.0
-    #: opens when the slow-call rate is >= this percentage
-    slow_call_rate_threshold: Percent = 100.0
-    #: wait in OPEN before the next admission turns it half-open
-    open_time: Seconds = 60.0
-    #: probe calls permitted per half-open generation; their K results decide
-    half_open_permits: int = Field(default=3, ge=1)
-    #: re-open when the K results are not in after this long half-open (0: wait forever)
-    max_half_open_wait: Seconds = 0.0
-    #: a probe not back after this long is abandoned and its permit freed
-    probe_timeout: PositiveSeconds = 60.0
+    window_type: Literal["count", "time"] = param(
+        "count", "count: the last window_size results; time: the results of the last window_size "
+        "seconds", "count | time"
+    )
+    window_size: Annotated[float, BeforeValidator(seconds), Field(gt=0)] = param(
+        100, "size of the sliding window: results (count window) or seconds (time window)",
+        "calls or s"
+    )
+    bucket: PositiveSeconds = param(
+        1.0, "width of a time-window bucket (results are aggregated per bucket)", "s"
+    )
+    minimum_calls: int = param(
+        10, "results needed in the window before rates are judged (a count window needs at "
+        "most window_size)", "calls", ge=1
+    )
+    failure_rate_threshold: Percent = param(
+        50.0, "opens when the failure rate over the window is at or above this", "%"
+    )
+    slow_call_rate_threshold: Percent = param(
+        100.0, "opens when the share of slow results over the window is at or above this", "%"
+    )
+    open_time: Seconds = param(
+        60.0, "wait in OPEN before the next admission turns the breaker half-open", "s"
+    )
+    half_open_permits: int = param(
+        3, "probe calls permitted while half-open; their results decide close or re-open",
+        "calls", ge=1
+    )
+    max_half_open_wait: Seconds = param(
+        0.0, "re-open when the probes' results are not all in after this long half-open "
+        "(0: wait forever)", "s"
+    )
+    probe_timeout: PositiveSeconds = param(
+        60.0, "a probe not back after this long is abandoned and its permit freed", "s"
+    )
 
     @model_validator(mode="after")
     def _check_window(self) -> FailureRateBreaker:

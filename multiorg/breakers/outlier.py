@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, Final, Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from ..clock import Rng
 from ..outcomes import Outcome
@@ -72,6 +72,7 @@ from .common import (
     Percent,
     PositiveSeconds,
     admit_unchanged,
+    param,
 )
 
 # Fields of one org's entry (a plain tuple, so the state stays JSON-encodable).
@@ -118,26 +119,47 @@ class OutlierDetector(BreakerParams):
     name: ClassVar[str] = "outlier"
     scope: ClassVar[Literal["target", "model"]] = "model"
 
-    #: failures in a row that eject an org at once (0: off)
-    consecutive_failures: int = Field(default=5, ge=0)
-    #: length of the counting interval
-    interval: PositiveSeconds = 10.0
-    #: ejection time per multiplier step
-    base_ejection_time: PositiveSeconds = 30.0
-    #: cap on the ejection time
-    max_ejection_time: PositiveSeconds = 300.0
-    #: at most this percentage of the orgs ejected at once (see ``always_eject_one``)
-    max_ejection_percent: float = Field(default=50.0, ge=0, le=100)
-    #: allow one ejection even when the percentage forbids it (never the last org)
-    always_eject_one: bool = True
-    #: success-rate ejection below mean - factor * stdev (None: off)
-    success_rate_stdev_factor: float | None = Field(default=1.9, ge=0)
-    success_rate_minimum_hosts: int = Field(default=3, ge=1)
-    success_rate_request_volume: int = Field(default=20, ge=1)
-    #: failure-percentage ejection at or above this percentage (None: off)
-    failure_percentage_threshold: Percent | None = 85.0
-    failure_percentage_minimum_hosts: int = Field(default=2, ge=1)
-    failure_percentage_request_volume: int = Field(default=20, ge=1)
+    consecutive_failures: int = param(
+        5, "failures in a row that eject an org at once (0: off)", "failures", ge=0
+    )
+    interval: PositiveSeconds = param(
+        10.0, "length of the counting interval; rates are judged at its end", "s"
+    )
+    base_ejection_time: PositiveSeconds = param(
+        30.0, "ejection time per multiplier step (the multiplier grows with each ejection and "
+        "decays while the org stays healthy)", "s"
+    )
+    max_ejection_time: PositiveSeconds = param(300.0, "cap on the ejection time", "s")
+    max_ejection_percent: float = param(
+        50.0, "at most this share of the model's orgs ejected at once", "%", ge=0, le=100
+    )
+    always_eject_one: bool = param(
+        True, "allow one ejection even when max_ejection_percent forbids it (never the last org)",
+        "flag"
+    )
+    success_rate_stdev_factor: float | None = param(
+        1.9, "eject an org whose success rate is below the orgs' mean - factor x stdev "
+        "(null: success-rate ejection off)", "stdevs", ge=0
+    )
+    success_rate_minimum_hosts: int = param(
+        3, "orgs with enough volume needed before success-rate ejection judges", "orgs", ge=1
+    )
+    success_rate_request_volume: int = param(
+        20, "results an org needs in the interval to take part in success-rate ejection",
+        "calls", ge=1
+    )
+    failure_percentage_threshold: Percent | None = param(
+        85.0, "eject an org whose failure share in the interval is at or above this "
+        "(null: failure-percentage ejection off)", "%"
+    )
+    failure_percentage_minimum_hosts: int = param(
+        2, "orgs with enough volume needed before failure-percentage ejection judges", "orgs",
+        ge=1
+    )
+    failure_percentage_request_volume: int = param(
+        20, "results an org needs in the interval to take part in failure-percentage ejection",
+        "calls", ge=1
+    )
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> OutlierDetector:

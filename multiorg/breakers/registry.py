@@ -44,14 +44,12 @@ POLICIES: dict[str, type[Any]] = {
 #: preset name → (policy name, parameters). Overrides given to :func:`make_policy` win.
 PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
     {
-        # the talk: 3 failures within a minute; blocks of 1, 2, 4, 8, 16 minutes
         "seed": (
             "exponential",
             MappingProxyType(
                 {"threshold": 3, "window": 60.0, "base_open_time": 60.0, "max_open_time": 960.0}
             ),
         ),
-        # quicker to trip and to come back, with backoff memory for flapping orgs
         "aggressive": (
             "exponential",
             MappingProxyType(
@@ -64,12 +62,10 @@ PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
                 }
             ),
         ),
-        # the textbook breaker: 5 in a row within a minute, 30 s open
         "classic": (
             "consecutive",
             MappingProxyType({"threshold": 5, "window": 60.0, "open_time": 30.0}),
         ),
-        # Resilience4j's defaults (count window of 100, 10 half-open calls)
         "resilience4j": (
             "failure-rate",
             MappingProxyType(
@@ -84,7 +80,6 @@ PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
                 }
             ),
         ),
-        # a time-based Resilience4j breaker sized for a few requests per second per org
         "failure-rate-time": (
             "failure-rate",
             MappingProxyType(
@@ -99,7 +94,6 @@ PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
                 }
             ),
         ),
-        # Envoy's defaults (which need 5 hosts with 100 requests per 10 s for success rate)
         "envoy": (
             "outlier",
             MappingProxyType(
@@ -119,8 +113,24 @@ PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
                 }
             ),
         ),
-        # Google SRE book: K = 2 over two minutes
         "sre": ("adaptive", MappingProxyType({"k": 2.0, "window": 120.0})),
+    }
+)
+
+
+#: preset name → what it is for (one sentence; the policy reference prints it)
+PRESET_DOCS: Mapping[str, str] = MappingProxyType(
+    {
+        "seed": "the talk's breaker: 3 failures within a minute; blocks of 1, 2, 4, 8, 16 minutes",
+        "aggressive": "quicker to trip and to come back, with backoff memory for flapping orgs",
+        "classic": "the textbook breaker: 5 failures in a row within a minute, 30 s open, one probe",
+        "resilience4j": "Resilience4j's defaults: a count window of 100 calls, all 100 needed, "
+        "10 half-open calls",
+        "failure-rate-time": "a time-based Resilience4j breaker sized for a few requests per "
+        "second per org",
+        "envoy": "Envoy's defaults as they are: at most 10 % of the hosts ejected (so none of "
+        "fewer than 10 orgs) and 5 hosts with 100 requests per 10 s for success-rate ejection",
+        "sre": "Google SRE book client-side throttling: K = 2 over two minutes",
     }
 )
 

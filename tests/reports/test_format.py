@@ -121,6 +121,26 @@ def test_param_digits():
     assert fmt_param(2.142857, 4) == "2.143"
 
 
+@pytest.mark.parametrize(
+    ("v", "text"),
+    [
+        (None, "null"),
+        (["quota", "auth"], "[quota, auth]"),
+        ([], "[]"),
+        (frozenset({"server", "auth", "quota"}), "[auth, quota, server]"),
+        ([0.5, None, True], "[0.5, null, true]"),
+    ],
+)
+def test_param_flow(v, text):
+    """A scenario file's spelling: YAML flow lists, null; a set in a stable (sorted) order."""
+    assert fmt_param(v, flow=True) == text
+
+
+def test_param_set_without_flow_is_sorted():
+    assert fmt_param({"b", "a"}) == "a+b"
+    assert fmt_param(None) == "null"
+
+
 def test_stat_interval_and_never():
     st = Stat(mean=0.995, ci_low=0.993, ci_high=0.997, n=3, n_none=0, values=[0.993, 0.995, 0.997])
     assert fmt_stat(st, "rate") == "99.50 % ± 0.20 pp"

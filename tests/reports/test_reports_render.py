@@ -124,7 +124,7 @@ def test_html_is_self_contained_with_alert_log(report, traces):
     assert f"<b>{html.escape(first)}</b>\n{html.escape(rest)}" in text
     assert "[Open AI Service] Circuit Breaker OPENED" in text
     assert "primary billing lock" in text  # the fault list
-    assert "SLO failed" in text
+    assert '<span class="badge fail">SLO FAILED</span>' in text
 
 
 def test_summary_markdown_table(report):

@@ -82,3 +82,41 @@ def test_the_seed_story_states_its_true_volume_and_ci_scale() -> None:
     peak_tpm = _offered_tpm(sc) * 5 * (1 + sc.traffic.diurnal_amplitude)
     secondaries = sum(lim.tpm for _, o in sc.orgs() if o.name.startswith("secondary") for lim in o.limits.values())
     assert peak_tpm < secondaries
+
+
+LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_every_library_scenario_states_its_true_volume_and_ci_scale(path: Path) -> None:
+    """Each file is the system it describes at scale 1 and says what CI runs (issue 18): the
+    description states the true volume, and ``ci_scale`` is declared (1 = CI runs it as is)."""
+    sc = load_scenario(path)
+    assert sc.scale == 1.0
+    assert sc.ci_scale is not None
+    assert "true volume" in sc.description.lower(), path.name
+
+
+def test_count_slos_scale_with_the_traffic_and_rates_do_not() -> None:
+    from sim.slo import parse_threshold, scaled_slo
+
+    slo = {"success_rate": {"during": ">= 99.9%"}, "wasted_attempts": "<= 10000",
+           "user_visible_failures": {"fault": "< 500"}, "retry_amplification": "<= 1.1",
+           "detection_time": "<= 5m"}
+    small = scaled_slo(slo, 0.2)
+    assert small["wasted_attempts"] == "<= 2000"
+    assert small["user_visible_failures"] == {"fault": "< 100"}
+    for kept in ("success_rate", "retry_amplification", "detection_time"):
+        assert small[kept] == slo[kept]
+    assert slo["wasted_attempts"] == "<= 10000"  # the input is not changed
+    listed = scaled_slo([{"metric": "failed_requests", "phase": "overall", "threshold": 50}], 0.1)
+    assert parse_threshold(listed[0]["threshold"], "failed_requests").value == 5
+
+
+def test_a_scaled_scenario_scales_its_count_slos() -> None:
+    sc = load_scenario(ROOT / "scenarios" / "flapping-org.yaml")
+    assert sc.slo["wasted_attempts"] == "<= 10000"
+    ci = sc.scaled(sc.ci_scale or 1.0)
+    assert ci.slo["wasted_attempts"] == "<= 2000"
+    assert ci.slo["success_rate"] == sc.slo["success_rate"]
+    assert any("SLO thresholds on counts" in c for c in ci.scale_caveats())

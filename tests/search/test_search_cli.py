@@ -61,6 +61,7 @@ def test_no_counterexample_exits_0(small_yaml, tmp_path, capsys):
         (["--policy", "seed", "--budget", "0"], "--budget: must be at least 1"),
         (["--policy", "seed", "--param", "oops"], "--param: expected KEY=VALUE"),
         (["--policy", "seed", "--volume", "lots"], "--volume"),
+        (["--policy", "seed", "--scale", "0"], "--scale: must be > 0"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(small_yaml, capsys, argv, message):

@@ -114,6 +114,23 @@ def test_overrides_shrink_the_world_and_the_written_file_keeps_them(small_yaml):
     assert r.scenario_with_faults.traffic.daily_volume == 12000
 
 
+
+def test_scale_runs_the_world_smaller_and_the_written_file_keeps_it(small_yaml):
+    r = search(small_yaml, WEAK, kinds=["outage"], budget=10, shrink_budget=5, scale=0.5, seed=1)
+    assert r.found and r.reproduced
+    world = r.scenario_with_faults
+    assert world.scale == 0.5 and world.traffic.daily_volume == 12000  # 24k/day x 0.5
+    assert world.vendors["openai"].orgs[0].limits["gpt-4o-mini"].rpm == 2500  # limits with it
+    data = yaml.safe_load(r.yaml_text)
+    assert data["scale"] == 0.5 and data["traffic"]["daily_volume"] == "24k/day"  # true figures + scale
+    assert load_scenario_text(r.yaml_text).traffic.daily_volume == 12000  # a rerun runs at the scale
+
+
+def load_scenario_text(text: str):
+    from sim.loader import parse_scenario
+
+    return parse_scenario(text, "counterexample")
+
 def test_a_world_that_already_fails_is_its_own_counterexample(tmp_path):
     text = SMALL_YAML.replace("error_rate: 0.05%", "error_rate: 30%")
     path = tmp_path / "sick.yaml"

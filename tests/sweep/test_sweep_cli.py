@@ -28,12 +28,13 @@ def test_sweep_writes_results_summary_and_heatmaps(small_yaml: Path, tmp_path: P
     assert "## Recommendation" in cap.out
 
     res = json.loads((out / "results.json").read_text())
-    assert res["format"] == "breakerlab-sweep/1"
+    assert res["format"] == "breakerlab-sweep/2"
     assert len(res["rows"]) == 12 and len(res["settings"]) == 6
     row = res["rows"][0]
-    assert set(row) == {"scenario", "setting", "params", "seed", "key", "metrics"}
+    assert set(row) == {"scenario", "setting", "params", "seed", "key", "metrics", "slo"}
+    assert row["slo"] is None and "slo_result" not in row["metrics"]  # no SLO in this scenario
     assert row["scenario"] == "small-brownout-yaml" and row["params"] == {"threshold": 1, "base_open_time": 30.0}
-    assert {"success_rate", "failover_time", "wasted_attempts", "flapping"} <= set(row["metrics"])
+    assert {"success_rate", "failover_time", "wasted_attempts", "flapping", "alerts_per_day"} <= set(row["metrics"])
     assert (out / "runs" / f"{row['key']}.json").is_file()
     rec = res["recommendation"]
     assert rec["setting"] in res["frontier"]
@@ -44,12 +45,12 @@ def test_sweep_writes_results_summary_and_heatmaps(small_yaml: Path, tmp_path: P
 
     charts = res["charts"]
     assert "charts/heatmap_success_rate__threshold__base_open_time.png" in charts
-    assert len(charts) == 4
+    assert len(charts) == 3  # the default objectives but the SLO margin (no SLO: no SLO heatmaps)
     for c in charts:
         assert (out / c).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "## Pareto frontier" in summary and "✔ recommended" in summary
-    assert "charts/heatmap_flapping__threshold__base_open_time.png" in summary
+    assert "charts/heatmap_alerts_per_day__threshold__base_open_time.png" in summary
 
 
 def test_json_output_and_one_parameter(small_yaml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
