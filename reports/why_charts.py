@@ -82,8 +82,9 @@ def _capacity_panel(ax: Any, cap: ModelCapacity, edges: np.ndarray, unit: float,
     pool = cap.pool_rpm if kind == "RPM" else cap.pool_tpm
     if np.isfinite(pool).all():
         over = demand > pool
-        ax.fill_between(x, np.repeat(pool, 2), np.repeat(demand, 2), where=np.repeat(over, 2), color="#d62728",
-                        alpha=0.5, lw=0, label="demand over the pool")
+        # hatched, not filled: a fill would read as one more org's band
+        ax.fill_between(x, np.repeat(pool, 2), np.repeat(demand, 2), where=np.repeat(over, 2), facecolor="white",
+                        edgecolor="#b2182b", hatch="////", lw=0, label="demand over the pool")
     top = max(float(np.max(demand, initial=0.0)), float(np.max(np.where(np.isfinite(pool), pool, 0.0), initial=0.0)))
     ax.set_ylim(0, top * 1.08 or 1.0)
     ax.yaxis.set_major_formatter(_COMPACT)
