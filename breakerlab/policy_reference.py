@@ -67,6 +67,11 @@ SOURCES: dict[str, Source] = {
         "Router / router_settings",
         "https://docs.litellm.ai/docs/router/api_reference/configuration",
     ),
+    "portkey": Source(
+        "Portkey",
+        "gateway strategy.cb_config",
+        "https://portkey.ai/docs/product/ai-gateway/circuit-breaker",
+    ),
     "sre": Source(
         "Google SRE book",
         "ch. 21, client-side throttling",
@@ -175,6 +180,26 @@ EQUIVALENTS: dict[str, dict[str, Equivalent]] = {
             "envoy", "failure_percentage_request_volume", "50"
         ),
     },
+    "litellm": {
+        "cooldown_time": _eq("litellm", "cooldown_time", "5s"),
+        "deployment_cooldown_time": _eq("litellm", "litellm_params.cooldown_time", "unset"),
+        "allowed_fails": _eq("litellm", "allowed_fails", "3", "3 reads as unset"),
+        "allowed_fails_policy": _eq("litellm", "allowed_fails_policy", "unset"),
+        "failure_threshold_percent": _eq("litellm", "DEFAULT_FAILURE_THRESHOLD_PERCENT", "0.5", "a constant"),
+        "failure_threshold_minimum_requests": _eq(
+            "litellm", "DEFAULT_FAILURE_THRESHOLD_MINIMUM_REQUESTS", "5", "a constant"
+        ),
+        "single_deployment_traffic_failure_threshold": _eq(
+            "litellm", "SINGLE_DEPLOYMENT_TRAFFIC_FAILURE_THRESHOLD", "1000", "a constant"
+        ),
+    },
+    "portkey": {
+        "failure_threshold": _eq("portkey", "failure_threshold", "unset"),
+        "failure_threshold_percentage": _eq("portkey", "failure_threshold_percentage", "unset"),
+        "minimum_requests": _eq("portkey", "minimum_requests", "5", "the gateway's code"),
+        "cooldown_interval": _eq("portkey", "cooldown_interval", "none", "at least 30s"),
+        "failure_status_codes": _eq("portkey", "failure_status_codes", "every status >= 500"),
+    },
     "adaptive": {
         "failure_outcomes": _eq(
             "sre", "", "", "a request the backend rejected; anything else is an accept"
@@ -193,6 +218,8 @@ ANCHORS: dict[str, str] = {
     "exponential": "the seed's breaker (the talk); Resilience4j's exponential wait in open state",
     "failure-rate": "Resilience4j CircuitBreaker, rule for rule",
     "outlier": "Envoy outlier detection (ejectHost), per model",
+    "litellm": "LiteLLM Router deployment cooldowns, from its source",
+    "portkey": "Portkey gateway circuit breaker, from its source",
     "adaptive": "Google SRE book, client-side throttling",
     "manual": "an on-call human and the vendor switch: the world before automation",
 }
@@ -228,6 +255,14 @@ DIFFERS: dict[str, tuple[str, ...]] = {
         "So: max_ejection_percent 50 (not 10) and always_eject_one true (not false); success-rate "
         "ejection from 3 orgs with 20 calls per interval (not 5 hosts with 100); failure-"
         "percentage ejection on at 85 % from 2 orgs with 20 calls (Envoy ships it off).",
+    ),
+    "litellm": (
+        "None: every default is LiteLLM's (cooldown_time 5s, the v2 rules' 50 % of at least 5 "
+        "calls a minute, 1000 calls for a single deployment).",
+    ),
+    "portkey": (
+        "failure_threshold_percentage 20 % and cooldown_interval 60s are the docs' example; "
+        "Portkey itself has no defaults for them (a strategy without cb_config has no breaker).",
     ),
     "adaptive": (
         "K and the window are the book's (2, two minutes). trip_immediately is empty, as in the "
@@ -290,6 +325,24 @@ INERT: dict[str, tuple[str, ...]] = {
         "with it).",
         "max_ejection_time binds once the multiplier reaches max / base (10 ejections without "
         "healthy intervals in between, by default).",
+    ),
+    "litellm": (
+        "A 429 cools a deployment only in a group of two or more: a model served by one org is "
+        "never cooled on rate limits, whatever the retry-after.",
+        "The failure-rate rule needs failure_threshold_minimum_requests calls in the current "
+        "minute on one pod (the counters are per process); the cooldown itself is shared.",
+        "A billing-locked org (quota 429) is re-cooled every cooldown_time: with the 5s default "
+        "that is an alert every 5 s per pod for as long as the lock lasts.",
+        "Connection errors count towards the failure rate but never cool a deployment by "
+        "themselves; a 403 never cools.",
+    ),
+    "portkey": (
+        "With neither failure_threshold nor failure_threshold_percentage set nothing ever opens.",
+        "failure_status_codes: a 429 (and every 4xx) is not a failure by default, so rate limits "
+        "and a billing lock (quota 429) never open the breaker; nor does a timeout (Portkey "
+        "answers it with a 408), while a refused connection (a 500) does.",
+        "When every target is open the breaker is bypassed: an outage of the whole pool gets "
+        "full traffic, not a fast failure.",
     ),
     "adaptive": (
         "k: throttling starts only when the org fails more than 1 - 1/k of its calls (50 % at "

@@ -282,7 +282,10 @@ class RoutingCore:
                 raise
             outcome = cls.outcome
             try:
-                board.record(name, model, ticket, outcome, t1 if board.clock is clock else None)
+                board.record(
+                    name, model, ticket, outcome, t1 if board.clock is clock else None,
+                    status=cls.status, retry_after=cls.retry_after,
+                )
             except StoreContentionError as e:
                 # The vendor has answered: a result the shared state could not take is one lost
                 # observation, not a failed request (a client would re-send a call that succeeded).

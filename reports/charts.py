@@ -42,9 +42,12 @@ from .metrics import (
     CLOSED,
     HALF_OPEN,
     OPEN,
+    SHED_FRACTION,
     FaultWindow,
     breaker_timelines,
     compute_results,
+    headline_name,
+    headline_time,
     is_local_state,
     nice_bin_width,
     timeseries,
@@ -620,18 +623,24 @@ def _success_panel(ax: Any, res: Results, firsts: Sequence[FaultInfo], colors: S
 
 def _failover_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],
                     colors: Sequence[str]) -> None:
-    """Failover time (worst pod) per policy and org fault; hatched where it never happened."""
-    fo = {(p, names[f.index]): pr.faults[f.index].failover_time_max for p, pr in res.policies.items() for f in faults}
+    """Each org fault's headline time per policy — failover (worst pod) for a hard fault, time to
+    shed for a partial one; hatched where it never happened."""
+    fo = {(p, names[f.index]): headline_time(pr.faults[f.index]) for p, pr in res.policies.items() for f in faults}
     longest = max((st.ci_high or st.mean or 0.0 for st in fo.values() if st.mean is not None), default=0.0)
     unit, uname = duration_unit(longest)
     fnames = [names[f.index] for f in faults]
     _grouped(ax, list(res.policies), fnames, fo, scale=1 / unit, fmt=_tick_duration, colors=colors, never=True)
-    ax.set_ylabel(f"failover time, worst pod ({uname})")
-    ax.set_title("Failover time: onset → no more regular traffic\n(lower is better; hatched = never)")
+    kinds = list(dict.fromkeys(headline_name(f.shape) for f in faults)) or ["failover"]
+    means = {"failover": "failover: no more regular traffic",
+             "time to shed": f"shed: share below {SHED_FRACTION * 100:g} % of healthy"}
+    what = " / ".join(kinds)
+    ax.set_ylabel(f"{what} ({uname})")
+    ax.set_title(f"{what[0].upper()}{what[1:]} (lower is better; hatched = never)\n"
+                 + "; ".join(means[k] for k in kinds))
     ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
     if not any(st.mean is not None for st in fo.values()):  # all hatched: a time axis means nothing
         ax.set_yticks([])
-        ax.set_ylabel("failover time, worst pod: never")
+        ax.set_ylabel(f"{what}: never")
 
 
 def _wasted_panel(ax: Any, res: Results, faults: Sequence[FaultInfo], names: Sequence[str],

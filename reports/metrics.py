@@ -7,6 +7,9 @@ a million requests takes about a second.
 Definitions (the design contract's "Headline metrics", made precise)
 --------------------------------------------------------------------
 
+docs/metrics.md has them all, with the constants; :data:`METRIC_DOCS` their one-line forms, for
+the report's footnotes.
+
 A request **succeeds** when its outcome is 2xx (``success`` or ``slow``); every other outcome —
 including ``client_error`` and -1 "no org available" — is a failure the user saw. A **session**
 is the set of requests sharing a ``session`` id >= 0; it succeeds only if all its requests do. A
@@ -31,7 +34,8 @@ phase an SLO can name.
 [end, run end). Requests belong to the phase in which they arrived; traffic share counts
 attempts by their start.
 
-Per org fault:
+Per org fault (each is **hard** — the target can serve nothing — or **partial**, by its kind and
+parameters in ``meta["faults"][i]["params"]``: :func:`fault_shape`):
 
 * **failover time** — per pod: take the pod's regular (non-probe) attempts on the target's orgs
   that started in the window; the failover moment is the start of the last one, and failover
@@ -42,6 +46,14 @@ Per org fault:
   as the first point) — so a sparse pod still counts as "still sending". Pods considered: every
   pod with a request arriving in the window or an attempt on the target in it. Reported: max over
   pods and median over pods (a "never" pod counts as +∞; a result of +∞ is "never").
+* **time to shed** — onset → the last *fed* regular attempt on the target: one at which the
+  target's share of the regular attempts of the SHED_WINDOW (60 s) before it, within the window,
+  is at least SHED_FRACTION (10 %) of its **healthy share** (its share in the HEALTHY_LOOKBACK,
+  1 h, before onset; else its even share among its vendors' orgs); 0 when none is fed; never
+  when the last is within the tail tolerance of the end. A flapping fault: the median over its
+  sick spells. The **headline** (``shed_or_failover_time``) is failover for a hard fault and
+  time to shed for a partial one; **share kept** is the target's regular share during the fault
+  / its healthy share.
 * **detection time** — onset → the first OPENED event on a target org in the window (any pod,
   any model); ``None`` = never.
 * **recovery time** — fault end → the start of the first successful regular attempt on a target
@@ -55,7 +67,10 @@ Per org fault:
   requests that arrived in the window (from that pod, for a pod fault).
 * **wasted attempts** — attempts (probes included) on a target org that started in the window
   (``wasted_probes``: the probes among them). Per policy, ``wasted_attempts`` counts every attempt
-  that falls in any org fault's window on its target once.
+  that falls in any org fault's window on its target once (``wasted_total``), and
+  ``failures_total`` counts each request that is a user-visible failure of any fault once.
+
+Per run: **alerts per day** = OPENED events / (duration / 86400 s).
 
 Per phase: requests, failed requests, success rate, sessions, session success rate, no-org
 failures, attempts and **retry amplification** (attempts made for the phase's requests / its
@@ -79,10 +94,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 import numpy as np
 
+from faults.models import FAULT_KINDS
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim.slo import PHASES as SLO_PHASES
 from sim.slo import SLO_METRICS, Threshold, canonical_metric, parse_threshold, slo_items
@@ -97,12 +113,14 @@ from .schema import (
     PolicyResult,
     Results,
     ScenarioInfo,
+    Shape,
     SloCheckResult,
     SloResult,
     Stat,
 )
 
 __all__ = [
+    "METRIC_DOCS",
     "BreakerKey",
     "FaultMetrics",
     "FaultWindow",
@@ -110,9 +128,13 @@ __all__ = [
     "Series",
     "SloCheck",
     "TraceMetrics",
+    "alerts_per_day",
     "breaker_timelines",
     "compute_results",
     "evaluate_slo",
+    "fault_shape",
+    "headline_name",
+    "headline_time",
     "is_local_state",
     "nice_bin_width",
     "stat",
@@ -135,8 +157,59 @@ STATE_NAMES = {CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open"}
 EV_OPENED, EV_HALF_OPEN, EV_CLOSED = 0, 1, 2
 _STATE_AFTER = {EV_OPENED: OPEN, EV_HALF_OPEN: HALF_OPEN, EV_CLOSED: CLOSED}
 
+DAY = 86400.0
+HARD: Final = "hard"
+PARTIAL: Final = "partial"
+# time to shed: the target's regular share must stay below SHED_FRACTION of its healthy share
+# (its share in the HEALTHY_LOOKBACK before onset), over the SHED_WINDOW before each target attempt
+SHED_FRACTION = 0.10
+SHED_WINDOW = 60.0
+HEALTHY_LOOKBACK = 3600.0
+# a modifier or unknown kind whose name says its target serves nothing
+HARD_WORDS = ("lockout", "outage", "locked", "deactivated")
 NON_ORG_KINDS = ("surge", "traffic", "skew", "clock", "redis", "store", "partition")
-PHASES = ("before", "during", "after")
+PHASES: tuple[Literal["before", "during", "after"], ...] = ("before", "during", "after")
+
+
+# one line per metric: the report's footnotes and docs/metrics.md (which a test keeps in step)
+METRIC_DOCS: dict[str, str] = {
+    "success_rate": "user requests that ended 2xx (success or slow) / all user requests",
+    "session_success_rate": "sessions whose requests all ended 2xx / sessions",
+    "latency_p99": "user latency (arrival → answer, failed requests included), 99th percentile (nearest rank)",
+    "retry_amplification": "attempts made for the requests / requests",
+    "shape": "hard: the target can serve nothing (lockout, outage, every call failing or throttled); "
+    "partial: it still serves some (error rate below 100 %, slowness, latency divergence, flapping)",
+    "detection_time": "fault onset → the first breaker OPENED on the target (any pod, any model)",
+    "failover_time": "fault onset → the last regular (non-probe) attempt sent to the target during the fault, "
+    "worst pod; never if they kept coming until the fault ended",
+    "healthy_share": f"the target's share of regular attempts in the {HEALTHY_LOOKBACK / 3600:g} h before onset "
+    "(its even share among its vendor's orgs when it had none)",
+    "shed_time": f"fault onset → the moment after which the target's regular share stays below "
+    f"{SHED_FRACTION * 100:g} % of its healthy share (over the {SHED_WINDOW:g} s before each attempt) for the rest "
+    "of the fault; "
+    "a flapping fault: the median over its sick spells; never if it does not",
+    "shed_or_failover_time": "the headline: failover time for a hard fault, time to shed for a partial one",
+    "share_kept": "the target's regular share during the fault / its healthy share (0: all traffic moved away)",
+    "recovery_time": "fault end → the first successful regular attempt on the target",
+    "close_time": "fault end → every breaker of the target closed",
+    "user_visible_failures": "per fault: requests that failed (not 2xx, not the caller's own 400) after an attempt "
+    "on the target during the fault, or that found no org available during it",
+    "failures_total": "run total: requests that are a user-visible failure of any fault, each counted once",
+    "wasted_attempts": "per fault: attempts (probes included) sent to the target during the fault",
+    "wasted_total": "run total: attempts sent to a target org while one of its faults was active, each counted once",
+    "alerts_per_day": "OPENED alerts (every pod's, every breaker's) per simulated day: pager noise",
+    "cycles": "open → closed cycles summed over every breaker (flapping)",
+}
+
+
+def headline_time(fault: FaultResult) -> Stat:
+    """A fault's headline time: time to shed / failover (failover for a 1.0 result without it)."""
+    return fault.shed_or_failover_time or fault.failover_time_max
+
+
+def headline_name(shape: str | None) -> str:
+    """What :func:`headline_time` is for a fault of ``shape``."""
+    return "time to shed" if shape == PARTIAL else "failover"
 
 
 # --------------------------------------------------------------------------- statistics
@@ -261,6 +334,8 @@ class FaultWindow:
     org_fault: bool
     pod: int | None
     ends_in_run: bool
+    shape: Shape | None = None  # for an org fault
+    spells: tuple[tuple[float, float], ...] = ()  # a flapping fault's sick periods, clipped to the window
 
 
 def _resolve(target: Any, orgs: Sequence[str], vendors: Sequence[str]) -> tuple[set[int], int | None]:
@@ -346,21 +421,65 @@ def trace_fault_windows(trace: Any) -> list[FaultWindow]:
         else:
             org_fault = bool(explicit) and bool(org_set)
         label = str(f.get("label") or f"{kind} {tlabel}")
-        out.append(
-            FaultWindow(
-                i,
-                label,
-                kind,
-                tlabel,
-                start,
-                end,
-                tuple(sorted(org_set)),
-                org_fault,
-                pod,
-                end < duration,
-            )
+        org_ix = tuple(sorted(org_set))
+        shape = fault_shape(f, [orgs[o] for o in org_ix], _models(trace)) if org_fault else None
+        spells = tuple(
+            (max(float(a), start), min(float(b), end))
+            for a, b in f.get("periods") or ()
+            if min(float(b), end) > max(float(a), start)
         )
+        out.append(FaultWindow(i, label, kind, tlabel, start, end, org_ix, org_fault, pod, end < duration, shape,
+                               spells))
     return out
+
+
+def _param(spec: Mapping[str, Any], kind: str, name: str) -> Any:
+    """A fault parameter from the window's ``params``, else the catalogue's default (None: none)."""
+    params = spec.get("params")
+    if isinstance(params, Mapping) and params.get(name) is not None:
+        return params[name]
+    model = FAULT_KINDS.get(kind)
+    fld = model.model_fields.get(name) if model is not None else None
+    if fld is None or fld.is_required():
+        return None
+    return fld.get_default(call_default_factory=True)
+
+
+def fault_shape(spec: Mapping[str, Any], target_orgs: Sequence[str] = (), models: Sequence[str] = ()) -> Shape:
+    """``"hard"`` when the fault leaves its target able to serve nothing (a lockout, an outage,
+    every call failing or throttled), else ``"partial"`` (an error rate below 100 %, slowness,
+    latency divergence, flapping, one model of several). ``spec`` is a ``meta["faults"]`` entry;
+    its ``shape`` key, when given, decides; its ``serves`` (the models its target is called
+    with) stands in for the run's ``models``."""
+    explicit = spec.get("shape")
+    if explicit in (HARD, PARTIAL):
+        return HARD if explicit == HARD else PARTIAL
+    models = [str(m) for m in spec.get("serves") or models]
+    kind = str(spec.get("kind", "")).lower()
+    only = _param(spec, kind, "models")
+    if only and models and not set(models) <= {str(m) for m in only}:
+        return PARTIAL  # the target still serves its other models
+    if kind.startswith("lockout") or kind == "outage":
+        return HARD
+    if kind == "model_unavailable":
+        return HARD if models and set(models) <= {str(_param(spec, kind, "model"))} else PARTIAL
+    if kind in ("brownout", "timeouts", "connection_resets"):
+        rate = _param(spec, kind, "error_rate")
+        return HARD if rate is not None and float(rate) >= 1.0 else PARTIAL
+    if kind == "rate_limit_storm":
+        share = _param(spec, kind, "share")
+        return HARD if share is not None and float(share) >= 1.0 else PARTIAL
+    if kind == "vendor_incident":
+        rate = float(_param(spec, kind, "error_rate") or 0.0)
+        severity = _param(spec, kind, "severity") or {}
+        default = float(_param(spec, kind, "default_severity") or 0.0)
+        sev = [float(severity.get(o, default)) for o in target_orgs] or [default]
+        spread = float(_param(spec, kind, "spread") or 0.0)
+        return HARD if spread == 0.0 and rate * min(sev) >= 1.0 else PARTIAL
+    if kind in FAULT_KINDS:
+        return PARTIAL  # latency, slow drip, rate-limit squeeze, flapping
+    # a scenario's own modifier or an unknown kind: by its name
+    return HARD if any(w in kind for w in HARD_WORDS) else PARTIAL
 
 
 # --------------------------------------------------------------------------- per-trace metrics
@@ -407,11 +526,17 @@ class FaultMetrics:
     wasted_probes: int
     opens: int
     phases: dict[str, PhaseMetrics]
+    shape: Shape | None = None
+    healthy_share: float | None = None
+    shed_time: float | None = None
+    shed_or_failover_time: float | None = None
+    share_kept: float | None = None
 
 
 FAULT_SCALARS = (
     "failover_time_max", "failover_time_median", "detection_time", "recovery_time", "close_time",
     "user_visible_failures", "failed_in_window", "wasted_attempts", "wasted_probes", "opens",
+    "healthy_share", "shed_time", "shed_or_failover_time", "share_kept",
 )  # fmt: skip
 
 
@@ -446,6 +571,9 @@ class TraceMetrics:
     wasted_attempts: int
     local_state: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    alerts_per_day: float | None = None
+    failures_total: int = 0
+    wasted_total: int = 0
 
 
 class _Prep:
@@ -456,6 +584,7 @@ class _Prep:
         self.trace = trace
         self.duration = _duration(trace)
         self.orgs = _orgs(trace)
+        self.vendors = [str(v) for v in trace.meta.get("org_vendors") or [""] * len(self.orgs)]
         self.models = _models(trace)
         self.n_pods = _n_pods(trace)
         self.local = is_local_state(trace.meta)
@@ -513,6 +642,7 @@ def _share(counts: np.ndarray, orgs: Sequence[str]) -> dict[str, float | None]:
 
 def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
     whole = t0 <= 0.0 and t1 >= p.duration
+    m: slice | np.ndarray
     if whole:
         m = slice(None)
         n = p.n_req
@@ -521,7 +651,7 @@ def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
         att_counts = np.bincount(p.att_org, minlength=len(p.orgs))
     else:
         m = p.in_window(p.arrival, t0, t1)
-        n = int(m.sum())
+        n = int(np.count_nonzero(m))
         sm = p.in_window(p.sess_start, t0, t1)
         sm_count = int(sm.sum())
         failed_s = int((sm & p.sess_failed).sum())
@@ -530,6 +660,9 @@ def _phase(p: _Prep, t0: float, t1: float) -> PhaseMetrics:
     ok = int(p.req_ok[m].sum())
     attempts = int(p.att_per_req[m].sum())
     lat = p.latency[m]
+    p50: float | None
+    p95: float | None
+    p99: float | None
     if len(lat):
         # nearest rank (a latency some request had), as the latency chart's bins
         p50, p95, p99 = (float(x) for x in np.percentile(lat, [50, 95, 99], method="inverted_cdf"))
@@ -582,6 +715,62 @@ def _failover(p: _Prep, w: FaultWindow, idx: np.ndarray) -> tuple[dict[int, floa
     return by_pod, (None if math.isinf(mx) else mx), (None if math.isinf(med) else med)
 
 
+def _healthy_share(p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndarray) -> float:
+    """The target's share of regular attempts in the HEALTHY_LOOKBACK before onset; when that is
+    nothing (no traffic, or the target carried none), its even share among its vendors' orgs."""
+    m = regular & (p.att_start >= w.start - HEALTHY_LOOKBACK) & (p.att_start < w.start)
+    n = int(m.sum())
+    if n:
+        share = int((m & on_target).sum()) / n
+        if share > 0:
+            return share
+    vendors = {p.vendors[o] for o in w.orgs}
+    peers = sum(v in vendors for v in p.vendors)
+    return len(w.orgs) / peers if peers else 1.0
+
+
+def _shed_time(
+    p: _Prep, t0: float, t1: float, on_target: np.ndarray, regular: np.ndarray, healthy: float
+) -> float | None:
+    """``t0`` → the moment after which the target's regular share stays below SHED_FRACTION of its
+    healthy share until ``t1``. A regular target attempt at t is *fed* when the target's share of
+    the regular attempts in [max(t0, t - SHED_WINDOW), t] is at or above that line; the moment is
+    the last fed attempt (0 when none is), and never when it is within failover's tail tolerance
+    of ``t1`` (fed attempts as the flow)."""
+    m = regular & p.in_window(p.att_start, t0, t1)
+    starts = np.sort(p.att_start[m])
+    hits = np.sort(p.att_start[m & on_target])
+    if not len(hits):
+        return 0.0
+    lo = np.maximum(t0, hits - SHED_WINDOW)
+    n_all = np.searchsorted(starts, hits, side="right") - np.searchsorted(starts, lo, side="left")
+    n_hit = np.searchsorted(hits, hits, side="right") - np.searchsorted(hits, lo, side="left")
+    fed = hits[n_hit >= SHED_FRACTION * healthy * n_all]
+    if not len(fed):
+        return 0.0
+    last = float(fed[-1])
+    return None if t1 - last <= _tail_tolerance(t1 - t0, fed, t0) else last - t0
+
+
+def _shedding(
+    p: _Prep, w: FaultWindow, on_target: np.ndarray, regular: np.ndarray
+) -> tuple[float, float | None, float | None]:
+    """(healthy share, time to shed, share kept). A flapping fault is judged on its sick spells:
+    time to shed is the median over spells (a 'never' spell counts as +inf), share kept counts
+    the spells' attempts only."""
+    healthy = _healthy_share(p, w, on_target, regular)
+    spans = w.spells or ((w.start, w.end),)
+    times = [_shed_time(p, a, b, on_target, regular, healthy) for a, b in spans]
+    med = float(np.median([math.inf if t is None else t for t in times]))
+    during = np.zeros(len(p.att_start), dtype=bool)
+    for a, b in spans:
+        during |= p.in_window(p.att_start, a, b)
+    during &= regular
+    n = int(during.sum())
+    kept = int((during & on_target).sum()) / n / healthy if n else None
+    return healthy, (None if math.isinf(med) else med), kept
+
+
 def _close_time(p: _Prep, w: FaultWindow) -> float | None:
     if not w.ends_in_run:
         return None
@@ -599,7 +788,8 @@ def _close_time(p: _Prep, w: FaultWindow) -> float | None:
     return worst
 
 
-def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
+def _fault(p: _Prep, w: FaultWindow) -> tuple[FaultMetrics, np.ndarray]:
+    """One fault's metrics, and which requests are its user-visible failures."""
     phases = {
         "before": _phase(p, 0.0, w.start),
         "during": _phase(p, w.start, w.end),
@@ -612,21 +802,8 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
         caused = failed & req_in & ~p.req_client
         if w.pod is not None:
             caused &= p.req_pod == w.pod
-        return FaultMetrics(
-            w,
-            None,
-            None,
-            {},
-            None,
-            None,
-            None,
-            int(caused.sum()),
-            failed_in_window,
-            0,
-            0,
-            0,
-            phases,
-        )
+        return FaultMetrics(w, None, None, {}, None, None, None, int(caused.sum()), failed_in_window, 0, 0, 0,
+                            phases), caused
     orgs = np.array(w.orgs, dtype=np.int64)
     on_target = np.isin(p.att_org, orgs)
     idx = np.flatnonzero(on_target & p.in_window(p.att_start, w.start, w.end))
@@ -645,7 +822,9 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
     touched = np.zeros(p.n_req, dtype=bool)
     touched[p.att_req[idx]] = True
     caused = failed & ~p.req_client & (touched | (p.req_noorg & req_in))
-    return FaultMetrics(
+    regular = ~p.att_probe
+    healthy, shed, kept = _shedding(p, w, on_target, regular)
+    fm = FaultMetrics(
         window=w,
         failover_time_max=fo_max,
         failover_time_median=fo_med,
@@ -659,7 +838,13 @@ def _fault(p: _Prep, w: FaultWindow) -> FaultMetrics:
         wasted_probes=int(p.att_probe[idx].sum()),
         opens=int(opened.sum()),
         phases=phases,
+        shape=w.shape,
+        healthy_share=healthy,
+        shed_time=shed,
+        share_kept=kept,
+        shed_or_failover_time=fo_max if w.shape == HARD else shed,
     )
+    return fm, caused
 
 
 def _timelines(p: _Prep) -> dict[BreakerKey, list[tuple[float, float, int]]]:
@@ -729,11 +914,20 @@ def _breakers(p: _Prep) -> list[BreakerMetrics]:
     return out
 
 
+def alerts_per_day(opened: int, duration: float) -> float | None:
+    """OPENED alerts per simulated day (None for a run of no duration)."""
+    return opened / (duration / DAY) if duration > 0 else None
+
+
 def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
     """Every metric of one trace (one policy, one seed)."""
     p = _Prep(trace)
     windows = trace_fault_windows(trace)
-    faults = [_fault(p, w) for w in windows]
+    per_fault = [_fault(p, w) for w in windows]
+    faults = [fm for fm, _ in per_fault]
+    caused_any = np.zeros(p.n_req, dtype=bool)
+    for _, caused in per_fault:
+        caused_any |= caused
     wasted = np.zeros(len(p.att_start), dtype=bool)
     for w in windows:
         if w.org_fault:
@@ -758,6 +952,9 @@ def trace_metrics(trace: Any, policy: str | None = None) -> TraceMetrics:
         },
         wasted_attempts=int(wasted.sum()),
         local_state=p.local,
+        alerts_per_day=alerts_per_day(int(kinds[EV_OPENED]), p.duration),
+        failures_total=int(caused_any.sum()),
+        wasted_total=int(wasted.sum()),
     )
 
 
@@ -890,6 +1087,7 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
                 label=f0.window.label,
                 org_fault=org_fault,
                 ends_in_run=f0.window.ends_in_run,
+                shape=f0.window.shape,
                 failover_time_by_pod={
                     str(pod): stat((f.failover_time_by_pod.get(pod, 0.0) for f in fs), lower=0.0) for pod in pods
                 },
@@ -920,9 +1118,12 @@ def summarize_policy(policy: str, runs: Any, params: Mapping[str, Any] | None = 
         seeds=[m.seed if m.seed is not None else i for i, m in enumerate(ms)],
         overall=_phase_result([m.overall for m in ms], orgs),
         wasted_attempts=stat(m.wasted_attempts for m in ms),
+        wasted_total=stat(m.wasted_total for m in ms),
+        failures_total=stat(m.failures_total for m in ms),
         faults=faults,
         breakers=breakers,
         alerts=AlertCounts(**{k: stat(m.alerts[k] for m in ms) for k in ("opened", "half_open", "closed", "cycles")}),
+        alerts_per_day=stat((m.alerts_per_day for m in ms), lower=0.0),
     )
 
 
@@ -983,6 +1184,7 @@ def compute_results(traces: Mapping[str, Any], slo: Any = None) -> Results:
             end=w.end,
             orgs=[_orgs(first)[i] for i in w.orgs],
             org_fault=w.org_fault,
+            shape=w.shape,
         )
         for w in trace_fault_windows(first)
     ]

@@ -40,9 +40,9 @@ from sim.trace import EVENT_KINDS
 
 from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_count, fmt_duration, fmt_stat, format_metric
-from .metrics import compute_results
+from .metrics import METRIC_DOCS, compute_results, headline_name, headline_time
 from .ranking import judging_lines, ranking_context
-from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results
+from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results, Stat
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, safe_name, save_traces, trace_root
 from .why import WHY_CHARTS, attach_why, why_context, why_markdown
 from .why_charts import why_charts
@@ -185,9 +185,9 @@ def _md_summary(res: Results) -> list[str]:
     sc = res.scenario
     ofaults = _org_faults(res)
     first = ofaults[0] if ofaults else None
-    head = ["policy", "success", "session success", "p99 latency", "attempts / request"]
+    head = ["policy", "success", "session success", "p99 latency", "attempts / request", "alerts / day"]
     if first is not None:
-        head += [f"failover: {first.label}", "detection", "recovery", wasted_label(first.label)]
+        head += [f"{headline_name(first.shape)}: {first.label}", "detection", "recovery", wasted_label(first.label)]
     if len(ofaults) > 1:
         head.append(WASTED_TOTAL)
     if res.slo is not None:
@@ -201,11 +201,12 @@ def _md_summary(res: Results) -> list[str]:
             fmt_stat(o.session_success_rate, "rate"),
             fmt_stat(o.latency_p99, "duration"),
             fmt_stat(o.retry_amplification, "ratio"),
+            _opt(pr.alerts_per_day, "count"),
         ]
         if first is not None:
             fr = pr.faults[first.index]
             row += [
-                fmt_stat(fr.failover_time_max, "duration"),
+                fmt_stat(headline_time(fr), "duration"),
                 fmt_stat(fr.detection_time, "duration"),
                 fmt_stat(fr.recovery_time, "duration") if first.end < sc.duration else "n/a",
                 fmt_stat(fr.wasted_attempts, "count"),
@@ -225,11 +226,12 @@ def _md_fault_row(res: Results, f: FaultInfo, name: str, pr: PolicyResult) -> st
         org = (
             f"{fmt_stat(fr.failover_time_max, 'duration')} / "
             f"{fmt_stat(fr.failover_time_median, 'duration')} | "
+            f"{_opt(fr.shed_time, 'duration')} | "
             f"{fmt_stat(fr.detection_time, 'duration')} | "
             f"{fmt_stat(fr.recovery_time, 'duration') if ends else 'n/a'} | "
         )
     else:
-        org = "n/a | n/a | n/a | "
+        org = "n/a | n/a | n/a | n/a | "
     return (
         f"| {f.label} | `{name}` | "
         f"{fmt_stat(fr.phases['during'].success_rate, 'rate')} | "
@@ -247,9 +249,9 @@ def _md_per_fault(res: Results) -> list[str]:
         "",
         "<details><summary>Per fault</summary>",
         "",
-        "| fault | policy | success during | failover worst / median pod | detection | "
+        "| fault | policy | success during | failover worst / median pod | time to shed | detection | "
         "recovery | user-visible failures | wasted attempts in the fault |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in res.faults:
         lines += [_md_fault_row(res, f, name, pr) for name, pr in res.policies.items()]
@@ -278,12 +280,33 @@ def _md_slo(res: Results) -> list[str]:
     return lines
 
 
+#: a summary column's name → its METRIC_DOCS key
+_COLUMN_DOCS = {"failover": "failover_time", "time to shed": "shed_time", "detection": "detection_time",
+                "recovery": "recovery_time", "wasted attempts": "wasted_attempts",
+                WASTED_TOTAL: "wasted_total", "alerts / day": "alerts_per_day"}
+
+
+def _definitions(res: Results, more: Sequence[str] = ()) -> str:
+    """The summary's footnote: the columns it shows for the first org fault, its wasted attempts
+    and alerts (and ``more`` columns), defined (reports.metrics.METRIC_DOCS)."""
+    ofaults = _org_faults(res)
+    cols = [headline_name(ofaults[0].shape), "detection", "recovery", "wasted attempts"] if ofaults else []
+    cols += [WASTED_TOTAL] if len(ofaults) > 1 else []
+    cols = list(dict.fromkeys([*cols, *more, "alerts / day"]))
+    return " ".join(f"{c[0].upper()}{c[1:]} = {METRIC_DOCS[_COLUMN_DOCS[c]]}." for c in cols)
+
+
+def _opt(st: Stat | None, kind: str) -> str:
+    """A field results.json 1.0 did not have: a dash where it is missing."""
+    return "\u2013" if st is None else fmt_stat(st, kind)
+
+
 def _md_footnote(res: Results) -> str:
     n = max(len(p.seeds) for p in res.policies.values())
     return (
         (f"<sub>± = half the 95 % t-interval over {n} seeds. " if n > 1 else "<sub>")
-        + "Failover = onset → last regular attempt on the faulted target (worst pod). "
-        + f"results.json schema {SCHEMA_VERSION}.</sub>"
+        + _definitions(res, ["time to shed"] if _md_per_fault(res) and _org_faults(res) else [])
+        + f" results.json schema {SCHEMA_VERSION}.</sub>"
     )
 
 
@@ -320,8 +343,9 @@ _CAPTIONS = {
     "latency": "User latency from arrival to answer (failed requests included): median line, "
     "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands. Dotted: "
     "the SLO's p99 threshold over the phase it covers (judged on the whole phase, not per bin).",
-    "comparison": "Headline numbers per policy with 95 % intervals over seeds. Failover time is "
-    "onset → the last regular attempt on the faulted target (worst pod); hatched = never.",
+    "comparison": "Headline numbers per policy with 95 % intervals over seeds. The middle panel is each "
+    "fault's headline time: failover (onset → the last regular attempt on the target, worst pod) for a "
+    "hard fault, time to shed for a partial one; hatched = never.",
 }
 ALERT_LIMIT = 20  # OPENED/CLOSED messages shown per policy; every one is in alerts/<policy>.csv
 ALERT_DIR = "alerts"
@@ -364,11 +388,12 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo], *
         fmt_stat(o.session_success_rate, "rate"),
         f"{fmt_stat(o.latency_p50, 'duration')} / {fmt_stat(o.latency_p99, 'duration')}",
         fmt_stat(o.retry_amplification, "ratio"),
+        _opt(pr.alerts_per_day, "count"),
     ]
     for f in ofaults:
         fr = pr.faults[f.index]
         row += [
-            fmt_stat(fr.failover_time_max, "duration"),
+            fmt_stat(headline_time(fr), "duration"),
             fmt_stat(fr.detection_time, "duration"),
             fmt_stat(fr.recovery_time, "duration") if f.end < res.scenario.duration else "n/a",
             fmt_stat(fr.wasted_attempts, "count"),
@@ -379,13 +404,14 @@ def _summary_row(res: Results, pr: PolicyResult, ofaults: Sequence[FaultInfo], *
 
 
 def _summary(res: Results) -> dict[str, Any]:
-    """One row per policy: the headline numbers, the first org fault's failover columns (as in
-    summary.md; every fault has its own table under Faults), the SLO verdict."""
+    """One row per policy: the headline numbers, the first org fault's headline time (failover or
+    time to shed) and columns (as in summary.md; every fault has its own table under Faults), the
+    SLO verdict."""
     all_ofaults = _org_faults(res)
     ofaults = all_ofaults[:1]
-    head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request"]
+    head = ["policy", "success rate", "session success", "p50 / p99 latency", "attempts / request", "alerts / day"]
     for f in ofaults:
-        head += [f"failover: {f.label}", "detection", "recovery", wasted_label(f.label)]
+        head += [f"{headline_name(f.shape)}: {f.label}", "detection", "recovery", wasted_label(f.label)]
     if len(all_ofaults) > 1:
         head.append(WASTED_TOTAL)
     head.append("breaker opens")
@@ -400,12 +426,8 @@ def _summary(res: Results) -> dict[str, Any]:
     n = max(len(p.seeds) for p in res.policies.values())
     note = (
         ("± = half the 95 % t-interval of the mean over " + f"{n} seeds. " if n > 1 else "One seed. ")
-        + "Failover = fault onset → the last regular (non-probe) attempt sent to the faulted "
-        "target, worst pod; detection = onset → first breaker OPEN; recovery = fault end → first "
-        "successful regular attempt on the target; wasted attempts = attempts (probes included) "
-        "sent to the faulted target during the fault"
-        + ("; all faults: each attempt counted once. Every fault's own numbers: Faults, below."
-           if len(all_ofaults) > 1 else ".")
+        + _definitions(res)
+        + (" Every fault's own numbers: Faults, below." if len(all_ofaults) > 1 else "")
     )
     return {"head": head, "rows": rows, "classes": classes, "note": note}
 
@@ -469,6 +491,8 @@ def _fault_rows(res: Results, f: FaultInfo) -> list[list[str]]:
             row += [
                 fmt_stat(fr.failover_time_max, "duration"),
                 fmt_stat(fr.failover_time_median, "duration"),
+                _opt(fr.shed_time, "duration"),
+                _opt(fr.share_kept, "rate"),
                 fmt_stat(fr.detection_time, "duration"),
                 fmt_stat(fr.recovery_time, "duration") if ends else "n/a",
                 fmt_stat(fr.close_time, "duration") if ends else "n/a",
@@ -479,10 +503,15 @@ def _fault_rows(res: Results, f: FaultInfo) -> list[list[str]]:
     return rows
 
 
+#: the per-fault tables' footnote: column → its METRIC_DOCS key
+_FAULT_DOCS = (("Shape", "shape"), ("Time to shed", "shed_time"), ("Share kept", "share_kept"),
+               ("User-visible failures", "user_visible_failures"), ("Wasted attempts", "wasted_attempts"))
 _FAULT_HEAD = ["policy", "success before", "during", "after", "session success during", "user-visible failures"]
 _ORG_FAULT_HEAD = [
     "failover worst pod",
     "median pod",
+    "time to shed",
+    "share kept",
     "detection",
     "recovery",
     "all breakers closed",
@@ -494,9 +523,9 @@ _ORG_FAULT_HEAD = [
 def _faults(res: Results) -> dict[str, Any]:
     """The fault list, then one table per fault: each policy before, during and after it."""
     if not res.faults:
-        return {"table": None, "each": []}
+        return {"table": None, "each": [], "note": ""}
     table = {
-        "head": ["fault", "kind", "target", "orgs", "start", "end", "length", "org metrics"],
+        "head": ["fault", "kind", "target", "orgs", "start", "end", "length", "shape"],
         "rows": [
             [
                 f.label,
@@ -506,7 +535,7 @@ def _faults(res: Results) -> dict[str, Any]:
                 fmt_clock(f.start),
                 fmt_clock(f.end),
                 fmt_duration(f.end - f.start),
-                "yes" if f.org_fault else "no",
+                f.shape or ("org fault" if f.org_fault else "not an org fault"),
             ]
             for f in res.faults
         ],
@@ -519,7 +548,8 @@ def _faults(res: Results) -> dict[str, Any]:
         }
         for f in res.faults
     ]
-    return {"table": table, "each": each}
+    note = " ".join(f"{label} = {METRIC_DOCS[key]}." for label, key in _FAULT_DOCS)
+    return {"table": table, "each": each, "note": note}
 
 
 def _policies(res: Results) -> dict[str, Any]:

@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Final = "1.1"
 SCHEMA_ID = "https://breakerlab.dev/schemas/results-1.json"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+
+
+#: an org fault's shape: the target can serve nothing (hard) or still serves some (partial)
+Shape = Literal["hard", "partial"]
 
 
 class _Model(BaseModel):
@@ -85,6 +89,12 @@ class FaultInfo(_Model):
     end: float = Field(description="end of the window, sim seconds (clipped to the run)")
     orgs: list[str] = Field(description="the orgs the target resolves to (empty: not an org fault)")
     org_fault: bool = Field(description="whether org metrics apply (failover, detection, recovery, wasted attempts)")
+    shape: Shape | None = Field(
+        default=None,
+        description="hard: the target can serve nothing (lockout, outage, every call failing or throttled); "
+        "partial: an error rate below 100 %, slowness, latency divergence, flapping; null: not an org fault "
+        "(since 1.1)",
+    )
 
 
 class FaultResult(_Model):
@@ -94,6 +104,9 @@ class FaultResult(_Model):
     label: str
     org_fault: bool = Field(description="whether the org metrics apply (else they are null)")
     ends_in_run: bool = Field(description="whether the fault ends before the run does")
+    shape: Shape | None = Field(
+        default=None, description="hard | partial (see FaultInfo.shape); null: not an org fault (since 1.1)"
+    )
     failover_time_max: Stat = Field(
         description="onset → the moment after which the target gets no more regular (non-probe) "
         "attempts until the fault ends; per pod, then the max over pods; null = never"
@@ -121,6 +134,27 @@ class FaultResult(_Model):
         description="attempts (probes included) sent to a target org that started in the window"
     )
     wasted_probes: Stat = Field(description="of those, probes")
+    healthy_share: Stat | None = Field(
+        default=None,
+        description="the target's share of regular attempts in the hour before onset (its even share among "
+        "its vendors' orgs when it had none): the baseline of shed_time (since 1.1)",
+    )
+    shed_time: Stat | None = Field(
+        default=None,
+        description="time to shed: onset → the moment after which the target's regular (non-probe) share "
+        "stays below 10 % of its healthy share for the rest of the fault, in 60 s bins from onset; for a "
+        "flapping fault the median over its sick spells, each judged alone; null = never (since 1.1)",
+    )
+    share_kept: Stat | None = Field(
+        default=None,
+        description="the target's regular share during the fault (its sick spells, for a flapping fault) / "
+        "its healthy share: 0 = all of its traffic went elsewhere, 1 = none did (since 1.1)",
+    )
+    shed_or_failover_time: Stat | None = Field(
+        default=None,
+        description="the headline: failover_time_max for a hard fault, shed_time for a partial one; "
+        "null = never (since 1.1)",
+    )
     opens: Stat = Field(description="OPENED events on target orgs in the window (flapping shows here)")
     phases: dict[Literal["before", "during", "after"], PhaseResult] = Field(
         description="before = [0, onset), during = [onset, end), after = [end, run end)"
@@ -187,11 +221,27 @@ class PolicyResult(_Model):
     seeds: list[int]
     overall: PhaseResult = Field(description="the whole run")
     wasted_attempts: Stat = Field(
-        description="attempts sent to a target org while one of its faults was active (each attempt counted once)"
+        description="run total: attempts sent to a target org while one of its faults was active (each "
+        "attempt counted once); the same as wasted_total"
+    )
+    wasted_total: Stat | None = Field(
+        default=None,
+        description="run total of wasted attempts: attempts (probes included) sent to a target org while "
+        "one of its faults was active, each counted once (since 1.1)",
+    )
+    failures_total: Stat | None = Field(
+        default=None,
+        description="run total of user-visible failures: requests counted as a user-visible failure of at "
+        "least one fault window, each counted once (since 1.1)",
     )
     faults: list[FaultResult]
     breakers: list[BreakerResult]
     alerts: AlertCounts
+    alerts_per_day: Stat | None = Field(
+        default=None,
+        description="OPENED alerts (every pod's, every breaker's) / simulated days (duration / 86400 s): "
+        "pager noise (since 1.1)",
+    )
     why: WhyResult | None = Field(default=None, description="why requests failed (since 1.1)")
 
 
@@ -244,7 +294,8 @@ class Results(_Model):
         },
     )
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    # 1.1 adds optional fields only, so a 1.0 file still reads
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     scenario: ScenarioInfo
     seeds: list[int] = Field(description="every seed that ran, sorted")
     policies: dict[str, PolicyResult] = Field(description="in the order they were compared")

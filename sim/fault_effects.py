@@ -336,12 +336,22 @@ def _fault_target(fault: FaultBase) -> str | list[str]:
     return fault.target_text()
 
 
+def _served_models(scenario: Scenario, orgs: Iterable[str], targets: FaultTargets) -> list[str]:
+    """The model names ``orgs`` are called with: the requested models through each vendor's model_map."""
+    req = scenario.traffic.model
+    wanted = [req] if isinstance(req, str) else list(req)
+    vendors = {targets.org(o).vendor for o in orgs}
+    return sorted({scenario.vendors[v].model_map.get(m, m) for v in vendors for m in wanted})
+
+
 def fault_windows(scenario: Scenario, seed: int | None = None) -> list[dict[str, Any]]:
     """``trace.meta["faults"]``: ``{kind, target, start, end, label}`` for each org lockout, each
     of the scenario's own modifiers, then each fault once (however many modifiers it lowers
     into), in that order, whether or not the scenario has faults. A vendor target
     ``vendor:x`` is written ``x`` (the form reports resolve); several targets are a list; a
-    flapping fault also lists its sick ``periods``. ``seed``: the run's (default the scenario's)."""
+    fault of the catalogue adds its ``params`` (its other fields), an org fault the models its
+    target orgs ``serves``; a flapping fault also lists its sick ``periods``. ``seed``: the
+    run's (default the scenario's)."""
     out: list[dict[str, Any]] = []
     for _, org in scenario.orgs():
         for lo in org.lockouts:
@@ -351,9 +361,14 @@ def fault_windows(scenario: Scenario, seed: int | None = None) -> list[dict[str,
         out.append({"kind": m.kind, "target": _report_target(m.targets), "start": m.start, "end": m.end,
                     "label": m.label or f"{m.kind} {','.join(m.targets)}"})
     s = scenario.seed if seed is None else int(seed)
+    targets = scenario.fault_targets()
     for fault in scenario.faults:
         w: dict[str, Any] = {"kind": fault.kind, "start": fault.start, "end": fault.stop, "label": fault.name(),
                              "target": _fault_target(fault)}
+        # the fault's own parameters: reports tell a hard fault from a partial one by them
+        w["params"] = fault.model_dump(mode="json", exclude={"kind", "label", "start", "duration", "end", "target"})
+        if isinstance(fault, OrgFault):
+            w["serves"] = _served_models(scenario, targets.resolve(fault.target), targets)
         if isinstance(fault, FlappingFault):
             w["periods"] = [list(p) for p in flap_periods(fault, float(scenario.duration), s)]
         out.append(w)

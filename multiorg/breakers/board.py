@@ -15,7 +15,8 @@ none (then the update only confirms: one round trip, no write).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import repeat
 from typing import Any
 
@@ -82,6 +83,9 @@ class BreakerBoard:
         self._coin = bool(getattr(policy, "random_admission", True))
         #: a success must end a failure run recorded anywhere (see the module docstring)
         self._success_resets = bool(getattr(policy, "success_resets", False))
+        #: the policy decides on the response's status and retry-after, and may keep per-pod
+        #: counters (the peer gateways do)
+        self._uses_response = bool(getattr(policy, "uses_response", False))
 
     def key(self, org: str, model: str) -> str:
         k = self._keys.get((org, model))
@@ -114,7 +118,20 @@ class BreakerBoard:
             self._emit(org, model, old, written, now)
         return adm
 
-    def record(self, org: str, model: str, ticket: Admission, outcome: Outcome, now: float | None = None) -> None:
+    def record(
+        self,
+        org: str,
+        model: str,
+        ticket: Admission,
+        outcome: Outcome,
+        now: float | None = None,
+        *,
+        status: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
+        """``status`` / ``retry_after``: the vendor's answer, passed on (with this board's pod) to a
+        policy that decides on them (``uses_response``: the peer gateways ``litellm`` and
+        ``portkey``); 0 / None when there was no response."""
         if outcome is _CLIENT_ERROR:
             # The caller's fault is never counted against an org, but a probe's permit comes back.
             self.release(org, model, ticket)
@@ -123,15 +140,20 @@ class BreakerBoard:
         key = self._keys.get((org, model)) or self.key(org, model)
         if now is None:
             now = self.clock.now()
+        record: Callable[[Any, str, Admission, Outcome, float], Any] = policy.record
+        if self._uses_response:
+            record = partial(  # type: ignore[call-arg]
+                policy.record, status=status, retry_after=retry_after, pod=self._pod
+            )
         if (
-            policy.record(self.store.read(key, self._initial), org, ticket, outcome, now) is None
+            record(self.store.read(key, self._initial), org, ticket, outcome, now) is None
             and not ticket.probe
             and not (outcome is _SUCCESS and self._success_resets)
         ):
             # Nothing to change on the (bounded-stale) cached state: skip the round trip.
             return
         _, old, written = self.store.update(
-            key, lambda s: (None, policy.record(s, org, ticket, outcome, now)), self._initial
+            key, lambda s: (None, record(s, org, ticket, outcome, now)), self._initial
         )
         if written is not None:
             self._emit(org, model, old, written, now)

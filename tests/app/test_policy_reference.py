@@ -143,5 +143,5 @@ def test_cli_bad_params_one_line_exit_2(argv: list[str], needle: str, capsys: py
 
 
 def test_unknown_policy_names_the_known_ones() -> None:
-    with pytest.raises(UnknownPolicy, match=r"known: none, consecutive, .*manual, seed, .*sre\)"):
+    with pytest.raises(UnknownPolicy, match=r"known: none, consecutive, .*manual, seed, .*sre, .*envoy-defaults\)"):
         reference("failure_rate")

@@ -126,12 +126,13 @@ def test_buckets() -> None:
 
 def test_registry_lists_every_policy() -> None:
     assert list_policies() == [
-        "none", "consecutive", "exponential", "failure-rate", "outlier", "adaptive"
+        "none", "consecutive", "exponential", "failure-rate", "outlier", "adaptive", "litellm",
+        "portkey",
     ]
     for name, cls in POLICIES.items():
         p = make_policy(name)
         assert type(p) is cls and p.name == name
-        assert p.scope == ("model" if name == "outlier" else "target")
+        assert p.scope == ("model" if name in ("outlier", "litellm", "portkey") else "target")
 
 
 def test_presets() -> None:
@@ -144,8 +145,10 @@ def test_presets() -> None:
     for name, (policy, params) in PRESETS.items():
         p = make_policy(name)
         assert p.name == policy
+        dumped = p.model_dump(mode="json")
         for k, v in params.items():
-            assert getattr(p, k) == v
+            assert dumped[k] == v
+        json.dumps(dict(params))  # plain values: the CLI lists them
 
 
 def test_make_policy_errors_are_one_line() -> None:
