@@ -32,7 +32,7 @@ from .budget import RetryBudget
 from .client import AsyncHttpVendorClient, AsyncVendorClient, HttpVendorClient, VendorClient, VendorResponse
 from .clock import Clock, Rng, SystemClock
 from .config import MultiOrgConfig, OrgConfig, Secret, VendorConfig
-from .errors import NoOrgAvailable, StoreContentionError, UnknownModel
+from .errors import BREAKER_OPEN, DEADLINE, HELD, STORE_BUSY, NoOrgAvailable, StoreContentionError, UnknownModel
 from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
 from .stores.base import StateStore
@@ -288,11 +288,12 @@ class RoutingCore:
 
     def _pick(
         self, vendor: str, model: str, tried: tuple[str, ...], now: float,
-        cost: int = 0, paced: dict[str, float] | None = None,
+        cost: int = 0, paced: dict[str, float] | None = None, why: dict[str, str] | None = None,
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
         """An admitted org, or (None, None, earliest retry time). ``cost`` (pacing): the request's
         tokens as the vendor counts them; an org expected not to hold them is left out and its
-        expected time put in ``paced``."""
+        expected time put in ``paced``. ``why`` collects, per org passed over, the reason
+        (``NoOrgAvailable.reasons``)."""
         orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
@@ -307,6 +308,8 @@ class RoutingCore:
                     if t > now:
                         if earliest is None or t < earliest:
                             earliest = t
+                        if why is not None:
+                            why[o.name] = HELD
                         continue
                     cooldown.pop(key, None)  # served its time: forget it (keeps the fast path fast)
                 if o.name not in tried:
@@ -332,12 +335,16 @@ class RoutingCore:
                 # As on the result path: shared state too busy to decide is not a failed request.
                 # This org sits this request out; the next candidate is asked.
                 log.warning("breaker admission for %s/%s not decided: %s", org.name, model, e)
+                if why is not None:
+                    why[org.name] = STORE_BUSY
                 del cands[i]
                 continue
             if adm.allowed:
                 return org, adm, None
             if adm.retry_at is not None and (earliest is None or adm.retry_at < earliest):
                 earliest = adm.retry_at
+            if why is not None:
+                why[org.name] = BREAKER_OPEN
             del cands[i]
         return None, None, earliest
 
@@ -378,8 +385,9 @@ class RoutingCore:
         # pacing: the request's tokens as the vendor counts them (prompt + max_tokens)
         cost = _vendor_tokens(request) if self._pacing else 0
         paced: dict[str, float] | None = {} if cost else None
+        why: dict[str, str] = {}  # per org passed over: why (the NoOrgAvailable's reasons)
         while True:
-            org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced)
+            org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced, why)
             if org is None or ticket is None:
                 if retry_at is not None and (earliest is None or retry_at < earliest):
                     earliest = retry_at
@@ -401,6 +409,7 @@ class RoutingCore:
                             now = later
                             active = vendor = self.switch.active()
                             standby = self._standby
+                            why.clear()  # reasons from before the wait no longer hold
                             if paced:
                                 paced.clear()
                             continue
@@ -415,6 +424,7 @@ class RoutingCore:
             t0 = clock.now()
             timeout = min(self._attempt_timeout, deadline - t0)
             if timeout <= 0.0:  # the deadline passed: no attempt without time
+                why[name] = DEADLINE
                 board.release(name, model, ticket)
                 now = clock.now()
                 break
@@ -477,7 +487,7 @@ class RoutingCore:
             observer.request(tag, start, end, None, 0)
             if not any(self._orgs_serving(v, model) for v in (active, self._standby) if v):
                 raise UnknownModel(model)
-            raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after")
+            raise NoOrgAvailable(model, earliest, "every org is blocked by its breaker or a retry-after", why)
         # The request ends when the caller gets the answer (``now``: read after the last store
         # call — the result's record, or a pick that found nothing).
         observer.request(tag, start, now, cls.outcome, attempts)

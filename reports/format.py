@@ -22,6 +22,7 @@ __all__ = [
     "fmt_param",
     "fmt_rate",
     "fmt_ratio",
+    "fmt_share",
     "fmt_stat",
     "format_metric",
 ]
@@ -106,10 +107,30 @@ def fmt_duration(
     return f"{text} {symbol}"
 
 
-def fmt_count(v: float | None) -> str:
+def fmt_count(v: float | None, *, compact: bool = False) -> str:
+    """A count with thousands separators (``12,345``); ``compact``: two significant digits
+    with a k/M/B suffix, for rates and axis ticks (``6.4M``, ``850k``, ``120``)."""
     if v is None:
         return "\u2013"
+    if compact and abs(v) >= 1000:
+        for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= size * 0.9995:
+                x = v / size
+                return f"{x:.2g}{suffix}" if abs(x) < 10 else f"{x:,.0f}{suffix}"
     return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.1f}"
+
+
+def fmt_share(v: float | None) -> str:
+    """A part of a whole, to two significant digits: ``97 %``, ``3.3 %``, ``0.41 %``
+    (:func:`fmt_rate` is for success rates, which need their nines)."""
+    if v is None:
+        return "\u2013"
+    if v >= 1.0 or v <= 0.0:
+        return f"{round(max(0.0, min(v, 1.0)) * 100)} %"
+    x = v * 100
+    if x >= 99.5:  # 99.6 %, not a 100 % that is not all
+        return f"{x:.{min(3, max(1, math.ceil(-math.log10(100 - x))))}f} %"
+    return f"{x:.0f} %" if x >= 9.95 else f"{_sig(x)} %"
 
 
 def fmt_clock(seconds: float) -> str:

@@ -44,6 +44,8 @@ from .metrics import METRIC_DOCS, compute_results, headline_name, headline_time
 from .ranking import judging_lines, ranking_context
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results, Stat
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, safe_name, save_traces, trace_root
+from .why import WHY_CHARTS, attach_why, why_context, why_markdown
+from .why_charts import why_charts
 
 __all__ = [
     "WASTED_TOTAL",
@@ -315,7 +317,8 @@ def render_markdown(res: Results) -> str:
         lines += ["", f"**{_scale_line(res)}**"]
     if res.faults:
         lines += ["", "Faults: " + "; ".join(_fault_line(f) for f in res.faults)]
-    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), *judging_lines(res), "", _md_footnote(res)]
+    lines += ["", *_md_summary(res), *_md_per_fault(res), *_md_slo(res), *judging_lines(res), *why_markdown(res),
+              "", _md_footnote(res)]
     return "\n".join(lines) + "\n"
 
 
@@ -452,10 +455,10 @@ def _slo_checks(res: Results) -> dict[str, Any] | None:
     }
 
 
-def _charts(charts: Mapping[str, Sequence[Path]]) -> list[dict[str, str]]:
-    """Each chart as an embedded PNG with its caption and a link to its SVG."""
+def _charts(charts: Mapping[str, Sequence[Path]], names: Sequence[str] = CHARTS) -> list[dict[str, str]]:
+    """Each chart of ``names`` as an embedded PNG with its caption and a link to its SVG."""
     out = []
-    for name in CHARTS:
+    for name in names:
         paths = charts.get(name) or []
         png = next((p for p in paths if p.suffix == ".png"), None)
         if png is None or not png.exists():
@@ -736,6 +739,7 @@ def render_html(
         slo=_slo_checks(res),
         ranking=ranking_context(res),
         charts=_charts(charts),
+        why=why_context(res, _charts(charts, tuple(WHY_CHARTS))),
         faults=_faults(res),
         policies=_policies(res),
         alerts=_alerts(res, traces),
@@ -767,6 +771,7 @@ def write_report(
     res = compute_results(runs, slo=slo)
     trace_paths = save_traces(runs, out, slo=slo) if save else []
     charts = all_charts(runs, out / CHART_DIR, formats=formats, results=res)
+    charts.update(why_charts(attach_why(res, runs), out / CHART_DIR, formats=formats))
     alert_paths = write_alert_logs(runs, out)
     json_path = out / "results.json"
     json_path.write_text(results_json(res), encoding="utf-8")

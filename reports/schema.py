@@ -181,6 +181,40 @@ class AlertCounts(_Model):
     cycles: Stat = Field(description="open → closed cycles over all breakers (flapping)")
 
 
+class CapacityResult(_Model):
+    """Offered demand against the limits the vendors enforce, for one requested model. Demand and
+    limits are per minute, averaged over ``bin`` seconds (a burst inside a bin does not show)."""
+
+    model: str = Field(description="the model the users asked for")
+    bin: float = Field(description="seconds over which demand and limits are averaged")
+    peak_at: Stat = Field(description="start of the bin with the highest demand relative to the pool (TPM, "
+                                      "else RPM), sim seconds")
+    peak_rpm: Stat = Field(description="requests per minute offered in that bin (user requests, before retries)")
+    peak_tpm: Stat = Field(description="tokens per minute offered in that bin (prompt + max_tokens)")
+    pool_rpm: Stat = Field(description="RPM the pool's orgs enforced then (locked orgs count 0); null = unlimited")
+    pool_tpm: Stat = Field(description="TPM the pool's orgs enforced then; null = unlimited")
+    over_rpm_time: Stat = Field(description="seconds of bins where offered RPM exceeded the pool's")
+    over_tpm_time: Stat = Field(description="seconds of bins where offered TPM exceeded the pool's")
+
+
+class WhyResult(_Model):
+    """Why requests failed: by cause (the last attempt's outcome class, or why no org was
+    available), by org (the last attempt's; ``no org`` when none was made), and the capacity."""
+
+    failures: Stat = Field(description="requests that did not end 2xx, per run")
+    by_cause: dict[str, Stat] = Field(
+        description="failed requests per cause (reports.why.CAUSES: rate_limited, quota, auth, server, "
+        "timeout, connection, client_error, no_org_rate_limited (every org held by a 429's retry-after), "
+        "no_org_breaker_open, no_org_mixed, no_org_other, no_org_unknown); causes with no failure left out"
+    )
+    by_cause_org: dict[str, dict[str, Stat]] = Field(
+        description="per cause, per org of the request's last attempt ('no org' when none was made)"
+    )
+    capacity: list[CapacityResult] = Field(description="per requested model; empty when the trace has no "
+                                                       "capacity data (recorded before it was)")
+    sentences: list[str] = Field(description="the dominant causes, when and where, and the capacity, in words")
+
+
 class PolicyResult(_Model):
     policy: str
     params: dict[str, Any] = Field(description="the policy's parameters as the run used them")
@@ -208,6 +242,7 @@ class PolicyResult(_Model):
         description="OPENED alerts (every pod's, every breaker's) / simulated days (duration / 86400 s): "
         "pager noise (since 1.1)",
     )
+    why: WhyResult | None = Field(default=None, description="why requests failed (since 1.1)")
 
 
 class SloCheckResult(_Model):

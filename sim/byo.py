@@ -84,6 +84,7 @@ from multiorg.outcomes import Outcome, classify_exception, classify_response
 from .engine import SimWorld, trace_meta
 from .fault_hooks import FaultyRedis, RuntimeEffects, SkewedClock
 from .full import MockedVendors
+from .recorder import capacity_meta
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
 
@@ -492,7 +493,8 @@ class OwnRouterSimulation(SimWorld):
             self.scenario, policy=self.name, policy_params=dict(self.params), seed=self.seed,
             mode="byo", models=list(self.recorder.models), start_epoch=self.start_epoch,
             faults=self.fault_windows, sessions=self.arrivals.n_sessions,
-            max_in_flight=self.hub.max_in_flight, end_time=self.env.now)
+            max_in_flight=self.hub.max_in_flight, end_time=self.env.now,
+            capacity=capacity_meta(self.scenario, self.world, self.arrivals))
         if self.faulty_redis:
             meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.faulty_redis)}
         meta["byo"] = {

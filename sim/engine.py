@@ -39,7 +39,7 @@ from .fault_effects import LoweredFaults, lower_faults
 from .operator import ManualOperator, Operator
 from .pods import Mode, build_pods
 from .policies import make_lab_policy
-from .recorder import Recorder
+from .recorder import Recorder, capacity_meta
 from .rng import Seeds
 from .scenario import Scenario
 from .trace import Trace
@@ -76,9 +76,10 @@ def resolve_policy(policy: PolicyArg) -> Any:
 def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed: int | None, mode: str,
                models: list[str], start_epoch: float, faults: list[dict[str, Any]], sessions: int,
                max_in_flight: int, end_time: float, router: dict[str, Any] | None = None,
-               operator_flips: list[list[Any]] | None = None) -> dict[str, Any]:
+               operator_flips: list[list[Any]] | None = None, capacity: dict[str, Any] | None = None) -> dict[str, Any]:
     """A trace's ``meta``: the scenario and how the run went; ``router`` and ``operator_flips``
-    only where given (the built-in routers, not a team's own)."""
+    only where given (the built-in routers, not a team's own); ``capacity``: limits and offered
+    demand (:func:`sim.recorder.capacity_meta`)."""
     meta: dict[str, Any] = {
         "scenario": sc.name,
         "description": sc.description,
@@ -109,6 +110,8 @@ def trace_meta(sc: Scenario, *, policy: str, policy_params: dict[str, Any], seed
     if operator_flips is not None:
         meta["operator_flips"] = operator_flips
     meta["end_time"] = end_time
+    if capacity is not None:
+        meta["capacity"] = capacity
     return meta
 
 
@@ -241,6 +244,7 @@ class Simulation(SimWorld):
         # lookup hashes an int, not a tuple.
         shape = _request_shapes(a.model, a.prompt_tokens, a.max_tokens)
         cache: dict[Any, ChatRequest] = {}
+        no_org = self.recorder.no_org
 
         def start(i: int) -> None:
             key = shape[i]
@@ -253,8 +257,8 @@ class Simulation(SimWorld):
                                                None, max_of[i], {}, p)
             try:
                 sends[pod_of[i]](req, i)
-            except NoOrgAvailable:  # recorded by the observer (outcome NO_ORG)
-                return
+            except NoOrgAvailable as e:  # recorded by the observer (outcome NO_ORG); here, why
+                no_org(i, e.cause)
 
         self._drive(start, progress)
         if self.hub.in_flight:
@@ -270,7 +274,8 @@ class Simulation(SimWorld):
             router=self.scenario.router.model_dump(mode="json", exclude={"pod"}),
             max_in_flight=self.hub.max_in_flight,
             operator_flips=[] if self.operator is None else [list(f) for f in self.operator.flips],
-            end_time=self.env.now)
+            end_time=self.env.now,
+            capacity=capacity_meta(self.scenario, self.world, self.arrivals))
         if self.pods.faulty_redis:
             meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.pods.faulty_redis)}
         return meta

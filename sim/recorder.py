@@ -17,9 +17,40 @@ import numpy as np
 from multiorg.alerts import BreakerEvent
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 
-from .trace import ATTEMPT_COLUMNS, EVENT_COLUMNS, EVENT_KINDS, NO_ORG, Trace, _Table
+from .trace import ATTEMPT_COLUMNS, CAUSE, EVENT_COLUMNS, EVENT_KINDS, NO_ORG, NO_ORG_CAUSES, Trace, _Table
 
 _EVENT_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
+#: demand is counted per this many simulated seconds (limits are per minute)
+DEMAND_BIN = 60.0
+
+
+def capacity_meta(scenario: Any, world: Any, arrivals: Any) -> dict[str, Any]:
+    """A trace's ``meta["capacity"]``: what the vendors enforce and what the traffic offered.
+
+    ``limits``: per org, per (vendor) model, the RPM and TPM the vendor enforces over time, as
+    ``[[from sim second, rpm, tpm], ...]`` (scaled; faults' factors applied, 0 while locked out,
+    null = unlimited; :meth:`sim.vendor_model.OrgModel.limits_over_time`); ``model_map``: per
+    vendor, a requested model → the vendor's name for it; ``demand``: per requested model, the
+    user requests and the tokens they ask for (prompt + max_tokens, as a vendor counts them
+    against TPM) arriving in each ``bin`` seconds — offered load, before any retry."""
+    n_bins = max(1, math.ceil(float(scenario.duration) / DEMAND_BIN))
+    b = np.clip((np.asarray(arrivals.time, np.float64) // DEMAND_BIN).astype(np.int64), 0, n_bins - 1)
+    tokens = np.asarray(arrivals.prompt_tokens, np.int64) + np.asarray(arrivals.max_tokens, np.int64)
+    model = np.asarray(arrivals.model, np.int64)
+    demand = {}
+    for i, name in enumerate(arrivals.models):
+        sel = model == i
+        if sel.any():
+            demand[str(name)] = {
+                "requests": np.bincount(b[sel], minlength=n_bins).tolist(),
+                "tokens": np.bincount(b[sel], weights=tokens[sel], minlength=n_bins).astype(np.int64).tolist(),
+            }
+    return {
+        "limits": {o.name: {m: [list(step) for step in steps] for m, steps in o.limits_over_time().items()}
+                   for o in world.orgs},
+        "model_map": {v: dict(spec.model_map) for v, spec in scenario.vendors.items()},
+        "demand": {"bin": DEMAND_BIN, "models": demand},
+    }
 
 
 class Recorder:
@@ -41,6 +72,10 @@ class Recorder:
         self.end = array("d", [math.nan]) * n
         self.outcome = array("b", [-2]) * n  # -2: never finished (a bug if it remains)
         self.n_attempts = array("h", [0]) * n
+        # why a request found no org: (request id, code) appended by ``no_org``; every other
+        # request's cause is its outcome (so the common case costs nothing per request)
+        self._no_org_tag = array("q")
+        self._no_org_code = array("b")
         self.attempts = _Table(ATTEMPT_COLUMNS)
         self.events = _Table(EVENT_COLUMNS)
         self.finished = 0
@@ -74,6 +109,13 @@ class Recorder:
         self.n_attempts[tag] = attempts
         self.finished += 1
 
+    def no_org(self, tag: Any, cause: str) -> None:
+        """Request ``tag`` found no org available because of ``cause`` (``NoOrgAvailable.cause``)."""
+        if tag is None:
+            return
+        self._no_org_tag.append(tag)
+        self._no_org_code.append(NO_ORG_CAUSES.get(cause, NO_ORG))
+
     # ------------------------------------------------------------------ Notifier
 
     def notifier(self, pod: int) -> _PodNotifier:
@@ -98,13 +140,18 @@ class Recorder:
     # ------------------------------------------------------------------ result
 
     def trace(self, meta: dict[str, Any]) -> Trace:
+        outcome = np.frombuffer(self.outcome, dtype=np.int8).copy()
+        cause = outcome.copy()
+        if len(self._no_org_tag):
+            cause[np.frombuffer(self._no_org_tag, dtype=np.int64)] = np.frombuffer(self._no_org_code, dtype=np.int8)
         requests = {
             "pod": self.pod.copy(),
             "session": self.session.copy(),
             "arrival": self.arrival.copy(),
             "end": np.frombuffer(self.end, dtype=np.float64).copy(),
-            "outcome": np.frombuffer(self.outcome, dtype=np.int8).copy(),
+            "outcome": outcome,
             "attempts": np.frombuffer(self.n_attempts, dtype=np.int16).copy(),
+            CAUSE: cause,
         }
         return Trace(requests, self.attempts.to_numpy(), self.events.to_numpy(), meta)
 

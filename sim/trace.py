@@ -5,7 +5,10 @@ Three tables plus metadata:
 ``requests`` (one row per user request, row index = request id)
     pod int16, session int64 (-1: not part of a fan-out session), arrival float64 (sim s),
     end float64, outcome int8 (code from ``multiorg.outcomes.OUTCOME_CODES``; -1 = no org
-    was available), attempts int16. User latency = end - arrival.
+    was available), attempts int16. User latency = end - arrival. Optional: cause int8, why the
+    request ended as it did — its outcome code, or for a request that found no org available the
+    reason (:data:`NO_ORG_CAUSES`, all negative); a trace without it (older, or a team's own
+    router) reads as its outcome, no-org requests as "cause unknown" (see :func:`request_causes`).
 ``attempts`` (one row per call to one org)
     request int64, org int16 (index into meta["orgs"]), start float64, end float64, outcome int8,
     status int16 (HTTP status; 0 = transport failure), probe bool. The vendor of an attempt is
@@ -66,6 +69,19 @@ EVENT_COLUMNS: dict[str, str] = {
 }
 EVENT_KINDS = ("OPENED", "HALF_OPEN", "CLOSED")
 NO_ORG = -1  # request outcome code when no org was available at all
+#: ``requests.cause`` codes of a request that found no org available, by
+#: ``multiorg.errors.NoOrgAvailable.cause`` (every org held by a 429's retry-after, every breaker
+#: open, some of each, ...); -1 (= NO_ORG) when the cause is not known
+NO_ORG_CAUSES: dict[str, int] = {
+    "unknown": NO_ORG,
+    "rate_limited": -2,
+    "breaker_open": -3,
+    "mixed": -4,
+    "store_busy": -5,
+    "deadline": -6,
+    "unknown_model": -7,
+}
+CAUSE = "cause"  # the optional requests column
 
 _TYPECODES = {"int8": "b", "int16": "h", "int32": "i", "int64": "q", "float64": "d", "bool": "b"}
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -138,6 +154,13 @@ class Trace:
             raise TraceFileError(f"{path}: not a readable breakerlab trace ({e}); rerun the scenario to "
                                  "write it again (breakerlab run SCENARIO --policy P)") from None
         return cls(tables["requests"], tables["attempts"], tables["events"], meta)
+
+
+def request_causes(trace: Trace) -> np.ndarray:
+    """The ``cause`` column of ``trace`` (int8, see :data:`NO_ORG_CAUSES`), or, for a trace
+    recorded without it, the outcome column (no-org requests: cause unknown)."""
+    col = trace.requests.get(CAUSE)
+    return np.asarray(trace.requests["outcome"] if col is None else col, dtype=np.int8)
 
 
 class TraceFileError(ValueError):

@@ -333,6 +333,26 @@ class OrgModel:
         self._last_change = self._bounds[i - 1] if i > 0 else -_INF
         self._effects = {}
 
+    def limits_over_time(self) -> dict[str, list[tuple[float, float | None, float | None]]]:
+        """Per (vendor) model with a limit, the RPM and TPM this org enforces from each change on:
+        ``[(from sim second, rpm, tpm), ...]`` — faults' factors applied, 0 while locked out,
+        None = unlimited. (What a capacity chart draws; decisions never read it.)"""
+        times = [0.0, *(b for b in self._bounds if b > 0.0)]
+        out: dict[str, list[tuple[float, float | None, float | None]]] = {}
+        for name, ms in self._models.items():
+            if ms.requests is None and ms.tokens is None:
+                continue
+            steps: list[tuple[float, float | None, float | None]] = []
+            for t in times:
+                eff = _Effect([m for m in self._mods if m.start <= t and (m.end is None or t < m.end)
+                               and (m.models is None or name in m.models)])
+                rpm = None if ms.requests is None else 0.0 if eff.lockout else ms.requests.limit * eff.rpm_factor
+                tpm = None if ms.tokens is None else 0.0 if eff.lockout else ms.tokens.limit * eff.tpm_factor
+                if not steps or steps[-1][1:] != (rpm, tpm):
+                    steps.append((t, rpm, tpm))
+            out[name] = steps
+        return out
+
     def _model(self, name: str) -> _ModelState | None:
         ms = self._models.get(name)
         if ms is None and self._serves_all:

@@ -24,6 +24,7 @@ from reports.render import (
     wasted_label,
     write_report,
 )
+from reports.why import attach_why
 from sim.trace import EVENT_KINDS
 
 OPENED, HALF_OPEN, CLOSED = 0, 1, 2
@@ -190,6 +191,7 @@ def test_several_org_faults_show_the_first_and_the_total(traces, tmp_path):
     html_row = page[page.index("<td class=\"l\"><b>none</b>"):]
     html_cells = re.findall(r"<td[^>]*>([^<]*)</td>", html_row[:html_row.index("</tr>")])
     assert html_cells[-2] == total  # before the breaker opens (and the verdict span)
+    attach_why(res, two)  # (the report adds each policy's why block)
     assert render_markdown(res) == md
 
 

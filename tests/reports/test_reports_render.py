@@ -39,7 +39,8 @@ def report(traces, tmp_path_factory):
 def test_report_files(report):
     for p in (report.html, report.markdown, report.json):
         assert p.is_file() and p.stat().st_size > 200
-    assert set(report.charts) == set(charts.CHARTS)
+    # (the synthetic traces carry no capacity data: no why_capacity chart)
+    assert set(report.charts) == set(charts.CHARTS) | {"why_causes"}
     assert len(report.traces) == 4
     assert (report.out_dir / "traces" / "exponential" / "seed-2.npz").is_file()
     assert (report.out_dir / "traces" / "manifest.json").is_file()
@@ -103,7 +104,7 @@ def test_explicit_slo_survives_rerender(traces, tmp_path):
 
 def test_html_is_self_contained_with_alert_log(report, traces):
     text = report.html.read_text()
-    assert text.count("data:image/png;base64,") == len(charts.CHARTS)
+    assert text.count("data:image/png;base64,") == len(charts.CHARTS) + 1  # + why_causes
     assert "<script" not in text and 'src="http' not in text
     t = traces["exponential"][0]
     ev, meta = t.events, t.meta
