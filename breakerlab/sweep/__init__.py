@@ -179,6 +179,7 @@ def sweep(
     random: int | None = None,
     sample_seed: int = 0,
     mode: str = "fast",
+    scale: float | None = None,
     out: str | Path = "sweep",
     executor: Any = None,
     save_traces: bool = False,
@@ -189,11 +190,12 @@ def sweep(
     """Plan, run (skipping stored runs), judge, aggregate and write a sweep. ``scenarios``: Scenario
     objects, scenario file paths or ``(label, Scenario)``; ``objectives``: the Pareto frontier's
     (default :data:`DEFAULT_OBJECTIVES`); ``executor``: see :mod:`breakerlab.executors`
-    (default: in-process)."""
+    (default: in-process); ``scale``: run every scenario at that share of its true volume
+    (:meth:`sim.scenario.Scenario.scaled`; default: each as given)."""
     check_objectives(objectives)  # before any run
     plan = plan_sweep(
         scenarios, policy, grid, seeds=seeds, seed=seed, random=random, sample_seed=sample_seed, mode=mode,
-        save_traces=save_traces,
+        save_traces=save_traces, scale=scale,
     )
     results, stats = run_plan(plan, out, executor, progress=progress)
     return finish(plan, results, stats, out, objectives=objectives, charts=charts)

@@ -93,7 +93,7 @@ def _prepare(args: argparse.Namespace) -> tuple[SweepPlan, Any, tuple[str, ...]]
         executor = executor_from_args(args)
         plan = plan_sweep(
             args.scenarios, args.policy, args.grid, seeds=args.seeds, seed=args.seed, random=args.random,
-            sample_seed=args.sample_seed, mode=args.mode, save_traces=args.save_traces,
+            sample_seed=args.sample_seed, mode=args.mode, save_traces=args.save_traces, scale=args.scale,
         )
     except SweepError as e:
         if executor is not None:
@@ -194,6 +194,9 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per setting and scenario (default 1)")
     p.add_argument("--seed", type=int, default=None, help="first seed (default: each scenario's)")
     p.add_argument("--mode", choices=("fast", "full"), default="fast", help="simulation mode (default fast)")
+    p.add_argument("--scale", type=float, default=None, metavar="F",
+                   help="run every scenario at F x its true volume: traffic, every RPM/TPM limit and count SLOs "
+                   "together (default: each file's own scale; a scenario's ci_scale is what CI runs)")
     p.add_argument("--out", default="sweep", metavar="DIR", help="output directory (default sweep)")
     add_executor_options(p)
     p.add_argument("--save-traces", action="store_true", help="also keep each run's trace in OUT/traces/")

@@ -3,6 +3,7 @@ simulated here)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,7 @@ def plan_sweep(
     mode: str = "fast",
     save_traces: bool = False,
     code: str | None = None,
+    scale: float | None = None,
 ) -> SweepPlan:
     """Parse and validate everything, and list the runs (nothing is simulated)."""
     if seeds < 1:
@@ -113,6 +115,10 @@ def plan_sweep(
     if mode not in ("fast", "full"):
         raise SweepError("mode", f"must be fast or full (got {mode!r})")
     scs = _scenarios(scenarios)
+    if scale is not None:
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise SweepError("scale", f"must be > 0 (got {scale!r})")
+        scs = [(n, sc.scaled(float(scale))) for n, sc in scs]  # the run keys hash the scaled world
     cls = policy_class(policy)
     axes = parse_grid(grid, policy)
     settings = random_settings(axes, random, sample_seed, policy) if random is not None else grid_settings(axes)

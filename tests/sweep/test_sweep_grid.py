@@ -148,6 +148,23 @@ def test_runs_are_scenarios_times_settings_times_seeds() -> None:
     assert sorted({r.seed for r in plan.runs}) == [100, 101]
 
 
+
+def test_scale_runs_every_scenario_scaled_and_keys_the_runs_by_it() -> None:
+    sc = small_scenario()
+    plain = plan_sweep([sc], "consecutive", ["threshold=2"])
+    half = plan_sweep([sc], "consecutive", ["threshold=2"], scale=0.5)
+    world = half.scenarios[0][1]
+    assert world.scale == 0.5 and world.traffic.daily_volume == sc.traffic.daily_volume * 0.5
+    assert half.runs[0].key != plain.runs[0].key  # a stored run at another scale is not reused
+    with pytest.raises(SweepError, match="scale: must be > 0"):
+        plan_sweep([sc], "consecutive", ["threshold=2"], scale=0)
+
+
+def test_cli_bad_scale_exits_2_with_one_line(small_yaml, capsys) -> None:
+    code = main([str(small_yaml), "--policy", "consecutive", "--grid", "threshold=2", "--scale", "-1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--scale: must be > 0" in err
+
 def test_cli_bad_grid_exits_2_with_one_line(small_yaml, capsys) -> None:
     code = main([str(small_yaml), "--policy", "exponential", "--grid", "threshold=0..3", "--out", "/nonexistent/x"])
     err = capsys.readouterr().err.strip()
