@@ -194,6 +194,8 @@ def objective_point(agg: Mapping[str, Any], sv: SettingVerdict | None = None) ->
     run's (None without an SLO); for ``failover_time`` and ``detection_time`` the mean over the
     runs where it happened plus ``<name>_never``, the share of runs with an org fault where it never did."""
     out: dict[str, Any] = {"slo_margin": None if sv is None else _finite(sv.margin)}  # never: worst
+    if sv is not None and sv.margin is not None and math.isinf(sv.margin):
+        out["slo_margin_never"] = True  # the binding check read "never" (JSON has no -inf)
     for name in OBJECTIVES:
         if name == "slo_margin":
             continue
@@ -254,7 +256,9 @@ def objective_text(p: Mapping[str, Any], name: str) -> str:
         return fmt_duration(mean) + (f" (never in {never:.0%} of runs)" if never > 0 else "")
     v = p.get(name)
     if kind == "margin":
-        return fmt_margin(v) if v is not None else "n/a"
+        if v is None:
+            return "never" if p.get("slo_margin_never") else "n/a"
+        return fmt_margin(v)
     fmt: dict[str, Callable[[float | None], str]] = {
         "rate": fmt_rate, "duration": fmt_duration, "count": fmt_count, "ratio": fmt_ratio,
     }

@@ -156,3 +156,11 @@ def test_margin_heatmap_is_red_below_zero_and_names_the_binding_metric() -> None
         plt.close(fig)
     assert texts == ["-9 %\np99_latency", "+1.5 %\np99_latency", "never\np99_latency"]
     assert failing < 0.5 < passing  # the colour turns at 0 however lopsided the values
+
+
+def test_a_never_margin_prints_never_and_no_slo_prints_n_a() -> None:
+    from breakerlab.sweep.pareto import objective_text
+
+    assert objective_text({"slo_margin": None, "slo_margin_never": True}, "slo_margin") == "never"
+    assert objective_text({"slo_margin": None}, "slo_margin") == "n/a"
+    assert objective_text({"slo_margin": 0.015}, "slo_margin").startswith("+1.5")
