@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Self
 
@@ -96,6 +96,15 @@ def param(default: Any, description: str, unit: str, **constraints: Any) -> Any:
     (``ge=1`` …) pass through to :func:`pydantic.Field`.
     """
     return Field(default, description=description, json_schema_extra={"unit": unit}, **constraints)
+
+
+def find_org(entries: Sequence[tuple[Any, ...]], org: str) -> int:
+    """The index of ``org``'s entry in a model-scoped state (each entry's first field is the org's
+    name), or -1."""
+    for i, e in enumerate(entries):
+        if e[0] == org:
+            return i
+    return -1
 
 
 def _outcome_order(outcomes: Iterable[Outcome]) -> list[str]:

@@ -89,13 +89,13 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from ..clock import Rng
 from ..outcomes import Outcome
 from ..stores.codec import register_state
 from .base import Admission, BreakerView, State
-from .common import FrozenParams, PositiveSeconds, Seconds, admit_unchanged
+from .common import FrozenParams, PositiveSeconds, Seconds, admit_unchanged, find_org, param
 from .status import status_code
 
 __all__ = ["LITELLM_DEFAULT_ALLOWED_FAILS", "LiteLLMCooldowns", "LiteLLMState"]
@@ -189,12 +189,6 @@ class LiteLLMState:
     orgs: tuple[Entry, ...] = ()
 
 
-def _find(orgs: tuple[Entry, ...], org: str) -> int:
-    for i, e in enumerate(orgs):
-        if e[0] == org:
-            return i
-    return -1
-
 
 def _put(state: LiteLLMState, i: int, e: Entry) -> LiteLLMState:
     orgs = state.orgs
@@ -252,55 +246,55 @@ class LiteLLMCooldowns(FrozenParams):
     #: ``BreakerBoard.record``)
     uses_response: ClassVar[bool] = True
 
-    cooldown_time: PositiveSeconds = Field(
+    cooldown_time: PositiveSeconds = param(
         5.0,
-        description="the router's cooldown_time: how long a deployment cools when neither its "
+        "the router's cooldown_time: how long a deployment cools when neither its "
         "own cooldown_time nor a retry-after says otherwise (LiteLLM's default 5 s; its router "
         "turns 0 into 5); also the window of the legacy allowed_fails counter",
-        json_schema_extra={"unit": "s"},
+        "s",
     )
-    deployment_cooldown_time: Seconds | None = Field(
+    deployment_cooldown_time: Seconds | None = param(
         None,
-        description="every deployment's litellm_params.cooldown_time: wins over retry-after and "
+        "every deployment's litellm_params.cooldown_time: wins over retry-after and "
         "cooldown_time (None: not set; 0 disables cooldowns)",
-        json_schema_extra={"unit": "s"},
+        "s",
     )
-    allowed_fails: int | None = Field(
+    allowed_fails: int | None = param(
         None,
-        description="failures allowed per cooldown_time window before the next one cools the "
+        "failures allowed per cooldown_time window before the next one cools the "
         "deployment (the legacy rules); None or 3 (LiteLLM's default, treated as unset) keep "
         "the default rules",
-        json_schema_extra={"unit": "failures"},
+        "failures",
         ge=0,
     )
-    allowed_fails_policy: dict[str, int] | None = Field(
+    allowed_fails_policy: dict[str, int] | None = param(
         None,
-        description="allowed failures per error class (RateLimitErrorAllowedFails, "
+        "allowed failures per error class (RateLimitErrorAllowedFails, "
         "AuthenticationErrorAllowedFails, TimeoutErrorAllowedFails, "
         "InternalServerErrorAllowedFails, BadRequestErrorAllowedFails, "
         "ContentPolicyViolationErrorAllowedFails); setting it selects the legacy rules",
-        json_schema_extra={"unit": "failures"},
+        "failures",
     )
-    failure_threshold_percent: float = Field(
+    failure_threshold_percent: float = param(
         50.0,
-        description="default rules: a deployment whose failures this minute exceed this "
+        "default rules: a deployment whose failures this minute exceed this "
         "percentage cools (DEFAULT_FAILURE_THRESHOLD_PERCENT)",
-        json_schema_extra={"unit": "%"},
+        "%",
         ge=0,
         le=100,
     )
-    failure_threshold_minimum_requests: int = Field(
+    failure_threshold_minimum_requests: int = param(
         5,
-        description="default rules: calls this minute needed before the failure percentage "
+        "default rules: calls this minute needed before the failure percentage "
         "counts (DEFAULT_FAILURE_THRESHOLD_MINIMUM_REQUESTS)",
-        json_schema_extra={"unit": "calls"},
+        "calls",
         ge=0,
     )
-    single_deployment_traffic_failure_threshold: int = Field(
+    single_deployment_traffic_failure_threshold: int = param(
         1000,
-        description="default rules: calls this minute, all failed, that cool even a group's only "
+        "default rules: calls this minute, all failed, that cool even a group's only "
         "deployment (SINGLE_DEPLOYMENT_TRAFFIC_FAILURE_THRESHOLD)",
-        json_schema_extra={"unit": "calls"},
+        "calls",
         ge=1,
     )
 
@@ -358,12 +352,12 @@ class LiteLLMCooldowns(FrozenParams):
         retry_after: float | None = None,
         pod: str = "",
     ) -> LiteLLMState | None:
-        i = _find(state.orgs, org)
+        i = find_org(state.orgs, org)
         if i < 0:
             if ticket.generation > 0:
                 return state  # a stale cached copy: let the board look at the fresh one
             state = _insert(state, _new_entry(org))
-            i = _find(state.orgs, org)
+            i = find_org(state.orgs, org)
         e = state.orgs[i]
         if ticket.generation > e[GEN]:
             return state
@@ -405,7 +399,7 @@ class LiteLLMCooldowns(FrozenParams):
         return None  # no probes: nothing to give back
 
     def view(self, state: LiteLLMState, org: str, now: float) -> BreakerView:
-        i = _find(state.orgs, org)
+        i = find_org(state.orgs, org)
         if i < 0:
             return BreakerView(State.CLOSED)
         e = state.orgs[i]

@@ -72,6 +72,7 @@ from .common import (
     Percent,
     PositiveSeconds,
     admit_unchanged,
+    find_org,
     param,
 )
 
@@ -105,12 +106,6 @@ class OutlierState:
     interval_end: float = 0.0
     orgs: tuple[Entry, ...] = ()
 
-
-def _find(orgs: tuple[Entry, ...], org: str) -> int:
-    for i, e in enumerate(orgs):
-        if e[0] == org:
-            return i
-    return -1
 
 
 class OutlierDetector(BreakerParams):
@@ -210,13 +205,13 @@ class OutlierDetector(BreakerParams):
     ) -> OutlierState | None:
         rolled = state if now < state.interval_end else self._roll(state, now)
         changed = None if rolled is state else rolled
-        i = _find(rolled.orgs, org)
+        i = find_org(rolled.orgs, org)
         if i < 0:
             if ticket.generation > 0:
                 return state  # a stale cached copy: let the board look at the fresh one
             rolled = _insert(rolled, _new_entry(org))
             changed = rolled
-            i = _find(rolled.orgs, org)
+            i = find_org(rolled.orgs, org)
         e = rolled.orgs[i]
         if ticket.generation != e[GEN]:
             return state if ticket.generation > e[GEN] else changed
@@ -247,7 +242,7 @@ class OutlierDetector(BreakerParams):
         return None  # no probes: nothing to give back
 
     def view(self, state: OutlierState, org: str, now: float) -> BreakerView:
-        i = _find(state.orgs, org)
+        i = find_org(state.orgs, org)
         if i < 0:
             return BreakerView(_CLOSED_VIEW_STATE)
         e = state.orgs[i]
@@ -334,7 +329,7 @@ class OutlierDetector(BreakerParams):
             ]
             if valid2 and len(valid2) >= self.failure_percentage_minimum_hosts:
                 for _, org, failed in sorted(valid2):
-                    i = _find(tuple(orgs), org)
+                    i = find_org(tuple(orgs), org)
                     e = orgs[i]
                     if e[UNTIL] is None and failed * 100 >= pct * e[CALLS]:
                         self._try_eject(orgs, org, b, failed)

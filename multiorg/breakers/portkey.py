@@ -54,14 +54,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
-from pydantic import Field, field_serializer, field_validator, model_validator
+from pydantic import field_serializer, field_validator, model_validator
 
 from ..clock import Rng
 from ..config import PositiveSeconds
 from ..outcomes import Outcome
 from ..stores.codec import register_state
 from .base import Admission, BreakerView, State
-from .common import FrozenParams, admit_unchanged
+from .common import FrozenParams, admit_unchanged, find_org, param
 from .status import status_code
 
 __all__ = ["PortkeyBreaker", "PortkeyState"]
@@ -93,12 +93,6 @@ class PortkeyState:
     orgs: tuple[Entry, ...] = ()
 
 
-def _find(orgs: tuple[Entry, ...], org: str) -> int:
-    for i, e in enumerate(orgs):
-        if e[0] == org:
-            return i
-    return -1
-
 
 class PortkeyBreaker(FrozenParams):
     """Portkey gateway circuit breaker: failure count or rate since the first failure; timer close."""
@@ -110,38 +104,38 @@ class PortkeyBreaker(FrozenParams):
     #: ``record`` takes the response's status (see ``BreakerBoard.record``)
     uses_response: ClassVar[bool] = True
 
-    failure_threshold: int | None = Field(
+    failure_threshold: int | None = param(
         None,
-        description="failures within the window that open the circuit (None: off; at least one "
+        "failures within the window that open the circuit (None: off; at least one "
         "of the two thresholds must be set)",
-        json_schema_extra={"unit": "failures"},
+        "failures",
         ge=1,
     )
-    failure_threshold_percentage: float | None = Field(
+    failure_threshold_percentage: float | None = param(
         20.0,
-        description="failure percentage within the window that opens the circuit, once "
+        "failure percentage within the window that opens the circuit, once "
         "minimum_requests results are in (None: off; 20 as in Portkey's documented example)",
-        json_schema_extra={"unit": "%"},
+        "%",
         gt=0,
         le=100,
     )
-    minimum_requests: int = Field(
+    minimum_requests: int = param(
         5,
-        description="results within the window needed before the percentage counts (the "
+        "results within the window needed before the percentage counts (the "
         "gateway's default when unset: 5)",
-        json_schema_extra={"unit": "calls"},
+        "calls",
         ge=1,
     )
-    cooldown_interval: PositiveSeconds = Field(
+    cooldown_interval: PositiveSeconds = param(
         60.0,
-        description="length of the window opened by the first failure; the circuit closes and the "
+        "length of the window opened by the first failure; the circuit closes and the "
         "counters reset when it has passed (Portkey's floor: 30 s; 60 s as in its example)",
-        json_schema_extra={"unit": "s"},
+        "s",
     )
-    failure_status_codes: frozenset[int] | None = Field(
+    failure_status_codes: frozenset[int] | None = param(
         None,
-        description="HTTP statuses counted as failures (None: every status >= 500)",
-        json_schema_extra={"unit": "statuses"},
+        "HTTP statuses counted as failures (None: every status >= 500)",
+        "statuses",
     )
 
     @field_validator("cooldown_interval")
@@ -187,7 +181,7 @@ class PortkeyBreaker(FrozenParams):
     ) -> tuple[Admission, PortkeyState | None]:
         rolled = self._roll(state, now)
         orgs = rolled.orgs
-        i = _find(orgs, org)
+        i = find_org(orgs, org)
         if i < 0:
             new = _insert(rolled, _new_entry(org))
             return admit_unchanged(0)[0], new
@@ -212,7 +206,7 @@ class PortkeyBreaker(FrozenParams):
         retry_after: float | None = None,
         pod: str = "",
     ) -> PortkeyState | None:
-        i = _find(state.orgs, org)
+        i = find_org(state.orgs, org)
         if i >= 0 and ticket.generation > state.orgs[i][GEN]:
             return state  # a stale cached copy: let the board look at the fresh one
         if i < 0 and ticket.generation > 0:
@@ -244,7 +238,7 @@ class PortkeyBreaker(FrozenParams):
             e = (e[NAME], e[GEN] + 1, trips, e[FIRST], e[FAILS], e[OKS], now if trips else e[OPENED])
         if i < 0:
             return _insert(rolled, e)
-        return _put(rolled, _find(rolled.orgs, org), e)
+        return _put(rolled, find_org(rolled.orgs, org), e)
 
     def release(
         self, state: PortkeyState, org: str, ticket: Admission, now: float
@@ -252,7 +246,7 @@ class PortkeyBreaker(FrozenParams):
         return None  # no probes: nothing to give back
 
     def view(self, state: PortkeyState, org: str, now: float) -> BreakerView:
-        i = _find(state.orgs, org)
+        i = find_org(state.orgs, org)
         if i < 0:
             return BreakerView(State.CLOSED)
         e = state.orgs[i]
