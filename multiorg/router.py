@@ -8,8 +8,8 @@ clock and randomness only from the injected RNG.
 
 When every org is held only by a 429's retry-after that ends before the request's deadline, the
 core yields a :class:`WaitPlan` instead of failing: the sync face sleeps on the injected clock
-(``clock.sleep``), the async face awaits (``clock.asleep``, else ``asyncio.sleep``). In the
-simulator the clock's sleep suspends the simulated request in simulated time.
+(``clock.sleep``), the async face awaits (``clock.asleep``, else ``asyncio.sleep``): whatever
+clock is injected decides what a wait costs.
 """
 
 from __future__ import annotations

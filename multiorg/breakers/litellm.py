@@ -1,7 +1,7 @@
 """``litellm``: the LiteLLM Router's deployment cooldowns, modelled from its source.
 
-LiteLLM cannot be driven in simulated time (its cooldown clock is not injectable), so its
-documented and coded semantics are modelled here, one org = one LiteLLM *deployment*, the orgs
+LiteLLM's cooldowns read a clock that cannot be injected, so its documented and coded
+semantics are modelled here as a policy on the injected clock, one org = one LiteLLM *deployment*, the orgs
 serving a model = one *model group*. Sources (BerriAI/litellm):
 
 * ``litellm/router.py`` — ``Router.__init__`` (``cooldown_time or DEFAULT_COOLDOWN_TIME_SECONDS``;
