@@ -107,6 +107,19 @@ def find_org(entries: Sequence[tuple[Any, ...]], org: str) -> int:
     return -1
 
 
+def replace_at(entries: tuple[Any, ...], i: int, e: Any) -> tuple[Any, ...]:
+    """``entries`` with entry ``i`` replaced by ``e`` (states are immutable tuples)."""
+    return (*entries[:i], e, *entries[i + 1 :])
+
+
+def insert_sorted(entries: tuple[Any, ...], e: Any) -> tuple[Any, ...]:
+    """``entries`` (sorted by org name, each entry's first field) with ``e`` in its place."""
+    i = 0
+    while i < len(entries) and entries[i][0] < e[0]:
+        i += 1
+    return (*entries[:i], e, *entries[i:])
+
+
 def _outcome_order(outcomes: Iterable[Outcome]) -> list[str]:
     return [o.value for o in sorted(outcomes, key=OUTCOME_CODES.__getitem__)]
 

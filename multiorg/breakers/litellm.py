@@ -95,7 +95,7 @@ from ..clock import Rng
 from ..outcomes import Outcome
 from ..stores.codec import register_state
 from .base import Admission, BreakerView, State
-from .common import FrozenParams, PositiveSeconds, Seconds, admit_unchanged, find_org, param
+from .common import FrozenParams, PositiveSeconds, Seconds, admit_unchanged, find_org, insert_sorted, param, replace_at
 from .status import status_code
 
 __all__ = ["LITELLM_DEFAULT_ALLOWED_FAILS", "LiteLLMCooldowns", "LiteLLMState"]
@@ -191,16 +191,11 @@ class LiteLLMState:
 
 
 def _put(state: LiteLLMState, i: int, e: Entry) -> LiteLLMState:
-    orgs = state.orgs
-    return LiteLLMState((*orgs[:i], e, *orgs[i + 1 :]))
+    return LiteLLMState(replace_at(state.orgs, i, e))
 
 
 def _insert(state: LiteLLMState, e: Entry) -> LiteLLMState:
-    orgs = state.orgs
-    i = 0
-    while i < len(orgs) and orgs[i][0] < e[0]:
-        i += 1
-    return LiteLLMState((*orgs[:i], e, *orgs[i:]))
+    return LiteLLMState(insert_sorted(state.orgs, e))
 
 
 def _ended(e: Entry) -> Entry:

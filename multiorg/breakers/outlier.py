@@ -73,7 +73,9 @@ from .common import (
     PositiveSeconds,
     admit_unchanged,
     find_org,
+    insert_sorted,
     param,
+    replace_at,
 )
 
 # Fields of one org's entry (a plain tuple, so the state stays JSON-encodable).
@@ -350,13 +352,8 @@ def _returned(e: Entry) -> Entry:
 
 
 def _put(state: OutlierState, i: int, e: Entry) -> OutlierState:
-    orgs = state.orgs
-    return OutlierState(state.interval_end, (*orgs[:i], e, *orgs[i + 1 :]))
+    return OutlierState(state.interval_end, replace_at(state.orgs, i, e))
 
 
 def _insert(state: OutlierState, e: Entry) -> OutlierState:
-    orgs = state.orgs
-    i = 0
-    while i < len(orgs) and orgs[i][0] < e[0]:
-        i += 1
-    return OutlierState(state.interval_end, (*orgs[:i], e, *orgs[i:]))
+    return OutlierState(state.interval_end, insert_sorted(state.orgs, e))

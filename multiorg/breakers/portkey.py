@@ -61,7 +61,7 @@ from ..config import PositiveSeconds
 from ..outcomes import Outcome
 from ..stores.codec import register_state
 from .base import Admission, BreakerView, State
-from .common import FrozenParams, admit_unchanged, find_org, param
+from .common import FrozenParams, admit_unchanged, find_org, insert_sorted, param, replace_at
 from .status import status_code
 
 __all__ = ["PortkeyBreaker", "PortkeyState"]
@@ -281,13 +281,8 @@ class PortkeyBreaker(FrozenParams):
 
 
 def _put(state: PortkeyState, i: int, e: Entry) -> PortkeyState:
-    orgs = state.orgs
-    return PortkeyState((*orgs[:i], e, *orgs[i + 1 :]))
+    return PortkeyState(replace_at(state.orgs, i, e))
 
 
 def _insert(state: PortkeyState, e: Entry) -> PortkeyState:
-    orgs = state.orgs
-    i = 0
-    while i < len(orgs) and orgs[i][0] < e[0]:
-        i += 1
-    return PortkeyState((*orgs[:i], e, *orgs[i:]))
+    return PortkeyState(insert_sorted(state.orgs, e))
