@@ -193,7 +193,8 @@ def test_async_router_loop_never_blocks_on_a_frozen_redis(server: RedisProcess) 
         lag, done = asyncio.run(main())
     finally:
         router.close()
-    # Driving the sync store on the loop froze it for the whole freeze (seconds); what is left is
-    # this machine's scheduling noise with 500 tasks.
-    assert lag < 0.5, lag
+    # Driving the sync store on the loop froze it for the whole freeze (seconds), and any one store
+    # call on the loop costs the 1 s timeout; what is left is scheduling noise with 500 tasks, which
+    # reached 0.50 s on a loaded 2-core CI machine. The bound sits below the 1 s a blocked loop costs.
+    assert lag < 0.9, lag
     assert done > 500
