@@ -456,7 +456,9 @@ class Scenario(_Frozen):
                                       "retry_budget_window": r.retry_budget_window / f,
                                       "max_waiting": max(1, round(r.max_waiting * f)) if r.max_waiting else 0})
         vendors = {
-            v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs)})
+            v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs),
+                                       "quota": {r: {m: _times(q, f) for m, q in per.items()}
+                                                 for r, per in spec.quota.items()}})
             for v, spec in self.vendors.items()
         }
         return self.model_copy(update={"scale": scale, "traffic": traffic, "router": router, "vendors": vendors,
