@@ -237,10 +237,13 @@ def classify_response(
             limit_r = _int_value(lr)
 
     if 200 <= status < 300:
-        if type(body) is dict:
-            choices = body.get("choices")
-            if choices and type(choices) is list and type(choices[0]) is dict \
-                    and choices[0].get("finish_reason") == CONTENT_FILTER:
+        choices = body.get("choices") if type(body) is dict else None
+        if choices:
+            try:  # (a try costs nothing when it does not raise: the hot path of every success)
+                filtered = choices[0].get("finish_reason") == CONTENT_FILTER
+            except (AttributeError, KeyError, IndexError, TypeError):  # not a chat.completion's shape
+                filtered = False
+            if filtered:
                 # the completion was withheld: the caller got no answer, and it is the content's doing
                 return Classification(Outcome.CLIENT_ERROR, status, None, remaining_r, remaining_t,
                                       "finish_reason: content_filter", limit_r)
