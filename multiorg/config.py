@@ -76,8 +76,8 @@ class AzureResource(_Frozen):
 
     #: ``https://{resource}.openai.azure.com`` (or any host the resource answers on)
     endpoint: str = Field(pattern=r"^https?://[^/\s?#]+/?$", description="https://{resource}.openai.azure.com")
-    #: the Azure region the resource is in (``eastus``, ``swedencentral``…): informative for the
-    #: router, checked against model availability by the simulator
+    #: the Azure region the resource is in (``eastus``, ``swedencentral``…): the router does not
+    #: read it; it documents where the deployments live (and which models they may run)
     region: str = ""
     #: model (as the vendor names it) → deployment name. Empty: every model, each deployed under
     #: its own name (what the SDK assumes when it is given no deployment)
