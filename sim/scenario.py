@@ -58,8 +58,10 @@ Volume = Annotated[float, BeforeValidator(volume, json_schema_input_type=_NUM_OR
 VendorName = Literal["openai", "anthropic", "azure"]
 LockoutKind = Literal["quota", "auth", "deactivated"]
 #: error kinds of a status mix: HTTP statuses, a hung call (timeout), a connection reset
-#: (and, at Azure orgs, a prompt the content filter refuses: a 400 that is the caller's fault)
-ErrorKind = Literal["500", "502", "503", "529", "timeout", "reset", "content_filter"]
+ErrorKind = Literal["500", "502", "503", "529", "timeout", "reset"]
+#: what a status mix may name: an error kind or, at Azure orgs, a prompt the content filter
+#: refuses (a 400 that is the caller's fault; not a fault kind: faults hit orgs, not prompts)
+MixKind = Literal[ErrorKind, "content_filter"]
 
 DEFAULT_MIX: dict[str, dict[str, float]] = {
     "openai": {"500": 0.4, "502": 0.15, "503": 0.3, "timeout": 0.1, "reset": 0.05},
@@ -142,13 +144,14 @@ def _mix(value: Any) -> Any:
     return value
 
 
-Mix = Annotated[dict[ErrorKind, float], BeforeValidator(_mix)]
+Mix = Annotated[dict[MixKind, float], BeforeValidator(_mix)]
 
 
 class _LimitsInput(_Frozen):
     """What a ``limits`` entry may hold in a file: counts with units (``rpm: 10k``, ``tpm: 2M``)."""
 
-    rpm: int | str
+    #: required, except at Azure orgs (6 per 1,000 TPM by default)
+    rpm: int | str | None = None
     tpm: int | str
 
 
