@@ -65,12 +65,13 @@ randomness, no iteration over sets of strings) → a byte-identical ``trace.save
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,10 +88,12 @@ from .full import MockedVendors
 from .recorder import capacity_meta
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
+from .wallclock import EscapeError, SimTime, WallClock
 
 __all__ = [
     "FACTORY_ARGS",
     "ByoError",
+    "EscapeError",
     "OrgKey",
     "OwnRouterSimulation",
     "run_own_router",
@@ -137,6 +140,7 @@ class _Request:
     """The simulated request a greenlet is running."""
 
     id: int
+    pod: int = 0
     attempts: int = 0
     last: Outcome | None = None
     #: the last successful attempt was slow
@@ -205,6 +209,8 @@ def run_own_router(
     redis_options: Mapping[str, Any] | None = None,
     failures: tuple[type[BaseException], ...] = (Exception,),
     progress: Callable[[float, float], Any] | None = None,
+    wallclock: bool = True,
+    patch_names: Iterable[str] = (),
 ) -> Trace:
     """Simulate ``scenario`` with the team's own router and return the trace.
 
@@ -220,11 +226,19 @@ def run_own_router(
     ``FakeRedis`` client (``decode_responses=True``, say). ``failures``: exception types the
     handler may raise for a failed request; any other exception aborts the run. ``progress(done,
     duration)`` is called every simulated hour and at the end.
+
+    ``wallclock``: while the factory and the run execute, the router's own reads of the wall clock
+    (``time.time``, ``time.monotonic``, ``datetime.now``, ...) and its sleeps (``time.sleep``,
+    ``asyncio.sleep``) see and spend simulated time, and escapes (a real socket or DNS lookup, a
+    long real sleep outside a request, a lock held across a wait) fail the run with
+    :class:`EscapeError` (see :mod:`sim.wallclock`); ``False`` leaves the process alone (a router
+    that takes ``clock``/``sleep`` injected runs a little faster). ``patch_names``: names bound at
+    import to a clock or sleep function, to patch too (``["circuitbreaker.monotonic"]``).
     """
     seed = scenario.seed if seed is None else int(seed)
     return OwnRouterSimulation(
         scenario, factory, seed, name=name, params=params, environ=environ, http_options=http_options,
-        redis_options=redis_options, failures=failures,
+        redis_options=redis_options, failures=failures, wallclock=wallclock, patch_names=patch_names,
     ).run(progress)
 
 
@@ -243,6 +257,8 @@ class OwnRouterSimulation(SimWorld):
         http_options: Mapping[str, Any] | None = None,
         redis_options: Mapping[str, Any] | None = None,
         failures: tuple[type[BaseException], ...] = (Exception,),
+        wallclock: bool = True,
+        patch_names: Iterable[str] = (),
     ) -> None:
         self.factory = factory
         self.seed = seed
@@ -256,14 +272,37 @@ class OwnRouterSimulation(SimWorld):
         self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
         #: request greenlet -> the request it runs
         self._current: dict[Any, _Request] = {}
-        #: the first wiring error (re-raised when its request ends, whatever the router caught)
-        self._fatal: ByoError | None = None
+        #: the first wiring error or escape (re-raised when its request ends, whatever the router caught)
+        self._fatal: ByoError | EscapeError | None = None
+        #: per pod, what its requests' wall-clock reads see (filled by _build_pods)
+        self._pod_time: list[SimTime] = []
+        #: while the factory builds a pod: what its wall-clock reads see (simulated t = 0)
+        self._factory_time: SimTime | None = None
+        self._wallclock = WallClock(self._where, patch_names=patch_names, on_escape=self._escaped) if wallclock \
+            else None
         #: exceptions the handler raised, by type name
         self.exceptions: dict[str, int] = {}
         self.none_results = 0
         #: per pod, the Redis client a store fault acts on (empty without store faults)
         self.faulty_redis: list[FaultyRedis] = []
         self.handlers = self._build_pods(faults.runtime, environ, http_options, redis_options)
+
+    def _where(self) -> SimTime | None:
+        """Where the calling code runs, for the wall-clock patches: a request of a pod, a pod's
+        factory call, or neither (None: the real clock)."""
+        g = getcurrent()
+        req = self._current.get(g)
+        if req is not None:
+            return self._pod_time[req.pod]
+        return self._factory_time if g is self.hub.main else None
+
+    def _escaped(self, err: EscapeError) -> None:
+        if self._fatal is None:
+            self._fatal = err
+
+    def _patched(self) -> Any:
+        """The wall-clock patches as a context (a no-op without them)."""
+        return self._wallclock if self._wallclock is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------------ assembly
 
@@ -305,6 +344,7 @@ class OwnRouterSimulation(SimWorld):
             client = self._redis_client(pod, server, runtime, ropts)
             self.redis_clients.append(client)
             clock = self._clock(pod, runtime)
+            self._pod_time.append(SimTime(clock, self.clock.elapsed, self._sleep))
             available: dict[str, Any] = {
                 "pod": pod,
                 "http": httpx.Client(transport=transport, **dict(http_options or {})),
@@ -318,7 +358,12 @@ class OwnRouterSimulation(SimWorld):
                 "record_event": self._event_recorder(pod),
                 "scenario": sc,
             }
-            handler = self.factory(**{k: available[k] for k in wanted})
+            self._factory_time = SimTime(clock, self.clock.elapsed, None)
+            try:
+                with self._patched():
+                    handler = self.factory(**{k: available[k] for k in wanted})
+            finally:
+                self._factory_time = None
             if not callable(handler):
                 raise TypeError(f"the factory returned {handler!r}, not a handler(request_body)")
             handlers.append(handler)
@@ -344,6 +389,8 @@ class OwnRouterSimulation(SimWorld):
     def _sleep(self, seconds: float) -> None:
         if getcurrent() is self.hub.main:
             raise ByoError("sleep() was called outside a simulated request (in the factory?)")
+        if self._wallclock is not None:
+            self._wallclock.check_wait(f"sleep({seconds:g})")
         self.hub.sleep(float(seconds))
 
     def _event_recorder(self, pod: int) -> Callable[..., None]:
@@ -389,6 +436,8 @@ class OwnRouterSimulation(SimWorld):
                 "use the keys the factory receives (orgs[i].api_key, or environ[orgs[i].api_key_env])")
         clock = self.clock
         t0 = clock.now()
+        if self._wallclock is not None:
+            self._wallclock.check_wait(f"{request.method} {request.url}")
         try:
             response = self.vendors.mock.handler(request)
         except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
@@ -464,7 +513,7 @@ class OwnRouterSimulation(SimWorld):
             body = {"model": models[model_of[i]], "messages": [{"role": "user", "content": text}],
                     "max_tokens": int(max_of[i])}
             g = getcurrent()
-            req = current[g] = _Request(i)
+            req = current[g] = _Request(i, pod_of[i])
             try:
                 result = handlers[pod_of[i]](body)
             except failures as e:
@@ -479,7 +528,8 @@ class OwnRouterSimulation(SimWorld):
             if self._fatal is not None:
                 raise self._fatal
 
-        self._drive(start, progress)
+        with self._patched():
+            self._drive(start, progress)
         if self._fatal is not None:
             raise self._fatal
         if self.hub.in_flight:
