@@ -9,10 +9,14 @@
     trace = run_own_router(scenario, make_router, seed=1)
 
 The team's router is not :mod:`multiorg`, has no observer hooks and knows nothing of the
-simulation. It only has to take its dependencies as arguments — an ``httpx.Client``, a
-``redis.Redis`` client and a ``clock`` callable (epoch seconds) — which is how such code is
-usually written anyway. This module builds the simulated world exactly as full mode does and
-hands the router simulated ones:
+simulation. It runs unmodified: while the factory and the run execute, its own reads of the wall
+clock and its sleeps (``time.time``, ``time.monotonic``, ``datetime.now``, ``time.sleep``,
+``asyncio.sleep``) see and spend simulated time inside simulated requests, and escapes (a real
+socket, DNS, a long real sleep outside a request, a lock held across a wait) fail the run with one
+line (:mod:`sim.wallclock`; ``wallclock=False`` turns this off). What the factory must pass it is
+where its traffic goes — an ``httpx.Client`` (or transport) and a ``redis.Redis`` client; a
+``clock``/``sleep`` pair is offered for routers that take them injected (the faster path). This
+module builds the simulated world exactly as full mode does and hands the router simulated ones:
 
 * ``http``: an ``httpx.Client`` (one per pod) over the respx-mocked vendors of
   :class:`sim.full.MockedVendors` — the real wire formats, the org found from the API key, the
@@ -59,8 +63,9 @@ What the factory receives: the arguments it *names*, from :data:`FACTORY_ARGS` (
 catch-all receives nothing; bind settings with ``functools.partial``). See
 ``docs/byo-router.md`` for the walk-through and ``examples/my_router.py`` for a worked example.
 
-Same scenario, factory, seed (and deterministic router code: no wall clock, no unseeded
-randomness, no iteration over sets of strings) → a byte-identical ``trace.save()`` file.
+Same scenario, factory, seed (and deterministic router code: no unseeded randomness, no
+iteration over sets of strings, no threads; wall-clock reads inside requests are simulated) → a
+byte-identical ``trace.save()`` file.
 """
 
 from __future__ import annotations
