@@ -215,7 +215,7 @@ def run_own_router(
     failures: tuple[type[BaseException], ...] = (Exception,),
     progress: Callable[[float, float], Any] | None = None,
     wallclock: bool = True,
-    patch_names: Iterable[str] = (),
+    patch_names: Iterable[str] | str = "auto",
 ) -> Trace:
     """Simulate ``scenario`` with the team's own router and return the trace.
 
@@ -238,7 +238,9 @@ def run_own_router(
     long real sleep outside a request, a lock held across a wait) fail the run with
     :class:`EscapeError` (see :mod:`sim.wallclock`); ``False`` leaves the process alone (a router
     that takes ``clock``/``sleep`` injected runs a little faster). ``patch_names``: names bound at
-    import to a clock or sleep function, to patch too (``["circuitbreaker.monotonic"]``).
+    import to a clock or sleep function, to patch too: ``"auto"`` finds them in every imported
+    module outside the standard library and the lab (:func:`sim.wallclock.bound_names`); a list
+    (``["circuitbreaker.monotonic"]``) patches exactly those.
     """
     seed = scenario.seed if seed is None else int(seed)
     return OwnRouterSimulation(
@@ -263,7 +265,7 @@ class OwnRouterSimulation(SimWorld):
         redis_options: Mapping[str, Any] | None = None,
         failures: tuple[type[BaseException], ...] = (Exception,),
         wallclock: bool = True,
-        patch_names: Iterable[str] = (),
+        patch_names: Iterable[str] | str = "auto",
     ) -> None:
         self.factory = factory
         self.seed = seed

@@ -13,12 +13,12 @@ reads / waits                                    how it is reached
 ``time.gmtime/localtime/strftime`` (no args),    import time``, are reached too) and asks its
 ``time.clock_gettime(CLOCK_REALTIME)``           traveller for the time; ours answers per caller
 ``time.monotonic(_ns)``,                         the ``time`` module's attributes (time-machine
-``time.perf_counter(_ns)``                       leaves them alone); bound names via
+``time.perf_counter(_ns)``                       leaves them alone), and names bound to them at
+                                                 import (``from time import monotonic``) per
                                                  ``patch_names``
-``time.sleep``                                   the ``time`` module's attribute: suspends the
-                                                 request in simulated time (names bound at import,
-                                                 ``from time import sleep``: ``patch_names``)
-``asyncio.sleep``                                ``asyncio.sleep`` / ``asyncio.tasks.sleep``
+``time.sleep``                                   the same: suspends the request in simulated time
+``asyncio.sleep``                                ``asyncio.sleep`` / ``asyncio.tasks.sleep`` (and
+                                                 bound names, per ``patch_names``)
 ===============================================  ===============================================
 
 Everything else keeps the real clock: the lab itself (the simpy loop, progress, executors), other
@@ -38,10 +38,16 @@ re-raises it even if the router catches it):
 * a ``threading.Lock`` (created while active) held across a simulated wait (the vendor call or a
   sleep): the next request to take it would block the one thread every request runs on.
 
-**What cannot be reached** (documented, not pretended): names bound at import to the *Python*-level
-functions (``from time import monotonic``, circuitbreaker does this) unless listed in
-``patch_names``; compiled extensions that read the OS clock themselves (LiteLLM >= 1.110 keeps its
-cooldowns in a compiled core); ``threading.RLock``: every simulated request runs on one thread, so
+``patch_names="auto"`` finds the names bound at import in every imported module outside the
+standard library and the lab (:func:`bound_names`: circuitbreaker's ``monotonic``, redis-py's retry
+``sleep``) at each activation and patches them too; a list patches exactly those names.
+
+**What cannot be reached** (documented, not pretended): names bound at import in the standard
+library (``threading``'s and ``queue``'s timeouts keep the real clock: they time real waits), or
+in a module imported after the run started, or left out of an explicit ``patch_names`` (a real
+``sleep`` called that way inside a request blocks the run silently: it never reaches the patch);
+compiled extensions that read the OS clock themselves (LiteLLM >= 1.110 keeps its cooldowns in a
+compiled core); ``threading.RLock``: every simulated request runs on one thread, so
 a re-entrant lock held across a wait is *re-entered* by the next request instead of blocking it
 (pybreaker's ``call`` holds one: in the simulation its calls overlap, as in an asyncio or
 multi-process deployment, where a threaded server would serialize them); timers of an event loop
@@ -68,7 +74,7 @@ import _time_machine  # time-machine's C half: the unpatched clock its own trave
 import time_machine
 from greenlet import getcurrent
 
-__all__ = ["MONOTONIC_BASE", "EscapeError", "SimTime", "WallClock", "caller_location"]
+__all__ = ["MONOTONIC_BASE", "EscapeError", "SimTime", "WallClock", "bound_names", "caller_location"]
 
 #: what ``time.monotonic()`` reads at simulated t = 0 inside a request (any fixed value would do:
 #: it must be deterministic and unlike the epoch, as a real monotonic clock is)
@@ -82,6 +88,7 @@ _real_perf_counter = time.perf_counter
 _real_perf_counter_ns = time.perf_counter_ns
 _real_asyncio_sleep = asyncio.sleep
 
+_TIME_ATTRS = frozenset({"monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "sleep"})
 _IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _STDLIB = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
 _THIS = os.path.abspath(__file__)
@@ -135,6 +142,35 @@ def caller_location(frame: FrameType | None = None) -> str:
     return f"{path}:{lib.f_lineno} (in {lib.f_code.co_name})"
 
 
+#: the lab's own packages (they take time injected) and the tools it runs on (simpy's real-time
+#: mode, rich's progress display): never inside a request, left alone
+_SKIP = frozenset({"sim", "multiorg", "faults", "reports", "breakerlab", "simpy", "rich", "time_machine"})
+
+
+def bound_names(modules: Iterable[str] | None = None) -> list[str]:
+    """``"module.attr"`` names in the imported modules (or in ``modules``) bound at import to a
+    clock or sleep function the patches do not reach (``from time import monotonic``): the
+    candidates for ``patch_names``. The standard library and the lab itself are left out (their
+    bound names are theirs: ``threading``'s timeouts must stay on the real clock)."""
+    wanted = WallClock._ORIGINALS
+    out = []
+    names = sorted(sys.modules) if modules is None else list(modules)
+    for mod_name in names:
+        mod = sys.modules.get(mod_name)
+        if mod is None or mod_name.split(".")[0] in _SKIP or mod_name.startswith("_"):
+            continue
+        path = getattr(mod, "__file__", None) or ""
+        if not path or _library(os.path.abspath(path)):  # the standard library keeps its own
+            continue
+        try:
+            items = list(vars(mod).items())
+        except TypeError:  # pragma: no cover - a module without a __dict__
+            continue
+        out.extend(f"{mod_name}.{attr}" for attr, value in items
+                   if id(value) in wanted and not (mod is time and attr in _TIME_ATTRS) and mod is not asyncio)
+    return out
+
+
 class _Traveller:
     """Stands in for time-machine's traveller: its C patches call ``traveller.time_ns()``."""
 
@@ -165,21 +201,26 @@ class WallClock:
     simulated request, the real clock). ``on_escape(error)`` is told of every escape before it is
     raised (the run fails with the first even if the router catches it). ``patch_names``:
     ``"module.attr"`` names bound at import to a clock or sleep function (``"circuitbreaker.monotonic"``),
-    swapped for the patched one while active. ``held_locks()`` is checked by :meth:`check_wait`.
+    swapped for the patched one while active; ``"auto"``: every such name :func:`bound_names` finds
+    (rescanned at each activation when modules were imported since).
     """
 
     def __init__(
         self,
         where: Callable[[], SimTime | None],
         *,
-        patch_names: Iterable[str] = (),
+        patch_names: Iterable[str] | str = (),
         max_real_sleep: float = 0.05,
         on_escape: Callable[[EscapeError], Any] | None = None,
     ) -> None:
         self.where = where
         self.max_real_sleep = float(max_real_sleep)
         self.on_escape = on_escape
-        self.patch_names = tuple(patch_names)
+        if isinstance(patch_names, str) and patch_names != "auto":
+            raise ValueError(f"patch_names: {patch_names!r}: 'auto' or a list of 'module.attr' names")
+        self.patch_names: tuple[str, ...] | str = patch_names if isinstance(patch_names, str) else tuple(patch_names)
+        #: the "auto" scan, kept while no module is imported (len(sys.modules) unchanged)
+        self._scanned: tuple[int, tuple[str, ...]] = (-1, ())
         self._thread = -1
         self._undo: list[tuple[Any, str, Any]] = []
         self._travel: Any = None
@@ -242,9 +283,17 @@ class WallClock:
     #: reached through time-machine's C patch already (listing them in patch_names is harmless)
     _REACHED = frozenset(id(f) for f in (time.time, time.time_ns))
 
+    def _names(self) -> tuple[str, ...]:
+        if not isinstance(self.patch_names, str):
+            return self.patch_names
+        n = len(sys.modules)
+        if self._scanned[0] != n:
+            self._scanned = (n, tuple(bound_names()))
+        return self._scanned[1]
+
     def _resolve_names(self) -> list[tuple[Any, str, str]]:
         out = []
-        for name in self.patch_names:
+        for name in self._names():
             mod_name, _, attr = name.rpartition(".")
             try:
                 owner: Any = importlib.import_module(mod_name) if mod_name else None

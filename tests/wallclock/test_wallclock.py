@@ -21,7 +21,7 @@ import time_machine
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim import Scenario
 from sim.byo import run_own_router
-from sim.wallclock import MONOTONIC_BASE, EscapeError
+from sim.wallclock import MONOTONIC_BASE, EscapeError, bound_names
 
 URL = "https://api.openai.com/v1/chat/completions"
 HERE = "tests/wallclock/test_wallclock.py"
@@ -178,22 +178,35 @@ def test_wall_clock_reads_inside_requests_are_simulated_and_the_lab_keeps_the_re
     assert lab and abs(lab[-1] - time.time()) < 60  # progress: the real clock
 
 
-def test_names_bound_at_import_need_patch_names() -> None:
+def test_names_bound_at_import_are_found_or_listed() -> None:
     mod = types.ModuleType("bound_clock_mod")
-    mod.monotonic = time.monotonic  # what `from time import monotonic` leaves in a module
+    mod.__file__ = "/srv/team/bound_clock_mod.py"
+    mod.monotonic = time.monotonic  # what `from time import monotonic` leaves in a module (circuitbreaker)
+    mod.pause = time.sleep
     sys.modules["bound_clock_mod"] = mod
     try:
+        assert bound_names(["bound_clock_mod", "threading"]) == ["bound_clock_mod.monotonic", "bound_clock_mod.pause"]
+
         def make_router():
-            return lambda body: seen.append(mod.monotonic()) or {"ok": True}
+            def handler(body: dict[str, Any]) -> Any:
+                mod.pause(2.0)
+                seen.append(mod.monotonic())
+                return {"ok": True}
+            return handler
 
         seen: list[float] = []
-        run_own_router(world(duration=5.0), make_router, patch_names=["bound_clock_mod.monotonic"])
-        assert seen and all(MONOTONIC_BASE <= s <= MONOTONIC_BASE + 5 for s in seen)
-        assert mod.monotonic is time.monotonic  # restored
+        t = run_own_router(world(duration=5.0), make_router)  # patch_names="auto": found
+        assert np.allclose(seen, MONOTONIC_BASE + t.requests["arrival"] + 2.0)
+        assert mod.monotonic is time.monotonic and mod.pause is time.sleep  # restored
+
+        mod.pause = lambda s: None  # (a real bound sleep, left unpatched, would block for real: not here)
+        seen.clear()
+        run_own_router(world(duration=5.0), make_router, patch_names=[])
+        assert seen and all(abs(v - time.monotonic()) < 60 for v in seen)  # not reached: the real clock
 
         seen.clear()
-        run_own_router(world(duration=5.0), make_router)
-        assert seen and all(abs(s - time.monotonic()) < 60 for s in seen)  # not reached without it
+        t = run_own_router(world(duration=5.0), make_router, patch_names=["bound_clock_mod.monotonic"])
+        assert np.allclose(seen, MONOTONIC_BASE + t.requests["arrival"])
 
         with pytest.raises(ValueError, match=r"patch_names: 'bound_clock_mod.nothing': no such"):
             run_own_router(world(duration=5.0), make_router, patch_names=["bound_clock_mod.nothing"])
