@@ -93,7 +93,7 @@ from .full import MockedVendors
 from .recorder import capacity_meta
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
-from .wallclock import EscapeError, SimTime, WallClock
+from .wallclock import EscapeError, SimTime, WallClock, Watchdog
 
 __all__ = [
     "FACTORY_ARGS",
@@ -216,6 +216,7 @@ def run_own_router(
     progress: Callable[[float, float], Any] | None = None,
     wallclock: bool = True,
     patch_names: Iterable[str] | str = "auto",
+    stall_timeout: float = 10.0,
 ) -> Trace:
     """Simulate ``scenario`` with the team's own router and return the trace.
 
@@ -240,12 +241,15 @@ def run_own_router(
     that takes ``clock``/``sleep`` injected runs a little faster). ``patch_names``: names bound at
     import to a clock or sleep function, to patch too: ``"auto"`` finds them in every imported
     module outside the standard library and the lab (:func:`sim.wallclock.bound_names`); a list
-    (``["circuitbreaker.monotonic"]``) patches exactly those.
+    (``["circuitbreaker.monotonic"]``) patches exactly those. ``stall_timeout``: real seconds
+    without simulated progress, blocked in one place, before the run fails with
+    :class:`EscapeError` naming it (a real wait the patches cannot reach; main thread only).
     """
     seed = scenario.seed if seed is None else int(seed)
     return OwnRouterSimulation(
         scenario, factory, seed, name=name, params=params, environ=environ, http_options=http_options,
         redis_options=redis_options, failures=failures, wallclock=wallclock, patch_names=patch_names,
+        stall_timeout=stall_timeout,
     ).run(progress)
 
 
@@ -266,7 +270,9 @@ class OwnRouterSimulation(SimWorld):
         failures: tuple[type[BaseException], ...] = (Exception,),
         wallclock: bool = True,
         patch_names: Iterable[str] | str = "auto",
+        stall_timeout: float = 10.0,
     ) -> None:
+        self.stall_timeout = float(stall_timeout)
         self.factory = factory
         self.seed = seed
         self.name = name or _factory_name(factory)
@@ -535,8 +541,16 @@ class OwnRouterSimulation(SimWorld):
             if self._fatal is not None:
                 raise self._fatal
 
-        with self._patched():
-            self._drive(start, progress)
+        hub = self.hub
+        watchdog = Watchdog(lambda: (hub.env._now, hub.started, hub.in_flight), self._escaped,
+                            stall=self.stall_timeout)
+        try:
+            with self._patched(), watchdog:
+                self._drive(start, progress)
+        except KeyboardInterrupt:
+            if watchdog.fired is not None:  # the interrupt was the watchdog's
+                raise watchdog.fired from None
+            raise
         if self._fatal is not None:
             raise self._fatal
         if self.hub.in_flight:

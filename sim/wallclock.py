@@ -63,6 +63,8 @@ import os
 import socket
 import sys
 import sysconfig
+import _thread
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -74,7 +76,7 @@ import _time_machine  # time-machine's C half: the unpatched clock its own trave
 import time_machine
 from greenlet import getcurrent
 
-__all__ = ["MONOTONIC_BASE", "EscapeError", "SimTime", "WallClock", "bound_names", "caller_location"]
+__all__ = ["MONOTONIC_BASE", "EscapeError", "SimTime", "WallClock", "Watchdog", "bound_names", "caller_location"]
 
 #: what ``time.monotonic()`` reads at simulated t = 0 inside a request (any fixed value would do:
 #: it must be deterministic and unlike the epoch, as a real monotonic clock is)
@@ -490,3 +492,65 @@ class WallClock:
     @property
     def active(self) -> bool:
         return self in _active
+
+
+class Watchdog:
+    """No silent hangs: a thread that notices the simulation blocked in a real wait it cannot
+    reach (a ``threading.Lock`` from before the run taken twice, a real ``sleep`` bound where the
+    patches do not look, a socket read) and fails the run with one line naming where.
+
+    ``progress()`` is a token that changes whenever the simulation moves (simulated time, requests
+    started). Every ``interval`` real seconds the watchdog compares it and the simulating thread's
+    innermost frame and instruction; ``stall`` seconds' worth of samples with neither changing is
+    a hang (samples, not elapsed time: a process the OS did not schedule takes none). Then
+    ``on_stall(error)`` is told, and the main thread is interrupted (a blocked ``sleep`` or lock
+    acquire returns with ``KeyboardInterrupt``, which the run turns into the error). Only on the
+    main thread: from any other, nothing can interrupt the wait.
+    """
+
+    def __init__(self, progress: Callable[[], object], on_stall: Callable[[EscapeError], Any], *,
+                 stall: float = 10.0, interval: float = 0.25) -> None:
+        self.progress = progress
+        self.on_stall = on_stall
+        self.samples = max(2, round(stall / interval))
+        self.stall = stall
+        self.interval = interval
+        self.fired: EscapeError | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Watchdog:
+        if threading.current_thread() is threading.main_thread():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._watch, args=(threading.get_ident(),),
+                                            name="breakerlab-watchdog", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _watch(self, tid: int) -> None:
+        last: object = None
+        same = 0
+        while not self._stop.wait(self.interval):
+            frame = sys._current_frames().get(tid)
+            token = (self.progress(), id(frame.f_code) if frame else 0, frame.f_lasti if frame else 0,
+                     frame.f_lineno if frame else 0)
+            same = same + 1 if token == last else 0
+            last = token
+            if same >= self.samples and not self._stop.is_set():
+                where = caller_location(frame) if frame is not None else "<unknown>"
+                self.fired = err = EscapeError(
+                    f"the run made no progress for {self.stall:g} s of wall time: blocked in a real wait at {where} "
+                    "(a real sleep, a lock taken before the run, a socket: the simulation cannot reach it)")
+                self.on_stall(err)
+                # a real signal: it also wakes a blocked sleep or lock acquire (interrupt_main only sets a flag)
+                if hasattr(signal, "pthread_kill"):
+                    signal.pthread_kill(tid, signal.SIGINT)
+                else:  # pragma: no cover - Windows: wakes Python code only
+                    _thread.interrupt_main()
+                return

@@ -337,3 +337,28 @@ def test_without_wallclock_nothing_is_patched() -> None:
     seen: list[float] = []
     run_own_router(world(duration=5.0), lambda: lambda body: seen.append(time.time()) or 1, wallclock=False)
     assert seen and abs(seen[0] - time.time()) < 60
+
+
+# --------------------------------------------------------------------------- no silent hangs
+
+BEFORE_THE_RUN = threading.Lock()  # a module-level lock: not the run's to guard
+
+
+def test_a_real_wait_the_patches_cannot_reach_fails_instead_of_hanging() -> None:
+    def make_router(http, orgs):
+        key = orgs[0].api_key
+
+        def handler(body: dict[str, Any]) -> Any:
+            with BEFORE_THE_RUN:  # the second request blocks the one thread for ever
+                return http.post(URL, json=body, headers={"Authorization": f"Bearer {key}"})
+        return handler
+
+    wall0 = time.perf_counter()
+    with pytest.raises(EscapeError) as e:
+        run_own_router(world(duration=30.0), make_router, stall_timeout=1.0)
+    assert time.perf_counter() - wall0 < 10
+    msg = one_line(e)
+    assert msg.startswith(f"the run made no progress for 1 s of wall time: blocked in a real wait at {HERE}:")
+    assert "(in handler)" in msg
+    BEFORE_THE_RUN.release()  # the first request never finished
+    assert_restored()
