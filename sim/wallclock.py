@@ -56,15 +56,15 @@ a sync handler starts itself (``asyncio.run`` inside the handler) other than ``a
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import asyncio.tasks
 import importlib
 import os
+import signal
 import socket
 import sys
 import sysconfig
-import _thread
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
