@@ -70,6 +70,7 @@ byte-identical ``trace.save()`` file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
@@ -87,6 +88,7 @@ from greenlet import getcurrent
 from multiorg.alerts import BreakerEvent, EventKind
 from multiorg.outcomes import Outcome, classify_exception, classify_response
 
+from .aio import AsyncMockedVendors, SimLoop
 from .engine import SimWorld, trace_meta
 from .fault_hooks import FaultyRedis, RuntimeEffects, SkewedClock
 from .full import MockedVendors
@@ -271,8 +273,13 @@ class OwnRouterSimulation(SimWorld):
         wallclock: bool = True,
         patch_names: Iterable[str] | str = "auto",
         stall_timeout: float = 10.0,
+        face: str | None = None,
     ) -> None:
         self.stall_timeout = float(stall_timeout)
+        face = face if face is not None else getattr(factory, "face", "sync")
+        if face not in ("sync", "async"):
+            raise ValueError(f"face must be 'sync' or 'async', not {face!r}")
+        self.face = face
         self.factory = factory
         self.seed = seed
         self.name = name or _factory_name(factory)
@@ -282,13 +289,22 @@ class OwnRouterSimulation(SimWorld):
         scenario = self.scenario
         self.org_vendor = dict(zip(scenario.org_names(), scenario.org_vendors(), strict=True))
         self.slow_threshold = scenario.router.slow_call_threshold
-        self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
-        #: request greenlet -> the request it runs
+        #: the async face: the virtual-time asyncio loop (sim.aio) every request runs on, as a task
+        self.loop: SimLoop | None = None
+        if face == "async":
+            self.loop = SimLoop(self.hub)
+            self._amocked = AsyncMockedVendors(self.loop, self.world, scenario.multiorg_config(0))
+            self.vendors = self._amocked.vendors
+        else:
+            self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
+        #: request greenlet (sync face) or task (async face) -> the request it runs
         self._current: dict[Any, _Request] = {}
         #: the first wiring error or escape (re-raised when its request ends, whatever the router caught)
         self._fatal: ByoError | EscapeError | None = None
         #: per pod, what its requests' wall-clock reads see (filled by _build_pods)
         self._pod_time: list[SimTime] = []
+        #: per pod, what its tasks see (the async face: no greenlet to suspend, sleep=None)
+        self._task_time: list[SimTime] = []
         #: while the factory builds a pod: what its wall-clock reads see (simulated t = 0)
         self._factory_time: SimTime | None = None
         self._wallclock = WallClock(self._where, patch_names=patch_names, on_escape=self._escaped) if wallclock \
@@ -304,10 +320,15 @@ class OwnRouterSimulation(SimWorld):
         """Where the calling code runs, for the wall-clock patches: a request of a pod, a pod's
         factory call, or neither (None: the real clock)."""
         g = getcurrent()
-        req = self._current.get(g)
-        if req is not None:
-            return self._pod_time[req.pod]
-        return self._factory_time if g is self.hub.main else None
+        current = self._current
+        if self._factory_time is not None and g is self.hub.main:
+            return self._factory_time
+        if self.loop is None:
+            req = current.get(g)
+            return None if req is None else self._pod_time[req.pod]
+        # the async face: the task the loop is stepping (in whichever greenlet its drain runs)
+        req = current.get(asyncio.current_task(self.loop)) if current else None
+        return None if req is None else self._task_time[req.pod]
 
     def _escaped(self, err: EscapeError) -> None:
         if self._fatal is None:
@@ -328,9 +349,12 @@ class OwnRouterSimulation(SimWorld):
     def _redis_client(self, pod: int, server: Any, runtime: RuntimeEffects, options: dict[str, Any]) -> Any:
         """Pod ``pod``'s Redis client: fakeredis on simulated time, failing or slow by the
         scenario's store faults (the same :class:`FaultyRedis` multiorg pods get)."""
-        client: Any = fakeredis.FakeRedis(
-            server=server if server is not None else _sim_time_server(self.clock.now), **options)
+        make = fakeredis.FakeRedis if self.loop is None else fakeredis.FakeAsyncRedis
+        client: Any = make(server=server if server is not None else _sim_time_server(self.clock.now), **options)
         schedule = runtime.redis_schedule(pod)
+        if schedule is not None and self.loop is not None:
+            raise ByoError("store faults (redis_down, redis_slow, pod_partition) are not simulated for an async "
+                           "router's redis.asyncio client yet: run it on a scenario without them")
         if schedule is not None:
             client = FaultyRedis(client, schedule, self.clock.elapsed, self.hub.sleep_in_request)
             self.faulty_redis.append(client)
@@ -346,7 +370,7 @@ class OwnRouterSimulation(SimWorld):
         sc = self.scenario
         env_vars = {**sc.environ(), **dict(environ or {})}
         orgs = self.orgs()
-        transport = httpx.MockTransport(self._attempt)
+        transport = httpx.MockTransport(self._attempt if self.loop is None else self._aattempt)
         ropts = {"single_connection_client": True, **dict(redis_options or {})}
         # shared state: one server for every pod; local state: one each (made per client)
         server = _sim_time_server(self.clock.now) if sc.state == "shared" else None
@@ -358,13 +382,16 @@ class OwnRouterSimulation(SimWorld):
             self.redis_clients.append(client)
             clock = self._clock(pod, runtime)
             self._pod_time.append(SimTime(clock, self.clock.elapsed, self._sleep))
+            self._task_time.append(SimTime(clock, self.clock.elapsed, None, "in an asyncio task"))
+            http: Any = httpx.Client(transport=transport, **dict(http_options or {})) if self.loop is None \
+                else httpx.AsyncClient(transport=transport, **dict(http_options or {}))
             available: dict[str, Any] = {
                 "pod": pod,
-                "http": httpx.Client(transport=transport, **dict(http_options or {})),
+                "http": http,
                 "transport": transport,
                 "redis": client,
                 "clock": clock,
-                "sleep": self._sleep,
+                "sleep": self._sleep if self.loop is None else self.loop.sleep,
                 "rng": self.seeds.python_random(f"byo:pod:{pod}"),
                 "environ": dict(env_vars),
                 "orgs": orgs,
@@ -433,12 +460,26 @@ class OwnRouterSimulation(SimWorld):
             self._fatal = err
         return err
 
-    def _attempt(self, request: httpx.Request) -> httpx.Response:
-        """The transport under every pod's client: the mocked vendor, recorded as an attempt."""
-        req = self._current.get(getcurrent())
+    async def _aattempt(self, request: httpx.Request) -> httpx.Response:
+        """The async face's transport: the mocked vendor's answer after its latency on the loop."""
+        task = asyncio.current_task()
+        req = self._current.get(task)
         if req is None:
             raise self._fail(f"HTTP call to {request.url} outside a simulated request: the factory (or a "
-                             "background thread) must not call the vendors")
+                             "background task) must not call the vendors")
+        om = self._org_of(request)
+        clock = self.clock
+        t0 = clock.now()
+        try:
+            response = await self._amocked._handle(request)
+        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
+            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
+            raise
+        except AssertionError as e:  # respx: no route matches
+            raise self._no_route(request) from e
+        return self._answered(req, om, t0, response)
+
+    def _org_of(self, request: httpx.Request) -> Any:
         headers = request.headers
         auth = headers.get("authorization", "")
         key = auth[7:] if auth.startswith("Bearer ") else headers.get("x-api-key", "")
@@ -447,21 +488,16 @@ class OwnRouterSimulation(SimWorld):
             raise self._fail(
                 f"HTTP call to {request.url} with an API key the scenario does not know ({key[:3]!r}...): "
                 "use the keys the factory receives (orgs[i].api_key, or environ[orgs[i].api_key_env])")
-        clock = self.clock
-        t0 = clock.now()
-        if self._wallclock is not None:
-            self._wallclock.check_wait(f"{request.method} {request.url}")
-        try:
-            response = self.vendors.mock.handler(request)
-        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
-            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
-            raise
-        except AssertionError as e:  # respx: no route matches
-            raise self._fail(
-                f"HTTP call to {request.method} {request.url}: the simulator mocks "
-                f"{', '.join(sorted(str(r.pattern) for r in self.vendors.mock.routes))}; point the "
-                "router at the vendors' real base URLs (or the scenario's base_url)") from e
-        t1 = clock.now()
+        return om
+
+    def _no_route(self, request: httpx.Request) -> ByoError:
+        return self._fail(
+            f"HTTP call to {request.method} {request.url}: the simulator mocks "
+            f"{', '.join(sorted(str(r.pattern) for r in self.vendors.mock.routes))}; point the "
+            "router at the vendors' real base URLs (or the scenario's base_url)")
+
+    def _answered(self, req: _Request, om: Any, t0: float, response: httpx.Response) -> httpx.Response:
+        t1 = self.clock.now()
         status = response.status_code
         if 200 <= status < 300:
             body = None
@@ -474,6 +510,26 @@ class OwnRouterSimulation(SimWorld):
                                 slow_threshold=self.slow_threshold)
         self._record(req, om, t0, t1, cls.outcome, status)
         return response
+
+    def _attempt(self, request: httpx.Request) -> httpx.Response:
+        """The transport under every pod's client: the mocked vendor, recorded as an attempt."""
+        req = self._current.get(getcurrent())
+        if req is None:
+            raise self._fail(f"HTTP call to {request.url} outside a simulated request: the factory (or a "
+                             "background thread) must not call the vendors")
+        om = self._org_of(request)
+        clock = self.clock
+        t0 = clock.now()
+        if self._wallclock is not None:
+            self._wallclock.check_wait(f"{request.method} {request.url}")
+        try:
+            response = self.vendors.mock.handler(request)
+        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
+            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
+            raise
+        except AssertionError as e:  # respx: no route matches
+            raise self._no_route(request) from e
+        return self._answered(req, om, t0, response)
 
     def _record(self, req: _Request, om: Any, t0: float, t1: float, outcome: Outcome, status: int) -> None:
         self.recorder.attempt(req.id, om.name, om.vendor, t0, t1, outcome, status, False)
@@ -516,46 +572,71 @@ class OwnRouterSimulation(SimWorld):
         rec = self.recorder
         clock = self.clock
 
-        def start(i: int) -> None:
+        def body_of(i: int) -> dict[str, Any]:
             p = prompt_of[i]
             text = prompts.get(p)
             if text is None:
                 if len(prompts) >= 4096:
                     prompts.clear()
                 text = prompts[p] = "x" * (4 * p)  # 4 characters per token, as the vendors count
-            body = {"model": models[model_of[i]], "messages": [{"role": "user", "content": text}],
+            return {"model": models[model_of[i]], "messages": [{"role": "user", "content": text}],
                     "max_tokens": int(max_of[i])}
+
+        def failed(req: _Request, e: BaseException) -> Outcome | None:
+            name = _type_name(e)
+            self.exceptions[name] = self.exceptions.get(name, 0) + 1
+            return self._outcome(req, error=e)
+
+        def end(req: _Request, outcome: Outcome | None) -> None:
+            rec.request(req.id, 0.0, clock.now(), outcome, req.attempts)
+            if self._fatal is not None:
+                raise self._fatal
+
+        def start(i: int) -> None:
             g = getcurrent()
             req = current[g] = _Request(i, pod_of[i])
             try:
-                result = handlers[pod_of[i]](body)
+                result = handlers[pod_of[i]](body_of(i))
             except failures as e:
-                name = _type_name(e)
-                self.exceptions[name] = self.exceptions.get(name, 0) + 1
-                outcome = self._outcome(req, error=e)
+                outcome = failed(req, e)
             else:
                 outcome = self._outcome(req, result)
             finally:
                 del current[g]
-            rec.request(i, 0.0, clock.now(), outcome, req.attempts)
-            if self._fatal is not None:
-                raise self._fatal
+            end(req, outcome)
+
+        async def task(i: int) -> None:  # the async face: each request a task on the loop
+            t = asyncio.current_task()
+            req = current[t] = _Request(i, pod_of[i])
+            try:
+                result = await handlers[pod_of[i]](body_of(i))
+            except failures as e:
+                outcome = failed(req, e)
+            else:
+                outcome = self._outcome(req, result)
+            finally:
+                del current[t]
+            end(req, outcome)
 
         hub = self.hub
+        loop = self.loop
         watchdog = Watchdog(lambda: (hub.env._now, hub.started, hub.in_flight), self._escaped,
                             stall=self.stall_timeout)
         try:
             with self._patched(), watchdog:
-                self._drive(start, progress)
+                self._drive(start if loop is None else lambda i: loop.spawn(task(i)), progress)
         except KeyboardInterrupt:
             if watchdog.fired is not None:  # the interrupt was the watchdog's
                 raise watchdog.fired from None
             raise
         if self._fatal is not None:
             raise self._fatal
-        if self.hub.in_flight:
+        in_flight = self.hub.in_flight + (0 if loop is None else loop.in_flight)
+        if loop is not None:
+            loop.close()
+        if in_flight:
             raise ByoError(
-                f"{self.hub.in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
+                f"{in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
                 "against a vendor that hangs, or sleep(inf)); give the router's HTTP calls a finite timeout")
         return rec.trace(self.meta())
 
@@ -564,10 +645,12 @@ class OwnRouterSimulation(SimWorld):
             self.scenario, policy=self.name, policy_params=dict(self.params), seed=self.seed,
             mode="byo", models=list(self.recorder.models), start_epoch=self.start_epoch,
             faults=self.fault_windows, sessions=self.arrivals.n_sessions,
-            max_in_flight=self.hub.max_in_flight, end_time=self.env.now,
+            max_in_flight=self.hub.max_in_flight if self.loop is None else self.loop.max_in_flight,
+            end_time=self.env.now,
             capacity=capacity_meta(self.scenario, self.world, self.arrivals))
         if self.faulty_redis:
             meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.faulty_redis)}
+        meta["face"] = self.face
         meta["byo"] = {
             "router": self.name,
             "exceptions": dict(sorted(self.exceptions.items())),

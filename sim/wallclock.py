@@ -112,6 +112,9 @@ class SimTime:
     elapsed: Callable[[], float]
     #: suspends the calling request in simulated time; None where nothing can be suspended (a factory)
     sleep: Callable[[float], None] | None
+    #: where a blocking ``time.sleep`` would block more than the request ("in an asyncio task": the
+    #: loop); None: outside any request
+    blocking: str | None = None
 
 
 def _library(filename: str) -> bool:
@@ -259,6 +262,10 @@ class WallClock:
                 at.sleep(seconds)
                 return
             if seconds > self.max_real_sleep and threading.get_ident() == self._thread:
+                if at is not None and at.blocking is not None:
+                    raise self._escape(
+                        f"time.sleep({seconds:g}) {at.blocking}, from {caller_location()}: it blocks the event loop "
+                        "and spends no simulated time (await asyncio.sleep instead)")
                 raise self._escape(
                     f"time.sleep({seconds:g}) outside a simulated request, from {caller_location()}: it blocks the "
                     "wall clock and spends no simulated time (sleep inside the handler, not in the factory or at "
