@@ -70,8 +70,8 @@ byte-identical ``trace.save()`` file.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -154,6 +154,11 @@ class _Request:
     last_ok_slow: bool = False
 
 
+#: the async face: the request the running task (and every task it starts: gather, create_task)
+#: works for; tasks copy the context they are created in
+_ASYNC_REQUEST: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("byo_request", default=None)
+
+
 # --------------------------------------------------------------------------- fakeredis on simulated time
 
 
@@ -202,6 +207,15 @@ def _factory_name(factory: Any) -> str:
         factory = factory.func
     name = getattr(factory, "__name__", None)
     return name if isinstance(name, str) and name != "<lambda>" else "own-router"
+
+
+def _factory_face(factory: Any) -> str:
+    """The face a factory declares (``factory.face = "async"``; through ``functools.partial``)."""
+    while True:
+        face = getattr(factory, "face", None)
+        if face is not None or not isinstance(factory, functools.partial):
+            return str(face or "sync")
+        factory = factory.func
 
 
 def run_own_router(
@@ -276,7 +290,7 @@ class OwnRouterSimulation(SimWorld):
         face: str | None = None,
     ) -> None:
         self.stall_timeout = float(stall_timeout)
-        face = face if face is not None else getattr(factory, "face", "sync")
+        face = face if face is not None else _factory_face(factory)
         if face not in ("sync", "async"):
             raise ValueError(f"face must be 'sync' or 'async', not {face!r}")
         self.face = face
@@ -297,7 +311,7 @@ class OwnRouterSimulation(SimWorld):
             self.vendors = self._amocked.vendors
         else:
             self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
-        #: request greenlet (sync face) or task (async face) -> the request it runs
+        #: request greenlet -> the request it runs (the async face: _ASYNC_REQUEST)
         self._current: dict[Any, _Request] = {}
         #: the first wiring error or escape (re-raised when its request ends, whatever the router caught)
         self._fatal: ByoError | EscapeError | None = None
@@ -326,8 +340,8 @@ class OwnRouterSimulation(SimWorld):
         if self.loop is None:
             req = current.get(g)
             return None if req is None else self._pod_time[req.pod]
-        # the async face: the task the loop is stepping (in whichever greenlet its drain runs)
-        req = current.get(asyncio.current_task(self.loop)) if current else None
+        # the async face: the request of the task the loop is stepping (in whichever greenlet)
+        req = _ASYNC_REQUEST.get()
         return None if req is None else self._task_time[req.pod]
 
     def _escaped(self, err: EscapeError) -> None:
@@ -462,8 +476,7 @@ class OwnRouterSimulation(SimWorld):
 
     async def _aattempt(self, request: httpx.Request) -> httpx.Response:
         """The async face's transport: the mocked vendor's answer after its latency on the loop."""
-        task = asyncio.current_task()
-        req = self._current.get(task)
+        req = _ASYNC_REQUEST.get()
         if req is None:
             raise self._fail(f"HTTP call to {request.url} outside a simulated request: the factory (or a "
                              "background task) must not call the vendors")
@@ -606,8 +619,8 @@ class OwnRouterSimulation(SimWorld):
             end(req, outcome)
 
         async def task(i: int) -> None:  # the async face: each request a task on the loop
-            t = asyncio.current_task()
-            req = current[t] = _Request(i, pod_of[i])
+            req = _Request(i, pod_of[i])
+            token = _ASYNC_REQUEST.set(req)
             try:
                 result = await handlers[pod_of[i]](body_of(i))
             except failures as e:
@@ -615,7 +628,7 @@ class OwnRouterSimulation(SimWorld):
             else:
                 outcome = self._outcome(req, result)
             finally:
-                del current[t]
+                _ASYNC_REQUEST.reset(token)
             end(req, outcome)
 
         hub = self.hub

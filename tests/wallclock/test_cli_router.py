@@ -1,5 +1,5 @@
-"""`breakerlab compare --router FILE.py:FACTORY`: a team's unmodified router in the same report as the
-lab's policies; an escape or a bad --router is one line on stderr and exit code 2, no traceback."""
+"""`breakerlab compare --router FILE.py:FACTORY`: teams' unmodified routers, sync and async, in the same
+report as the lab's policies; an escape or a bad --router is one line on stderr and exit code 2, no traceback."""
 
 from __future__ import annotations
 
@@ -50,15 +50,18 @@ def world(tmp_path: Path) -> Path:
 def test_compare_puts_an_unmodified_router_next_to_the_policies(world: Path, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    code = main(["compare", str(world), "--policy", "exponential", "--router",
-                 "examples/sdk_pybreaker_router.py:make_router", "--out", str(out), "--jobs", "1", "-q", "--json"])
+    code = main(["compare", str(world), "--policy", "exponential",
+                 "--router", "examples/sdk_pybreaker_router.py:make_router",  # sync, wall clock
+                 "--router", "examples/async_router.py:make_router",  # async (its factory says so)
+                 "--out", str(out), "--jobs", "1", "-q", "--json"])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
-    assert set(results["policies"]) == {"exponential", "sdk_pybreaker_router"}
+    assert set(results["policies"]) == {"exponential", "sdk_pybreaker_router", "async_router"}
     assert results["slo"]["judged"] == ["exponential"]
-    mine = results["policies"]["sdk_pybreaker_router"]
-    assert mine["overall"]["success_rate"]["mean"] > 0.99
-    assert mine["alerts"]["opened"]["mean"] >= 1  # pybreaker tripped on the lock (its listener reports)
+    for label in ("sdk_pybreaker_router", "async_router"):
+        mine = results["policies"][label]
+        assert mine["overall"]["success_rate"]["mean"] > 0.99
+        assert mine["alerts"]["opened"]["mean"] >= 1  # the breaker tripped on the lock (its hook reports)
     assert (out / "traces").is_dir() and "sdk_pybreaker_router" in (out / "summary.md").read_text()
     capsys.readouterr()
 

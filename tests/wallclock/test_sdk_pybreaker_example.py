@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import itertools
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,30 +15,14 @@ import pytest
 import sim
 from examples.sdk_pybreaker_router import make_router
 from multiorg.outcomes import OUTCOME_CODES, Outcome
-from sim import Scenario
 from sim.byo import run_own_router
 from sim.trace import EVENT_KINDS
+from tests.wallclock.worlds import LOCK_END, LOCK_START
+from tests.wallclock.worlds import lockout_world as world
 
 OPENED, HALF_OPEN, CLOSED = (EVENT_KINDS.index(k) for k in ("OPENED", "HALF_OPEN", "CLOSED"))
-LOCK_START, LOCK_END, RESET = 120.0, 400.0, 60.0
+RESET = 60.0
 QUOTA = OUTCOME_CODES[Outcome.QUOTA]
-
-
-def world(**over: Any) -> Scenario:
-    orgs = [{"name": f"o{i}", "limits": {"gpt-4o-mini": {"rpm": 100_000, "tpm": 500_000_000}},
-             "latency": {"median": 0.5, "p99": 2.0}} for i in range(1, 4)]
-    data: dict[str, Any] = {
-        "name": "sdk-pybreaker",
-        "seed": 9,
-        "duration": 600.0,
-        "pods": 2,
-        "state": "shared",
-        "vendors": {"openai": {"orgs": orgs}},
-        "faults": [{"kind": "lockout", "target": "o1", "start": LOCK_START, "end": LOCK_END}],
-        "traffic": {"daily_volume": 86_400 * 1.5, "prompt_tokens": {"median": 100}, "max_tokens": {"median": 50}},
-    }
-    data.update(over)
-    return Scenario.model_validate(data)
 
 
 router = functools.partial(make_router, fail_max=3, reset_timeout=RESET)
