@@ -233,6 +233,7 @@ def run_own_router(
     wallclock: bool = True,
     patch_names: Iterable[str] | str = "auto",
     stall_timeout: float = 10.0,
+    face: str | None = None,
 ) -> Trace:
     """Simulate ``scenario`` with the team's own router and return the trace.
 
@@ -260,12 +261,16 @@ def run_own_router(
     (``["circuitbreaker.monotonic"]``) patches exactly those. ``stall_timeout``: real seconds
     without simulated progress, blocked in one place, before the run fails with
     :class:`EscapeError` naming it (a real wait the patches cannot reach; main thread only).
+    ``face``: ``"async"`` runs an async router (``async def handler``) with each request a task
+    on the virtual-time event loop of :mod:`sim.aio` (``http`` is then an ``httpx.AsyncClient``,
+    ``redis`` fakeredis's async client, ``sleep`` a coroutine); None: ``factory.face`` if the
+    factory declares one, else ``"sync"``.
     """
     seed = scenario.seed if seed is None else int(seed)
     return OwnRouterSimulation(
         scenario, factory, seed, name=name, params=params, environ=environ, http_options=http_options,
         redis_options=redis_options, failures=failures, wallclock=wallclock, patch_names=patch_names,
-        stall_timeout=stall_timeout,
+        stall_timeout=stall_timeout, face=face,
     ).run(progress)
 
 
