@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import contextlib
 
+from examples.async_router import make_router as async_router
 from examples.my_router import make_router as injected_router
 from examples.sdk_pybreaker_router import make_router as sdk_router
 from sim import Scenario
@@ -102,14 +103,15 @@ def main() -> None:
     sc = world(args.requests_scale)
     print(f"\nwhole run: {sc.name}, 1 h at 2 req/s x {args.requests_scale:g}")
     for label, fac in (("my_router (injected clock)", functools.partial(injected_router, threshold=3)),
-                       ("sdk_pybreaker_router (wall clock)", functools.partial(sdk_router, fail_max=3))):
+                       ("sdk_pybreaker_router (wall clock)", functools.partial(sdk_router, fail_max=3)),
+                       ("async_router (wall clock, async face)", functools.partial(async_router, threshold=3))):
         for wall in (False, True):
             if not wall and "wall clock" in label:
                 continue  # without the patches it would read real time: not the same run
             t0 = _real_ns()
             t = run_own_router(sc, fac, wallclock=wall)
             secs = (_real_ns() - t0) / 1e9
-            print(f"  {label:<36} wallclock={'on ' if wall else 'off'} {secs:7.2f} s  "
+            print(f"  {label:<40} wallclock={'on ' if wall else 'off'} {secs:7.2f} s  "
                   f"{t.n_requests:,} requests  {secs / t.n_requests * 1e6:7.0f} us/request")
 
 
