@@ -32,13 +32,16 @@ from .jobs import JobError
 from .judge import judge_policies
 from .policy_reference import UnknownPolicy, reference, render_text
 from .progress import Progress
+from .routers import run_routers
 
 EXAMPLES = {
     "run": "  breakerlab run scenarios/lock-primary-before-launch.yaml --policy exponential --out out/\n"
     "  breakerlab run scenarios/flapping-org.yaml --policy consecutive --seeds 3 --json",
     "compare": "  breakerlab compare scenarios/lock-primary-before-launch.yaml --out report/\n"
     "  breakerlab compare scenarios/flapping-org.yaml --policy none --policy exponential --seeds 5 --jobs 2\n"
-    "  breakerlab compare scenarios/flapping-org.yaml --seeds 20 --executor dask --scheduler tcp://10.0.0.5:8786",
+    "  breakerlab compare scenarios/flapping-org.yaml --seeds 20 --executor dask --scheduler tcp://10.0.0.5:8786\n"
+    "  breakerlab compare scenarios/lock-primary-before-launch.yaml --policy exponential \\\n"
+    "      --router examples/sdk_pybreaker_router.py:make_router   # your own router, next to the lab's",
     "validate": "  breakerlab validate scenarios/*.yaml",
     "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults\n"
     "  breakerlab list policies --params               # every parameter of every policy\n"
@@ -141,7 +144,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario, args.scale)
     specs = _policy_specs(scenario, args.policy, args.scenario)
-    return _finish(args, scenario, _simulate(args, scenario, specs))
+    traces = _simulate(args, scenario, specs)
+    if args.router:  # the teams' own routers, in this process (sim.byo), on the same seeds
+        traces.update(run_routers(scenario, args.router, _seeds(args, scenario), args.scenario, taken=list(traces)))
+    return _finish(args, scenario, traces)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -265,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--policy", action="append", metavar="P",
                    help="policy to compare (repeatable; default: the scenario's policies, else all)")
+    p.add_argument("--router", action="append", metavar="FILE.py:FACTORY",
+                   help="your own router's factory (sim.byo), compared with the policies (repeatable)")
     _sim_options(p, "report")
     p.set_defaults(func=cmd_compare)
 

@@ -9,10 +9,14 @@
     trace = run_own_router(scenario, make_router, seed=1)
 
 The team's router is not :mod:`multiorg`, has no observer hooks and knows nothing of the
-simulation. It only has to take its dependencies as arguments — an ``httpx.Client``, a
-``redis.Redis`` client and a ``clock`` callable (epoch seconds) — which is how such code is
-usually written anyway. This module builds the simulated world exactly as full mode does and
-hands the router simulated ones:
+simulation. It runs unmodified: while the factory and the run execute, its own reads of the wall
+clock and its sleeps (``time.time``, ``time.monotonic``, ``datetime.now``, ``time.sleep``,
+``asyncio.sleep``) see and spend simulated time inside simulated requests, and escapes (a real
+socket, DNS, a long real sleep outside a request, a lock held across a wait) fail the run with one
+line (:mod:`sim.wallclock`; ``wallclock=False`` turns this off). What the factory must pass it is
+where its traffic goes — an ``httpx.Client`` (or transport) and a ``redis.Redis`` client; a
+``clock``/``sleep`` pair is offered for routers that take them injected (the faster path). This
+module builds the simulated world exactly as full mode does and hands the router simulated ones:
 
 * ``http``: an ``httpx.Client`` (one per pod) over the respx-mocked vendors of
   :class:`sim.full.MockedVendors` — the real wire formats, the org found from the API key, the
@@ -59,18 +63,21 @@ What the factory receives: the arguments it *names*, from :data:`FACTORY_ARGS` (
 catch-all receives nothing; bind settings with ``functools.partial``). See
 ``docs/byo-router.md`` for the walk-through and ``examples/my_router.py`` for a worked example.
 
-Same scenario, factory, seed (and deterministic router code: no wall clock, no unseeded
-randomness, no iteration over sets of strings) → a byte-identical ``trace.save()`` file.
+Same scenario, factory, seed (and deterministic router code: no unseeded randomness, no
+iteration over sets of strings, no threads; wall-clock reads inside requests are simulated) → a
+byte-identical ``trace.save()`` file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,16 +88,19 @@ from greenlet import getcurrent
 from multiorg.alerts import BreakerEvent, EventKind
 from multiorg.outcomes import Outcome, classify_exception, classify_response
 
+from .aio import AsyncMockedVendors, SimLoop
 from .engine import SimWorld, trace_meta
 from .fault_hooks import FaultyRedis, RuntimeEffects, SkewedClock
 from .full import MockedVendors
 from .recorder import capacity_meta
 from .scenario import Scenario
 from .trace import EVENT_KINDS, Trace
+from .wallclock import EscapeError, SimTime, WallClock, Watchdog
 
 __all__ = [
     "FACTORY_ARGS",
     "ByoError",
+    "EscapeError",
     "OrgKey",
     "OwnRouterSimulation",
     "run_own_router",
@@ -137,10 +147,16 @@ class _Request:
     """The simulated request a greenlet is running."""
 
     id: int
+    pod: int = 0
     attempts: int = 0
     last: Outcome | None = None
     #: the last successful attempt was slow
     last_ok_slow: bool = False
+
+
+#: the async face: the request the running task (and every task it starts: gather, create_task)
+#: works for; tasks copy the context they are created in
+_ASYNC_REQUEST: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("byo_request", default=None)
 
 
 # --------------------------------------------------------------------------- fakeredis on simulated time
@@ -193,6 +209,15 @@ def _factory_name(factory: Any) -> str:
     return name if isinstance(name, str) and name != "<lambda>" else "own-router"
 
 
+def _factory_face(factory: Any) -> str:
+    """The face a factory declares (``factory.face = "async"``; through ``functools.partial``)."""
+    while True:
+        face = getattr(factory, "face", None)
+        if face is not None or not isinstance(factory, functools.partial):
+            return str(face or "sync")
+        factory = factory.func
+
+
 def run_own_router(
     scenario: Scenario,
     factory: Factory,
@@ -205,6 +230,10 @@ def run_own_router(
     redis_options: Mapping[str, Any] | None = None,
     failures: tuple[type[BaseException], ...] = (Exception,),
     progress: Callable[[float, float], Any] | None = None,
+    wallclock: bool = True,
+    patch_names: Iterable[str] | str = "auto",
+    stall_timeout: float = 10.0,
+    face: str | None = None,
 ) -> Trace:
     """Simulate ``scenario`` with the team's own router and return the trace.
 
@@ -220,11 +249,28 @@ def run_own_router(
     ``FakeRedis`` client (``decode_responses=True``, say). ``failures``: exception types the
     handler may raise for a failed request; any other exception aborts the run. ``progress(done,
     duration)`` is called every simulated hour and at the end.
+
+    ``wallclock``: while the factory and the run execute, the router's own reads of the wall clock
+    (``time.time``, ``time.monotonic``, ``datetime.now``, ...) and its sleeps (``time.sleep``,
+    ``asyncio.sleep``) see and spend simulated time, and escapes (a real socket or DNS lookup, a
+    long real sleep outside a request, a lock held across a wait) fail the run with
+    :class:`EscapeError` (see :mod:`sim.wallclock`); ``False`` leaves the process alone (a router
+    that takes ``clock``/``sleep`` injected runs a little faster). ``patch_names``: names bound at
+    import to a clock or sleep function, to patch too: ``"auto"`` finds them in every imported
+    module outside the standard library and the lab (:func:`sim.wallclock.bound_names`); a list
+    (``["circuitbreaker.monotonic"]``) patches exactly those. ``stall_timeout``: real seconds
+    without simulated progress, blocked in one place, before the run fails with
+    :class:`EscapeError` naming it (a real wait the patches cannot reach; main thread only).
+    ``face``: ``"async"`` runs an async router (``async def handler``) with each request a task
+    on the virtual-time event loop of :mod:`sim.aio` (``http`` is then an ``httpx.AsyncClient``,
+    ``redis`` fakeredis's async client, ``sleep`` a coroutine); None: ``factory.face`` if the
+    factory declares one, else ``"sync"``.
     """
     seed = scenario.seed if seed is None else int(seed)
     return OwnRouterSimulation(
         scenario, factory, seed, name=name, params=params, environ=environ, http_options=http_options,
-        redis_options=redis_options, failures=failures,
+        redis_options=redis_options, failures=failures, wallclock=wallclock, patch_names=patch_names,
+        stall_timeout=stall_timeout, face=face,
     ).run(progress)
 
 
@@ -243,7 +289,16 @@ class OwnRouterSimulation(SimWorld):
         http_options: Mapping[str, Any] | None = None,
         redis_options: Mapping[str, Any] | None = None,
         failures: tuple[type[BaseException], ...] = (Exception,),
+        wallclock: bool = True,
+        patch_names: Iterable[str] | str = "auto",
+        stall_timeout: float = 10.0,
+        face: str | None = None,
     ) -> None:
+        self.stall_timeout = float(stall_timeout)
+        face = face if face is not None else _factory_face(factory)
+        if face not in ("sync", "async"):
+            raise ValueError(f"face must be 'sync' or 'async', not {face!r}")
+        self.face = face
         self.factory = factory
         self.seed = seed
         self.name = name or _factory_name(factory)
@@ -253,17 +308,54 @@ class OwnRouterSimulation(SimWorld):
         scenario = self.scenario
         self.org_vendor = dict(zip(scenario.org_names(), scenario.org_vendors(), strict=True))
         self.slow_threshold = scenario.router.slow_call_threshold
-        self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
-        #: request greenlet -> the request it runs
+        #: the async face: the virtual-time asyncio loop (sim.aio) every request runs on, as a task
+        self.loop: SimLoop | None = None
+        if face == "async":
+            self.loop = SimLoop(self.hub)
+            self._amocked = AsyncMockedVendors(self.loop, self.world, scenario.multiorg_config(0))
+            self.vendors = self._amocked.vendors
+        else:
+            self.vendors = MockedVendors(self.hub, self.world, scenario.multiorg_config(0))
+        #: request greenlet -> the request it runs (the async face: _ASYNC_REQUEST)
         self._current: dict[Any, _Request] = {}
-        #: the first wiring error (re-raised when its request ends, whatever the router caught)
-        self._fatal: ByoError | None = None
+        #: the first wiring error or escape (re-raised when its request ends, whatever the router caught)
+        self._fatal: ByoError | EscapeError | None = None
+        #: per pod, what its requests' wall-clock reads see (filled by _build_pods)
+        self._pod_time: list[SimTime] = []
+        #: per pod, what its tasks see (the async face: no greenlet to suspend, sleep=None)
+        self._task_time: list[SimTime] = []
+        #: while the factory builds a pod: what its wall-clock reads see (simulated t = 0)
+        self._factory_time: SimTime | None = None
+        self._wallclock = WallClock(self._where, patch_names=patch_names, on_escape=self._escaped) if wallclock \
+            else None
         #: exceptions the handler raised, by type name
         self.exceptions: dict[str, int] = {}
         self.none_results = 0
         #: per pod, the Redis client a store fault acts on (empty without store faults)
         self.faulty_redis: list[FaultyRedis] = []
         self.handlers = self._build_pods(faults.runtime, environ, http_options, redis_options)
+
+    def _where(self) -> SimTime | None:
+        """Where the calling code runs, for the wall-clock patches: a request of a pod, a pod's
+        factory call, or neither (None: the real clock)."""
+        g = getcurrent()
+        current = self._current
+        if self._factory_time is not None and g is self.hub.main:
+            return self._factory_time
+        if self.loop is None:
+            req = current.get(g)
+            return None if req is None else self._pod_time[req.pod]
+        # the async face: the request of the task the loop is stepping (in whichever greenlet)
+        req = _ASYNC_REQUEST.get()
+        return None if req is None else self._task_time[req.pod]
+
+    def _escaped(self, err: EscapeError) -> None:
+        if self._fatal is None:
+            self._fatal = err
+
+    def _patched(self) -> Any:
+        """The wall-clock patches as a context (a no-op without them)."""
+        return self._wallclock if self._wallclock is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------------ assembly
 
@@ -276,9 +368,12 @@ class OwnRouterSimulation(SimWorld):
     def _redis_client(self, pod: int, server: Any, runtime: RuntimeEffects, options: dict[str, Any]) -> Any:
         """Pod ``pod``'s Redis client: fakeredis on simulated time, failing or slow by the
         scenario's store faults (the same :class:`FaultyRedis` multiorg pods get)."""
-        client: Any = fakeredis.FakeRedis(
-            server=server if server is not None else _sim_time_server(self.clock.now), **options)
+        make = fakeredis.FakeRedis if self.loop is None else fakeredis.FakeAsyncRedis
+        client: Any = make(server=server if server is not None else _sim_time_server(self.clock.now), **options)
         schedule = runtime.redis_schedule(pod)
+        if schedule is not None and self.loop is not None:
+            raise ByoError("store faults (redis_down, redis_slow, pod_partition) are not simulated for an async "
+                           "router's redis.asyncio client yet: run it on a scenario without them")
         if schedule is not None:
             client = FaultyRedis(client, schedule, self.clock.elapsed, self.hub.sleep_in_request)
             self.faulty_redis.append(client)
@@ -294,7 +389,7 @@ class OwnRouterSimulation(SimWorld):
         sc = self.scenario
         env_vars = {**sc.environ(), **dict(environ or {})}
         orgs = self.orgs()
-        transport = httpx.MockTransport(self._attempt)
+        transport = httpx.MockTransport(self._attempt if self.loop is None else self._aattempt)
         ropts = {"single_connection_client": True, **dict(redis_options or {})}
         # shared state: one server for every pod; local state: one each (made per client)
         server = _sim_time_server(self.clock.now) if sc.state == "shared" else None
@@ -305,20 +400,29 @@ class OwnRouterSimulation(SimWorld):
             client = self._redis_client(pod, server, runtime, ropts)
             self.redis_clients.append(client)
             clock = self._clock(pod, runtime)
+            self._pod_time.append(SimTime(clock, self.clock.elapsed, self._sleep))
+            self._task_time.append(SimTime(clock, self.clock.elapsed, None, "in an asyncio task"))
+            http: Any = httpx.Client(transport=transport, **dict(http_options or {})) if self.loop is None \
+                else httpx.AsyncClient(transport=transport, **dict(http_options or {}))
             available: dict[str, Any] = {
                 "pod": pod,
-                "http": httpx.Client(transport=transport, **dict(http_options or {})),
+                "http": http,
                 "transport": transport,
                 "redis": client,
                 "clock": clock,
-                "sleep": self._sleep,
+                "sleep": self._sleep if self.loop is None else self.loop.sleep,
                 "rng": self.seeds.python_random(f"byo:pod:{pod}"),
                 "environ": dict(env_vars),
                 "orgs": orgs,
                 "record_event": self._event_recorder(pod),
                 "scenario": sc,
             }
-            handler = self.factory(**{k: available[k] for k in wanted})
+            self._factory_time = SimTime(clock, self.clock.elapsed, None)
+            try:
+                with self._patched():
+                    handler = self.factory(**{k: available[k] for k in wanted})
+            finally:
+                self._factory_time = None
             if not callable(handler):
                 raise TypeError(f"the factory returned {handler!r}, not a handler(request_body)")
             handlers.append(handler)
@@ -344,6 +448,8 @@ class OwnRouterSimulation(SimWorld):
     def _sleep(self, seconds: float) -> None:
         if getcurrent() is self.hub.main:
             raise ByoError("sleep() was called outside a simulated request (in the factory?)")
+        if self._wallclock is not None:
+            self._wallclock.check_wait(f"sleep({seconds:g})")
         self.hub.sleep(float(seconds))
 
     def _event_recorder(self, pod: int) -> Callable[..., None]:
@@ -373,12 +479,25 @@ class OwnRouterSimulation(SimWorld):
             self._fatal = err
         return err
 
-    def _attempt(self, request: httpx.Request) -> httpx.Response:
-        """The transport under every pod's client: the mocked vendor, recorded as an attempt."""
-        req = self._current.get(getcurrent())
+    async def _aattempt(self, request: httpx.Request) -> httpx.Response:
+        """The async face's transport: the mocked vendor's answer after its latency on the loop."""
+        req = _ASYNC_REQUEST.get()
         if req is None:
             raise self._fail(f"HTTP call to {request.url} outside a simulated request: the factory (or a "
-                             "background thread) must not call the vendors")
+                             "background task) must not call the vendors")
+        om = self._org_of(request)
+        clock = self.clock
+        t0 = clock.now()
+        try:
+            response = await self._amocked._handle(request)
+        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
+            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
+            raise
+        except AssertionError as e:  # respx: no route matches
+            raise self._no_route(request) from e
+        return self._answered(req, om, t0, response)
+
+    def _org_of(self, request: httpx.Request) -> Any:
         headers = request.headers
         auth = headers.get("authorization", "")
         key = auth[7:] if auth.startswith("Bearer ") else headers.get("x-api-key", "")
@@ -387,19 +506,16 @@ class OwnRouterSimulation(SimWorld):
             raise self._fail(
                 f"HTTP call to {request.url} with an API key the scenario does not know ({key[:3]!r}...): "
                 "use the keys the factory receives (orgs[i].api_key, or environ[orgs[i].api_key_env])")
-        clock = self.clock
-        t0 = clock.now()
-        try:
-            response = self.vendors.mock.handler(request)
-        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
-            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
-            raise
-        except AssertionError as e:  # respx: no route matches
-            raise self._fail(
-                f"HTTP call to {request.method} {request.url}: the simulator mocks "
-                f"{', '.join(sorted(str(r.pattern) for r in self.vendors.mock.routes))}; point the "
-                "router at the vendors' real base URLs (or the scenario's base_url)") from e
-        t1 = clock.now()
+        return om
+
+    def _no_route(self, request: httpx.Request) -> ByoError:
+        return self._fail(
+            f"HTTP call to {request.method} {request.url}: the simulator mocks "
+            f"{', '.join(sorted(str(r.pattern) for r in self.vendors.mock.routes))}; point the "
+            "router at the vendors' real base URLs (or the scenario's base_url)")
+
+    def _answered(self, req: _Request, om: Any, t0: float, response: httpx.Response) -> httpx.Response:
+        t1 = self.clock.now()
         status = response.status_code
         if 200 <= status < 300:
             body = None
@@ -412,6 +528,26 @@ class OwnRouterSimulation(SimWorld):
                                 slow_threshold=self.slow_threshold)
         self._record(req, om, t0, t1, cls.outcome, status)
         return response
+
+    def _attempt(self, request: httpx.Request) -> httpx.Response:
+        """The transport under every pod's client: the mocked vendor, recorded as an attempt."""
+        req = self._current.get(getcurrent())
+        if req is None:
+            raise self._fail(f"HTTP call to {request.url} outside a simulated request: the factory (or a "
+                             "background thread) must not call the vendors")
+        om = self._org_of(request)
+        clock = self.clock
+        t0 = clock.now()
+        if self._wallclock is not None:
+            self._wallclock.check_wait(f"{request.method} {request.url}")
+        try:
+            response = self.vendors.mock.handler(request)
+        except httpx.TransportError as e:  # the mocked vendor's timeout or connection reset
+            self._record(req, om, t0, clock.now(), classify_exception(e).outcome, 0)
+            raise
+        except AssertionError as e:  # respx: no route matches
+            raise self._no_route(request) from e
+        return self._answered(req, om, t0, response)
 
     def _record(self, req: _Request, om: Any, t0: float, t1: float, outcome: Outcome, status: int) -> None:
         self.recorder.attempt(req.id, om.name, om.vendor, t0, t1, outcome, status, False)
@@ -454,37 +590,71 @@ class OwnRouterSimulation(SimWorld):
         rec = self.recorder
         clock = self.clock
 
-        def start(i: int) -> None:
+        def body_of(i: int) -> dict[str, Any]:
             p = prompt_of[i]
             text = prompts.get(p)
             if text is None:
                 if len(prompts) >= 4096:
                     prompts.clear()
                 text = prompts[p] = "x" * (4 * p)  # 4 characters per token, as the vendors count
-            body = {"model": models[model_of[i]], "messages": [{"role": "user", "content": text}],
+            return {"model": models[model_of[i]], "messages": [{"role": "user", "content": text}],
                     "max_tokens": int(max_of[i])}
+
+        def failed(req: _Request, e: BaseException) -> Outcome | None:
+            name = _type_name(e)
+            self.exceptions[name] = self.exceptions.get(name, 0) + 1
+            return self._outcome(req, error=e)
+
+        def end(req: _Request, outcome: Outcome | None) -> None:
+            rec.request(req.id, 0.0, clock.now(), outcome, req.attempts)
+            if self._fatal is not None:
+                raise self._fatal
+
+        def start(i: int) -> None:
             g = getcurrent()
-            req = current[g] = _Request(i)
+            req = current[g] = _Request(i, pod_of[i])
             try:
-                result = handlers[pod_of[i]](body)
+                result = handlers[pod_of[i]](body_of(i))
             except failures as e:
-                name = _type_name(e)
-                self.exceptions[name] = self.exceptions.get(name, 0) + 1
-                outcome = self._outcome(req, error=e)
+                outcome = failed(req, e)
             else:
                 outcome = self._outcome(req, result)
             finally:
                 del current[g]
-            rec.request(i, 0.0, clock.now(), outcome, req.attempts)
-            if self._fatal is not None:
-                raise self._fatal
+            end(req, outcome)
 
-        self._drive(start, progress)
+        async def task(i: int) -> None:  # the async face: each request a task on the loop
+            req = _Request(i, pod_of[i])
+            token = _ASYNC_REQUEST.set(req)
+            try:
+                result = await handlers[pod_of[i]](body_of(i))
+            except failures as e:
+                outcome = failed(req, e)
+            else:
+                outcome = self._outcome(req, result)
+            finally:
+                _ASYNC_REQUEST.reset(token)
+            end(req, outcome)
+
+        hub = self.hub
+        loop = self.loop
+        watchdog = Watchdog(lambda: (hub.env._now, hub.started, hub.in_flight), self._escaped,
+                            stall=self.stall_timeout)
+        try:
+            with self._patched(), watchdog:
+                self._drive(start if loop is None else lambda i: loop.spawn(task(i)), progress)
+        except KeyboardInterrupt:
+            if watchdog.fired is not None:  # the interrupt was the watchdog's
+                raise watchdog.fired from None
+            raise
         if self._fatal is not None:
             raise self._fatal
-        if self.hub.in_flight:
+        in_flight = self.hub.in_flight + (0 if loop is None else loop.in_flight)
+        if loop is not None:
+            loop.close()
+        if in_flight:
             raise ByoError(
-                f"{self.hub.in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
+                f"{in_flight} requests never finished: a call waits for ever (an httpx timeout of None "
                 "against a vendor that hangs, or sleep(inf)); give the router's HTTP calls a finite timeout")
         return rec.trace(self.meta())
 
@@ -493,10 +663,12 @@ class OwnRouterSimulation(SimWorld):
             self.scenario, policy=self.name, policy_params=dict(self.params), seed=self.seed,
             mode="byo", models=list(self.recorder.models), start_epoch=self.start_epoch,
             faults=self.fault_windows, sessions=self.arrivals.n_sessions,
-            max_in_flight=self.hub.max_in_flight, end_time=self.env.now,
+            max_in_flight=self.hub.max_in_flight if self.loop is None else self.loop.max_in_flight,
+            end_time=self.env.now,
             capacity=capacity_meta(self.scenario, self.world, self.arrivals))
         if self.faulty_redis:
             meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.faulty_redis)}
+        meta["face"] = self.face
         meta["byo"] = {
             "router": self.name,
             "exceptions": dict(sorted(self.exceptions.items())),
