@@ -97,7 +97,8 @@ def _simulate(args: argparse.Namespace, scenario: Any, specs: list[tuple[str, An
     with executor_from_args(args) as executor, terminate_as_interrupt(), \
             Progress.for_stderr(quiet=args.json or args.quiet) as progress:
         try:
-            judged = judge_policies(scenario, specs, seeds=seeds, mode=args.mode, executor=executor,
+            judged = judge_policies(scenario, specs, seeds=seeds, mode=args.mode, face=args.face,
+                                    executor=executor,
                                     progress=progress)
         except JobError as e:
             _fail(f"{args.scenario}: {e}")
@@ -230,6 +231,9 @@ def _sim_options(p: argparse.ArgumentParser, out_default: str) -> None:
                    "(default: the file's own scale, usually 1; the scenario's ci_scale is what CI runs)")
     p.add_argument("--mode", choices=("fast", "full"), default="fast",
                    help="fast: in-process vendors; full: httpx → respx → vendors, state in fakeredis")
+    p.add_argument("--face", choices=("sync", "async"), default="sync",
+                   help="the router face: sync (multiorg.Router, default) or async (multiorg.AsyncRouter, "
+                   "each request a task on a simulated-time asyncio loop); both decide alike")
     p.add_argument("--out", default=out_default, metavar="DIR", help=f"output directory (default {out_default})")
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")

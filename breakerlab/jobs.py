@@ -44,6 +44,8 @@ class SimJob:
     index: int = 0
     #: where the worker puts ``(index, sim seconds done, duration)`` (the executor's channel), or None
     channel: Any = None
+    #: the router face (``sim.run``'s ``face``)
+    face: str = "sync"
 
     @property
     def name(self) -> str:
@@ -86,7 +88,8 @@ def simulate(job: SimJob) -> Trace | JobFailure:
             channel.put((index, done, total))
 
     try:
-        return sim.run(job.scenario, job.policy, mode=job.mode, seed=job.seed, progress=report)
+        return sim.run(job.scenario, job.policy, mode=job.mode, seed=job.seed, progress=report,
+                       face=job.face)
     except Exception as e:
         return JobFailure(_picklable(e))
 

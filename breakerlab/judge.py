@@ -111,11 +111,13 @@ def judge_policies(
     slo: Any = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    face: str = "sync",
 ) -> list[Judged]:
     """:func:`run_and_judge` for each ``(label, policy)``, every (policy, seed) run one job on
-    ``executor`` at once; one :class:`Judged` per policy, in order."""
+    ``executor`` at once; one :class:`Judged` per policy, in order. ``face``: the router face
+    (``sim.run``'s)."""
     seeds = [scenario.seed] if seeds is None else [int(s) for s in seeds]
-    jobs = [SimJob(label, scenario, pol, seed, mode) for label, pol in policies for seed in seeds]
+    jobs = [SimJob(label, scenario, pol, seed, mode, face=face) for label, pol in policies for seed in seeds]
     traces = run_jobs(jobs, executor, progress)
     n = len(seeds)
     return [

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 import httpx
 
 from .config import MultiOrgConfig, OrgConfig, VendorConfig
-from .vendors import ChatRequest, anthropic_body, openai_body
+from .vendors import ChatRequest, anthropic_body, azure_request, openai_body
 
 
 class VendorResponse(NamedTuple):
@@ -47,6 +47,8 @@ class _Wire:
         if org.vendor == "anthropic":
             headers = {"x-api-key": api_key, "anthropic-version": vendor.anthropic_version}
             url, body = base + "/messages", anthropic_body(request, vendor)
+        elif org.vendor == "azure":
+            url, headers, body = azure_request(org, vendor, api_key, request)
         else:
             headers = {"authorization": f"Bearer {api_key}"}
             if org.org_id:

@@ -24,7 +24,9 @@ from .units import seconds
 Seconds = Annotated[float, BeforeValidator(seconds), Field(ge=0, allow_inf_nan=False)]
 #: a strictly positive duration
 PositiveSeconds = Annotated[float, BeforeValidator(seconds), Field(gt=0, allow_inf_nan=False)]
-VendorName = Literal["openai", "anthropic"]
+VendorName = Literal["openai", "anthropic", "azure"]
+#: the Azure OpenAI data-plane API version sent when an org names none (the latest GA version)
+AZURE_API_VERSION = "2024-10-21"
 
 
 class _Frozen(BaseModel):
@@ -58,7 +60,57 @@ class VendorConfig(_Frozen):
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com/v1",
+    # Azure has no global endpoint: every Azure org names its resource's (``azure.endpoint``)
+    "azure": "https://openai.azure.com",
 }
+
+
+class AzureResource(_Frozen):
+    """Where an Azure OpenAI org lives: one resource (its endpoint and key, in one region) and the
+    deployments it holds. Azure's quota is per deployment, so each model's ``limits`` entry of
+    the org is its deployment's; the breaker guards (org, model), i.e. one deployment.
+
+    Requests go to ``{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…``
+    with an ``api-key`` header (the URL shape of ``openai.AzureOpenAI``).
+    """
+
+    #: ``https://{resource}.openai.azure.com`` (or any host the resource answers on)
+    endpoint: str = Field(pattern=r"^https?://[^/\s?#]+/?$", description="https://{resource}.openai.azure.com")
+    #: the Azure region the resource is in (``eastus``, ``swedencentral``…): the router does not
+    #: read it; it documents where the deployments live (and which models they may run)
+    region: str = ""
+    #: model (as the vendor names it) → deployment name. Empty: every model, each deployed under
+    #: its own name (what the SDK assumes when it is given no deployment)
+    deployments: dict[str, str] = Field(default_factory=dict)
+    api_version: str = Field(default=AZURE_API_VERSION, min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+
+    @field_validator("deployments")
+    @classmethod
+    def _names(cls, v: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for model, dep in v.items():
+            if not _DEPLOYMENT.match(dep):
+                raise ValueError(f"deployment {dep!r} of model {model!r}: letters, digits, '-', '_', '.' only")
+            if dep in seen:
+                raise ValueError(f"deployment {dep!r} serves both {seen[dep]!r} and {model!r}")
+            seen[dep] = model
+        return v
+
+    def deployment_for(self, model: str) -> str:
+        return self.deployments.get(model, model)
+
+    def model_of(self, deployment: str) -> str | None:
+        """The model a deployment of this resource runs (``None``: no such deployment)."""
+        if not self.deployments:
+            return deployment
+        for model, dep in self.deployments.items():
+            if dep == deployment:
+                return model
+        return None
+
+    def chat_url(self, model: str) -> str:
+        return (f"{self.endpoint.rstrip('/')}/openai/deployments/{self.deployment_for(model)}"
+                f"/chat/completions?api-version={self.api_version}")
 
 
 class OrgConfig(_Frozen):
@@ -70,6 +122,16 @@ class OrgConfig(_Frozen):
     tier: str = "tier-1"
     limits: dict[str, ModelLimits] = Field(default_factory=dict)
     weight: float = Field(default=1.0, gt=0)
+    #: vendor ``azure``: the resource and its deployments (required there, refused elsewhere)
+    azure: AzureResource | None = None
+
+    @model_validator(mode="after")
+    def _azure_where_it_belongs(self) -> OrgConfig:
+        if self.vendor == "azure" and self.azure is None:
+            raise ValueError(f"org {self.name}: vendor azure needs an 'azure' section (endpoint, deployments)")
+        if self.vendor != "azure" and self.azure is not None:
+            raise ValueError(f"org {self.name}: an 'azure' section belongs to vendor azure, not {self.vendor}")
+        return self
 
     @field_validator("api_key_env")
     @classmethod
@@ -95,7 +157,11 @@ class OrgConfig(_Frozen):
         return key
 
     def serves(self, model: str) -> bool:
-        """An org with no declared limits serves every model; otherwise the ones it lists."""
+        """An org with no declared limits serves every model; otherwise the ones it lists. An
+        Azure org that names its deployments serves their models only."""
+        az = self.azure
+        if az is not None and az.deployments:
+            return model in az.deployments
         return not self.limits or model in self.limits
 
 
@@ -251,6 +317,7 @@ class MultiOrgConfig(_Frozen):
         return tuple(o for o in self.orgs if o.vendor == vendor)
 
 
+_DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: what an API key may hold: printable ASCII, no space
 _KEY_TEXT = re.compile(r"[!-~]+")

@@ -1,8 +1,14 @@
 """Outcome classification: vendor status, headers, error body or exception → one outcome class.
 
-The classes are those of the design contract. Both vendors' wire formats are understood
-(OpenAI chat.completions and Anthropic messages); the rules are data-driven so that the
-mocked vendors in tests and the real APIs are read by exactly the same code.
+The classes are those of the design contract. The vendors' wire formats are understood
+(OpenAI chat.completions, Azure OpenAI's variant of it, and Anthropic messages); the rules are
+data-driven so that the mocked vendors in tests and the real APIs are read by exactly the same code.
+
+Azure OpenAI: a 429 (``{"error": {"code": "429", "message": "… Please retry after N seconds …"}}``
+with ``retry-after-ms`` / ``retry-after`` and ``x-ratelimit-remaining-*``) is ``rate_limited``;
+its content filter — a 400 with code ``content_filter`` on the prompt, or a 200 whose
+``finish_reason`` is ``content_filter`` on the completion — is the caller's fault
+(``client_error``): the deployment is healthy and every other deployment would filter it too.
 """
 
 from __future__ import annotations
@@ -172,6 +178,8 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None) -> flo
 # --------------------------------------------------------------------------- bodies
 
 _LOW_CREDIT = "credit balance is too low"
+#: Azure's content filter: the error code of a filtered prompt, the finish_reason of a filtered answer
+CONTENT_FILTER = "content_filter"
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
 _AUTH_CODES = frozenset(
     {"invalid_api_key", "account_deactivated", "invalid_organization", "unsupported_country_region_territory"}
@@ -229,6 +237,16 @@ def classify_response(
             limit_r = _int_value(lr)
 
     if 200 <= status < 300:
+        choices = body.get("choices") if type(body) is dict else None
+        if choices:
+            try:  # (a try costs nothing when it does not raise: the hot path of every success)
+                filtered = choices[0].get("finish_reason") == CONTENT_FILTER
+            except (AttributeError, KeyError, IndexError, TypeError):  # not a chat.completion's shape
+                filtered = False
+            if filtered:
+                # the completion was withheld: the caller got no answer, and it is the content's doing
+                return Classification(Outcome.CLIENT_ERROR, status, None, remaining_r, remaining_t,
+                                      "finish_reason: content_filter", limit_r)
         slow = slow_threshold is not None and latency is not None and latency > slow_threshold
         # tuple.__new__: a NamedTuple's generated __new__ is a Python-level call (every success)
         return _new(Classification, (_SLOW if slow else _SUCCESS, status, None, remaining_r, remaining_t, "", limit_r))
@@ -240,6 +258,8 @@ def classify_response(
 
 
 def _classify_error(status: int, etype: str, code: str, msg: str) -> Outcome:
+    if code == CONTENT_FILTER:  # the prompt's fault, whatever the status says
+        return Outcome.CLIENT_ERROR
     lowered = msg.lower()
     if status == 429:
         if code in _QUOTA_CODES or etype in _QUOTA_CODES or "exceeded your current quota" in lowered:

@@ -21,7 +21,7 @@ import os
 import random
 import threading
 from collections.abc import Generator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 
 from .alerts import Notifier
@@ -563,6 +563,10 @@ class AsyncRouter:
     (:class:`~multiorg.stores.MemoryStore`) is driven on the loop, without a thread hop. Either way
     the decisions are the core's, identical to the sync face's; observers and notifiers may be
     called from the worker threads (as from a threaded server's).
+
+    ``executor``: run those steps on this executor instead (one shared with the rest of the
+    service, say); the router never shuts it down. Without one it starts its own pool of
+    ``store_threads`` threads on first use.
     """
 
     def __init__(
@@ -571,6 +575,7 @@ class AsyncRouter:
         *,
         client: AsyncVendorClient | None = None,
         store_threads: int = 8,
+        executor: Executor | None = None,
         **kwargs: Any,
     ) -> None:
         if store_threads < 1:
@@ -579,6 +584,7 @@ class AsyncRouter:
         self.client: AsyncVendorClient = client or AsyncHttpVendorClient(config)
         self._off_loop = bool(getattr(self.core.store, "blocking", True))
         self._store_threads = store_threads
+        self._executor = executor
         self._workers: ThreadPoolExecutor | None = None
         self._workers_lock = threading.Lock()
 
@@ -638,7 +644,9 @@ class AsyncRouter:
                     await asyncio.wrap_future(self._pool().submit(_advance, gen, cancel, True))
             raise
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> Executor:
+        if self._executor is not None:
+            return self._executor
         workers = self._workers
         if workers is None:
             with self._workers_lock:
@@ -648,7 +656,8 @@ class AsyncRouter:
         return workers
 
     def close(self) -> None:
-        """Stop the worker threads (after the steps already queued)."""
+        """Stop the router's own worker threads (after the steps already queued; an
+        ``executor`` it was given is left running)."""
         if self._workers is not None:
             self._workers.shutdown(wait=False)
             self._workers = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .stores.base import StateStore
 
-VENDORS = ("openai", "anthropic")
+VENDORS = ("openai", "anthropic", "azure")
 
 
 class VendorSwitch:

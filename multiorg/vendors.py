@@ -1,9 +1,11 @@
-"""The chat shape both vendors share, and the translation between their wire formats.
+"""The chat shape the vendors share, and the translation between their wire formats.
 
 OpenAI chat.completions: ``system`` is a message role, ``max_tokens`` optional.
 Anthropic messages: ``system`` is a top-level string, ``max_tokens`` required, messages are
 user/assistant only. Answers from Anthropic are re-shaped into OpenAI's chat.completion (and its
 error body) so an OpenAI client keeps working after the vendor switch flips.
+Azure OpenAI speaks OpenAI's body; only the URL (resource endpoint, deployment, ``api-version``)
+and the key header (``api-key``) differ (:func:`azure_request`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import VendorConfig
+from .config import OrgConfig, VendorConfig
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -65,6 +67,18 @@ def openai_body(request: ChatRequest, vendor: VendorConfig) -> dict[str, Any]:
     if request.max_tokens is not None and "max_completion_tokens" not in body:
         body["max_tokens"] = request.max_tokens
     return body
+
+
+def azure_request(
+    org: OrgConfig, vendor: VendorConfig, api_key: str, request: ChatRequest
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(url, headers, body) of a chat completion at an Azure OpenAI org: the deployment of the
+    model (as the vendor names it) at the org's resource, as ``openai.AzureOpenAI`` sends it."""
+    az = org.azure
+    if az is None:
+        raise ValueError(f"org {org.name} is not an Azure org (no 'azure' section)")
+    body = openai_body(request, vendor)
+    return az.chat_url(body["model"]), {"api-key": api_key}, body
 
 
 def _text(content: Any) -> str:

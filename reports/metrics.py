@@ -1139,6 +1139,7 @@ def _scenario_info(trace: Any) -> ScenarioInfo:
         pods=_n_pods(trace),
         state=str(state) if state is not None else ("local" if is_local_state(meta) else None),
         mode=str(meta["mode"]) if meta.get("mode") is not None else None,
+        face=str(meta["face"]) if meta.get("face") is not None else None,
         orgs=orgs,
         org_vendors=[str(v) for v in meta.get("org_vendors") or [""] * len(orgs)],
         models=_models(trace),

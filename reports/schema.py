@@ -275,6 +275,7 @@ class ScenarioInfo(_Model):
     pods: int
     state: str | None = Field(default=None, description="shared | local breaker state, if known")
     mode: str | None = None
+    face: str | None = Field(default=None, description="sync | async: the router face that ran, if known")
     orgs: list[str]
     org_vendors: list[str]
     models: list[str]

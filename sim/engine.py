@@ -15,7 +15,11 @@ One run = one scenario, one breaker policy, one seed, one mode:
 6. the loop runs to ``duration``, then drains the requests still in flight; the recorder's
    columns become the :class:`~sim.trace.Trace`, with the run's description in ``meta``.
 
-Same scenario, policy, seed and mode → a byte-identical ``trace.save()`` file. Fast and full mode
+``face="async"`` runs :class:`multiorg.AsyncRouter` pods instead, each request a task on a
+virtual-time asyncio loop that shares simpy's queue (:mod:`sim.aio`); both faces make the same
+decisions.
+
+Same scenario, policy, seed, mode and face → a byte-identical ``trace.save()`` file. Fast and full mode
 make the same decisions attempt by attempt (while full mode's store reads are not cached, see
 :mod:`sim.pods`).
 """
@@ -33,11 +37,12 @@ from multiorg.breakers.base import params_summary
 from multiorg.errors import NoOrgAvailable
 from multiorg.vendors import ChatRequest
 
+from .aio import SimLoop
 from .bridge import Hub
 from .clock import SimClock
 from .fault_effects import LoweredFaults, lower_faults
 from .operator import ManualOperator, Operator
-from .pods import Mode, build_pods
+from .pods import FACES, Face, Mode, build_pods
 from .policies import make_lab_policy
 from .recorder import Recorder, capacity_meta
 from .rng import Seeds
@@ -144,19 +149,21 @@ def run(
     mode: Mode = "fast",
     seed: int | None = None,
     progress: Callable[[float, float], Any] | None = None,
+    face: Face = "sync",
 ) -> Trace:
     """Simulate ``scenario`` under ``policy`` and return the trace.
 
     ``policy``: a policy or preset name (``"consecutive"``, ``"seed"``), ``(name, params)``, or a
     policy object; ``None`` → the scenario's first listed policy, else ``"exponential"``.
     ``seed``: ``None`` → ``scenario.seed``. ``progress(sim_seconds_done, duration)`` is called
-    every simulated hour and at the end.
+    every simulated hour and at the end. ``face``: ``"sync"`` (``multiorg.Router`` pods, a
+    greenlet per request) or ``"async"`` (``multiorg.AsyncRouter`` pods, a task per request).
     """
     if policy is None:
         policy = scenario.policies[0] if scenario.policies else "exponential"
     pol = resolve_policy(policy)
     seed = scenario.seed if seed is None else int(seed)
-    return Simulation(scenario, pol, mode, seed).run(progress)
+    return Simulation(scenario, pol, mode, seed, face).run(progress)
 
 
 class SimWorld:
@@ -204,17 +211,21 @@ class SimWorld:
 class Simulation(SimWorld):
     """One run, assembled; :meth:`run` executes it (once)."""
 
-    def __init__(self, scenario: Scenario, policy: Any, mode: Mode, seed: int) -> None:
+    def __init__(self, scenario: Scenario, policy: Any, mode: Mode, seed: int, face: Face = "sync") -> None:
+        if face not in FACES:
+            raise ValueError(f"face must be one of {', '.join(FACES)}, not {face!r}")
         self.policy = policy
         self.mode = mode
         self.seed = seed
+        self.face = face
         faults = self._assemble(scenario, seed)
         scenario = self.scenario
+        self.loop = SimLoop(self.hub) if face == "async" else None
         manual = isinstance(policy, ManualOperator)
         self.pods = build_pods(
             scenario, policy.breaker() if manual else policy, mode, hub=self.hub, clock=self.clock,
             world=self.world, seeds=self.seeds, observer=self.recorder, notifier=self.recorder.notifier,
-            runtime=faults.runtime,
+            runtime=faults.runtime, loop=self.loop,
         )
         self.operator: Operator | None = None
         if manual:
@@ -245,8 +256,9 @@ class Simulation(SimWorld):
         shape = _request_shapes(a.model, a.prompt_tokens, a.max_tokens)
         cache: dict[Any, ChatRequest] = {}
         no_org = self.recorder.no_org
+        loop = self.loop
 
-        def start(i: int) -> None:
+        def request(i: int) -> ChatRequest:
             key = shape[i]
             req = cache.get(key)
             if req is None:
@@ -255,14 +267,26 @@ class Simulation(SimWorld):
                 p = prompt_of[i]
                 req = cache[key] = ChatRequest(models[model_of[i]], ({"role": "user", "content": prompt(p)},),
                                                None, max_of[i], {}, p)
+            return req
+
+        def start(i: int) -> None:
             try:
-                sends[pod_of[i]](req, i)
+                sends[pod_of[i]](request(i), i)
             except NoOrgAvailable as e:  # recorded by the observer (outcome NO_ORG); here, why
                 no_org(i, e.cause)
 
-        self._drive(start, progress)
-        if self.hub.in_flight:
-            raise RuntimeError(f"{self.hub.in_flight} requests never finished")
+        async def task(i: int) -> None:
+            try:
+                await sends[pod_of[i]](request(i), i)
+            except NoOrgAvailable as e:
+                no_org(i, e.cause)
+
+        self._drive(start if loop is None else lambda i: loop.spawn(task(i)), progress)
+        in_flight = self.hub.in_flight + (0 if loop is None else loop.in_flight)
+        if in_flight:
+            raise RuntimeError(f"{in_flight} requests never finished")
+        if loop is not None:
+            loop.close()
         return self.recorder.trace(self.meta())
 
     def meta(self) -> dict[str, Any]:
@@ -272,10 +296,11 @@ class Simulation(SimWorld):
             start_epoch=self.start_epoch, faults=self.fault_windows,
             sessions=self.arrivals.n_sessions,
             router=self.scenario.router.model_dump(mode="json", exclude={"pod"}),
-            max_in_flight=self.hub.max_in_flight,
+            max_in_flight=self.hub.max_in_flight if self.loop is None else self.loop.max_in_flight,
             operator_flips=[] if self.operator is None else [list(f) for f in self.operator.flips],
             end_time=self.env.now,
             capacity=capacity_meta(self.scenario, self.world, self.arrivals))
+        meta["face"] = self.face
         if self.pods.faulty_redis:
             meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.pods.faulty_redis)}
         return meta

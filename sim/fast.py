@@ -89,10 +89,7 @@ _new = tuple.__new__
 
 def unknown_key(vendor: str, model: str) -> Decision:
     """The answer to a key no simulated org owns (a misconfigured scenario): 401, no draws."""
-    if vendor == "openai":
-        status, body = wire.openai_error(wire.AUTH, model=model, org_id="")
-    else:
-        status, body = wire.anthropic_error(wire.AUTH, model=model, org_id="")
+    status, body = wire.vendor_error(vendor, wire.AUTH, model=model, org_id="")
     return Decision(0.0, status, wire.AUTH, 0, {}, body)
 
 

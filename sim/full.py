@@ -1,9 +1,13 @@
 """Full mode: the router's real ``HttpVendorClient`` over httpx, answered by respx-mocked vendors.
 
 One respx ``MockRouter`` per run with a route per vendor endpoint —
-``POST {openai base}/chat/completions`` and ``POST {anthropic base}/messages``. The side effect
+``POST {openai base}/chat/completions``, ``POST {anthropic base}/messages`` and, per Azure
+resource endpoint, ``POST {endpoint}/openai/deployments/{deployment}/chat/completions`` (any
+other path there is Azure's 404 "Resource not found"). The side effect
 reads the request as a vendor would: the org from the API key (``Authorization: Bearer`` /
-``x-api-key``; a mismatched ``OpenAI-Organization`` is refused), the model, ``max_tokens``
+``x-api-key`` / Azure's ``api-key``, which must belong to a resource at that endpoint; a
+mismatched ``OpenAI-Organization`` is refused; Azure: the ``api-version`` query parameter must be
+there, and the deployment must exist at the resource), the model, ``max_tokens``
 and the prompt from the JSON body, and the client's timeout from
 ``request.extensions["timeout"]``. It asks the same :meth:`OrgModel.decide` as fast mode,
 sleeps the decided latency in simulated time through the hub, and answers in the vendor's wire
@@ -19,6 +23,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +38,8 @@ from .fast import unknown_key
 from .vendor_model import CONNECT, TIMEOUT, Decision, VendorWorld, prompt_tokens_of
 
 CALL_LOG_LIMIT = 1024
+#: the chat completions path of an Azure deployment, after the resource's endpoint
+_AZURE_CHAT = r"/openai/deployments/[^/?#]+/chat/completions(\?|$)"
 _JSON = "application/json"
 
 
@@ -60,8 +67,16 @@ class MockedVendors:
             base = v.base_url.rstrip("/")
             if v.name == "openai":
                 self.mock.post(base + "/chat/completions", name="openai").mock(side_effect=_effect(self._openai))
-            else:
+            elif v.name == "anthropic":
                 self.mock.post(base + "/messages", name="anthropic").mock(side_effect=_effect(self._anthropic))
+        endpoints: list[str] = []
+        for o in config.orgs:
+            if o.azure is not None and o.azure.endpoint.rstrip("/") not in endpoints:
+                endpoints.append(o.azure.endpoint.rstrip("/"))
+        for base in endpoints:
+            at = "^" + re.escape(base)
+            self.mock.post(url__regex=at + _AZURE_CHAT, name="azure:" + base).mock(side_effect=_effect(self._azure))
+            self.mock.route(url__regex=at + "/", name="azure-404:" + base).mock(side_effect=_effect(self._azure_404))
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.mock.handler)
@@ -79,6 +94,13 @@ class MockedVendors:
     def _anthropic(self, request: httpx.Request) -> httpx.Response:
         return self._serve(request, "anthropic", request.headers.get("x-api-key", ""), None)
 
+    def _azure(self, request: httpx.Request) -> httpx.Response:
+        return self._serve(request, "azure", request.headers.get("api-key", ""), None)
+
+    def _azure_404(self, request: httpx.Request) -> httpx.Response:
+        status, body = wire.azure_error(wire.RESOURCE_NOT_FOUND, model="", org_id="")
+        return httpx.Response(status, json=body, request=request)
+
     def _serve(self, request: httpx.Request, vendor: str, key: str, org_header: str | None) -> httpx.Response:
         self.calls += 1
         if self.calls % CALL_LOG_LIMIT == 0:
@@ -89,11 +111,21 @@ class MockedVendors:
         t = request.extensions.get("timeout") or {}
         timeout = t.get("read")
         limit = math.inf if timeout is None else float(timeout)
+        az = om.spec.azure if om is not None else None
+        if om is not None and (om.vendor != vendor or (
+                az is not None and not str(request.url).startswith(az.endpoint.rstrip("/") + "/"))):
+            om = None  # a key of another vendor, or of no resource at this endpoint
         if om is None:
             d = unknown_key(vendor, model)
         elif org_header and org_header != om.org_id:
             d = om.refuse(wire.ORG_MISMATCH, model, limit)
+        elif az is not None and not request.url.params.get("api-version"):
+            d = om.refuse(wire.RESOURCE_NOT_FOUND, model, limit)
+        elif az is not None and (deployed := az.model_of(request.url.path.split("/")[3])) is None:
+            d = om.refuse(wire.NOT_FOUND, model, limit)
         else:
+            if az is not None:
+                model = deployed  # Azure serves the deployment's model, whatever the body names
             system = body.get("system") if vendor == "anthropic" else None
             prompt = prompt_tokens_of(body.get("messages") or (), system if isinstance(system, str) else None)
             max_tokens = body.get("max_tokens", body.get("max_completion_tokens")) or 0

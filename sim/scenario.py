@@ -33,6 +33,7 @@ from faults.models import Fault
 from faults.units import count, duration, factor, rate, volume
 from multiorg.config import (
     DEFAULT_BASE_URLS,
+    AzureResource,
     BreakerConfig,
     ModelLimits,
     MultiOrgConfig,
@@ -42,6 +43,7 @@ from multiorg.config import (
 )
 from multiorg.units import seconds
 
+from .azure import availability_error
 from .clock import DEFAULT_START, parse_epoch
 from .slo import scaled_slo
 
@@ -54,15 +56,22 @@ Count = Annotated[int, BeforeValidator(count, json_schema_input_type=int | str)]
 Rate = Annotated[float, BeforeValidator(rate, json_schema_input_type=_NUM_OR_STR)]
 Factor = Annotated[float, BeforeValidator(factor, json_schema_input_type=_NUM_OR_STR)]
 Volume = Annotated[float, BeforeValidator(volume, json_schema_input_type=_NUM_OR_STR)]
-VendorName = Literal["openai", "anthropic"]
+VendorName = Literal["openai", "anthropic", "azure"]
 LockoutKind = Literal["quota", "auth", "deactivated"]
 #: error kinds of a status mix: HTTP statuses, a hung call (timeout), a connection reset
 ErrorKind = Literal["500", "502", "503", "529", "timeout", "reset"]
+#: what a status mix may name: an error kind or, at Azure orgs, a prompt the content filter
+#: refuses (a 400 that is the caller's fault; not a fault kind: faults hit orgs, not prompts)
+MixKind = Literal[ErrorKind, "content_filter"]
 
 DEFAULT_MIX: dict[str, dict[str, float]] = {
     "openai": {"500": 0.4, "502": 0.15, "503": 0.3, "timeout": 0.1, "reset": 0.05},
     "anthropic": {"500": 0.3, "529": 0.5, "timeout": 0.1, "reset": 0.1},
+    "azure": {"500": 0.4, "503": 0.4, "timeout": 0.15, "reset": 0.05},
 }
+#: Azure's default request limit of a deployment: 6 RPM per 1,000 TPM of its quota (Azure
+#: OpenAI docs, "Manage Azure OpenAI quota")
+AZURE_RPM_PER_TPM = 6 / 1000
 
 
 class _Frozen(BaseModel):
@@ -146,13 +155,14 @@ def _mix(value: Any) -> Any:
     return value
 
 
-Mix = Annotated[dict[ErrorKind, float], BeforeValidator(_mix)]
+Mix = Annotated[dict[MixKind, float], BeforeValidator(_mix)]
 
 
 class _LimitsInput(_Frozen):
     """What a ``limits`` entry may hold in a file: counts with units (``rpm: 10k``, ``tpm: 2M``)."""
 
-    rpm: int | str
+    #: required, except at Azure orgs (6 per 1,000 TPM by default)
+    rpm: int | str | None = None
     tpm: int | str
 
 
@@ -206,6 +216,22 @@ class SimOrg(_Frozen):
     connect_latency: Seconds = 0.01
     #: Anthropic's quota lockout: 400 "credit balance is too low" or 402 billing_error
     quota_status: Literal[400, 402] = 400
+    #: vendor azure: the resource (endpoint, region) and its deployments; each model's ``limits``
+    #: entry is its deployment's quota, and ``rpm`` may be left out (6 per 1,000 TPM, as Azure sets it)
+    azure: AzureResource | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _azure_rpm(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("azure") is None or not isinstance(data.get("limits"), dict):
+            return data
+        limits = {}
+        for model, lim in data["limits"].items():
+            if isinstance(lim, dict) and "rpm" not in lim and "tpm" in lim:
+                with contextlib.suppress(ValueError):  # a bad tpm is left to the field's message
+                    lim = {**lim, "rpm": max(1, math.floor(count(lim["tpm"]) * AZURE_RPM_PER_TPM))}
+            limits[model] = lim
+        return {**data, "limits": limits}
 
     @field_validator("error_rate")
     @classmethod
@@ -256,6 +282,12 @@ class SimVendor(_Frozen):
     model_map: dict[str, str] = Field(default_factory=dict)
     anthropic_version: str = "2023-06-01"
     orgs: tuple[SimOrg, ...] = ()
+    #: azure: region → the chat models it offers, replacing the built-in table's entry
+    #: (:mod:`sim.azure`) — a newer region, or a model the table does not list yet
+    regions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: azure: the subscription's quota, region → {model: TPM}: the TPM of one model's deployments
+    #: in one region add up to at most this (Azure's quota is per subscription, region and model)
+    quota: dict[str, dict[str, Count]] = Field(default_factory=dict)
 
 
 class Surge(_Frozen):
@@ -381,8 +413,39 @@ class Scenario(_Frozen):
             for t in m.targets:
                 if t != "*" and not t.startswith("vendor:") and t not in known:
                     raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
+        self._check_azure()
         check_faults(self.faults, self.fault_targets())
         return self
+
+    def _check_azure(self) -> None:
+        """Azure orgs have a resource and deploy only what their region offers, within the quota;
+        the content filter is Azure's."""
+        used: dict[tuple[str, str], int] = {}
+        for v, o in self.orgs():
+            if v == "azure" and o.azure is None:
+                raise ValueError(f"org {o.name}: an azure org needs an 'azure' section (endpoint, region, deployments)")
+            if v != "azure" and o.azure is not None:
+                raise ValueError(f"org {o.name}: an 'azure' section belongs to vendor azure, not {v}")
+            mixes = [o.error_mix or {}] + [m.error_mix or {} for m in self.modifiers if m.error_mix and (
+                "*" in m.targets or o.name in m.targets or f"vendor:{v}" in m.targets)]
+            if v != "azure" and any(mix.get("content_filter") for mix in mixes):
+                raise ValueError(f"org {o.name}: error kind content_filter is Azure's (vendor {v} has none)")
+            if o.azure is None:
+                continue
+            spec = self.vendors["azure"]
+            models = list(o.azure.deployments) or list(o.limits)
+            why = availability_error(o.name, o.azure.region, models, spec.regions)
+            if why:
+                raise ValueError(why)
+            for m, lim in o.limits.items():
+                key = (o.azure.region, m)
+                used[key] = used.get(key, 0) + lim.tpm
+        quota = self.vendors["azure"].quota if "azure" in self.vendors else {}
+        for (region, m), tpm in used.items():
+            cap = quota.get(region, {}).get(m)
+            if cap is not None and tpm > cap:
+                raise ValueError(f"vendors.azure.quota: the {m} deployments in {region} hold {tpm} TPM, "
+                                 f"over the subscription's quota of {cap} there")
 
     # ------------------------------------------------------------------ scale
 
@@ -410,7 +473,9 @@ class Scenario(_Frozen):
                                       "retry_budget_window": r.retry_budget_window / f,
                                       "max_waiting": max(1, round(r.max_waiting * f)) if r.max_waiting else 0})
         vendors = {
-            v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs)})
+            v: spec.model_copy(update={"orgs": tuple(_scaled_org(o, f) for o in spec.orgs),
+                                       "quota": {r: {m: _times(q, f) for m, q in per.items()}
+                                                 for r, per in spec.quota.items()}})
             for v, spec in self.vendors.items()
         }
         return self.model_copy(update={"scale": scale, "traffic": traffic, "router": router, "vendors": vendors,
@@ -475,6 +540,7 @@ class Scenario(_Frozen):
                 tier=o.tier,
                 limits=o.limits,
                 weight=o.weight,
+                azure=o.azure,
             )
             for v, o in self.orgs()
         )

@@ -255,7 +255,10 @@ class SuccessHeaders(Mapping[str, str]):
         if d is None:
             org = self._org
             d = org._limit_headers(self._ms, self._eff, self._lr, self._lt, self._now)
-            if org._openai:
+            if org._azure:
+                d["x-ms-region"] = org._region
+                d["apim-request-id"] = d["x-request-id"] = "req_" + self._rid
+            elif org._openai:
                 d["openai-organization"] = org.org_id
                 d["openai-processing-ms"] = str(int(self._latency * 1000.0))
                 d["x-request-id"] = "req_" + self._rid
@@ -324,7 +327,11 @@ class OrgModel:
         self._reject = spec.reject_latency
         self._err_lat = spec.error_latency
         self._connect = spec.connect_latency
-        self._openai = vendor == "openai"
+        self._openai = vendor != "anthropic"  # Azure OpenAI answers with OpenAI's counters and 429 headers
+        self._azure = vendor == "azure"
+        az = spec.azure
+        self._region = wire.AZURE_REGION_NAMES.get(az.region, az.region) if az is not None else ""
+        self._api_version = az.api_version if az is not None else ""
         self._counters = _COUNTERS["openai" if self._openai else "anthropic"]
         self._counter = 0
         self._rid = f"{index:x}z"
@@ -615,15 +622,16 @@ class OrgModel:
         mock spends the timeout and raises, as for any answer: respx enforces no timeouts)."""
         if latency > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-        if self._openai:
-            status, body = wire.openai_error(key, model=model, org_id=self.org_id, detail=detail)
-            h = headers if headers is not None else {}
+        status, body = wire.vendor_error(self.vendor, key, model=model, org_id=self.org_id, detail=detail,
+                                         quota_status=self.spec.quota_status, api_version=self._api_version)
+        h = headers if headers is not None else {}
+        if self._azure:
+            h["x-ms-region"] = self._region
+            h["apim-request-id"] = h["x-request-id"] = "req_" + self._rid + str(self._counter)
+        elif self._openai:
             h["openai-organization"] = self.org_id
             h["x-request-id"] = "req_" + self._rid + str(self._counter)
         else:
-            status, body = wire.anthropic_error(key, model=model, org_id=self.org_id, detail=detail,
-                                                quota_status=self.spec.quota_status)
-            h = headers if headers is not None else {}
             h["request-id"] = "req_" + self._rid + str(self._counter)
         return Decision(latency, status, key, NONE, h, body)
 

@@ -13,6 +13,13 @@ same fields either way. Formats follow ``shared/vendor-wire-formats.md``:
   error body ``{"type": "error", "error": {"type", "message"}}``. The simulated org has one token
   bucket (input + max output tokens), so the ``tokens-*`` headers describe it and the separate
   ``input-tokens-*`` / ``output-tokens-*`` headers the real API adds are not sent.
+* Azure OpenAI (``POST {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…``,
+  ``api-key`` header): OpenAI's success body and ``x-ratelimit-*`` counters, plus ``x-ms-region``
+  and ``apim-request-id``; ``retry-after`` and ``retry-after-ms`` on a 429. Azure's own error
+  bodies are ``{"error": {"code": "429" | "401" | "DeploymentNotFound" | …, "message"}}`` (no
+  ``type``); a filtered prompt is a 400 with code ``content_filter`` and an ``innererror``. Azure
+  has no ``insufficient_quota``: a disabled subscription answers 401 ("… a valid key for an active
+  subscription …"). 5xx bodies are OpenAI's (Azure passes them through).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"
+AZURE = "azure"
 
 # --------------------------------------------------------------------------- formatting
 
@@ -130,6 +138,10 @@ SERVER_500 = "500"
 SERVER_502 = "502"
 SERVER_503 = "503"
 SERVER_529 = "529"
+#: Azure: a filtered prompt (an error-mix kind of Azure orgs)
+CONTENT_FILTER = "content_filter"
+#: Azure: a path or ``api-version`` the service does not know
+RESOURCE_NOT_FOUND = "resource_not_found"
 
 LOCKOUT_KINDS = (QUOTA, AUTH, DEACTIVATED)
 
@@ -225,3 +237,77 @@ def anthropic_error(
     if key == SERVER_503:
         return 503, _anthropic_error("api_error", "Service unavailable")
     return 500, _anthropic_error("api_error", "Internal server error")
+
+
+# --------------------------------------------------------------------------- Azure OpenAI
+
+#: Azure's display names of the regions the simulator knows (the ``x-ms-region`` header)
+AZURE_REGION_NAMES = {
+    "eastus": "East US", "eastus2": "East US 2", "westus": "West US", "westus3": "West US 3",
+    "northcentralus": "North Central US", "southcentralus": "South Central US", "canadaeast": "Canada East",
+    "swedencentral": "Sweden Central", "francecentral": "France Central", "uksouth": "UK South",
+    "westeurope": "West Europe", "switzerlandnorth": "Switzerland North", "japaneast": "Japan East",
+    "australiaeast": "Australia East",
+}
+
+_AZURE_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
+    "key for an active subscription and use a correct regional API endpoint for your resource."
+)
+_AZURE_FILTERED = (
+    "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. "
+    "Please modify your prompt and retry. To learn more about our content filtering policies please read "
+    "our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
+)
+_SAFE = {"filtered": False, "severity": "safe"}
+
+
+def _azure_error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def azure_error(
+    key: str, *, model: str, org_id: str, detail: dict[str, Any] | None = None, api_version: str = ""
+) -> tuple[int, dict[str, Any]]:
+    """(status, body) of an Azure OpenAI error answer (``org_id``: the resource, unused in the text)."""
+    if key in (RATE_REQUESTS, RATE_TOKENS):
+        what = "call rate limit" if key == RATE_REQUESTS else "token rate limit"
+        wait = max(1, math.ceil((detail or {}).get("wait", 0.0)))
+        msg = (
+            f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version {api_version} "
+            f"have exceeded {what} of your current OpenAI S0 pricing tier. Please retry after {wait} seconds. "
+            "Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the "
+            "default rate limit."
+        )
+        return 429, _azure_error("429", msg)
+    if key in (QUOTA, AUTH, DEACTIVATED, ORG_MISMATCH):
+        return 401, _azure_error("401", _AZURE_DENIED)
+    if key == NOT_FOUND:
+        msg = ("The API deployment for this resource does not exist. If you created the deployment within "
+               "the last 5 minutes, please wait a moment and try again.")
+        return 404, _azure_error("DeploymentNotFound", msg)
+    if key == RESOURCE_NOT_FOUND:
+        return 404, _azure_error("404", "Resource not found")
+    if key == CONTENT_FILTER:
+        return 400, {"error": {
+            "message": _AZURE_FILTERED, "type": None, "param": "prompt", "code": CONTENT_FILTER, "status": 400,
+            "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {
+                "hate": _SAFE, "jailbreak": {"filtered": False, "detected": False}, "self_harm": _SAFE,
+                "sexual": _SAFE, "violence": {"filtered": True, "severity": "medium"}}},
+        }}
+    if key == SERVER_503:
+        return 503, _azure_error("ServiceUnavailable",
+                                 "The service is temporarily unable to process your request. Please try again later.")
+    return openai_error(key, model=model, org_id=org_id, detail=detail)
+
+
+def vendor_error(
+    vendor: str, key: str, *, model: str, org_id: str, detail: dict[str, Any] | None = None,
+    quota_status: int = 400, api_version: str = "",
+) -> tuple[int, dict[str, Any]]:
+    """(status, body) of ``vendor``'s error answer for the error ``key``."""
+    if vendor == OPENAI:
+        return openai_error(key, model=model, org_id=org_id, detail=detail)
+    if vendor == AZURE:
+        return azure_error(key, model=model, org_id=org_id, detail=detail, api_version=api_version)
+    return anthropic_error(key, model=model, org_id=org_id, detail=detail, quota_status=quota_status)

@@ -12,24 +12,9 @@ import pytest
 from breakerlab.cli import main
 from reports.ranking import judged_policies, rank_policies
 from reports.schema import SloCheckResult
+from tests.fault_worlds import BROWNOUT_YAML
 
-WORLD = """\
-name: judging-world
-seed: 5
-duration: 10m
-pods: 2
-router: {max_attempts: 1, attempt_timeout: 30s, deadline: 60s}
-vendors:
-  openai:
-    orgs:
-      - {name: o1, limits: {gpt-4o-mini: {rpm: 100000, tpm: 500M}}, error_rate: 0.1%}
-      - {name: o2, limits: {gpt-4o-mini: {rpm: 100000, tpm: 500M}}, error_rate: 0.1%}
-      - {name: o3, limits: {gpt-4o-mini: {rpm: 100000, tpm: 500M}}, error_rate: 0.1%}
-traffic: {daily_volume: 150k/day, prompt_tokens: {median: 100}, max_tokens: {median: 50}}
-modifiers:
-  - {kind: brownout, label: o1 brownout, targets: [o1], start: 2m, end: 8m, error_rate_set: 0.5}
-slo: {success_rate: ">= 97%"}
-"""
+WORLD = BROWNOUT_YAML.replace("small-brownout-yaml", "judging-world") + 'slo: {success_rate: ">= 97%"}\n'
 #: ``none`` keeps sending a third of the traffic to the browning-out org (about 90 % success);
 #: ``consecutive`` takes it out
 POLICIES = {

@@ -262,3 +262,12 @@ def synthetic_trace(
 @pytest.fixture(scope="session")
 def synthetic():
     return synthetic_trace
+
+
+@pytest.fixture(scope="session")
+def traces(synthetic):
+    """Two policies x two seeds of the synthetic world: what the report tests render."""
+    return {
+        "none": [synthetic("none", seed, 3000) for seed in (1, 2)],
+        "exponential": [synthetic("exponential", seed, 3000) for seed in (1, 2)],
+    }

@@ -31,14 +31,6 @@ OPENED, HALF_OPEN, CLOSED = 0, 1, 2
 
 
 @pytest.fixture(scope="module")
-def traces(synthetic):
-    return {
-        "none": [synthetic("none", seed, 3000) for seed in (1, 2)],
-        "exponential": [synthetic("exponential", seed, 3000) for seed in (1, 2)],
-    }
-
-
-@pytest.fixture(scope="module")
 def report(traces, tmp_path_factory):
     return write_report(traces, tmp_path_factory.mktemp("readable"), formats=("png",))
 

@@ -23,14 +23,6 @@ OPENED, HALF_OPEN, CLOSED = 0, 1, 2
 
 
 @pytest.fixture(scope="module")
-def traces(synthetic):
-    return {
-        "none": [synthetic("none", seed, 3000) for seed in (1, 2)],
-        "exponential": [synthetic("exponential", seed, 3000) for seed in (1, 2)],
-    }
-
-
-@pytest.fixture(scope="module")
 def report(traces, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     return write_report(traces, out)

@@ -151,13 +151,34 @@ def test_a_write_resent_after_a_freeze_is_applied_once(server: RedisProcess) -> 
     assert store.resent_writes >= 1  # and the re-send did happen
 
 
+class _ThreadsSeen:
+    """A redis client proxy that notes the thread of every command sent through it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.threads = client, set()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.threads.add(threading.get_ident())
+            return attr(*args, **kwargs)
+
+        return call
+
+
 def test_async_router_loop_never_blocks_on_a_frozen_redis(server: RedisProcess) -> None:
-    # A 1 s timeout: a store call on the loop would freeze it for a second, well past the bound.
+    # The property, exactly: no store command is ever sent from the event loop's thread, so a frozen
+    # Redis can delay the requests waiting for it but never the loop. (How long the loop stalls is
+    # a wall-clock figure: `python benchmarks/redis_chaos.py` prints it, this test does not time it.)
     store = RedisStore.from_url(server.url, namespace="chaos-lag", staleness=0.0, timeout=1.0)
+    seen = store._client = _ThreadsSeen(store._client)
     router = AsyncRouter(load_config(CONFIG), store=store, client=AsyncInstant(), environ=KEYS)
 
-    async def main() -> tuple[float, int]:
-        running, watching, lag, done = True, True, 0.0, 0
+    async def main() -> tuple[int, int]:
+        running, done = True, 0
 
         async def user() -> None:
             nonlocal done
@@ -166,35 +187,21 @@ def test_async_router_loop_never_blocks_on_a_frozen_redis(server: RedisProcess) 
                 done += 1
                 await asyncio.sleep(0.5)
 
-        async def monitor() -> None:
-            nonlocal lag
-            while watching:
-                t = time.perf_counter()
-                await asyncio.sleep(0.005)
-                lag = max(lag, time.perf_counter() - t - 0.005)
-
         users = [asyncio.create_task(user()) for _ in range(500)]
         await asyncio.sleep(0.5)
-        watch = asyncio.create_task(monitor())
         server.freeze()
         try:
             await asyncio.sleep(2.0)
-            # the lag is measured while Redis is frozen: the herd of 500 tasks waking at the thaw
-            # is scheduling work on a loaded machine, not the store blocking the loop
-            watching = False
-            await watch
         finally:
             server.thaw()
         running = False
         await asyncio.gather(*users)
-        return lag, done
+        return threading.get_ident(), done
 
     try:
-        lag, done = asyncio.run(main())
+        loop_thread, done = asyncio.run(main())
     finally:
         router.close()
-    # Driving the sync store on the loop froze it for the whole freeze (seconds), and any one store
-    # call on the loop costs the 1 s timeout; what is left is scheduling noise with 500 tasks, which
-    # reached 0.50 s on a loaded 2-core CI machine. The bound sits below the 1 s a blocked loop costs.
-    assert lag < 0.9, lag
+    assert seen.threads, "the store was never called: the test would prove nothing"
+    assert loop_thread not in seen.threads
     assert done > 500

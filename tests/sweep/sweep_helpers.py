@@ -6,6 +6,7 @@ from typing import Any
 
 import sim
 from sim import Scenario
+from tests.fault_worlds import BROWNOUT_YAML
 
 BROWNOUT = {
     "kind": "brownout",
@@ -32,22 +33,4 @@ def small_scenario(**overrides: Any) -> Scenario:
     return sim.default_scenario(**fields)
 
 
-SMALL_YAML = """\
-name: small-brownout-yaml
-seed: 5
-duration: 10m
-pods: 2
-router: {max_attempts: 1, attempt_timeout: 30s, deadline: 60s}
-vendors:
-  openai:
-    orgs:
-      - {name: o1, limits: {gpt-4o-mini: {rpm: 100000, tpm: 500M}}, error_rate: 0.1%}
-      - {name: o2, limits: {gpt-4o-mini: {rpm: 100000, tpm: 500M}}, error_rate: 0.1%}
-      - {name: o3, limits: {gpt-4o-mini: {rpm: 100000, tpm: 500M}}, error_rate: 0.1%}
-traffic:
-  daily_volume: 150k/day
-  prompt_tokens: {median: 100}
-  max_tokens: {median: 50}
-modifiers:
-  - {kind: brownout, label: o1 brownout, targets: [o1], start: 2m, end: 8m, error_rate_set: 0.5}
-"""
+SMALL_YAML = BROWNOUT_YAML
