@@ -8,7 +8,8 @@ error curve's points) are simulated seconds from the run's start (t = 0, the epo
     orgs (per vendor)      multiorg ``OrgConfig`` fields + the sim's model of the org's health:
                            latency (median, p99; per model if needed), an error-rate curve over
                            time with a status mix, the rate limits the vendor enforces (RPM/TPM per
-                           model — by default the org's ``limits``), lockouts (quota / auth /
+                           model — by default the org's ``limits``; enforced per second unless
+                           ``enforcement: minute``; Anthropic's ITPM/OTPM), lockouts (quota / auth /
                            deactivated) from a time, until a time or for ever.
     modifiers              time-windowed changes layered on the orgs (the engine lowers
                            vendor-side faults into these, :mod:`sim.fault_effects`): error
@@ -122,12 +123,22 @@ class Latency(_Frozen):
         return math.log(self.p99 / self.median) / 2.3263478740408408
 
 
+#: how a vendor enforces a per-minute limit: a bucket holding one second's refill (OpenAI's
+#: quantized limits, the default) or the whole minute's
+Enforcement = Literal["second", "minute"]
+
+
 class ModelSpec(_Frozen):
     """Per-model overrides of one org: latency and the limits the vendor enforces."""
 
     latency: Latency | None = None
     rpm: Count | None = Field(default=None, gt=0)
     tpm: Count | None = Field(default=None, gt=0)
+    #: Anthropic's separate input / output token limits (ITPM / OTPM), beside or instead of ``tpm``
+    itpm: Count | None = Field(default=None, gt=0)
+    otpm: Count | None = Field(default=None, gt=0)
+    #: None: the org's ``enforcement``
+    enforcement: Enforcement | None = None
 
 
 class Lockout(_Frozen):
@@ -187,6 +198,9 @@ class SimOrg(_Frozen):
 
     latency: Latency = Latency()
     models: dict[str, ModelSpec] = Field(default_factory=dict)
+    #: the window the vendor enforces RPM/TPM over: ``second`` (limit/60 per second, as OpenAI
+    #: documents: limits "can be quantized") or ``minute`` (the whole per-minute limit as a burst)
+    enforcement: Enforcement = "second"
     #: share of attempts that fail, over time (piecewise-linear)
     error_rate: Curve = 0.0
     #: multiplier of latency over time (piecewise-linear): orgs drift apart
@@ -252,8 +266,8 @@ def _scaled_org(org: SimOrg, f: float) -> SimOrg:
     """``org`` with every RPM/TPM limit (known and enforced) times ``f``."""
     limits = {m: ModelLimits(rpm=_times(lim.rpm, f), tpm=_times(lim.tpm, f)) for m, lim in org.limits.items()}
     models = {
-        m: spec.model_copy(update={"rpm": None if spec.rpm is None else _times(spec.rpm, f),
-                                   "tpm": None if spec.tpm is None else _times(spec.tpm, f)})
+        m: spec.model_copy(update={k: None if getattr(spec, k) is None else _times(getattr(spec, k), f)
+                                   for k in ("rpm", "tpm", "itpm", "otpm")})
         for m, spec in org.models.items()
     }
     return org.model_copy(update={"limits": limits, "models": models})

@@ -10,9 +10,11 @@ Per decision, in this order (as a vendor checks them):
 1. a lockout (quota / auth / deactivated) active now → its error answer after ``reject_latency``;
 2. a model the org does not serve → 404 (client error);
 3. rate limits: RPM and TPM per (org, model) as continuously refilling token buckets
-   (capacity = limit, refill limit/60 per second; a request takes 1 request and
-   prompt + max_tokens tokens). Not enough → 429 with the vendor's headers after
-   ``reject_latency``; nothing is consumed. Otherwise both buckets are charged;
+   (refill limit/60 per second; capacity one second's refill — OpenAI's quantized limits — or,
+   with ``enforcement: minute``, the whole limit; see :class:`Bucket`; a request takes 1 request
+   and prompt + max_tokens tokens; Anthropic's ITPM/OTPM take the prompt and max_tokens). Not
+   enough → 429 with the vendor's headers after ``reject_latency``; nothing is consumed.
+   Otherwise every bucket is charged;
 4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
    a 5xx/529 answer after latency x ``error_latency``, a hang (``timeout``) that costs the whole
    attempt timeout, or a connection reset after ``connect_latency``;
@@ -36,6 +38,8 @@ from . import wire
 from .rng import Seeds, Stream
 from .scenario import DEFAULT_MIX, Modifier, Scenario, SimOrg, curve_points
 
+#: the enforcement window of a rate limit, in seconds (``SimOrg.enforcement``)
+WINDOWS = {"second": 1.0, "minute": 60.0}
 #: exception kinds of a decision
 NONE, TIMEOUT, CONNECT = 0, 1, 2
 _INF = math.inf
@@ -72,28 +76,60 @@ class Curve:
 
 
 class Bucket:
-    """A continuously refilling token bucket: capacity ``limit x factor``, refill ``capacity/60`` per s."""
+    """A continuously refilling token bucket over an enforcement window.
 
-    __slots__ = ("factor", "last", "level", "limit")
+    The limit is per minute; the bucket refills at ``limit x factor / 60`` per second and holds
+    what ``window`` seconds refill: ``window = 60`` is the whole per-minute limit, ``window = 1``
+    OpenAI's quantized enforcement ("60,000 requests/minute may be enforced as 1,000
+    requests/second": https://platform.openai.com/docs/guides/rate-limits, "Rate limits can be
+    quantized"). A per-second bucket smaller than one request never admits that request, so its
+    capacity is floored at one request's worth — ``n`` (1 request, or the request's prompt +
+    max_tokens) — but never above the per-minute limit: a bucket whose per-minute limit is below
+    one request (the ``rate_limit_storm`` fault) still admits none.
+    """
 
-    def __init__(self, limit: float) -> None:
+    __slots__ = ("cap", "cap_w", "factor", "last", "level", "limit", "rate", "window")
+
+    def __init__(self, limit: float, window: float = 60.0) -> None:
         self.limit = float(limit)
+        self.window = float(window)
         self.factor = 1.0
-        self.level = float(limit)
         self.last = 0.0
+        self._set(1.0)
+        # full for any request: each refill clamps the level to that request's ceiling
+        self.level = self.cap
 
-    def refill(self, now: float, factor: float) -> float:
-        """Bring the level to ``now`` (under ``factor``) and return it."""
-        cap = self.limit * factor
+    def _set(self, factor: float) -> None:
+        self.factor = factor
+        #: per minute, per second, and what the window holds (before the one-request floor)
+        self.cap = self.limit * factor
+        self.rate = self.cap / 60.0
+        self.cap_w = self.rate * self.window
+
+    def ceiling(self, n: float) -> float:
+        """What the bucket holds for a request of ``n``: the window's capacity, floored at
+        ``min(n, per-minute limit)``."""
+        cw = self.cap_w
+        if cw >= n:
+            return cw
+        return n if n < self.cap else self.cap
+
+    def reset_in(self, level: float) -> float:
+        """Seconds until a bucket at ``level`` is full again (what the reset headers say)."""
+        left = self.ceiling(1.0) - level
+        return left / self.rate if left > 0.0 else 0.0
+
+    def refill(self, now: float, factor: float, n: float = 1.0) -> float:
+        """Bring the level to ``now`` (under ``factor``) for a request of ``n`` and return it."""
         if factor != self.factor:
-            # the refill up to now happened at the old rate; the level never exceeds the new cap
-            old = self.limit * self.factor
-            self.level = min(old, self.level + (now - self.last) * old / 60.0)
-            self.factor = factor
+            # the refill up to now happened at the old rate, under the old ceiling
+            self.level = min(self.ceiling(n), self.level + (now - self.last) * self.rate)
             self.last = now
-        level = self.level + (now - self.last) * cap / 60.0
-        if level > cap:
-            level = cap
+            self._set(factor)
+        level = self.level + (now - self.last) * self.rate
+        ceil = self.ceiling(n)
+        if level > ceil:
+            level = ceil
         self.level = level
         self.last = now
         return level
@@ -145,14 +181,18 @@ class _Effect:
 
 
 class _ModelState:
-    __slots__ = ("median", "name", "requests", "sigma", "tokens")
+    __slots__ = ("inputs", "median", "name", "outputs", "requests", "sigma", "tokens")
 
-    def __init__(self, name: str, median: float, sigma: float, rpm: int | None, tpm: int | None) -> None:
+    def __init__(self, name: str, median: float, sigma: float, rpm: int | None, tpm: int | None,
+                 window: float = 1.0, itpm: int | None = None, otpm: int | None = None) -> None:
         self.name = name
         self.median = median
         self.sigma = sigma
-        self.requests = Bucket(rpm) if rpm else None
-        self.tokens = Bucket(tpm) if tpm else None
+        self.requests = Bucket(rpm, window) if rpm else None
+        self.tokens = Bucket(tpm, window) if tpm else None
+        # Anthropic's separate input / output token limits (ITPM / OTPM)
+        self.inputs = Bucket(itpm, window) if itpm else None
+        self.outputs = Bucket(otpm, window) if otpm else None
 
 
 class Decision(NamedTuple):
@@ -305,7 +345,9 @@ class OrgModel:
             lim = spec.limits.get(m)
             rpm = ms.rpm if ms is not None and ms.rpm is not None else (lim.rpm if lim else None)
             tpm = ms.tpm if ms is not None and ms.tpm is not None else (lim.tpm if lim else None)
-            self._models[m] = _ModelState(m, lat.median, lat.sigma, rpm, tpm)
+            enforcement = ms.enforcement if ms is not None and ms.enforcement is not None else spec.enforcement
+            self._models[m] = _ModelState(m, lat.median, lat.sigma, rpm, tpm, WINDOWS[enforcement],
+                                          ms.itpm if ms is not None else None, ms.otpm if ms is not None else None)
         self._serves_all = not self._models
         # modifiers that target this org (base lockouts first, then scenario modifiers in order)
         mods = [Modifier(kind=f"lockout:{lo.kind}", label=lo.label, targets=(spec.name,), start=lo.start,
@@ -403,29 +445,35 @@ class OrgModel:
         rq, tk = ms.requests, ms.tokens
         lvl_r = lvl_t = 0.0
         if rq is not None:
-            f = eff.rpm_factor
-            if f == rq.factor:  # inlined Bucket.refill
-                cap = rq.limit * f
-                lvl_r = rq.level + (now - rq.last) * cap / 60.0
-                if lvl_r > cap:
-                    lvl_r = cap
+            if eff.rpm_factor == rq.factor:  # inlined Bucket.refill (n = 1 request)
+                lvl_r = rq.level + (now - rq.last) * rq.rate
+                c = rq.cap_w
+                if c < 1.0:
+                    c = rq.ceiling(1.0)
+                if lvl_r > c:
+                    lvl_r = c
                 rq.last = now
             else:
-                lvl_r = rq.refill(now, f)
+                lvl_r = rq.refill(now, eff.rpm_factor)
             rq.level = lvl_r
         if tk is not None:
-            f = eff.tpm_factor
-            if f == tk.factor:
-                cap = tk.limit * f
-                lvl_t = tk.level + (now - tk.last) * cap / 60.0
-                if lvl_t > cap:
-                    lvl_t = cap
+            if eff.tpm_factor == tk.factor:
+                lvl_t = tk.level + (now - tk.last) * tk.rate
+                c = tk.cap_w
+                if c < n_tokens:
+                    c = n_tokens if n_tokens < tk.cap else tk.cap
+                if lvl_t > c:
+                    lvl_t = c
                 tk.last = now
             else:
-                lvl_t = tk.refill(now, f)
+                lvl_t = tk.refill(now, eff.tpm_factor, n_tokens)
             tk.level = lvl_t
         if (rq is not None and lvl_r < 1.0) or (tk is not None and lvl_t < n_tokens):
             return self._rate_limited(ms, eff, model, lvl_r, lvl_t, n_tokens, timeout, now)
+        if ms.inputs is not None or ms.outputs is not None:
+            refused = self._io_limited(ms, eff, model, prompt_tokens, max_tokens, lvl_r, lvl_t, timeout, now)
+            if refused is not None:
+                return refused
         if rq is not None:
             lvl_r -= 1.0
             rq.level = lvl_r
@@ -480,46 +528,66 @@ class OrgModel:
     # ------------------------------------------------------------------ answers
 
     def _limit_headers(self, ms: _ModelState, eff: _Effect, lvl_r: float, lvl_t: float, now: float) -> dict[str, str]:
+        """The vendor's rate-limit headers: the per-minute limit, what the enforcing bucket holds
+        now, and when it is full again."""
         rq, tk = ms.requests, ms.tokens
         go = wire.go_duration
+        h: dict[str, str] = {}
         if self._openai:
-            if rq is not None and tk is not None:
-                cap_r = rq.limit * eff.rpm_factor
-                cap_t = tk.limit * eff.tpm_factor
-                return {
-                    "x-ratelimit-limit-requests": str(int(cap_r)),
-                    "x-ratelimit-limit-tokens": str(int(cap_t)),
-                    "x-ratelimit-remaining-requests": str(int(lvl_r)),
-                    "x-ratelimit-remaining-tokens": str(int(lvl_t)),
-                    "x-ratelimit-reset-requests": go((cap_r - lvl_r) * 60.0 / cap_r),
-                    "x-ratelimit-reset-tokens": go((cap_t - lvl_t) * 60.0 / cap_t),
-                }
-            h: dict[str, str] = {}
             if rq is not None:
-                cap = rq.limit * eff.rpm_factor
-                h["x-ratelimit-limit-requests"] = str(int(cap))
-                h["x-ratelimit-remaining-requests"] = str(int(lvl_r))
-                h["x-ratelimit-reset-requests"] = go((cap - lvl_r) * 60.0 / cap)
+                h["x-ratelimit-limit-requests"] = str(int(rq.limit * eff.rpm_factor))
             if tk is not None:
-                cap = tk.limit * eff.tpm_factor
-                h["x-ratelimit-limit-tokens"] = str(int(cap))
+                h["x-ratelimit-limit-tokens"] = str(int(tk.limit * eff.tpm_factor))
+            if rq is not None:
+                h["x-ratelimit-remaining-requests"] = str(int(lvl_r))
+            if tk is not None:
                 h["x-ratelimit-remaining-tokens"] = str(int(lvl_t))
-                h["x-ratelimit-reset-tokens"] = go((cap - lvl_t) * 60.0 / cap)
+            if rq is not None:
+                h["x-ratelimit-reset-requests"] = go(rq.reset_in(lvl_r))
+            if tk is not None:
+                h["x-ratelimit-reset-tokens"] = go(tk.reset_in(lvl_t))
             return h
-        h = {}
         epoch = self.start_epoch + now
         stamp = wire.rfc3339
-        if rq is not None:
-            cap = rq.limit * eff.rpm_factor
-            h["anthropic-ratelimit-requests-limit"] = str(int(cap))
-            h["anthropic-ratelimit-requests-remaining"] = str(int(lvl_r))
-            h["anthropic-ratelimit-requests-reset"] = stamp(epoch + (cap - lvl_r) * 60.0 / cap)
-        if tk is not None:
-            cap = tk.limit * eff.tpm_factor
-            h["anthropic-ratelimit-tokens-limit"] = str(int(cap))
-            h["anthropic-ratelimit-tokens-remaining"] = str(int(lvl_t))
-            h["anthropic-ratelimit-tokens-reset"] = stamp(epoch + (cap - lvl_t) * 60.0 / cap)
+        for what, b, lvl, f in (("requests", rq, lvl_r, eff.rpm_factor), ("tokens", tk, lvl_t, eff.tpm_factor),
+                                ("input-tokens", ms.inputs, None, eff.tpm_factor),
+                                ("output-tokens", ms.outputs, None, eff.tpm_factor)):
+            if b is None:
+                continue
+            if lvl is None:  # input / output buckets: as last brought up to date
+                lvl = b.level
+            h[f"anthropic-ratelimit-{what}-limit"] = str(int(b.limit * f))
+            h[f"anthropic-ratelimit-{what}-remaining"] = str(int(lvl))
+            h[f"anthropic-ratelimit-{what}-reset"] = stamp(epoch + b.reset_in(lvl))
         return h
+
+    def _io_limited(self, ms: _ModelState, eff: _Effect, model: str, prompt_tokens: int, max_tokens: int,
+                    lvl_r: float, lvl_t: float, timeout: float, now: float) -> Decision | None:
+        """Anthropic's separate input / output token limits (ITPM / OTPM): the prompt is charged to
+        the input bucket, ``max_tokens`` to the output bucket — Anthropic estimates OTPM from
+        ``max_tokens`` when a request starts (https://docs.anthropic.com/en/api/rate-limits); the
+        adjustment to the tokens actually written at its end is not modelled (conservative).
+        A 429 (nothing charged) or None (both charged)."""
+        f = eff.tpm_factor
+        ib, ob = ms.inputs, ms.outputs
+        lvl_i = 0.0 if ib is None else ib.refill(now, f, prompt_tokens)
+        lvl_o = 0.0 if ob is None else ob.refill(now, f, max_tokens)
+        short_i = ib is not None and lvl_i < prompt_tokens
+        if short_i or (ob is not None and lvl_o < max_tokens):
+            if self._reject > timeout:
+                return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
+            b, need, lvl = (ib, prompt_tokens, lvl_i) if short_i else (ob, max_tokens, lvl_o)
+            cap = b.limit * f  # type: ignore[union-attr]
+            wait = (need - lvl) * 60.0 / cap
+            headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+            detail = {"limit": int(cap), "used": int(cap - lvl), "requested": need, "wait": wait}
+            return self._error(wire.RATE_TOKENS, model, self._reject, timeout, headers, detail)
+        if ib is not None:
+            ib.level = lvl_i - prompt_tokens
+        if ob is not None:
+            ob.level = lvl_o - max_tokens
+        return None
 
     def _rate_limited(self, ms: _ModelState, eff: _Effect, model: str, lvl_r: float, lvl_t: float,
                       n_tokens: int, timeout: float, now: float) -> Decision:

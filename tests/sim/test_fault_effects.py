@@ -145,7 +145,8 @@ def test_slow_drip_errors_and_latency_creep_up() -> None:
 
 def test_rate_limit_squeeze_brings_429s() -> None:
     limits = {"gpt-4o-mini": {"rpm": 60, "tpm": "2M"}}
-    orgs = [{"name": n, "limits": limits} for n in ("a", "b", "c")]
+    # (per-minute enforcement: per second, 1 request/s would meet 429s before the squeeze)
+    orgs = [{"name": n, "limits": limits, "enforcement": "minute"} for n in ("a", "b", "c")]
     sc = world([{"kind": "rate_limit_squeeze", "target": "a", "start": "10m", "duration": "10m", "rpm": "10%"}],
                vendors={"openai": {"orgs": orgs}})
     tr = sim.run(sc, "none")

@@ -42,7 +42,7 @@ def test_token_bucket_fed_twice_its_rate_rejects_half() -> None:
 
 
 def test_tpm_limits_consume_prompt_plus_max_tokens() -> None:
-    w = world([{"name": "a", "limits": {"m": {"rpm": 10**6, "tpm": 6000}}}])
+    w = world([{"name": "a", "limits": {"m": {"rpm": 10**6, "tpm": 6000}}, "enforcement": "minute"}])
     org = w.by_name["a"]
     # 6000 tokens of capacity: three 2000-token requests pass, the fourth is refused
     got = [org.decide("m", 1500, 500, 30.0, 0.0).status for _ in range(4)]
@@ -121,7 +121,8 @@ def test_a_quick_refusal_beyond_the_timeout_costs_the_timeout() -> None:
 
 
 def test_openai_rate_limit_answer_as_the_vendor_sends_it() -> None:
-    spec = {"name": "a", "org_id": "org-abc", "limits": {"gpt-4o-mini": {"rpm": 500, "tpm": 10**9}}}
+    spec = {"name": "a", "org_id": "org-abc", "limits": {"gpt-4o-mini": {"rpm": 500, "tpm": 10**9}},
+            "enforcement": "minute"}
     org = world([spec]).by_name["a"]
     for _ in range(500):
         assert org.decide("gpt-4o-mini", 10, 10, 30.0, 0.0).status == 200
@@ -152,7 +153,8 @@ def test_openai_rate_limit_answer_as_the_vendor_sends_it() -> None:
 
 
 def test_anthropic_rate_limit_answer_as_the_vendor_sends_it() -> None:
-    org = world([{"name": "c", "limits": {"claude": {"rpm": 50, "tpm": 10**9}}}], vendor="anthropic").by_name["c"]
+    org = world([{"name": "c", "limits": {"claude": {"rpm": 50, "tpm": 10**9}}, "enforcement": "minute"}],
+                vendor="anthropic").by_name["c"]
     now = 30.0
     for _ in range(50):
         org.decide("claude", 10, 10, 30.0, now)
