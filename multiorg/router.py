@@ -297,8 +297,11 @@ class RoutingCore:
         orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
-        if not cooldown and not tried:  # the steady state: every org is a candidate
-            cands = list(orgs)
+        cands: Sequence[OrgConfig]
+        if not cooldown and not tried:
+            # the steady state: every org is a candidate. The cached tuple itself (copied only if
+            # one is passed over): the selector may recognise it (RoundRobin does).
+            cands = orgs
         else:
             cands = []
             for o in orgs:
@@ -337,7 +340,7 @@ class RoutingCore:
                 log.warning("breaker admission for %s/%s not decided: %s", org.name, model, e)
                 if why is not None:
                     why[org.name] = STORE_BUSY
-                del cands[i]
+                cands = [*cands[:i], *cands[i + 1:]]
                 continue
             if adm.allowed:
                 return org, adm, None
@@ -345,7 +348,7 @@ class RoutingCore:
                 earliest = adm.retry_at
             if why is not None:
                 why[org.name] = BREAKER_OPEN
-            del cands[i]
+            cands = [*cands[:i], *cands[i + 1:]]
         return None, None, earliest
 
     def _begin_wait(self) -> bool:
@@ -525,7 +528,7 @@ class Router:
                         raise
                     continue
                 try:
-                    reply = send(plan.org, plan.api_key, plan.request, plan.timeout)
+                    reply = send(plan.org, plan.key.reveal(), plan.request, plan.timeout)
                 except Exception as exc:
                     reply = exc
                 except BaseException as exc:  # cancellation (GreenletExit, KeyboardInterrupt, ...)

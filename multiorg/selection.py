@@ -9,6 +9,7 @@ does I/O; randomness comes from the injected RNG.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -66,12 +67,16 @@ class RoundRobin:
 
     uses_stats = False
 
-    __slots__ = ("_last", "_next", "_rank")
+    __slots__ = ("_known", "_last", "_next", "_rank")
 
     def __init__(self, orgs: Sequence[OrgConfig] = ()) -> None:
         self._next = 0
         self._rank = {o.name: i for i, o in enumerate(orgs)}
         self._last = -1
+        #: (a candidate tuple, its ranks in ascending order): the router passes the same tuple on
+        #: every steady-state request, so its ranks are looked up once and the turn found by
+        #: bisection. One attribute, so a thread never reads one tuple's ranks for another's.
+        self._known: tuple[tuple[OrgConfig, ...], list[int]] = ((), [])
 
     def choose(self, candidates: Sequence[OrgConfig], model: str, stats: OrgStats, rng: Rng) -> int:
         rank = self._rank
@@ -80,13 +85,24 @@ class RoundRobin:
             self._next += 1
             return i
         last = self._last
-        for i, o in enumerate(candidates):
-            r = rank.get(o.name, -1)
-            if r > last:
-                self._last = r
-                return i
-        self._last = rank.get(candidates[0].name, -1)
-        return 0
+        seq, ranks = self._known
+        if candidates is not seq:
+            ranks = [rank.get(o.name, -1) for o in candidates]
+            if type(candidates) is not tuple or ranks != sorted(ranks):
+                # the first candidate after the last one chosen, else the first
+                for i, r in enumerate(ranks):
+                    if r > last:
+                        self._last = r
+                        return i
+                self._last = ranks[0]
+                return 0
+            self._known = (candidates, ranks)
+        # ascending ranks: the first one above ``last`` is found by bisection (the same choice)
+        i = bisect_right(ranks, last)
+        if i == len(ranks):
+            i = 0
+        self._last = ranks[i]
+        return i
 
 
 class Weighted:

@@ -55,11 +55,17 @@ class _Wake:
         self.callbacks = [callback]
 
 
+def _call(job: tuple[Callable[..., Any], Sequence[Any]]) -> Any:
+    """A spawned job, ``(fn, args)``, as the worker's one-argument call."""
+    fn, args = job
+    return fn(*args)
+
+
 class Hub:
     """Owns the simpy environment and the main greenlet; request greenlets sleep through it."""
 
     __slots__ = (
-        "_arrivals", "_eid", "_hold", "_idle", "_limit", "_n", "_next", "_pending", "_queue", "_start", "env",
+        "_arrivals", "_eid", "_hold", "_idle", "_limit", "_n", "_next", "_pending", "_queue", "_start", "_ta", "env",
         "in_flight", "main", "max_in_flight", "started",
     )
 
@@ -76,6 +82,8 @@ class Hub:
         self._arrivals: Sequence[float] = ()
         self._n = 0
         self._next = 0
+        #: the time of arrival ``_next`` (inf when none is left): read by every step, set once per arrival
+        self._ta = inf
         self._start: Callable[[int], Any] | None = None
         #: the ``until`` of the :meth:`run` in progress (-inf outside one: nothing is taken)
         self._limit = -inf
@@ -97,8 +105,7 @@ class Hub:
         (its wake-up popped; the caller switches to it), or None: the main greenlet must act —
         an ordinary simpy event is next, ``until`` is reached or nothing is left (nothing taken).
         """
-        i = self._next
-        ta = self._arrivals[i] if i < self._n else inf
+        ta = self._ta
         queue = self._queue
         if queue:
             tq, _, _, ev = queue[0]
@@ -111,7 +118,9 @@ class Hub:
         if ta > self._limit or ta == inf:
             return None
         self.env._now = ta
-        self._next = i + 1
+        i = self._next
+        j = self._next = i + 1
+        self._ta = self._arrivals[j] if j < self._n else inf
         self.started += 1
         k = self.in_flight = self.in_flight + 1
         if k > self.max_in_flight:
@@ -126,9 +135,9 @@ class Hub:
         requests would nest ever deeper (RecursionError after a few hundred in flight)."""
         idle = self._idle
         if idle:
-            idle.pop().switch(self._start, (i,))
+            idle.pop().switch(self._start, i)
         elif getcurrent() is self.main:
-            greenlet(self._worker, self.main).switch(self._start, (i,))
+            greenlet(self._worker, self.main).switch(self._start, i)
         else:
             self._pending = i
             self.main.switch()
@@ -159,21 +168,23 @@ class Hub:
         else:
             nxt.switch()
 
-    def _worker(self, fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    def _worker(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """Run ``fn(arg)`` — ``start(i)`` for an arrival, :func:`_call` for a :meth:`spawn` — then
+        the next request. (One argument, not ``*args``: a plain call runs in the same C frame.)"""
         main = self.main
         idle = self._idle
         me = getcurrent()
         step = self._step
         while True:
-            fn(*args)  # an exception ends the greenlet and surfaces in the hub's loop (the run fails)
+            fn(arg)  # an exception ends the greenlet and surfaces in the hub's loop (the run fails)
             self.in_flight -= 1
             nxt = None if self._hold else step()
             if type(nxt) is int:  # the next thing is an arrival: run it right here, no switch
-                fn, args = self._start, (nxt,)
+                fn, arg = self._start, nxt
                 continue
             idle.append(me)
             # switched back to with the next request to run
-            fn, args = (main if nxt is None else nxt).switch()
+            fn, arg = (main if nxt is None else nxt).switch()
 
     def sleep_in_request(self, delay: float) -> None:
         """:meth:`sleep` inside a request greenlet; outside one (building pods, a router's
@@ -203,7 +214,7 @@ class Hub:
         g = idle.pop() if idle else greenlet(self._worker, self.main)
         self._hold = True  # the spawned request comes back here, not to the next event
         try:
-            g.switch(fn, args)
+            g.switch(_call, (fn, args))
         finally:
             self._hold = False
 
@@ -219,6 +230,7 @@ class Hub:
         self._arrivals = times
         self._n = len(times)
         self._next = 0
+        self._ta = times[0] if len(times) else inf
         self._start = start
 
     @property

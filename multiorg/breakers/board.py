@@ -10,7 +10,9 @@ cached state may not yet see another pod's trip or recovery, and a result that c
 the cached state is not written. What it never delays: a success under a policy whose failures
 form a run (``success_resets``: consecutive, exponential) always goes through ``store.update`` on
 the freshest state, so it ends a run other pods recorded meanwhile even when this pod's copy shows
-none (then the update only confirms: one round trip, no write).
+none (then the update only confirms: one round trip, no write). A store whose reads are never stale
+(``fresh_reads``: :class:`~multiorg.stores.MemoryStore`) needs no such confirmation: the read is the
+freshest state, and a success that changes nothing on it changes nothing.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ class BreakerBoard:
         #: handed the board's rng directly
         self._coin = bool(getattr(policy, "random_admission", True))
         #: a success must end a failure run recorded anywhere (see the module docstring)
-        self._success_resets = bool(getattr(policy, "success_resets", False))
+        self._success_resets = bool(getattr(policy, "success_resets", False)) and not getattr(
+            store, "fresh_reads", False
+        )
         #: the policy decides on the response's status and retry-after, and may keep per-pod
         #: counters (the peer gateways do)
         self._uses_response = bool(getattr(policy, "uses_response", False))

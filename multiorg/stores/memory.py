@@ -35,6 +35,9 @@ class MemoryStore:
     round_trips = 0
     #: no I/O: an async face calls it on its event loop
     blocking = False
+    #: ``read`` returns the freshest value (no cache): a result that changes nothing on what it
+    #: reads needs no confirming ``update`` (see :class:`~multiorg.breakers.board.BreakerBoard`)
+    fresh_reads = True
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock
