@@ -34,7 +34,7 @@ def test_waits_spend_simulated_time_not_wall_time() -> None:
 
     wall = time.perf_counter()
     assert aio.run(main()) == (86_400 + 29.9 + 5 + 1, sum(range(300)), "yes")
-    assert time.perf_counter() - wall < 2.0  # (the sleeps alone would take a day)
+    assert time.perf_counter() - wall < 60.0  # (the sleeps alone would take a day; loose: shared machine)
 
 
 def test_sync_greenlets_and_async_tasks_share_one_order() -> None:
