@@ -581,6 +581,9 @@ class AsyncRouter:
         if store_threads < 1:
             raise ValueError("store_threads must be >= 1")
         self.core = RoutingCore(config, **kwargs)
+        # This face waits with ``asleep``: a clock that has only that can wait for capacity too.
+        if config.router.wait_for_capacity and callable(getattr(self.core.clock, "asleep", None)):
+            self.core._wait = True
         self.client: AsyncVendorClient = client or AsyncHttpVendorClient(config)
         self._off_loop = bool(getattr(self.core.store, "blocking", True))
         self._store_threads = store_threads
