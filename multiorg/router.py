@@ -605,8 +605,10 @@ class AsyncRouter:
         reply: VendorResponse | BaseException | None = None
         clock = self.core.clock
         asleep = getattr(clock, "asleep", None) or asyncio.sleep
+        on_loop = not self._off_loop
         while True:
-            plan = await step(gen, reply)
+            # (an in-process store: the step runs here, without a coroutine per step)
+            plan = _advance(gen, reply, False) if on_loop else await step(gen, reply)
             if isinstance(plan, WaitPlan):
                 reply = None
                 try:
