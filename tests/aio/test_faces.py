@@ -21,6 +21,7 @@ from reports.metrics import compute_results
 from sim.engine import Simulation, resolve_policy
 from sim.fault_effects import lower_faults
 from sim.loader import load_scenario
+from sim.policies import policy_names
 from sim.rng import Seeds
 from sim.scenario import Scenario
 from sim.traffic import generate
@@ -58,6 +59,14 @@ def test_library_scenarios_decide_alike_on_both_faces_fast(name: str) -> None:
     assert sync.n_attempts > 0
     assert (sync.meta["face"], asyn.meta["face"]) == ("sync", "async")
     assert_same_decisions(sync, asyn)
+
+
+def test_every_policy_decides_alike_on_both_faces() -> None:
+    """The lab's policies (presets and the manual operator too), on the launch scenario."""
+    sc = _small("lock-primary-before-launch.yaml", 300)
+    for policy in policy_names():
+        sync = sim.run(sc, policy, face="sync")
+        assert_same_decisions(sync, sim.run(sc, policy, face="async"))
 
 
 @pytest.mark.parametrize("name", FULL)
