@@ -31,8 +31,8 @@ LIBRARY = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
 #: full mode costs ~20x fast mode: these cover shared state in fakeredis, a store fault, failover
 FULL = ("lock-primary-before-launch.yaml", "redis-down.yaml", "rate-limit-squeeze-at-peak.yaml")
 #: requests per run, about (the equality holds at any scale; small keeps the suite fast)
-FAST_REQUESTS = 2000
-FULL_REQUESTS = 400
+FAST_REQUESTS = 1500
+FULL_REQUESTS = 300
 
 
 def _small(name: str, requests: int) -> Scenario:
