@@ -584,6 +584,9 @@ class AsyncRouter:
         if store_threads < 1:
             raise ValueError("store_threads must be >= 1")
         self.core = RoutingCore(config, **kwargs)
+        # This face waits with ``asleep``: a clock that has only that can wait for capacity too.
+        if config.router.wait_for_capacity and callable(getattr(self.core.clock, "asleep", None)):
+            self.core._wait = True
         self.client: AsyncVendorClient = client or AsyncHttpVendorClient(config)
         self._off_loop = bool(getattr(self.core.store, "blocking", True))
         self._store_threads = store_threads
@@ -605,8 +608,10 @@ class AsyncRouter:
         reply: VendorResponse | BaseException | None = None
         clock = self.core.clock
         asleep = getattr(clock, "asleep", None) or asyncio.sleep
+        on_loop = not self._off_loop
         while True:
-            plan = await step(gen, reply)
+            # (an in-process store: the step runs here, without a coroutine per step)
+            plan = _advance(gen, reply, False) if on_loop else await step(gen, reply)
             if isinstance(plan, WaitPlan):
                 reply = None
                 try:

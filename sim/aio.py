@@ -17,11 +17,12 @@ Where looptime (the pytest plugin) keeps asyncio's own loop in charge and makes 
 fast-forward a fake clock, here simpy is in charge and the asyncio loop has no loop of its own:
 that is what lets greenlet requests, simpy processes and asyncio tasks interleave in one order.
 
-Blocking calls. Code on the loop that blocks (a sync client that sleeps in simulated time inside
-a coroutine) holds the loop as it would hold a real one: handles that become due meanwhile wait
-until it returns. ``run_in_executor`` / ``asyncio.to_thread`` and any ``concurrent.futures``
-executor code is given (``AsyncRouter(executor=...)``) run on :class:`SimThreads`: simulated
-threads (greenlets) that may sleep in simulated time without holding the loop.
+Blocking calls. Blocking code that spends simulated time belongs on :class:`SimThreads`:
+``run_in_executor`` / ``asyncio.to_thread`` and any ``concurrent.futures`` executor handed to
+the code under test (``AsyncRouter(executor=...)``) run there, in simulated threads (greenlets)
+that wait in simulated time without holding the loop. (Called from a coroutine instead, such code
+holds the loop when the drain runs in a request greenlet — a task's first step, from an arrival —
+and fails loudly in ``Hub.sleep`` when it runs in the hub's main greenlet; docs/async.md.)
 
 Determinism: everything runs in one OS thread; the order is simpy's. Calls from another OS thread
 (``call_soon_threadsafe``) are refused with a clear error; DNS and sockets are refused too

@@ -166,6 +166,22 @@ def run(
     return Simulation(scenario, pol, mode, seed, face).run(progress)
 
 
+def _spawner(loop: SimLoop, send: Callable[..., Any], no_org: Callable[[int, Any], Any]) -> Callable[..., None]:
+    """The async face's ``send(request, i)``: starts the request as a task on ``loop`` (running it
+    until it first waits), handling "no org" as the sync face's start does."""
+
+    async def task(req: ChatRequest, i: int) -> None:
+        try:
+            await send(req, i)
+        except NoOrgAvailable as e:
+            no_org(i, e.cause)
+
+    def start(req: ChatRequest, i: int) -> None:
+        loop.spawn(task(req, i))
+
+    return start
+
+
 class SimWorld:
     """What every simulated run is made of, whoever routes: seeded streams, precomputed arrivals,
     the simpy loop and its hub, the simulated clock, the vendor models and the trace recorder.
@@ -256,9 +272,10 @@ class Simulation(SimWorld):
         shape = _request_shapes(a.model, a.prompt_tokens, a.max_tokens)
         cache: dict[Any, ChatRequest] = {}
         no_org = self.recorder.no_org
-        loop = self.loop
+        if self.loop is not None:  # the async face: a request starts a task
+            sends = [_spawner(self.loop, r.send, no_org) for r in routers]
 
-        def request(i: int) -> ChatRequest:
+        def start(i: int) -> None:
             key = shape[i]
             req = cache.get(key)
             if req is None:
@@ -267,21 +284,13 @@ class Simulation(SimWorld):
                 p = prompt_of[i]
                 req = cache[key] = ChatRequest(models[model_of[i]], ({"role": "user", "content": prompt(p)},),
                                                None, max_of[i], {}, p)
-            return req
-
-        def start(i: int) -> None:
             try:
-                sends[pod_of[i]](request(i), i)
+                sends[pod_of[i]](req, i)
             except NoOrgAvailable as e:  # recorded by the observer (outcome NO_ORG); here, why
                 no_org(i, e.cause)
 
-        async def task(i: int) -> None:
-            try:
-                await sends[pod_of[i]](request(i), i)
-            except NoOrgAvailable as e:
-                no_org(i, e.cause)
-
-        self._drive(start if loop is None else lambda i: loop.spawn(task(i)), progress)
+        self._drive(start, progress)
+        loop = self.loop
         in_flight = self.hub.in_flight + (0 if loop is None else loop.in_flight)
         if in_flight:
             raise RuntimeError(f"{in_flight} requests never finished")
