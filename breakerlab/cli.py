@@ -43,7 +43,7 @@ EXAMPLES = {
     "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults\n"
     "  breakerlab list policies --params               # every parameter of every policy\n"
     "  breakerlab list policies --params failure-rate  # one policy (or a preset: its values)",
-    "league": "  breakerlab league --jobs 2                  # every library scenario: docs/league.md, docs/league.png\n"
+    "league": "  breakerlab league --jobs 2      # every library scenario: docs/league.md, docs/league.png\n"
     "  breakerlab league scenarios/quiet-night.yaml --contender none --contender seed --seeds 2 --out league.md",
     "report": "  breakerlab report report/            # re-render report/ from report/traces/\n"
     "  breakerlab report report/traces --out other/",

@@ -102,6 +102,7 @@ DEFAULT_GRID = ("threshold=2,3,5", "base_open_time=30s,60s,120s")
 TUNE_SEED = 1000
 DEFAULT_WORK = ".breakerlab/league"
 COMMAND = "breakerlab league --jobs 2"
+DASH = "\u2013"  # a figure that does not apply
 
 #: (column, run_metrics key, fmt_stat kind)
 FIGURES = (
@@ -246,7 +247,7 @@ class _Shared:
         self._ex = executor
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        return self._ex.map_unordered(fn, items)  # type: ignore[no-any-return]
+        return self._ex.map_unordered(fn, items)
 
     def describe(self) -> str:
         return str(self._ex.describe())
@@ -272,7 +273,8 @@ class _Board:
         if self.board is None or r.key in self.seen:
             return
         self.seen.add(r.key)
-        note = "stored" if reused else f"FAILED: {err}" if err else f"success {fmt_rate((metrics or {}).get('success_rate'))}"
+        success = fmt_rate((metrics or {}).get("success_rate"))
+        note = "stored" if reused else f"FAILED: {err}" if err else f"success {success}"
         self.board.finish(self.index[r.key], note)
 
 
@@ -343,13 +345,13 @@ def run_league(
             _execute([tune], work, executor, progress, "tuning runs", league)
             for si, (name, sc) in enumerate(named):
                 one = plan_sweep([(name, sc)], TUNE_POLICY, list(grid), seeds=tune_seeds, seed=TUNE_SEED)
-                results, stats = run_plan(one, work, _Shared(executor))  # all stored: nothing runs
-                res = finish(one, results, stats, work / "tuning" / name, charts=False)
-                rec = res.recommended
-                if res.recommendation is None or rec is None:
+                stored, stats = run_plan(one, work, _Shared(executor))  # all stored: nothing runs
+                swept = finish(one, stored, stats, work / "tuning" / name, charts=False)
+                best = swept.recommended
+                if swept.recommendation is None or best is None:
                     raise LeagueError("", f"{name}: the sweep made no recommendation")
-                labels = [f"{k}={v}" for k, v in rec["labels"].items()]
-                recs[si] = (one.settings[res.recommendation.index].text(), res.recommendation.reason, labels)
+                labels = [f"{k}={v}" for k, v in best["labels"].items()]
+                recs[si] = (one.settings[swept.recommendation.index].text(), swept.recommendation.reason, labels)
         # 2. the league: every fixed contender over every scenario, the recommendation per scenario
         plans: list[tuple[str, int | None, SweepPlan]] = []
         for k in keys:
@@ -411,7 +413,7 @@ def league_markdown(league: League, *, chart: str | None = None, command: str = 
         "interval), as `breakerlab compare` reports them. **Success** and **session success**: requests (sessions) "
         "that ended 2xx. **Time to shed**: per run, the worst over the scenario's org faults of the fault's "
         "headline time (time to shed for a partial fault, failover for a hard one; 'never' in k/n: runs where "
-        "traffic kept flowing to the faulted org; – : the scenario has no org fault). **Wasted attempts**: "
+        "traffic kept flowing to the faulted org; \u2013: the scenario has no org fault). **Wasted attempts**: "
         "attempts sent to a faulted org during its fault. **Alerts / day**: OPENED alerts per simulated day. "
         "Definitions: [metrics.md](metrics.md). **SLO**: each run judged on its own by the scenario's `slo` "
         "section (every check), as `breakerlab sweep` judges runs; PASS when all "
@@ -472,16 +474,16 @@ def league_markdown(league: League, *, chart: str | None = None, command: str = 
         lines += [
             f"### {r.name}",
             "",
-            f"`{Path(r.path).as_posix()}` at ×{r.scale:g}, seeds {', '.join(map(str, r.seeds))}.",
+            f"`{Path(r.path).as_posix()}` at \u00d7{r.scale:g}, seeds {', '.join(map(str, r.seeds))}.",
             "",
             "| contender | SLO | " + " | ".join(c for c, _, _ in FIGURES) + " | binding check (worst run) |",
             "|---|---|" + "---|" * len(FIGURES) + "---|",
         ]
         for k in keys:
             c = r.cells[k]
-            figs = ["–" if c.stats[col] is None else fmt_stat(c.stats[col], kind) for col, _, kind in FIGURES]
+            figs = [DASH if (st := c.stats[col]) is None else fmt_stat(st, kind) for col, _, kind in FIGURES]
             lines.append(f"| {CONTENDERS[k].label} | {c.verdict_text()} | " + " | ".join(map(_md_cell, figs))
-                         + f" | {_md_cell(c.binding) or '–'} |")
+                         + f" | {_md_cell(c.binding) or DASH} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -526,7 +528,7 @@ def cmd_league(args: argparse.Namespace) -> int:
     except LeagueError as e:
         flags = {"contender": "--contender", "seeds": "--seeds", "scale": "--scale", "grid": "--grid",
                  "scenarios": "SCENARIO"}
-        msg = f"{flags.get(e.param, '--' + e.param)}: {e.detail}" if e.param else e.detail
+        msg = f"{flags.get(e.param, '--' + e.param.replace('_', '-'))}: {e.detail}" if e.param else e.detail
         raise InputError(f"breakerlab league: {' '.join(msg.split())}") from None
     out = Path(args.out)
     chart = Path(args.chart) if args.chart else None
