@@ -43,7 +43,7 @@ def test_tiny_league_has_a_row_per_scenario_and_a_cell_per_contender(tiny: objec
 def test_cells_are_the_runs_own_metrics(tiny: object) -> None:
     """A cell's figures are what a direct run of the scenario measures, seed by seed."""
     league = tiny
-    name, _, sc = library(TINY[:1], SCALE)[0]
+    _, _, sc = library(TINY[:1], SCALE)[0]
     judged = run_and_judge(sc, "seed", seeds=[31, 32])
     cell = league.rows[0].cells["seed"]
     assert cell.stats["success"].values == [m.overall.success_rate for m in judged.metrics]
@@ -121,4 +121,4 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str, tmp_path
 def test_contender_names_are_checked_before_anything_runs() -> None:
     with pytest.raises(LeagueError, match="unknown contender"):
         run_league(library(TINY[:1], SCALE), ["none", "nope"])
-    assert list(CONTENDERS)[0] == "none" and "recommended" in CONTENDERS
+    assert next(iter(CONTENDERS)) == "none" and "recommended" in CONTENDERS
