@@ -305,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contender", action="append", metavar="C",
                    help=f"a contender (repeatable; default all: {', '.join(league.CONTENDERS)})")
     p.add_argument("--seeds", type=int, default=5, metavar="N", help="league seeds per scenario (default 5)")
-    p.add_argument("--tune-seeds", type=int, default=2, metavar="N",
-                   help=f"seeds of the recommendation's sweep, from {league.TUNE_SEED} (default 2)")
+    p.add_argument("--tune-seeds", type=int, default=1, metavar="N",
+                   help=f"seeds of the recommendation's sweep, from {league.TUNE_SEED} (default 1)")
     p.add_argument("--grid", nargs="+", action="extend", default=[], metavar="NAME=VALUES",
                    help=f"the recommendation's sweep grid (default: {' '.join(league.DEFAULT_GRID)})")
     p.add_argument("--scale", type=float, default=None, metavar="F",

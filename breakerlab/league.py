@@ -26,7 +26,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -187,9 +187,10 @@ class League:
     seeds: int
     tune_seeds: int
     grid: tuple[str, ...]
+    #: distinct simulations: the league's, the recommendation's sweep's; how many this call computed
     runs: int = 0
+    tuning_runs: int = 0
     computed: int = 0
-    errors: list[str] = field(default_factory=list)
 
     def wins(self, peers: Sequence[str] = PEERS) -> list[str]:
         """The scenarios on which the recommendation beats every one of ``peers``."""
@@ -279,20 +280,19 @@ class _Board:
 
 
 def _execute(plans: Sequence[SweepPlan], work: Path, executor: Any, progress: Progress | None, title: str,
-             league: League) -> list[dict[str, dict[str, Any]]]:
-    """Every plan's runs on the one executor (stored ones reused); each plan's ``{key: metrics}``."""
+             league: League) -> tuple[list[dict[str, dict[str, Any]]], int]:
+    """Every plan's runs on the one executor (stored ones reused): each plan's ``{key: metrics}``,
+    and how many distinct runs the plans hold (two contenders with the same setting share runs)."""
     board = _Board(progress, plans, title)
     out = []
     for plan in plans:
         results, stats = run_plan(plan, work, _Shared(executor), progress=board)
-        league.runs += stats.total
         league.computed += stats.computed
-        league.errors.extend(stats.errors)
         if stats.failed:
             raise LeagueError("", f"{stats.failed} run(s) failed (first: {stats.errors[0]}); finished runs are "
                               f"kept in {work}/runs")
         out.append(results)
-    return out
+    return out, len(board.index)
 
 
 def _cell(plan: SweepPlan, si: int, results: Mapping[str, Mapping[str, Any]], contender: str) -> Cell:
@@ -318,7 +318,7 @@ def run_league(
     contenders: Sequence[str] | None = None,
     *,
     seeds: int = 5,
-    tune_seeds: int = 2,
+    tune_seeds: int = 1,
     grid: Sequence[str] = DEFAULT_GRID,
     work: str | Path = DEFAULT_WORK,
     executor: Any = None,
@@ -342,7 +342,7 @@ def run_league(
         recs: dict[int, tuple[str, str, list[str]]] = {}
         if "recommended" in keys:
             tune = plan_sweep(named, TUNE_POLICY, list(grid), seeds=tune_seeds, seed=TUNE_SEED)
-            _execute([tune], work, executor, progress, "tuning runs", league)
+            league.tuning_runs = _execute([tune], work, executor, progress, "tuning runs", league)[1]
             for si, (name, sc) in enumerate(named):
                 one = plan_sweep([(name, sc)], TUNE_POLICY, list(grid), seeds=tune_seeds, seed=TUNE_SEED)
                 stored, stats = run_plan(one, work, _Shared(executor))  # all stored: nothing runs
@@ -361,7 +361,7 @@ def run_league(
         for si, (name, sc) in enumerate(named):
             if si in recs:
                 plans.append(("recommended", si, plan_sweep([(name, sc)], TUNE_POLICY, recs[si][2], seeds=seeds)))
-        results = _execute([p for _, _, p in plans], work, executor, progress, "league runs", league)
+        results, league.runs = _execute([p for _, _, p in plans], work, executor, progress, "league runs", league)
     except ParameterError as e:
         if isinstance(e, (LeagueError, ExecutorError)):
             raise
@@ -401,8 +401,11 @@ def league_markdown(league: League, *, chart: str | None = None, command: str = 
         "delete that folder for a run from scratch: the numbers are the same, runs are deterministic).",
         "",
         f"Every library scenario (`scenarios/*.yaml`), each at its CI scale (`ci_scale`), under {len(keys)} "
-        f"contenders x {league.seeds} seeds (each scenario's `seed`, `seed + 1`, ... `seed + {league.seeds - 1}`, "
-        f"as `breakerlab compare --seeds {league.seeds}` runs them), fast mode: {league.runs} runs.",
+        f"contenders x {league.seeds} seeds (each scenario's `seed` to `seed + {league.seeds - 1}`, as "
+        f"`breakerlab compare --seeds {league.seeds}` runs them), fast mode: {len(league.rows)} x {len(keys)} x "
+        f"{league.seeds} = {len(league.rows) * len(keys) * league.seeds} results from {league.runs} distinct "
+        "simulations (a recommendation equal to the seed's setting is the same run)"
+        + (f", plus {league.tuning_runs} tuning runs for the recommendation." if has_rec else "."),
         "",
         "| contender | what |",
         "|---|---|",
@@ -541,7 +544,8 @@ def cmd_league(args: argparse.Namespace) -> int:
             rel = chart.resolve().as_posix()
     atomic_write(out, league_markdown(league, chart=rel) + "\n")
     if not args.quiet:
-        print(f"league: {league.runs} runs ({league.computed} computed, the rest stored in {args.work}/runs)",
+        print(f"league: {league.runs + league.tuning_runs} runs ({league.computed} computed now, the rest were "
+              f"stored in {args.work}/runs)",
               file=sys.stderr)
         print(f"league: {out}" + (f", {chart}" if chart else ""))
     return EXIT_OK

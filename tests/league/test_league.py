@@ -30,7 +30,7 @@ def test_tiny_league_has_a_row_per_scenario_and_a_cell_per_contender(tiny: objec
         assert list(r.cells) == ["none", "seed"]
         assert all(c.runs == 2 for c in r.cells.values())
         assert r.recommended == ""  # not a contender here: no sweep ran
-    assert league.runs == 2 * 2 * 2
+    assert league.runs == 2 * 2 * 2 and league.tuning_runs == 0
     md = league_markdown(league)
     for r in league.rows:
         section = md.split(f"### {r.name}\n", 1)[1].split("### ", 1)[0]
