@@ -397,7 +397,7 @@ def league_markdown(league: League, *, chart: str | None = None, command: str = 
         "# League table: the library's scenarios under the peers' defaults and the lab's recommendation",
         "",
         f"Regenerate from a clean checkout with one command: `{command}` (writes this file and "
-        "`docs/league.png`; every run is stored under `.breakerlab/league/runs/`, so a rerun reuses them — "
+        "its chart; every run is stored under `.breakerlab/league/runs/`, so a rerun reuses them — "
         "delete that folder for a run from scratch: the numbers are the same, runs are deterministic).",
         "",
         f"Every library scenario (`scenarios/*.yaml`), each at its CI scale (`ci_scale`), under {len(keys)} "
@@ -516,6 +516,26 @@ def league_chart(league: League, path: str | Path) -> Path:
 # --------------------------------------------------------------------------- command
 
 
+def _command(args: argparse.Namespace, out: Path, chart: Path | None) -> str:
+    """The command that writes this doc again: :data:`COMMAND` plus every option that changes
+    what is run or where it is written (not ``--jobs``, ``--work``: they change neither)."""
+    parts = [COMMAND, *args.scenarios]
+    parts += [f"--contender {c}" for c in args.contender or ()]
+    if args.seeds != 5:
+        parts.append(f"--seeds {args.seeds}")
+    if args.tune_seeds != 1:
+        parts.append(f"--tune-seeds {args.tune_seeds}")
+    if args.grid:
+        parts.append("--grid " + " ".join(args.grid))
+    if args.scale is not None:
+        parts.append(f"--scale {args.scale:g}")
+    if out.as_posix() != "docs/league.md":
+        parts.append(f"--out {out.as_posix()}")
+    if chart is not None and chart.as_posix() != "docs/league.png":
+        parts.append(f"--chart {chart.as_posix()}")
+    return " ".join(parts)
+
+
 def cmd_league(args: argparse.Namespace) -> int:
     """``breakerlab league``: run, then write the doc and the chart. Exit 0, or 2 for bad input / failed runs."""
     try:
@@ -535,6 +555,7 @@ def cmd_league(args: argparse.Namespace) -> int:
         raise InputError(f"breakerlab league: {' '.join(msg.split())}") from None
     out = Path(args.out)
     chart = Path(args.chart) if args.chart else None
+    command = _command(args, out, chart)
     rel = None
     if chart is not None:
         league_chart(league, chart)
@@ -542,7 +563,7 @@ def cmd_league(args: argparse.Namespace) -> int:
             rel = chart.resolve().relative_to(out.resolve().parent).as_posix()
         except ValueError:
             rel = chart.resolve().as_posix()
-    atomic_write(out, league_markdown(league, chart=rel) + "\n")
+    atomic_write(out, league_markdown(league, chart=rel, command=command) + "\n")
     if not args.quiet:
         print(f"league: {league.runs + league.tuning_runs} runs ({league.computed} computed now, the rest were "
               f"stored in {args.work}/runs)",

@@ -84,21 +84,23 @@ def test_recommendation_is_tuned_on_other_seeds(tmp_path: Path) -> None:
     assert "How the recommendation was found" in md and "1000" in md
 
 
-def _league(tmp: Path, tag: str) -> tuple[int, Path]:
-    out = tmp / tag / "league.md"
+def _league(tmp: Path, work: str) -> tuple[int, bytes, bytes]:
+    out = tmp / "docs" / "league.md"
     rc = main(["league", *TINY, "--scale", str(SCALE), "--contender", "none", "--contender", "seed",
-               "--seeds", "2", "--jobs", "1", "-q", "--work", str(tmp / tag / "work"), "--out", str(out),
-               "--chart", str(tmp / tag / "league.png")])
-    return rc, out
+               "--seeds", "2", "--jobs", "1", "-q", "--work", str(tmp / work), "--out", str(out),
+               "--chart", str(tmp / "docs" / "league.png")])
+    return rc, out.read_bytes(), (tmp / "docs" / "league.png").read_bytes()
 
 
 def test_cli_writes_the_same_bytes_on_a_rerun_from_scratch(tmp_path: Path) -> None:
-    rc1, a = _league(tmp_path, "a")
-    rc2, b = _league(tmp_path, "b")
+    rc1, md1, png1 = _league(tmp_path, "work-a")
+    rc2, md2, png2 = _league(tmp_path, "work-b")  # nothing stored: every run again
     assert rc1 == rc2 == 0
-    assert a.read_bytes() == b.read_bytes()
-    assert (tmp_path / "a" / "league.png").read_bytes() == (tmp_path / "b" / "league.png").read_bytes()
-    assert "![SLO verdict per scenario and contender](league.png)" in a.read_text(encoding="utf-8")
+    assert md1 == md2 and png1 == png2
+    text = md1.decode("utf-8")
+    assert "![SLO verdict per scenario and contender](league.png)" in text
+    # the header names the command that wrote it
+    assert "--contender none --contender seed --seeds 2 --scale 0.05 --out " in text
 
 
 @pytest.mark.parametrize(("args", "needle"), [
