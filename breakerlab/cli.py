@@ -24,7 +24,7 @@ from sim.loader import ScenarioError, load_scenario
 from sim.operator import ManualOperator
 from sim.policies import policy_names
 
-from . import search, sweep
+from . import league, search, sweep
 from .command import Parser, add_executor_options, executor_from_args, paint_verdicts, run_command
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_SLO, InputError
 from .executors import terminate_as_interrupt
@@ -46,6 +46,8 @@ EXAMPLES = {
     "list": "  breakerlab list scenarios\n  breakerlab list policies\n  breakerlab list faults\n"
     "  breakerlab list policies --params               # every parameter of every policy\n"
     "  breakerlab list policies --params failure-rate  # one policy (or a preset: its values)",
+    "league": "  breakerlab league --jobs 2      # every library scenario: docs/league.md, docs/league.png\n"
+    "  breakerlab league scenarios/quiet-night.yaml --contender none --contender seed --seeds 2 --out league.md",
     "report": "  breakerlab report report/            # re-render report/ from report/traces/\n"
     "  breakerlab report report/traces --out other/",
 }
@@ -303,6 +305,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep.add_sweep_parser(sub)
     search.add_search_parser(sub)
+
+    p = sub.add_parser("league", help="every library scenario under the peers' defaults and the lab's "
+                       "recommendation: docs/league.md and docs/league.png",
+                       description="Run every scenario (default: scenarios/*.yaml, each at its ci_scale) under "
+                       "each contender (" + ", ".join(league.CONTENDERS) + ") on --seeds seeds, the "
+                       "recommendation tuned by a sweep on other seeds; write the league table and its chart. "
+                       "Runs are stored under --work and reused by a rerun.",
+                       epilog="examples:\n" + EXAMPLES["league"], formatter_class=fmt)
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario files (default: scenarios/*.yaml)")
+    p.add_argument("--contender", action="append", metavar="C",
+                   help=f"a contender (repeatable; default all: {', '.join(league.CONTENDERS)})")
+    p.add_argument("--seeds", type=int, default=5, metavar="N", help="league seeds per scenario (default 5)")
+    p.add_argument("--tune-seeds", type=int, default=1, metavar="N",
+                   help=f"seeds of the recommendation's sweep, from {league.TUNE_SEED} (default 1)")
+    p.add_argument("--grid", nargs="+", action="extend", default=[], metavar="NAME=VALUES",
+                   help=f"the recommendation's sweep grid (default: {' '.join(league.DEFAULT_GRID)})")
+    p.add_argument("--scale", type=float, default=None, metavar="F",
+                   help="run every scenario at F x its true volume (default: each at its ci_scale)")
+    p.add_argument("--work", default=league.DEFAULT_WORK, metavar="DIR",
+                   help=f"where runs are stored and reused (default {league.DEFAULT_WORK})")
+    p.add_argument("--out", default="docs/league.md", metavar="FILE", help="the table (default docs/league.md)")
+    p.add_argument("--chart", default="docs/league.png", metavar="FILE", help="the chart (default docs/league.png)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_executor_options(p, "runs")
+    p.set_defaults(func=league.cmd_league, out_is_file=True)
     return parser
 
 
