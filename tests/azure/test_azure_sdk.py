@@ -35,7 +35,8 @@ def world(**over: Any) -> Scenario:
             "azure": {"orgs": [
                 azure_org("aoai-eastus", "eastus"),
                 # 1,000 TPM: 6 RPM (Azure's ratio), so the 7th call within the minute is a 429
-                azure_org("aoai-tiny", "swedencentral", limits={"gpt-4o-mini": {"tpm": 1000}}),
+                azure_org("aoai-tiny", "swedencentral", limits={"gpt-4o-mini": {"tpm": 1000}},
+                          enforcement="minute"),  # 6 RPM as a minute's burst: six calls 1 s apart pass
                 azure_org("aoai-filter", "westus3", error_rate=1.0, error_mix={"content_filter": 1}),
             ]},
             "openai": {"orgs": [{"name": "o1", "limits": {"gpt-4o-mini": {"rpm": 1000, "tpm": 10**7}}}]},
