@@ -2,6 +2,7 @@
 
     python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --scale 1
     python benchmarks/waiting.py scenarios/launch-exceeds-capacity.yaml --scale 0.05 --json
+    python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --enforcement second --daily-volume 500k/day
 
 Per router setting (``wait_for_capacity``, ``pacing``): success rate, "no org available" share,
 429 attempts, session success, p99 user latency, max latency, waits begun and the most requests
@@ -25,15 +26,24 @@ from sim.loader import load_scenario
 
 #: the settings compared: (label, router overrides)
 SETTINGS: list[tuple[str, dict[str, Any]]] = [
-    ("fail fast", {"wait_for_capacity": False}),
-    ("wait (default)", {"wait_for_capacity": True}),
+    ("fail fast", {"wait_for_capacity": False, "pacing": False}),
+    ("wait (default)", {"wait_for_capacity": True, "pacing": False}),
     ("wait + pacing", {"wait_for_capacity": True, "pacing": True}),
 ]
 
 
 def measure(path: str, scale: float | None, router: dict[str, Any], policy: str | None = None,
-            mode: str = "fast") -> dict[str, Any]:
+            mode: str = "fast", enforcement: str | None = None, daily_volume: str | None = None) -> dict[str, Any]:
     sc = load_scenario(path)
+    if enforcement is not None or daily_volume is not None:
+        # the same world with every org enforcing over ``enforcement`` / another base volume
+        data = sc.model_dump(mode="json", exclude_none=True)
+        for spec in data["vendors"].values():
+            for org in spec["orgs"]:
+                org["enforcement"] = enforcement or org.get("enforcement", "second")
+        if daily_volume is not None:
+            data["traffic"]["daily_volume"] = daily_volume
+        sc = type(sc).model_validate(data)
     sc = sc.scaled(scale if scale is not None else (sc.ci_scale or 1.0))
     sc = sc.model_copy(update={"router": sc.router.model_copy(update=router)})
     spec = next((p for p in sc.policies if (p.label or p.name) == policy), None) if policy else (
@@ -69,9 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("scenario")
     ap.add_argument("--scale", type=float, default=None, help="default: the scenario's ci_scale")
     ap.add_argument("--policy", default=None)
+    ap.add_argument("--enforcement", choices=("second", "minute"), default=None,
+                    help="every org enforces its limits over this window (default: as the file says)")
+    ap.add_argument("--daily-volume", default=None,
+                    help="the traffic's base volume instead of the file's (e.g. 500k/day)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    rows = [{"setting": label, **measure(a.scenario, a.scale, r, a.policy)} for label, r in SETTINGS]
+    rows = [{"setting": label, **measure(a.scenario, a.scale, r, a.policy, enforcement=a.enforcement,
+                                         daily_volume=a.daily_volume)} for label, r in SETTINGS]
     if a.json:
         json.dump(rows, sys.stdout, indent=1)
         print()

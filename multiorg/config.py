@@ -35,11 +35,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
+Enforcement = Literal["second", "minute"]
+
+
 class ModelLimits(_Frozen):
     """Known per-model rate limits of one org (requests and tokens per minute)."""
 
     rpm: int = Field(gt=0)
     tpm: int = Field(gt=0)
+    #: the window the vendor enforces them over: ``second`` (a sixtieth of the limit at a time —
+    #: OpenAI: limits "can be quantized, meaning they are enforced over shorter periods of time",
+    #: https://platform.openai.com/docs/guides/rate-limits) or ``minute`` (the whole limit as a
+    #: burst). Pacing spends this window; per-second is the safe assumption (a client paced per
+    #: second never bursts into a per-minute limit either, it only spreads its sends)
+    enforcement: Enforcement = "second"
 
 
 class VendorConfig(_Frozen):
@@ -235,9 +244,14 @@ class RouterConfig(_Frozen):
     #: ``capacity``: weigh orgs by their rate limits — the one setting that makes the router
     #: capacity-aware (it implies ``strategy: weighted``); ``configured``: by each org's ``weight``
     weights: Weights = "configured"
-    #: pace before the 429: each pod estimates every org's token window (spent by its sends as the
-    #: vendor counts them — prompt + max_tokens — corrected by the remaining-tokens headers) and
-    #: holds a request an org cannot take yet, waiting as for a retry-after (see docs/waiting.md)
+    #: pace before the 429: each pod estimates every org's token window (its limit's
+    #: ``enforcement`` window, spent by its sends as the vendor counts them — prompt + max_tokens —
+    #: corrected by the remaining-tokens headers) and holds a request an org cannot take yet:
+    #: the request reserves the org's next free tokens and waits for them, so the requests held
+    #: for one org leave one after another at the window's rate instead of all at once (see
+    #: docs/waiting.md). A 429 that meets a paced request (another pod took the tokens) sends it
+    #: back to wait, bounded by its deadline rather than ``max_attempts``. Orgs without known
+    #: limits are never held. Off by default until it is measured on every library scenario
     pacing: bool = False
     namespace: str = "multiorg"
     pod: str = "pod-0"

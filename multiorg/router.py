@@ -122,6 +122,14 @@ def _vendor_tokens(request: ChatRequest) -> int:
     return max(1, prompt + (request.max_tokens or 0))
 
 
+def _ceiling(lim: tuple[float, float], cost: float) -> float:
+    """Pacing: what an org's window (``lim``: TPM, window) holds for a request of ``cost`` tokens —
+    the window, floored at one request's worth but never above the minute's limit (as the
+    vendor's bucket: a request larger than a second's refill is not held for ever)."""
+    cap, window = lim
+    return window if window >= cost else (cost if cost < cap else cap)
+
+
 class RoutingCore:
     """The shared brain of both router faces. One instance = one pod."""
 
@@ -188,7 +196,8 @@ class RoutingCore:
         #: pacing: per (org, model) this pod's estimate of the vendor's token window — (tokens
         #: left, when) — spent by each send, corrected by the vendor's remaining-tokens headers
         self._pace: dict[tuple[str, str], tuple[float, float]] = {}
-        self._tpm: dict[tuple[str, str], float | None] = {}
+        #: pacing: per (org, model) its TPM and what its enforcement window holds (None: unknown)
+        self._pace_lim: dict[tuple[str, str], tuple[float, float] | None] = {}
         self._waiting_lock = threading.Lock()
         #: requests waiting for capacity in this pod now; the most at once; waits begun in all
         self.waiting = 0
@@ -211,60 +220,86 @@ class RoutingCore:
     def _wake_at(
         self, vendors: tuple[str, ...], model: str, tried: tuple[str, ...], deadline: float,
         paced: dict[str, float] | None = None,
-    ) -> float | None:
+    ) -> tuple[float, str | None] | None:
         """When to try again, if waiting can help: the earliest end of a rate-limit hold (a 429's
         retry-after, or ``paced``: when pacing expects the org's window to take this request) on
         an org this request has not tried, whose breaker is not open past it — plus jitter — if
-        that is before ``deadline``; else None (fail now). Read on the no-org path only."""
+        that is before ``deadline``, with the org when the hold is pacing's (the request reserves
+        it); else None (fail now). Read on the no-org path only."""
         now = self.clock.now()
         hold: float | None = None
+        held_by: str | None = None
         board = self.board
         for vendor in vendors:
             for o in self._orgs_serving(vendor, model):
                 t = self._cooldown.get((o.name, model))
+                by = None
                 if (t is None or t <= now) and paced:
                     t = paced.get(o.name)
+                    by = o.name
                 if t is None or t <= now or o.name in tried or (hold is not None and t >= hold):
                     continue
                 view = board.view(o.name, model)
                 if view.open_until is not None and view.open_until > t:
                     continue  # a breaker's block is never waited on
-                hold = t
+                hold, held_by = t, by
         if hold is None or hold >= deadline:
             return None
         wake = hold + self.rng.random() * self._wait_jitter
-        return wake if wake < deadline else None
+        return (wake, held_by) if wake < deadline else None
 
-    def _tokens_left(self, name: str, model: str, now: float) -> tuple[float, float] | None:
-        """Pacing: (tokens this pod expects the org's window to hold now, its TPM), or None
-        when unknown (no limit configured, or nothing seen yet: then the org is not held)."""
+    def _pace_limits(self, org: OrgConfig, model: str) -> tuple[float, float] | None:
+        """Pacing: the org's TPM for the model and what its enforcement window holds."""
+        vcfg = self._vendors.get(org.vendor)
+        lim = org.limits.get(vcfg.model_for(model) if vcfg else model)
+        if lim is None:
+            return None
+        return float(lim.tpm), float(lim.tpm) / 60.0 if lim.enforcement == "second" else float(lim.tpm)
+
+    def _tokens_left(self, name: str, model: str, now: float, cost: float = 0.0) -> tuple[float, float] | None:
+        """Pacing: (tokens this pod expects the org's window to hold now for a request of
+        ``cost``, its TPM), or None when unknown (no limit configured, or nothing sent yet: then
+        the org is not held). Negative: tokens reserved by requests waiting for the org. The
+        window holds at least one request's worth (never more than the minute's limit), as the
+        vendor's does: a request larger than a second's refill is not held for ever."""
         key = (name, model)
         st = self._pace.get(key)
         if st is None:
             return None
-        cap = self._tpm[key]
-        if cap is None:
+        lim = self._pace_lim[key]
+        if lim is None:
             return None
+        cap = lim[0]
+        ceiling = _ceiling(lim, cost)
         level, t = st
         level += (now - t) * cap / 60.0
-        return (cap if level > cap else level), cap
+        return (ceiling if level > ceiling else level), cap
 
     def _pace_hold(self, name: str, model: str, cost: int, now: float) -> float | None:
         """When the org's window should hold ``cost`` tokens, if later than ``now``."""
-        left = self._tokens_left(name, model, now)
+        left = self._tokens_left(name, model, now, cost)
         if left is None or left[0] >= cost:
             return None
         return now + (cost - left[0]) * 60.0 / left[1]
 
-    def _pace_spend(self, org: OrgConfig, model: str, cost: int, now: float) -> None:
+    def _pace_spend(self, org: OrgConfig, model: str, cost: float, now: float) -> None:
+        """Take ``cost`` tokens from the org's window now (a send, or a waiting request's
+        reservation: then the level goes below zero, and the next request held for the org waits
+        that much longer — the held requests leave one after another, not all at once)."""
         key = (org.name, model)
-        if key not in self._tpm:
-            self._tpm[key] = self._capacity(org, model)
-        cap = self._tpm[key]
-        if cap is None:
+        if key not in self._pace_lim:
+            self._pace_lim[key] = self._pace_limits(org, model)
+        lim = self._pace_lim[key]
+        if lim is None:
             return
-        left = self._tokens_left(org.name, model, now)
-        self._pace[key] = ((cap if left is None else left[0]) - cost, now)
+        left = self._tokens_left(org.name, model, now, cost)
+        self._pace[key] = ((_ceiling(lim, cost) if left is None else left[0]) - cost, now)
+
+    def _pace_refund(self, name: str, model: str, cost: float) -> None:
+        """Give back a reservation the request did not use."""
+        st = self._pace.get((name, model))
+        if st is not None:
+            self._pace[(name, model)] = (st[0] + cost, st[1])
 
     def _pace_seen(self, name: str, model: str, remaining: int, t0: float, t1: float) -> None:
         """A reply's remaining-tokens header (the vendor's count, for every pod, as of the attempt):
@@ -289,11 +324,12 @@ class RoutingCore:
     def _pick(
         self, vendor: str, model: str, tried: tuple[str, ...], now: float,
         cost: int = 0, paced: dict[str, float] | None = None, why: dict[str, str] | None = None,
+        reserved: str | None = None,
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
         """An admitted org, or (None, None, earliest retry time). ``cost`` (pacing): the request's
         tokens as the vendor counts them; an org expected not to hold them is left out and its
-        expected time put in ``paced``. ``why`` collects, per org passed over, the reason
-        (``NoOrgAvailable.reasons``)."""
+        expected time put in ``paced`` — except ``reserved``, whose tokens this request already
+        holds. ``why`` collects, per org passed over, the reason (``NoOrgAvailable.reasons``)."""
         orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
@@ -320,7 +356,7 @@ class RoutingCore:
         if cost and paced is not None:
             keep = []
             for o in cands:
-                t = self._pace_hold(o.name, model, cost, now)
+                t = None if o.name == reserved else self._pace_hold(o.name, model, cost, now)
                 if t is None:
                     keep.append(o)
                 else:
@@ -379,6 +415,7 @@ class RoutingCore:
         standby = self._standby
         tried: tuple[str, ...] = ()  # (a tuple: most requests never fail over)
         attempts = 0
+        held = 0  # attempts answered 429 while waiting for capacity is on
         earliest: float | None = None
         track = self._track_stats
         last_org: OrgConfig | None = None
@@ -388,9 +425,10 @@ class RoutingCore:
         # pacing: the request's tokens as the vendor counts them (prompt + max_tokens)
         cost = _vendor_tokens(request) if self._pacing else 0
         paced: dict[str, float] | None = {} if cost else None
+        reserved: str | None = None  # pacing: the org whose next tokens this request holds
         why: dict[str, str] = {}  # per org passed over: why (the NoOrgAvailable's reasons)
         while True:
-            org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced, why)
+            org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced, why, reserved)
             if org is None or ticket is None:
                 if retry_at is not None and (earliest is None or retry_at < earliest):
                     earliest = retry_at
@@ -401,10 +439,22 @@ class RoutingCore:
                 if self._wait and self.waiting < self._max_waiting:
                     stb = self._standby
                     vendors = (active,) if stb is None or stb == active else (active, stb)
-                    wake = self._wake_at(vendors, model, tried, deadline, paced)
-                    if wake is not None and self._begin_wait():
+                    hold = self._wake_at(vendors, model, tried, deadline, paced)
+                    if hold is not None and self._begin_wait():
+                        wake, by = hold
+                        if by is not None and by != reserved:
+                            # hold the org's next tokens while waiting for them (one reservation
+                            # a request: one it no longer waits for is given back)
+                            if reserved is not None:
+                                self._pace_refund(reserved, model, cost)
+                            self._pace_spend(next(o for o in self.config.orgs if o.name == by), model, cost, now)
+                            reserved = by
                         try:
                             yield _new(WaitPlan, (wake - now,))
+                        except BaseException:
+                            if reserved is not None:
+                                self._pace_refund(reserved, model, cost)
+                            raise
                         finally:
                             self._end_wait()
                         later = clock.now()
@@ -418,7 +468,11 @@ class RoutingCore:
                             continue
                 if paced:
                     # Pacing only advises: with no wait possible, send as without it.
-                    cost, paced = 0, None
+                    # (its tokens are still spent where it goes: the window's estimate stays true)
+                    if reserved is not None:
+                        self._pace_refund(reserved, model, cost)
+                        reserved = None
+                    paced = None
                     vendor, standby = active, self._standby
                     continue
                 break
@@ -434,7 +488,13 @@ class RoutingCore:
             if track:
                 stats.started(name)
             if cost:
-                self._pace_spend(org, model, cost, t0)
+                if name == reserved:
+                    reserved = None  # spent when reserved
+                else:
+                    if reserved is not None:
+                        self._pace_refund(reserved, model, cost)
+                        reserved = None
+                    self._pace_spend(org, model, cost, t0)
             try:
                 # tuple.__new__: the NamedTuple's generated __new__ is a Python-level call
                 reply = yield _new(AttemptPlan, (org, self._keys[name], request, timeout, ticket.probe))
@@ -477,7 +537,11 @@ class RoutingCore:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
             now = clock.now()  # after the store write, which takes time when the store is slow
-            if outcome not in ORG_FAULTS or attempts >= self._max_attempts or now >= deadline:
+            if outcome is _RATE_LIMITED and paced is not None:
+                # a paced request met a 429 (another pod spent the window): it waits again, for
+                # the vendor's "come back at t" — bounded by its deadline, not by max_attempts
+                held += 1
+            if outcome not in ORG_FAULTS or attempts - held >= self._max_attempts or now >= deadline:
                 break
             if not self.budget.try_retry(now):
                 break
@@ -485,6 +549,8 @@ class RoutingCore:
                 # (a rate-limited org is held by its retry-after instead: when that ends before the
                 # deadline, this request may wait for it and try it again)
                 tried = (*tried, name)
+        if reserved is not None:
+            self._pace_refund(reserved, model, cost)
         if last_org is None or cls is None:
             end = clock.now()
             observer.request(tag, start, end, None, 0)

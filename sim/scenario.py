@@ -35,6 +35,7 @@ from multiorg.config import (
     DEFAULT_BASE_URLS,
     AzureResource,
     BreakerConfig,
+    Enforcement,
     ModelLimits,
     MultiOrgConfig,
     OrgConfig,
@@ -123,9 +124,16 @@ class Latency(_Frozen):
         return math.log(self.p99 / self.median) / 2.3263478740408408
 
 
-#: how a vendor enforces a per-minute limit: a bucket holding one second's refill (OpenAI's
-#: quantized limits, the default) or the whole minute's
-Enforcement = Literal["second", "minute"]
+class SimLimits(ModelLimits):
+    """An org's known limits in a scenario. How the vendor enforces them is the org's (or its
+    model's) ``enforcement`` — one place — which :meth:`Scenario.org_configs` tells the router."""
+
+    enforcement: Enforcement = Field(default="second", exclude=True)
+
+    @field_validator("enforcement", mode="before")
+    @classmethod
+    def _not_here(cls, v: Any) -> Any:
+        raise ValueError("set enforcement on the org (or under its models), not in its limits")
 
 
 class ModelSpec(_Frozen):
@@ -191,7 +199,7 @@ class SimOrg(_Frozen):
     api_key_env: str | None = None
     tier: str = "tier-1"
     #: what the router knows; the vendor enforces these too unless ``models`` says otherwise
-    limits: Annotated[dict[str, ModelLimits],
+    limits: Annotated[dict[str, SimLimits],
                       BeforeValidator(_limit_units, json_schema_input_type=dict[str, _LimitsInput])] = Field(
         default_factory=dict)
     weight: float = Field(default=1.0, gt=0)
@@ -247,6 +255,11 @@ class SimOrg(_Frozen):
     def api_key(self) -> str:
         return f"sk-sim-{self.name}"
 
+    def enforcement_of(self, model: str) -> Enforcement:
+        """The window the vendor enforces ``model``'s limits over: the model's, else the org's."""
+        spec = self.models.get(model)
+        return spec.enforcement if spec is not None and spec.enforcement is not None else self.enforcement
+
     def rpm_limits(self) -> dict[str, int]:
         """The RPM the vendor enforces per (vendor) model: ``limits``, overridden by ``models``."""
         out = {m: lim.rpm for m, lim in self.limits.items()}
@@ -264,7 +277,7 @@ def _times(n: int, f: float) -> int:
 
 def _scaled_org(org: SimOrg, f: float) -> SimOrg:
     """``org`` with every RPM/TPM limit (known and enforced) times ``f``."""
-    limits = {m: ModelLimits(rpm=_times(lim.rpm, f), tpm=_times(lim.tpm, f)) for m, lim in org.limits.items()}
+    limits = {m: SimLimits(rpm=_times(lim.rpm, f), tpm=_times(lim.tpm, f)) for m, lim in org.limits.items()}
     models = {
         m: spec.model_copy(update={k: None if getattr(spec, k) is None else _times(getattr(spec, k), f)
                                    for k in ("rpm", "tpm", "itpm", "otpm")})
@@ -538,7 +551,9 @@ class Scenario(_Frozen):
                 org_id=o.org_id,
                 api_key_env=o.key_env(),
                 tier=o.tier,
-                limits=o.limits,
+                # the router knows the limits and the window the vendor enforces them over
+                limits={m: ModelLimits(rpm=lim.rpm, tpm=lim.tpm, enforcement=o.enforcement_of(m))
+                        for m, lim in o.limits.items()},
                 weight=o.weight,
                 azure=o.azure,
             )

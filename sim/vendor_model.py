@@ -345,7 +345,7 @@ class OrgModel:
             lim = spec.limits.get(m)
             rpm = ms.rpm if ms is not None and ms.rpm is not None else (lim.rpm if lim else None)
             tpm = ms.tpm if ms is not None and ms.tpm is not None else (lim.tpm if lim else None)
-            enforcement = ms.enforcement if ms is not None and ms.enforcement is not None else spec.enforcement
+            enforcement = spec.enforcement_of(m)
             self._models[m] = _ModelState(m, lat.median, lat.sigma, rpm, tpm, WINDOWS[enforcement],
                                           ms.itpm if ms is not None else None, ms.otpm if ms is not None else None)
         self._serves_all = not self._models

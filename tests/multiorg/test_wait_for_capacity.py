@@ -346,9 +346,10 @@ def test_weights_capacity_with_another_strategy_is_refused() -> None:
 # --------------------------------------------------------------------------- pacing
 
 
-def _paced(tpm: int = 6000, **router: Any) -> tuple[Router, ScriptedClient, ManualClock]:
+def _paced(tpm: int = 6000, enforcement: str = "minute", **router: Any) -> tuple[Router, ScriptedClient, ManualClock]:
+    limits = {MODEL: {"rpm": 1000, "tpm": tpm, "enforcement": enforcement}}
     config = load_config({
-        "orgs": [{"name": "a", "api_key_env": "KA", "limits": {MODEL: {"rpm": 1000, "tpm": tpm}}}],
+        "orgs": [{"name": "a", "api_key_env": "KA", "limits": limits}],
         "router": {"pacing": True, "wait_jitter": 0, **router},
         "breaker": {"policy": "exponential", "params": {"threshold": 50}},
     })
@@ -387,3 +388,48 @@ def test_pacing_only_advises_when_no_wait_is_possible() -> None:
     router.send(_costing(4000))
     router.send(_costing(4000))  # would wait 20 s; the queue holds none: sent at once
     assert clock.now() == T0 and len(client.calls) == 2
+
+
+def test_per_second_pacing_spends_a_sixtieth_of_the_limit_at_a_time() -> None:
+    router, client, clock = _paced(tpm=60_000, enforcement="second")  # 1000 tokens a second, at most
+    router.send(_costing(1000))  # the second's window: all of it
+    assert clock.now() == T0
+    router.send(_costing(500))  # 500 tokens refill in 0.5 s
+    assert clock.now() == pytest.approx(T0 + 0.5)
+    router.send(_costing(3000))  # larger than the window: held until one request's worth is there
+    assert clock.now() == pytest.approx(T0 + 3.5)
+    assert len(client.calls) == 3
+
+
+def test_paced_requests_reserve_the_window_and_leave_one_after_another() -> None:
+    # Three requests arrive together at an org whose window is spent: each reserves the next
+    # tokens, so they leave at the window's rate, not all at once when it first refills.
+    router, client, clock = _paced(tpm=60_000, enforcement="second", max_waiting=10)
+    router.send(_costing(1000))
+    sent: list[float] = []
+    client.default = ok()
+    original = client.send
+
+    def send(*a: Any, **k: Any) -> Any:
+        sent.append(clock.now())
+        return original(*a, **k)
+
+    client.send = send  # type: ignore[method-assign]
+    for _ in range(3):
+        router.core.waiting = 0  # (one at a time on a ManualClock: the queue is not the point here)
+        router.send(_costing(1000))
+    assert sent == pytest.approx([T0 + 1.0, T0 + 2.0, T0 + 3.0])
+
+
+def test_a_reservation_not_used_is_given_back() -> None:
+    router, _, clock = _paced(tpm=60_000, enforcement="second", max_waiting=10, deadline="1500ms",
+                                   attempt_timeout="1s")
+    router.send(_costing(1000))
+    router.send(_costing(1000))  # reserves the next second's tokens: sent at T0 + 1
+    assert clock.now() == pytest.approx(T0 + 1.0)
+    core = router.core
+    assert core._tokens_left("a", MODEL, clock.now(), 1000)[0] == pytest.approx(0.0, abs=0.01)
+    router.send(_costing(3000))  # would wait 3 s, past its 1.5 s deadline: sent at once (pacing advises)
+    assert clock.now() == pytest.approx(T0 + 1.0)
+    # spent once (the send), not twice (a reservation kept as well)
+    assert core._tokens_left("a", MODEL, clock.now(), 3000)[0] == pytest.approx(-3000.0, abs=0.01)
