@@ -223,7 +223,7 @@ def library(paths: Sequence[str | Path] = (), scale: float | None = None) -> lis
 
 
 def _scenario_dir() -> Path:
-    here = Path.cwd() / "scenarios"
+    here = Path("scenarios")  # relative: the doc names the files as a reader's checkout has them
     return here if here.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
 
 

@@ -140,8 +140,15 @@ def test_async_router_runs_store_steps_on_a_given_executor() -> None:
             self.threads: set[str] = set()
 
         def __getattr__(self, name: str) -> Any:
-            self.threads.add(threading.current_thread().name)
-            return getattr(self.inner, name)
+            attr = getattr(self.inner, name)
+            if not callable(attr):
+                return attr  # (a setting read when the router is built, not a store call)
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                self.threads.add(threading.current_thread().name)
+                return attr(*args, **kwargs)
+
+            return call
 
     pool = ThreadPoolExecutor(2, thread_name_prefix="shared")
     store = BlockingMemory()
