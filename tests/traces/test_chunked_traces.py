@@ -7,12 +7,12 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from trace_worlds import ARRIVAL_COLUMNS, digests, run_world, traffic_world
 
 import sim
 import sim.recorder
@@ -20,15 +20,11 @@ from sim.rng import Seeds
 from sim.trace import (
     ATTEMPT_COLUMNS,
     FORMAT_ENTRY,
-    Table,
     Trace,
     TraceFileError,
     _encode,
 )
 from sim.traffic import chunks, generate, join
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trace_worlds import ARRIVAL_COLUMNS, digests, run_world, traffic_world  # noqa: E402
 
 #: the arrivals of :func:`traffic_world` (seed 11) before traffic went chunked
 ARRIVALS = {"max_tokens": "5890c4b1c3e6c761", "model": "a6216864d5d9c050", "pod": "c057c981cfb2e20d",
@@ -173,3 +169,19 @@ def test_a_chunked_table_keeps_few_decoded_columns(monkeypatch: pytest.MonkeyPat
     assert sum(a.nbytes for a in t.attempts._cache.values()) <= 3 * 8 * t.n_attempts
     assert "request" not in t.attempts._cache  # the least recently read went first
     assert io.BytesIO(pickle.dumps(t)).getbuffer().nbytes < len(pickle.dumps(small_chunks)) * 1.01
+
+
+def test_the_manual_operator_sees_the_same_errors_across_stored_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's dashboard reads recent outcomes, some of them in blocks already compressed."""
+    sc = sim.default_scenario(
+        duration=1800.0, pods=2, traffic={"daily_volume": 200_000},
+        modifiers=[{"kind": "outage", "label": "openai down", "targets": ["vendor:openai"], "start": 600.0,
+                    "error_rate_set": 1.0, "error_mix": {"503": 1.0}}])
+    policy = ("manual", {"reaction_delay": "3m", "check_every": "1m", "alert_window": "2m"})
+    whole = sim.run(sc, policy, seed=3)
+    monkeypatch.setattr(sim.recorder, "CHUNK_ROWS", 1 << 8)
+    small = sim.run(sc, policy, seed=3)
+    assert len(small.requests._rows) > 10
+    assert whole.meta["operator_flips"] and small.meta["operator_flips"] == whole.meta["operator_flips"]
+    for table in ("requests", "attempts", "events"):
+        assert digests(getattr(small, table)) == digests(getattr(whole, table))
