@@ -12,7 +12,9 @@ memory then (``base_rss_mb``), then ``sim.run`` of the benchmark world (4 OpenAI
 shared state, ``exponential``, 1M requests/day) over a window long enough for that many
 requests, timed whole (traffic generation, the run, the trace), best of ``--repeat`` runs.
 Reported per request: wall and CPU microseconds, the CPU ratio to the smallest size, the
-trace's bytes per attempt, and ``rss_bytes_per_request`` = (peak RSS - base RSS) / requests.
+trace's bytes per attempt in memory (``bytes_per_attempt``: its compressed chunks) and on disk
+(``trace_bytes_per_attempt``, the saved file), ``peak_rss_mb`` (``peak_rss_mb_per_worker``: the
+largest over sizes) and ``rss_bytes_per_request`` = (peak RSS - base RSS) / requests.
 ``flat`` says whether every size's CPU µs per request is within ±20 % of the first (CPU time,
 which a shared machine disturbs least); ``rss_flat`` the same for RSS per request, compared
 from 100k requests up (below that the base memory's noise is larger than the run's memory).
@@ -26,6 +28,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -63,10 +66,14 @@ def one_size(size: int, repeat: int) -> dict[str, Any]:
         wall, cpu = min(wall, time.perf_counter() - w0), min(cpu, time.process_time() - c0)
     assert trace is not None
     n = trace.n_requests
-    per_attempt = sum(a.nbytes for a in trace.attempts.values()) / max(trace.n_attempts, 1)
     peak = _rss_mb()
+    held = sum(getattr(trace, t).stored().nbytes_stored() for t in ("requests", "attempts", "events"))
+    per_attempt = held / max(trace.n_attempts, 1)
+    with tempfile.TemporaryDirectory() as d:
+        on_disk = trace.save(Path(d) / "t.npz").stat().st_size / max(trace.n_attempts, 1)
     return {"requests": n, "attempts": trace.n_attempts, "wall_us_per_request": wall / n * 1e6,
-            "cpu_us_per_request": cpu / n * 1e6, "bytes_per_attempt": per_attempt, "base_rss_mb": base,
+            "cpu_us_per_request": cpu / n * 1e6, "bytes_per_attempt": per_attempt,
+            "trace_bytes_per_attempt": on_disk, "base_rss_mb": base,
             "peak_rss_mb": peak, "rss_bytes_per_request": (peak - base) * 1024 * 1024 / n}
 
 
@@ -97,16 +104,21 @@ def main(argv: list[str] | None = None) -> int:
         first = big[0]["rss_bytes_per_request"]
         rss_flat = all(0.8 * first <= r["rss_bytes_per_request"] <= 1.2 * first for r in big)
     out = {"rows": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
-           "flat_within_20pct": flat, "rss_flat_within_20pct": rss_flat}
+           "flat_within_20pct": flat, "rss_flat_within_20pct": rss_flat,
+           "peak_rss_mb_per_worker": round(max(r["peak_rss_mb"] for r in rows), 1),
+           "trace_bytes_per_attempt": round(rows[-1]["trace_bytes_per_attempt"], 2)}
     if args.json:
         print(json.dumps(out))
     else:
-        head = ("requests", "wall us/req", "cpu us/req", "cpu ratio", "B/attempt", "rss MB", "rss B/req")
-        print("{:>10} {:>12} {:>11} {:>10} {:>10} {:>8} {:>10}".format(*head))
+        head = ("requests", "wall us/req", "cpu us/req", "cpu ratio", "B/attempt", "file B/att", "rss MB",
+                "rss B/req")
+        print("{:>10} {:>12} {:>11} {:>10} {:>10} {:>10} {:>8} {:>10}".format(*head))
         for r in out["rows"]:
             print(f"{r['requests']:>10} {r['wall_us_per_request']:>12.1f} {r['cpu_us_per_request']:>11.1f} "
-                  f"{r['cpu_ratio_to_first']:>10.2f} {r['bytes_per_attempt']:>10.0f} {r['peak_rss_mb']:>8.0f} "
-                  f"{r['rss_bytes_per_request']:>10.0f}")
+                  f"{r['cpu_ratio_to_first']:>10.2f} {r['bytes_per_attempt']:>10.1f} "
+                  f"{r['trace_bytes_per_attempt']:>10.1f} {r['peak_rss_mb']:>8.0f} {r['rss_bytes_per_request']:>10.0f}")
+        print(f"peak RSS per worker {out['peak_rss_mb_per_worker']} MB; "
+              f"trace {out['trace_bytes_per_attempt']} bytes per attempt on disk")
         print(f"CPU flat within ±20 %: {flat}; RSS per request flat within ±20 % (from {RSS_FROM}): {rss_flat}")
     return 0
 

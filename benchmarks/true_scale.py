@@ -3,8 +3,11 @@
     python benchmarks/true_scale.py --json [--jobs N] [--scale F] [--scenario FILE]
 
 Prints ``wall_s`` (the whole comparison), ``cpu_s`` (summed over workers), ``requests`` (summed),
-``us_per_request`` (CPU), ``peak_rss_mb_per_worker`` (the largest worker's), the saved trace's
-``trace_bytes_per_attempt`` and ``jobs``. Figures only; nothing is asserted.
+``us_per_request`` (CPU), ``peak_rss_mb_per_worker`` (the largest worker's, for its run and saving
+its trace), the saved trace's ``trace_bytes_per_attempt``, ``report_s`` (the slowest worker's:
+loading its trace again and computing the report's metrics and time series from it) with
+``report_peak_rss_mb`` (that worker's peak RSS after it) and ``jobs``. Figures only; nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import sim
+from reports.metrics import timeseries, trace_metrics
 from sim.loader import load_scenario, policy_id
+from sim.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_STORY = ROOT / "scenarios" / "lock-primary-before-launch.yaml"
@@ -33,11 +38,20 @@ def _one(job: tuple[str, str, float]) -> dict[str, float]:
     t0 = time.process_time()
     trace = sim.run(sc, spec, mode="fast")
     cpu = time.process_time() - t0
+    n_requests, n_attempts = trace.n_requests, trace.n_attempts
     with tempfile.TemporaryDirectory() as d:
-        size = trace.save(Path(d) / "t.npz").stat().st_size
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"cpu_s": cpu, "requests": trace.n_requests, "attempts": trace.n_attempts,
-            "rss_mb": rss_kb / 1024, "trace_bytes": size}
+        path = trace.save(Path(d) / "t.npz")
+        size = path.stat().st_size
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        del trace
+        w0 = time.perf_counter()
+        again = Trace.load(path)
+        trace_metrics(again)
+        timeseries([again])
+        report = time.perf_counter() - w0
+    report_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"cpu_s": cpu, "requests": n_requests, "attempts": n_attempts,
+            "rss_mb": rss_kb / 1024, "trace_bytes": size, "report_s": report, "report_rss_mb": report_rss_kb / 1024}
 
 
 def main() -> None:
@@ -62,6 +76,8 @@ def main() -> None:
         "us_per_request": round(cpu / requests * 1e6, 2),
         "peak_rss_mb_per_worker": round(max(r["rss_mb"] for r in runs), 1),
         "trace_bytes_per_attempt": round(sum(r["trace_bytes"] for r in runs) / sum(r["attempts"] for r in runs), 2),
+        "report_s": round(max(r["report_s"] for r in runs), 1),
+        "report_peak_rss_mb": round(max(r["report_rss_mb"] for r in runs), 1),
         "jobs": args.jobs,
     }
     if args.json:

@@ -232,8 +232,14 @@ def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list
 _PER_BIN = 100
 
 
+def _n_requests(trace: Any) -> int:
+    """A trace's request count, without decoding a column of a :class:`sim.trace.Trace`."""
+    n = getattr(trace, "n_requests", None)
+    return int(n) if isinstance(n, int) else len(trace.requests["arrival"])
+
+
 def _bin_width(runs: dict[str, list[Any]], duration: float) -> float:
-    n = min(sum(len(t.requests["arrival"]) for t in rs) for rs in runs.values())
+    n = min(sum(_n_requests(t) for t in rs) for rs in runs.values())
     return nice_bin_width(duration, max_bins=int(np.clip(n // _PER_BIN, 24, 240)))
 
 

@@ -596,10 +596,11 @@ class _Prep:
         self.req_client = outcome == CLIENT_ERROR
         self.req_noorg = outcome == NO_ORG
         self.latency = np.asarray(r["end"], dtype=np.float64) - self.arrival
-        self.req_pod = np.asarray(r["pod"], dtype=np.int64)
+        # pods and orgs in their stored small ints: a trace of millions of rows is read whole here
+        self.req_pod = _small_ints(r["pod"])
 
         self.att_req = np.asarray(a["request"], dtype=np.int64)
-        self.att_org = np.asarray(a["org"], dtype=np.int64)
+        self.att_org = _small_ints(a["org"])
         self.att_start = np.asarray(a["start"], dtype=np.float64)
         att_out = np.asarray(a["outcome"])
         self.att_ok = (att_out == SUCCESS) | (att_out == SLOW)
@@ -633,6 +634,12 @@ class _Prep:
         if t1 >= self.duration:
             return x >= t0
         return (x >= t0) & (x < t1)
+
+
+def _small_ints(col: Any) -> np.ndarray:
+    """An integer column as stored (int16 pods and orgs), any other as int64."""
+    a = np.asarray(col)
+    return a if a.dtype.kind in "iu" else a.astype(np.int64)
 
 
 def _share(counts: np.ndarray, orgs: Sequence[str]) -> dict[str, float | None]:

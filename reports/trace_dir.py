@@ -1,5 +1,6 @@
-"""A comparison's traces on disk: one ``.npz`` per policy and seed (sim.trace format 2; format-1 files
-still load, anything unreadable raises a one-line ``TraceFileError`` saying how to rerun), and a manifest.
+"""A comparison's traces on disk: one ``.npz`` per policy and seed (sim.trace format 3, compressed column
+chunks that stay compressed in memory until a column is read; format-2 and format-1 files still load,
+anything unreadable raises a one-line ``TraceFileError`` saying how to rerun), and a manifest.
 
 Layout (``out_dir/traces/``)::
 

@@ -219,9 +219,10 @@ class Hub:
             self._hold = False
 
     def drive(self, times: Sequence[float], start: Callable[[int], Any]) -> None:
-        """Start request ``i`` — ``start(i)`` in a request greenlet — at ``times[i]`` (non-decreasing)."""
-        if self._start is not None:
-            raise RuntimeError("a hub drives one arrival sequence")
+        """Start request ``i`` — ``start(i)`` in a request greenlet — at ``times[i]`` (non-decreasing).
+        Once every arrival has started, the next piece of a run may be driven (indices from 0 again)."""
+        if self._start is not None and self._next < self._n:
+            raise RuntimeError("a hub drives one arrival sequence at a time")
         t = np.asarray(times, dtype=np.float64)
         if t.size > 1 and bool(np.any(t[1:] < t[:-1])):
             raise ValueError("arrival times must be non-decreasing")

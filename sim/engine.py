@@ -4,7 +4,8 @@ One run = one scenario, one breaker policy, one seed, one mode:
 
 1. the scenario's faults are lowered (:func:`sim.fault_effects.lower_faults`): traffic surges
    join the traffic, vendor-side faults become modifiers, store/pod/clock faults runtime effects;
-2. traffic is precomputed (arrival times, sessions, tokens, pods) from the seed's traffic streams;
+2. traffic (arrival times, sessions, tokens, pods) is drawn from the seed's traffic streams in
+   pieces of a few simulated minutes, each just before the loop reaches it (memory stays flat);
 3. every org gets a vendor model (latency, error curves, rate limits, lockouts, modifiers);
 4. ``scenario.pods`` real :class:`multiorg.Router` instances are built — each with its own local
    observations, sharing one store or each keeping its own (``state``) — with the simulated
@@ -13,7 +14,7 @@ One run = one scenario, one breaker policy, one seed, one mode:
 5. each request runs in its own greenlet from its arrival time, through its pod's router, to the
    vendor (in-process in fast mode, httpx → respx in full mode), sleeping in simulated time;
 6. the loop runs to ``duration``, then drains the requests still in flight; the recorder's
-   columns become the :class:`~sim.trace.Trace`, with the run's description in ``meta``.
+   compressed columns become the :class:`~sim.trace.Trace`, with the run's description in ``meta``.
 
 ``face="async"`` runs :class:`multiorg.AsyncRouter` pods instead, each request a task on a
 virtual-time asyncio loop that shares simpy's queue (:mod:`sim.aio`); both faces make the same
@@ -26,8 +27,10 @@ make the same decisions attempt by attempt (while full mode's store reads are no
 
 from __future__ import annotations
 
+import math
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -44,11 +47,11 @@ from .fault_effects import LoweredFaults, lower_faults
 from .operator import ManualOperator, Operator
 from .pods import FACES, Face, Mode, build_pods
 from .policies import make_lab_policy
-from .recorder import Recorder, capacity_meta
+from .recorder import Demand, Recorder, capacity_meta
 from .rng import Seeds
 from .scenario import Scenario
 from .trace import Trace
-from .traffic import Arrivals, generate
+from .traffic import Arrivals, chunks, generate
 from .vendor_model import VendorWorld
 
 #: progress is reported every this many simulated seconds
@@ -132,15 +135,24 @@ def _prompt(tokens: int) -> str:
     return pad * (n // len(pad)) + pad[: n % len(pad)]
 
 
-def _request_shapes(model: np.ndarray, prompt: np.ndarray, max_tokens: np.ndarray) -> Sequence[Any]:
-    """One hashable key per request for its (model, prompt size, max_tokens): a packed int64."""
-    bits_p = int(prompt.max(initial=0)).bit_length()
-    bits_m = int(max_tokens.max(initial=0)).bit_length()
-    bits_o = int(model.max(initial=0)).bit_length()
+def _request_shapes(model: np.ndarray, prompt: np.ndarray, max_tokens: np.ndarray,
+                    widths: tuple[int, int, int]) -> Sequence[Any]:
+    """One hashable key per request for its (model, prompt size, max_tokens): a packed int64.
+    ``widths``: bits of (model, prompt, max_tokens), the same for every piece of a run (a key
+    means one shape for the whole run: the request cache outlives a piece)."""
+    bits_o, bits_p, bits_m = widths
     if bits_p + bits_m + bits_o > 63:  # absurd token counts: plain tuples (slower, same keys' meaning)
         return list(zip(model.tolist(), prompt.tolist(), max_tokens.tolist(), strict=True))
     packed = (model.astype(np.int64) << (bits_p + bits_m)) | (prompt.astype(np.int64) << bits_m) | max_tokens
     return array("q", packed.astype(np.int64).tobytes())  # not a list: the GC never walks it
+
+
+def _shape_widths(scenario: Scenario) -> tuple[int, int, int]:
+    """Bits that hold any model index, prompt size and max_tokens of ``scenario``'s traffic
+    (token counts are capped at their ``max``)."""
+    tr = scenario.traffic
+    n_models = 1 if isinstance(tr.model, str) else len(tr.model)
+    return ((n_models - 1).bit_length(), int(tr.prompt_tokens.max).bit_length(), int(tr.max_tokens.max).bit_length())
 
 
 def run(
@@ -183,7 +195,7 @@ def _spawner(loop: SimLoop, send: Callable[..., Any], no_org: Callable[[int, Any
 
 
 class SimWorld:
-    """What every simulated run is made of, whoever routes: seeded streams, precomputed arrivals,
+    """What every simulated run is made of, whoever routes: seeded streams, arrivals (in pieces),
     the simpy loop and its hub, the simulated clock, the vendor models and the trace recorder.
     Shared by :class:`Simulation` (multiorg routers) and :mod:`sim.byo` (a team's own router)."""
 
@@ -196,32 +208,61 @@ class SimWorld:
         self.fault_windows = faults.windows
         self.seeds = Seeds(seed)
         self.modifiers = modifiers = faults.modifiers
-        self.arrivals: Arrivals = generate(scenario, self.seeds)
         self.env = simpy.Environment()
         self.hub = Hub(self.env)
         self.start_epoch = scenario.start_epoch
         self.clock = SimClock(self.env, self.start_epoch, self.hub.sleep)  # the router's waits sleep here
         self.world = VendorWorld(scenario, self.seeds, modifiers)
-        a = self.arrivals
-        self.recorder = Recorder(
-            start_epoch=self.start_epoch, orgs=scenario.org_names(), models=scenario.models(),
-            arrival=a.time, pod=a.pod, session=a.session,
-        )
+        self.recorder = Recorder(start_epoch=self.start_epoch, orgs=scenario.org_names(), models=scenario.models())
+        #: offered load and sessions, counted as the pieces of traffic go by
+        self.demand = Demand(scenario.duration)
+        self.n_sessions = 0
         return faults
 
+    @cached_property
+    def arrivals(self) -> Arrivals:
+        """Every arrival of the run at once (:func:`sim.traffic.generate`: the pieces, joined)."""
+        return generate(self.scenario, self.seeds)
+
     def _drive(self, start: Callable[[int], Any], progress: Callable[[float, float], Any] | None) -> None:
-        """Start request ``i`` as ``start(i)`` at its arrival, run the loop to the scenario's end
-        (``progress`` every simulated hour), then drain what is still in flight."""
+        """Start request ``i`` as ``start(i)`` at its arrival (all arrivals at once, :attr:`arrivals`)."""
+        self._feed((self.arrivals,), lambda piece: start, progress)
+
+    def _feed(self, pieces: Iterable[Arrivals], load: Callable[[Arrivals], Callable[[int], Any]],
+              progress: Callable[[float, float], Any] | None) -> None:
+        """Run the loop over ``pieces`` of arrivals, in time order: the recorder and the demand count
+        learn each piece, ``load(piece)`` gives the function that starts its row ``j`` (request id
+        ``piece.first + j``) at its arrival, and the loop runs up to the piece's end — stopping just
+        before it, so that what happens at that instant waits for the next piece's arrivals, as one
+        whole sequence would order them. ``progress`` every simulated hour; then drain what is
+        still in flight."""
         hub = self.hub
-        hub.drive(array("d", self.arrivals.time.tobytes()), start)  # not a list: the GC never walks it
         duration = self.scenario.duration
-        t = 0.0
-        while t < duration:
-            t = min(duration, t + PROGRESS_EVERY)
-            hub.run(until=t)
-            if progress is not None:
-                progress(t, duration)
+        marks = iter([*(t for t in _hours(duration)), math.inf])
+        mark = next(marks)
+        for piece in pieces:
+            self.recorder.arrive(piece.time, piece.pod, piece.session)
+            self.demand.add(piece)
+            self.n_sessions += piece.n_sessions
+            if len(piece):
+                hub.drive(array("d", piece.time.tobytes()), load(piece))  # not a list: the GC never walks it
+            while mark < piece.until:
+                hub.run(until=mark)
+                if progress is not None:
+                    progress(mark, duration)
+                mark = next(marks)
+            if piece.until < math.inf:
+                hub.run(until=math.nextafter(piece.until, -math.inf))
         hub.run()  # drain: requests in flight at the end finish (deadlines bound them)
+
+
+def _hours(duration: float) -> list[float]:
+    """The progress marks: every simulated hour, and the end."""
+    out, t = [], 0.0
+    while t < duration:
+        t = min(duration, t + PROGRESS_EVERY)
+        out.append(t)
+    return out
 
 
 class Simulation(SimWorld):
@@ -256,40 +297,50 @@ class Simulation(SimWorld):
             self.operator.start()
 
     def run(self, progress: Callable[[float, float], Any] | None = None) -> Trace:
-        a = self.arrivals
         routers = self.pods.routers
         sends = [r.send for r in routers]
-        pod_of = array("h", a.pod.tobytes())
-        model_of = array("h", a.model.tobytes())
-        prompt_of = array("i", a.prompt_tokens.tobytes())
-        max_of = array("i", a.max_tokens.tobytes())
-        models = a.models
         prompt = _prompt
         # Identical requests are interchangeable (ChatRequest is immutable and carries no
         # identity): build each (model, prompt size, max_tokens) once. Bounded, so memory stays flat.
-        # The shape is packed into one int per request up front (vectorised), so the per-request
-        # lookup hashes an int, not a tuple.
-        shape = _request_shapes(a.model, a.prompt_tokens, a.max_tokens)
+        # The shape is packed into one int per request (vectorised, per piece of traffic), so the
+        # per-request lookup hashes an int, not a tuple.
         cache: dict[Any, ChatRequest] = {}
         no_org = self.recorder.no_org
         if self.loop is not None:  # the async face: a request starts a task
             sends = [_spawner(self.loop, r.send, no_org) for r in routers]
+        first = 0
+        shape: Sequence[Any] = ()
+        pod_of = model_of = prompt_of = max_of = array("h")
+        models: list[str] = []
+        widths = _shape_widths(self.scenario)
 
-        def start(i: int) -> None:
-            key = shape[i]
+        def start(j: int) -> None:
+            key = shape[j]
             req = cache.get(key)
             if req is None:
                 if len(cache) >= REQUEST_CACHE:
                     cache.clear()
-                p = prompt_of[i]
-                req = cache[key] = ChatRequest(models[model_of[i]], ({"role": "user", "content": prompt(p)},),
-                                               None, max_of[i], {}, p)
+                p = prompt_of[j]
+                req = cache[key] = ChatRequest(models[model_of[j]], ({"role": "user", "content": prompt(p)},),
+                                               None, max_of[j], {}, p)
+            i = first + j
             try:
-                sends[pod_of[i]](req, i)
+                sends[pod_of[j]](req, i)
             except NoOrgAvailable as e:  # recorded by the observer (outcome NO_ORG); here, why
                 no_org(i, e.cause)
 
-        self._drive(start, progress)
+        def load(a: Arrivals) -> Callable[[int], None]:
+            nonlocal first, shape, pod_of, model_of, prompt_of, max_of, models
+            first = a.first
+            shape = _request_shapes(a.model, a.prompt_tokens, a.max_tokens, widths)
+            pod_of = array("h", a.pod.tobytes())
+            model_of = array("h", a.model.tobytes())
+            prompt_of = array("i", a.prompt_tokens.tobytes())
+            max_of = array("i", a.max_tokens.tobytes())
+            models = a.models
+            return start
+
+        self._feed(chunks(self.scenario, self.seeds), load, progress)
         loop = self.loop
         in_flight = self.hub.in_flight + (0 if loop is None else loop.in_flight)
         if in_flight:
@@ -303,12 +354,12 @@ class Simulation(SimWorld):
             self.scenario, policy=self.policy.name, policy_params=params_summary(self.policy),
             seed=self.seed, mode=self.mode, models=list(self.recorder.models),
             start_epoch=self.start_epoch, faults=self.fault_windows,
-            sessions=self.arrivals.n_sessions,
+            sessions=self.n_sessions,
             router=self.scenario.router.model_dump(mode="json", exclude={"pod"}),
             max_in_flight=self.hub.max_in_flight if self.loop is None else self.loop.max_in_flight,
             operator_flips=[] if self.operator is None else [list(f) for f in self.operator.flips],
             end_time=self.env.now,
-            capacity=capacity_meta(self.scenario, self.world, self.arrivals))
+            capacity=capacity_meta(self.scenario, self.world, self.demand))
         meta["face"] = self.face
         if self.pods.faulty_redis:
             meta["redis_failed_commands"] = {str(i): c.failed for i, c in enumerate(self.pods.faulty_redis)}

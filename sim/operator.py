@@ -64,6 +64,7 @@ class Operator:
         self.p = params
         self.hub = hub
         self.recorder = recorder
+        recorder.keep_recent = True  # error_rate looks back past compressed blocks
         self.switches = switches
         self.primary = primary
         self.standby = standby
@@ -79,16 +80,11 @@ class Operator:
 
     def error_rate(self, now: float) -> tuple[float, int]:
         """Failed share of the requests that ended in ``(now - alert_window, now]``."""
-        rec = self.recorder
-        end = np.frombuffer(rec.end, dtype=np.float64)
-        lo = np.searchsorted(rec.arrival, now - self.p.alert_window - 3600.0)  # deadlines are shorter
-        hi = np.searchsorted(rec.arrival, now, side="right")
-        ends = end[lo:hi]
-        mask = (ends > now - self.p.alert_window) & (ends <= now)
-        n = int(mask.sum())
+        since = now - self.p.alert_window - 3600.0  # deadlines are shorter
+        outcomes = self.recorder.ended(now - self.p.alert_window, now, since)
+        n = len(outcomes)
         if n == 0:
             return 0.0, 0
-        outcomes = np.frombuffer(rec.outcome, dtype=np.int8)[lo:hi][mask]
         failed = n - int(np.isin(outcomes, _OK_CODES).sum())
         return failed / n, n
 

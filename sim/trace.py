@@ -12,7 +12,7 @@ Three tables plus metadata:
 ``attempts`` (one row per call to one org)
     request int64, org int16 (index into meta["orgs"]), start float64, end float64, outcome int8,
     status int16 (HTTP status; 0 = transport failure), probe bool. The vendor of an attempt is
-    ``meta["org_vendors"][org]``.  31 bytes per attempt.
+    ``meta["org_vendors"][org]``.  31 bytes per attempt decoded.
 ``events`` (breaker transitions = alerts)
     time float64, pod int16, org int16, model int16 (index into meta["models"]), kind int8
     (0 OPENED, 1 HALF_OPEN, 2 CLOSED), failure_count int32, retry_cycles int16,
@@ -22,10 +22,15 @@ Three tables plus metadata:
 org_vendors, models, pods, duration, start_epoch (the epoch of sim time 0), fault windows
 (list of {kind, target, start, end, label}), and anything a report needs to label a chart.
 
-While recording, columns are ``array.array`` (compact, fast appends); :meth:`TraceRecorder.finish`
-turns them into numpy arrays. Saving writes one zip (``.npz``) of losslessly delta-encoded,
-byte-shuffled, deflated columns with fixed zip timestamps (format 2, ~13 bytes per attempt), so
-the same run gives a byte-identical file; format-1 traces (plain ``.npy`` columns) still load.
+Columns are held as compressed chunks of :data:`CHUNK_ROWS` rows (the recorder writes them while
+the run goes on; see :class:`Table`) and decoded when read, so a run of millions of requests
+keeps a few bytes per attempt in memory, not tens. A column reads as one numpy array
+(``trace.attempts["start"]``); :meth:`Table.chunks` hands out the rows piece by piece.
+
+On disk (format 3) a trace is one zip of the very chunks — each column's float64 bits and int64
+ids delta-coded (losslessly), byte-shuffled and deflated — stored with fixed zip timestamps, so
+the same run gives a byte-identical file (~13 bytes per attempt). Format-2 (one deflated column
+per entry) and format-1 traces (plain ``.npy`` columns) still load.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from array import array
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,40 +92,253 @@ CAUSE = "cause"  # the optional requests column
 
 _TYPECODES = {"int8": "b", "int16": "h", "int32": "i", "int64": "q", "float64": "d", "bool": "b"}
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+#: rows per chunk: every column of a table is cut at the same rows (a delta-coded column
+#: refers to another column's chunk with the same rows)
+CHUNK_ROWS = 1 << 18
+#: deflate level of a chunk: 6 is ~4x faster than 9 for ~1 % more bytes (measured on the seed story)
+LEVEL = 6
+#: decoded columns a chunked table keeps ready, in bytes (the rest are decoded again when read)
+CACHE_BYTES = 64 << 20
 
 
 def _empty(columns: dict[str, str]) -> dict[str, np.ndarray]:
     return {name: np.zeros(0, dtype=dt) for name, dt in columns.items()}
 
 
+class Table(MutableMapping[str, np.ndarray]):
+    """One table's columns, read as numpy arrays: either plain arrays or compressed chunks.
+
+    A chunked table (what a run records, what a format-3 file loads) holds each column as deflated
+    chunks of :data:`CHUNK_ROWS` rows and decodes a column when it is read; a few recent reads
+    (up to :data:`CACHE_BYTES`) are kept, read-only. Setting a column turns the table into plain
+    arrays. ``len(table)`` is the number of columns; :attr:`rows` the number of rows."""
+
+    __slots__ = ("_blobs", "_cache", "_dense", "_rows", "_source", "_spec")
+
+    def __init__(self, columns: Mapping[str, Any] | None = None) -> None:
+        self._dense: dict[str, np.ndarray] | None = (
+            {k: np.asarray(v) for k, v in columns.items()} if columns is not None else {})
+        self._spec: dict[str, dict[str, Any]] = {}  # chunked: name -> {"dtype", "delta"}
+        self._blobs: dict[str, list[bytes]] = {}
+        self._rows: list[int] = []
+        self._cache: dict[str, np.ndarray] = {}
+        self._source = ""
+
+    @classmethod
+    def chunked(cls, spec: Mapping[str, Mapping[str, Any]], rows: Sequence[int],
+                blobs: Mapping[str, Sequence[bytes]], source: str = "") -> Table:
+        """A table of compressed chunks; ``source``: the file they came from (for errors)."""
+        t = cls()
+        t._source = source
+        t._dense = None
+        t._spec = {k: dict(v) for k, v in spec.items()}
+        t._rows = list(rows)
+        t._blobs = {k: list(blobs[k]) for k in spec}
+        return t
+
+    # ------------------------------------------------------------------ mapping
+
+    @property
+    def is_chunked(self) -> bool:
+        return self._dense is None
+
+    @property
+    def rows(self) -> int:
+        if self._dense is None:
+            return sum(self._rows)
+        return len(next(iter(self._dense.values()))) if self._dense else 0
+
+    def __len__(self) -> int:
+        return len(self._spec if self._dense is None else self._dense)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._spec if self._dense is None else self._dense))
+
+    def __contains__(self, name: object) -> bool:
+        return name in (self._spec if self._dense is None else self._dense)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if self._dense is not None:
+            return self._dense[name]
+        hit = self._cache.pop(name, None)
+        if hit is None:
+            spec = self._spec[name]  # KeyError for an unknown column, as a dict
+            parts = [self._chunk(name, k) for k in range(len(self._rows))]
+            hit = np.concatenate(parts) if parts else np.zeros(0, dtype=spec["dtype"])
+            hit.flags.writeable = False  # a shared, cached copy: changing it would change nothing stored
+            size = sum(a.nbytes for a in self._cache.values())
+            while self._cache and size + hit.nbytes > CACHE_BYTES:
+                size -= self._cache.pop(next(iter(self._cache))).nbytes  # the least recently read
+            if hit.nbytes > CACHE_BYTES:
+                return hit
+        self._cache[name] = hit
+        return hit
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._materialize()[name] = np.asarray(value)
+
+    def __delitem__(self, name: str) -> None:
+        del self._materialize()[name]
+
+    def _materialize(self) -> dict[str, np.ndarray]:
+        if self._dense is None:
+            self._dense = {k: np.array(self[k]) for k in self._spec}
+            self._spec, self._blobs, self._rows, self._cache = {}, {}, [], {}
+        return self._dense
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled to and from workers: no cache
+        return {"dense": self._dense, "spec": self._spec, "blobs": self._blobs, "rows": self._rows,
+                "source": self._source}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._dense, self._spec, self._blobs, self._rows = state["dense"], state["spec"], state["blobs"], state["rows"]
+        self._source = state.get("source", "")
+        self._cache = {}
+
+    def __repr__(self) -> str:
+        kind = f"{len(self._rows)} chunks" if self._dense is None else "arrays"
+        return f"Table({self.rows} rows x {list(self)}, {kind})"
+
+    # ------------------------------------------------------------------ chunks
+
+    def _chunk(self, name: str, k: int) -> np.ndarray:
+        spec = self._spec[name]
+        delta = spec.get("delta")
+        ref = self._chunk(delta, k) if delta not in (None, "prev") else None
+        try:
+            return _decode(zlib.decompress(self._blobs[name][k]), {**spec, "n": self._rows[k]}, ref)
+        except (zlib.error, ValueError) as e:
+            raise TraceFileError(f"{self._source or 'trace'}: chunk {k} of column {name} is damaged ({e}); rerun "
+                                 "the scenario to write it again (breakerlab run SCENARIO --policy P)") from None
+
+    def chunks(self, names: Sequence[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+        """The rows piece by piece: per chunk, ``{name: array}`` of ``names`` (default: all).
+        A plain table is one piece."""
+        names = list(self) if names is None else list(names)
+        if self._dense is not None:
+            yield {n: self._dense[n] for n in names}
+            return
+        for k in range(len(self._rows)):
+            yield {n: self._chunk(n, k) for n in names}
+
+    def stored(self) -> Table:
+        """This table as compressed chunks (itself if it already is)."""
+        if self._dense is None:
+            return self
+        w = TableWriter({k: str(v.dtype) for k, v in self._dense.items()})
+        n = self.rows
+        for lo in range(0, n, CHUNK_ROWS):
+            w.add({k: v[lo:lo + CHUNK_ROWS] for k, v in self._dense.items()})
+        return w.table()
+
+    def nbytes_stored(self) -> int:
+        """Bytes of compressed chunks held (0 for a plain table)."""
+        return sum(len(b) for bs in self._blobs.values() for b in bs)
+
+
+class TableWriter:
+    """Builds a chunked :class:`Table` from pieces of rows (:meth:`add`), compressing as it goes."""
+
+    __slots__ = ("_blobs", "_rows", "_spec", "columns")
+
+    def __init__(self, columns: Mapping[str, str]) -> None:
+        self.columns = dict(columns)
+        self._spec: dict[str, dict[str, Any]] = {}
+        self._blobs: dict[str, list[bytes]] = {k: [] for k in self.columns}
+        self._rows: list[int] = []
+
+    def add(self, cols: Mapping[str, np.ndarray]) -> None:
+        """One chunk: the same number of rows of every column."""
+        n = len(next(iter(cols.values()))) if cols else 0
+        if not n:
+            return
+        table = {k: np.ascontiguousarray(cols[k], dtype=dt) for k, dt in self.columns.items()}
+        for name, a in table.items():
+            ref = _ref(name, table)
+            raw, spec = _encode(a, table[ref] if ref else None, ref)
+            spec.pop("n")
+            if self._spec.setdefault(name, spec) != spec:
+                raise ValueError(f"column {name}: chunks encoded differently ({spec} vs {self._spec[name]})")
+            self._blobs[name].append(zlib.compress(raw, LEVEL))
+        self._rows.append(n)
+
+    def table(self) -> Table:
+        spec = {k: self._spec.get(k) or {"dtype": str(np.dtype(dt)), "delta": None} for k, dt in self.columns.items()}
+        return Table.chunked(spec, self._rows, self._blobs)
+
+
+class Recording:
+    """A table recorded row by row: ``array.array`` columns (fast appends) whose full chunks of
+    :data:`CHUNK_ROWS` rows go to a :class:`TableWriter` (:meth:`flush`)."""
+
+    __slots__ = ("arrays", "chunk_rows", "columns", "writer")
+
+    def __init__(self, columns: dict[str, str], chunk_rows: int = CHUNK_ROWS) -> None:
+        self.columns = columns
+        self.chunk_rows = chunk_rows
+        self.arrays = {name: array(_TYPECODES[dt]) for name, dt in columns.items()}
+        self.writer = TableWriter(columns)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.arrays.values())))
+
+    def flush(self, final: bool = False) -> None:
+        """Compress the full chunks (and with ``final`` the rest); the arrays keep their identity
+        (the recorder holds their bound ``append``)."""
+        n = len(self)
+        while n >= self.chunk_rows or (final and n):
+            k = min(n, self.chunk_rows)
+            cols = {}
+            for name, arr in self.arrays.items():
+                raw = np.frombuffer(arr, dtype=np.dtype(arr.typecode), count=k)
+                cols[name] = raw.astype(self.columns[name], copy=True)
+                del raw
+                del arr[:k]
+            self.writer.add(cols)
+            n -= k
+
+    def table(self) -> Table:
+        self.flush(final=True)
+        return self.writer.table()
+
+
 @dataclass
 class Trace:
-    requests: dict[str, np.ndarray] = field(default_factory=lambda: _empty(REQUEST_COLUMNS))
-    attempts: dict[str, np.ndarray] = field(default_factory=lambda: _empty(ATTEMPT_COLUMNS))
-    events: dict[str, np.ndarray] = field(default_factory=lambda: _empty(EVENT_COLUMNS))
+    """One run's tables (:class:`Table`; a plain ``{name: array}`` is taken as one) and ``meta``."""
+
+    requests: Table = field(default_factory=lambda: Table(_empty(REQUEST_COLUMNS)))
+    attempts: Table = field(default_factory=lambda: Table(_empty(ATTEMPT_COLUMNS)))
+    events: Table = field(default_factory=lambda: Table(_empty(EVENT_COLUMNS)))
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in _TABLES:
+            t = getattr(self, name)
+            if not isinstance(t, Table):
+                setattr(self, name, Table(t))
 
     @property
     def n_requests(self) -> int:
-        return len(self.requests["arrival"])
+        return self.requests.rows
 
     @property
     def n_attempts(self) -> int:
-        return len(self.attempts["start"])
+        return self.attempts.rows
 
     def save(self, path: str | Path) -> Path:
-        """Write one ``.npz`` file (format 2, see :func:`_encode`); byte-identical for identical traces."""
+        """Write one ``.npz`` file (format 3: the chunks, see the module docstring); byte-identical
+        for identical traces."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        columns: dict[str, Any] = {}
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-            for table, cols in (("requests", self.requests), ("attempts", self.attempts), ("events", self.events)):
-                for name in sorted(cols):
-                    ref = _DELTA_REF.get((table, name))
-                    raw, columns[f"{table}.{name}"] = _encode(cols[name], cols.get(ref) if ref else None, ref)
-                    zf.writestr(_entry(f"{table}.{name}.bin"), raw)
-            head = {"format": FORMAT, "columns": columns}
+        head: dict[str, Any] = {"format": FORMAT, "tables": {}}
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for name in _TABLES:
+                t = getattr(self, name).stored()
+                head["tables"][name] = {"rows": t._rows, "columns": {k: t._spec[k] for k in sorted(t._spec)}}
+                for col in sorted(t._spec):
+                    for k, blob in enumerate(t._blobs[col]):
+                        zf.writestr(_entry(f"{name}.{col}.{k}.z", zipfile.ZIP_STORED), blob)
             zf.writestr(_entry(FORMAT_ENTRY), json.dumps(head, sort_keys=True).encode())
             meta = json.dumps(self.meta, sort_keys=True, separators=(",", ":")).encode()
             zf.writestr(_entry("meta.json"), meta)
@@ -127,14 +347,15 @@ class Trace:
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
-        """Read what :meth:`save` wrote, or a format-1 trace (plain ``.npy`` columns)."""
-        tables: dict[str, dict[str, np.ndarray]] = {"requests": {}, "attempts": {}, "events": {}}
+        """Read what :meth:`save` wrote (chunks stay compressed until read), or a format-2 or
+        format-1 trace."""
+        tables: dict[str, Any] = {"requests": {}, "attempts": {}, "events": {}}
         meta: dict[str, Any] = {}
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
                 head = json.loads(zf.read(FORMAT_ENTRY)) if FORMAT_ENTRY in names else {"format": 1}
-                if head["format"] not in (1, FORMAT):
+                if head["format"] not in (1, 2, FORMAT):
                     raise ValueError(f"trace format {head['format']} is newer than this breakerlab reads")
                 if "meta.json" in names:
                     meta = json.loads(zf.read("meta.json"))
@@ -144,16 +365,24 @@ class Trace:
                             table, col, _ = name.split(".")
                             tables[table][col] = np.lib.format.read_array(io.BytesIO(zf.read(name)),
                                                                           allow_pickle=False)
-                else:
+                elif head["format"] == 2:
                     for key in sorted(head["columns"], key=_refs_last):
                         table, col = key.split(".")
                         spec = head["columns"][key]
                         ref = tables[table].get(spec["delta"]) if spec.get("delta") not in (None, "prev") else None
                         tables[table][col] = _decode(zf.read(f"{key}.bin"), spec, ref)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+                else:
+                    for table, th in head["tables"].items():
+                        blobs = {col: [zf.read(f"{table}.{col}.{k}.z") for k in range(len(th["rows"]))]
+                                 for col in th["columns"]}
+                        tables[table] = Table.chunked(th["columns"], th["rows"], blobs, str(path))
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, zlib.error) as e:
             raise TraceFileError(f"{path}: not a readable breakerlab trace ({e}); rerun the scenario to "
                                  "write it again (breakerlab run SCENARIO --policy P)") from None
         return cls(tables["requests"], tables["attempts"], tables["events"], meta)
+
+
+_TABLES = ("requests", "attempts", "events")
 
 
 def request_causes(trace: Trace) -> np.ndarray:
@@ -167,17 +396,25 @@ class TraceFileError(ValueError):
     """A trace file this version cannot read (one line, with how to rerun)."""
 
 
-#: the on-disk format :meth:`Trace.save` writes (1: plain ``.npy`` columns, still read)
-FORMAT = 2
+#: the on-disk format :meth:`Trace.save` writes (1: plain ``.npy`` columns, 2: one deflated entry
+#: per column; both still read)
+FORMAT = 3
 FORMAT_ENTRY = "format.json"
 #: float columns stored as the difference to another column of the row (else to the previous row)
 _DELTA_REF = {("requests", "end"): "arrival", ("attempts", "end"): "start"}
+#: the same, by column name: the first of these the table has
+_REFS = {"end": ("arrival", "start")}
 
 
-def _entry(name: str) -> zipfile.ZipInfo:
-    """A zip entry with a fixed date (byte-identical files), deflated (a bare ZipInfo is stored)."""
+def _ref(name: str, table: Mapping[str, Any]) -> str | None:
+    return next((r for r in _REFS.get(name, ()) if r in table), None)
+
+
+def _entry(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date (byte-identical files); deflated unless told (a chunk is
+    deflated already)."""
     info = zipfile.ZipInfo(name, _FIXED_DATE)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = compress
     return info
 
 
@@ -215,19 +452,3 @@ def _decode(raw: bytes, spec: dict[str, Any], ref: np.ndarray | None) -> np.ndar
     elif delta:
         a = a + np.ascontiguousarray(ref).view(np.int64)
     return a.view(dtype) if delta else a
-
-
-class _Table:
-    __slots__ = ("arrays", "columns")
-
-    def __init__(self, columns: dict[str, str]) -> None:
-        self.columns = columns
-        self.arrays = {name: array(_TYPECODES[dt]) for name, dt in columns.items()}
-
-    def to_numpy(self) -> dict[str, np.ndarray]:
-        out = {}
-        for name, dt in self.columns.items():
-            arr = self.arrays[name]
-            raw = np.frombuffer(arr, dtype=np.dtype(arr.typecode)) if len(arr) else np.zeros(0, np.dtype(arr.typecode))
-            out[name] = raw.astype(dt, copy=True)
-        return out

@@ -1,4 +1,4 @@
-"""The trace on disk (format 2): lossless, byte-identical re-save, format-1 traces still load,
+"""The trace on disk (format 3, chunks): lossless, byte-identical re-save, format-1 traces still load,
 anything else fails with one line saying how to rerun."""
 
 from __future__ import annotations

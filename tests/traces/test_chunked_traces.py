@@ -1,0 +1,189 @@
+"""Memory flat in volume: traffic drawn in pieces, traces recorded and kept as compressed column
+chunks — and not one value changed by it (the digests below are of what breakerlab wrote before
+it chunked anything), byte-identical files per seed, older files still load."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from trace_worlds import ARRIVAL_COLUMNS, digests, run_world, traffic_world
+
+import sim
+import sim.recorder
+from sim.rng import Seeds
+from sim.trace import (
+    ATTEMPT_COLUMNS,
+    FORMAT_ENTRY,
+    Trace,
+    TraceFileError,
+    _encode,
+)
+from sim.traffic import chunks, generate, join
+
+#: the arrivals of :func:`traffic_world` (seed 11) before traffic went chunked
+ARRIVALS = {"max_tokens": "5890c4b1c3e6c761", "model": "a6216864d5d9c050", "pod": "c057c981cfb2e20d",
+            "prompt_tokens": "b7b1fe9961444fc9", "session": "f02e432395f25a00", "time": "a7916227452f54ed"}
+#: the fast-mode trace columns of :func:`run_world` under ``exponential`` before chunking
+#: (recomputed on main just before chunking landed, after per-second rate limits changed the
+#: world's decisions: the unchunked code, commit 'pacing spends the vendor's enforcement window')
+REQUESTS = {"arrival": "950273009067ffcf", "attempts": "a77f989bbbb938e8", "cause": "71a2c9ba35098796",
+            "end": "83654b6f08366ad7", "outcome": "66c246069626ac7e", "pod": "ff9a47c77635f786",
+            "session": "e0f8d82b6f55b9bb"}
+ATTEMPTS = {"end": "f66dd072144f5938", "org": "55a99728d6490702", "outcome": "47ba38b197d05e34",
+            "probe": "5dde7dc2b55eb37f", "request": "408050e310383cf9", "start": "7948e8d968c4a7b0",
+            "status": "fcbb997525a9d2f5"}
+EVENTS = {"block_duration": "f60c48ae7443387e", "failure_count": "ffc2446a1dc22ef5",
+          "kind": "e79437d5c91e98e5", "model": "5b517952cbe9c4c1", "org": "5e8b946e6ad56dc5",
+          "pod": "efde9891d66f294e", "retry_cycles": "9dd13685360f9624", "time": "57c35650e449810e"}
+#: small chunks, so that a small run is many of them (requests, attempts; the events stay one)
+SMALL = 1 << 11
+
+
+@pytest.fixture(scope="module")
+def small_chunks() -> Trace:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sim.recorder, "CHUNK_ROWS", SMALL)
+        return sim.run(run_world(), "exponential", mode="fast")
+
+
+def test_pieces_of_traffic_are_the_whole_runs_arrivals() -> None:
+    sc = traffic_world()
+    whole = generate(sc, Seeds(11))
+    assert digests({k: getattr(whole, k) for k in ARRIVAL_COLUMNS}) == ARRIVALS
+    for span in (300.0, 1234.5):
+        pieces = list(chunks(sc, Seeds(11), span))
+        assert len(pieces) == int(np.ceil(sc.duration / span))
+        assert [p.first for p in pieces] == np.cumsum([0] + [len(p) for p in pieces[:-1]]).tolist()
+        for p in pieces[:-1]:
+            assert len(p) == 0 or p.time[-1] < p.until
+        joined = join(pieces)
+        assert digests({k: getattr(joined, k) for k in ARRIVAL_COLUMNS}) == ARRIVALS
+        assert joined.n_sessions == whole.n_sessions > 0
+
+
+def test_chunked_recording_changes_no_decision(small_chunks: Trace) -> None:
+    t = small_chunks
+    assert t.requests.is_chunked and t.attempts.is_chunked
+    assert len(t.requests._rows) > 4 and len(t.attempts._rows) > 4
+    assert (t.requests["cause"] < -1).sum() > 100  # requests that found no org: causes kept per chunk
+    assert digests(t.requests) == REQUESTS
+    assert digests(t.attempts) == ATTEMPTS
+    assert digests(t.events) == EVENTS
+    assert t.meta["sessions"] == 60
+
+
+def test_same_seed_same_file_and_it_round_trips(small_chunks: Trace, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sim.recorder, "CHUNK_ROWS", SMALL)
+    a = small_chunks.save(tmp_path / "a.npz")
+    assert sim.run(run_world(), "exponential", mode="fast").save(tmp_path / "b.npz").read_bytes() == a.read_bytes()
+    back = Trace.load(a)
+    assert back.save(tmp_path / "c.npz").read_bytes() == a.read_bytes()
+    for table in ("requests", "attempts", "events"):
+        assert digests(getattr(back, table)) == digests(getattr(small_chunks, table))
+    assert back.meta == json.loads(json.dumps(small_chunks.meta, sort_keys=True))
+    assert a.stat().st_size / back.n_attempts < 25
+
+
+def test_a_chunked_table_reads_like_a_dict_of_arrays(small_chunks: Trace) -> None:
+    a = small_chunks.attempts
+    start = a["start"]
+    assert list(a) == list(ATTEMPT_COLUMNS) and len(a) == len(ATTEMPT_COLUMNS) and "start" in a
+    assert a.rows == len(start) == small_chunks.n_attempts
+    with pytest.raises(ValueError):
+        start[0] = 1.0  # a shared decoded copy: read-only
+    pieces = list(a.chunks(["start", "end"]))
+    assert len(pieces) == len(a._rows)
+    assert np.concatenate([p["end"] for p in pieces]).tobytes() == a["end"].tobytes()
+    # pickled (to and from workers) as chunks, not arrays
+    raw = pickle.dumps(small_chunks)
+    assert len(raw) < 0.6 * sum(a[k].nbytes for k in a)
+    assert digests(pickle.loads(raw).attempts) == ATTEMPTS
+    copy = pickle.loads(raw)
+    copy.attempts["status"] = np.zeros(copy.n_attempts, np.int16)  # setting a column: plain arrays
+    assert not copy.attempts.is_chunked and copy.attempts["start"].tobytes() == start.tobytes()
+
+
+def test_plain_tables_save_in_chunks(tmp_path: Path) -> None:
+    t = Trace(attempts={"start": np.arange(5.0), "end": np.arange(5.0) + 1, "org": np.arange(5, dtype=np.int16)})
+    back = Trace.load(t.save(tmp_path / "p.npz"))
+    assert back.attempts.is_chunked and back.attempts["end"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert back.requests.rows == 0 and back.requests["arrival"].dtype == np.float64
+
+
+def _write_format_2(trace: Trace, path: Path) -> None:
+    """What Trace.save wrote before chunks (format 2): one deflated, delta-coded entry per column."""
+    refs = {("requests", "end"): "arrival", ("attempts", "end"): "start"}
+    columns = {}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for table in ("requests", "attempts", "events"):
+            cols = getattr(trace, table)
+            for name in sorted(cols):
+                ref = refs.get((table, name))
+                raw, columns[f"{table}.{name}"] = _encode(cols[name], cols[ref] if ref else None, ref)
+                zf.writestr(f"{table}.{name}.bin", raw)
+        zf.writestr(FORMAT_ENTRY, json.dumps({"format": 2, "columns": columns}))
+        zf.writestr("meta.json", json.dumps(trace.meta))
+
+
+def test_format_2_traces_still_load(small_chunks: Trace, tmp_path: Path) -> None:
+    _write_format_2(small_chunks, tmp_path / "v2.npz")
+    old = Trace.load(tmp_path / "v2.npz")
+    assert digests(old.attempts) == ATTEMPTS and digests(old.requests) == REQUESTS
+    assert old.n_requests == small_chunks.n_requests
+
+
+@pytest.mark.parametrize("damage", ["newer", "truncated", "chunk"])
+def test_a_trace_this_version_cannot_read_says_how_to_rerun(small_chunks: Trace, tmp_path: Path,
+                                                            damage: str) -> None:
+    good = small_chunks.save(tmp_path / "good.npz")
+    bad = tmp_path / "bad.npz"
+    if damage == "truncated":
+        bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    else:
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if damage == "newer" and info.filename == FORMAT_ENTRY:
+                    data = json.dumps({**json.loads(data), "format": 99}).encode()
+                if damage == "chunk" and info.filename == "attempts.start.0.z":
+                    data = b"not deflated"
+                dst.writestr(info, data)
+    with pytest.raises(TraceFileError) as err:
+        Trace.load(bad).attempts["start"]  # a chunk is inflated when its column is read
+    msg = str(err.value)
+    assert "\n" not in msg and str(bad) in msg and "rerun" in msg
+
+
+def test_a_chunked_table_keeps_few_decoded_columns(monkeypatch: pytest.MonkeyPatch, small_chunks: Trace) -> None:
+    import sim.trace as trace_mod
+
+    t = pickle.loads(pickle.dumps(small_chunks))
+    monkeypatch.setattr(trace_mod, "CACHE_BYTES", 3 * 8 * t.n_attempts)
+    for name in ("request", "start", "end", "org", "outcome"):
+        t.attempts[name]
+    assert sum(a.nbytes for a in t.attempts._cache.values()) <= 3 * 8 * t.n_attempts
+    assert "request" not in t.attempts._cache  # the least recently read went first
+    assert io.BytesIO(pickle.dumps(t)).getbuffer().nbytes < len(pickle.dumps(small_chunks)) * 1.01
+
+
+def test_the_manual_operator_sees_the_same_errors_across_stored_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's dashboard reads recent outcomes, some of them in blocks already compressed."""
+    sc = sim.default_scenario(
+        duration=1800.0, pods=2, traffic={"daily_volume": 200_000},
+        modifiers=[{"kind": "outage", "label": "openai down", "targets": ["vendor:openai"], "start": 600.0,
+                    "error_rate_set": 1.0, "error_mix": {"503": 1.0}}])
+    policy = ("manual", {"reaction_delay": "3m", "check_every": "1m", "alert_window": "2m"})
+    whole = sim.run(sc, policy, seed=3)
+    monkeypatch.setattr(sim.recorder, "CHUNK_ROWS", 1 << 8)
+    small = sim.run(sc, policy, seed=3)
+    assert len(small.requests._rows) > 10
+    assert whole.meta["operator_flips"] and small.meta["operator_flips"] == whole.meta["operator_flips"]
+    for table in ("requests", "attempts", "events"):
+        assert digests(getattr(small, table)) == digests(getattr(whole, table))
