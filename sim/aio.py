@@ -48,6 +48,7 @@ from multiorg.config import MultiOrgConfig, OrgConfig
 from multiorg.vendors import ChatRequest
 
 from .bridge import Hub
+from .escapes import EscapeError
 from .fast import FastVendorClient
 from .full import MockedVendors
 from .vendor_model import VendorWorld
@@ -57,10 +58,6 @@ T = TypeVar("T")
 _set_running_loop = events._set_running_loop
 _get_running_loop = events._get_running_loop
 _set_result_unless_cancelled = futures._set_result_unless_cancelled
-
-
-class EscapeError(RuntimeError):
-    """Simulated asyncio code tried to leave the simulation (another thread, the network)."""
 
 
 class _Timer(events.TimerHandle):

@@ -76,6 +76,8 @@ import _time_machine  # time-machine's C half: the unpatched clock its own trave
 import time_machine
 from greenlet import getcurrent
 
+from .escapes import EscapeError
+
 __all__ = ["MONOTONIC_BASE", "EscapeError", "SimTime", "WallClock", "Watchdog", "bound_names", "caller_location"]
 
 #: what ``time.monotonic()`` reads at simulated t = 0 inside a request (any fixed value would do:
@@ -96,10 +98,6 @@ _STDLIB = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstd
 _THIS = os.path.abspath(__file__)
 #: one active WallClock per process: the patches are process-wide
 _active: list[WallClock] = []
-
-
-class EscapeError(RuntimeError):
-    """The router reached past the simulation: the network, the wall clock, a lock across a wait."""
 
 
 @dataclass(frozen=True)
