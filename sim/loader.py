@@ -106,7 +106,8 @@ class _Where:
 
     @property
     def path(self) -> str:
-        return ".".join(self.parts) or "(top level)"
+        # a key with a line break or blanks in it is shown quoted: the message stays one line
+        return ".".join(p if p.isprintable() and p.strip() == p and p else repr(p) for p in self.parts) or "(top level)"
 
 
 def _locate(root: Any, data: Any, loc: Sequence[Any], *, keep_last: bool = False) -> _Where:

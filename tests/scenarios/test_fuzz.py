@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sim.loader import ScenarioError, parse_scenario
@@ -74,6 +74,7 @@ def test_any_yaml_document(doc):
 
 @FAST
 @given(st.sampled_from(ALL_PATHS), values)
+@example(path=("vendors", "openai", "orgs", 0, "latency"), value={"\n": None})  # a key that is a line break
 def test_one_field_of_a_valid_scenario_replaced(path, value):
     check(yaml.safe_dump(replaced(BASE, path, value), sort_keys=False))
 
