@@ -500,7 +500,8 @@ class OwnRouterSimulation(SimWorld):
     def _org_of(self, request: httpx.Request) -> Any:
         headers = request.headers
         auth = headers.get("authorization", "")
-        key = auth[7:] if auth.startswith("Bearer ") else headers.get("x-api-key", "")
+        # OpenAI: Bearer; Anthropic: x-api-key; Azure OpenAI: api-key
+        key = auth[7:] if auth.startswith("Bearer ") else headers.get("x-api-key") or headers.get("api-key", "")
         om = self.world.by_key.get(key)
         if om is None:
             raise self._fail(
