@@ -505,10 +505,10 @@ def league_chart(league: League, path: str | Path) -> Path:
                 "params": {"contender": CONTENDERS[k].label, "scenario": r.name},
                 "labels": {"contender": CONTENDERS[k].label.replace(" ", "\n")},
                 "metrics": {"slo_pass": share},
-                "notes": {"slo_pass": f"{c.runs_passed}/{c.runs} · {fmt_rate(success.mean if success else None)}"},
+                "notes": {"slo_pass": f"{c.runs_passed}/{c.runs}\n{fmt_rate(success.mean if success else None)}"},
             })
     title = (f"League: SLO verdict per scenario (each at its CI scale) and contender, {league.seeds} seeds; "
-             "beneath: runs that pass · mean success rate")
+             "beneath: runs that pass, then mean success rate")
     out = heatmap(points, "contender", "scenario", "slo_pass", path.parent, SLO_PASS, title=title, name=path.stem)
     return out[0]
 
