@@ -581,7 +581,8 @@ class OrgModel:
             wait = (need - lvl) * 60.0 / cap
             headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
             headers["retry-after"] = str(max(1, math.ceil(wait)))
-            detail = {"limit": int(cap), "used": int(cap - lvl), "requested": need, "wait": wait}
+            detail = {"limit": int(cap), "used": int(cap - lvl), "requested": need, "wait": wait,
+                      "what": "input tokens" if short_i else "output tokens"}
             return self._error(wire.RATE_TOKENS, model, self._reject, timeout, headers, detail)
         if ib is not None:
             ib.level = lvl_i - prompt_tokens

@@ -208,7 +208,8 @@ def anthropic_error(
 ) -> tuple[int, dict[str, Any]]:
     """(status, body) of an Anthropic error answer."""
     if key in (RATE_REQUESTS, RATE_TOKENS):
-        what = "requests" if key == RATE_REQUESTS else "input tokens"
+        # which limit: ITPM or OTPM (vendor_model's Anthropic buckets say), else the combined one
+        what = "requests" if key == RATE_REQUESTS else (detail or {}).get("what", "input tokens")
         msg = (
             f"This request would exceed the rate limit for your organization ({org_id}) of "
             f"{(detail or {}).get('limit', 0)} {what} per minute. For details, refer to: "

@@ -99,10 +99,13 @@ def test_anthropic_input_and_output_token_limits_are_separate_buckets() -> None:
     assert d.body["error"]["type"] == "rate_limit_error"
     assert d.headers["anthropic-ratelimit-input-tokens-limit"] == "6000"
     assert d.headers["anthropic-ratelimit-input-tokens-remaining"] == "0"
+    assert "input tokens per minute" in d.body["error"]["message"]
     # output-bound: small prompts, max_tokens 10 against 20 a second
     o = org({"limits": {"claude": {"rpm": 10**6, "tpm": 10**9}},
              "models": {"claude": {"itpm": 6000, "otpm": 1200}}}, vendor="anthropic")
     assert statuses(o, 4, prompt=1, max_tokens=10, model="claude") == [200, 200, 429, 429]
+    # the 429 names the limit that refused it (Anthropic's message says which: here OTPM)
+    assert "output tokens per minute" in o.decide("claude", 1, 10, 30.0, 0.0).body["error"]["message"]
     # a refused request charges nothing: the input bucket kept its 98 tokens
     assert statuses(o, 1, now=0.5, prompt=98, max_tokens=10, model="claude") == [200]
 
