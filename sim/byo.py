@@ -28,7 +28,9 @@ module builds the simulated world exactly as full mode does and hands the router
   behaves as it would in production, and deterministically. ``TIME`` and hash-field expiry
   (``HEXPIRE``) still read the wall clock: use the injected clock instead. Store faults of the
   scenario (``redis_down``, ``redis_slow``, ``pod_partition``) make the client raise
-  ``redis.ConnectionError`` / ``redis.TimeoutError`` in their windows;
+  ``redis.ConnectionError`` / ``redis.TimeoutError`` in their windows (a slow Redis first spends
+  its delay in simulated time) — on the async face too, where ``redis`` is fakeredis's
+  ``redis.asyncio`` client and the delay is awaited on the simulated loop;
 * ``clock``: ``start_epoch + simulated seconds`` (skewed during a ``clock_skew`` fault on that pod).
 
 Each simulated request runs in its own greenlet from its arrival time and calls the handler the
@@ -70,6 +72,7 @@ byte-identical ``trace.save()`` file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -90,7 +93,7 @@ from multiorg.outcomes import Outcome, classify_exception, classify_response
 
 from .aio import AsyncMockedVendors, SimLoop
 from .engine import SimWorld, trace_meta
-from .fault_hooks import FaultyRedis, RuntimeEffects, SkewedClock
+from .fault_hooks import AsyncFaultyRedis, FaultyRedis, RuntimeEffects, SkewedClock
 from .full import MockedVendors
 from .recorder import capacity_meta
 from .scenario import Scenario
@@ -371,11 +374,11 @@ class OwnRouterSimulation(SimWorld):
         make = fakeredis.FakeRedis if self.loop is None else fakeredis.FakeAsyncRedis
         client: Any = make(server=server if server is not None else _sim_time_server(self.clock.now), **options)
         schedule = runtime.redis_schedule(pod)
-        if schedule is not None and self.loop is not None:
-            raise ByoError("store faults (redis_down, redis_slow, pod_partition) are not simulated for an async "
-                           "router's redis.asyncio client yet: run it on a scenario without them")
         if schedule is not None:
-            client = FaultyRedis(client, schedule, self.clock.elapsed, self.hub.sleep_in_request)
+            if self.loop is None:
+                client = FaultyRedis(client, schedule, self.clock.elapsed, self.hub.sleep_in_request)
+            else:  # asyncio.sleep on the simulated loop spends simulated time
+                client = AsyncFaultyRedis(client, schedule, self.clock.elapsed, asyncio.sleep)
             self.faulty_redis.append(client)
         return client
 

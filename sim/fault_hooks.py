@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.commands.core import Script
+from redis.commands.core import AsyncScript, Script
 
-__all__ = ["NO_RUNTIME_EFFECTS", "FaultyRedis", "RedisSchedule", "RuntimeEffects", "SkewedClock", "UnskewNotifier"]
+__all__ = ["NO_RUNTIME_EFFECTS", "AsyncFaultyRedis", "FaultyRedis", "RedisSchedule", "RuntimeEffects", "SkewedClock",
+           "UnskewNotifier"]
 
 #: ``(start, end)``: end None = until the run ends
 Window = tuple[float, float | None]
@@ -130,22 +131,78 @@ class FaultyRedis:
 
         return pipeline
 
-    def _before(self) -> None:
+    def _fault(self) -> tuple[float, Exception | None]:
+        """What the schedule does to a command sent now: the simulated seconds it waits first,
+        then the error it raises (None: it goes through)."""
         now = self._now()
         sch = self._schedule
         if _active(sch.down, now):
             self.failed += 1
-            raise redis.ConnectionError("simulated fault: Redis unreachable")
+            return 0.0, redis.ConnectionError("simulated fault: Redis unreachable")
         for s, e, delay, timeout in sch.slow:
             if s <= now and (e is None or now < e):
                 wait = min(delay, timeout)
-                if wait > 0:
-                    self._sleep(wait)
-                    self.waited += wait
+                self.waited += max(wait, 0.0)
                 if delay >= timeout:
                     self.failed += 1
-                    raise redis.TimeoutError("simulated fault: Redis timed out")
-                return
+                    return wait, redis.TimeoutError("simulated fault: Redis timed out")
+                return wait, None
+        return 0.0, None
+
+    def _before(self) -> None:
+        wait, error = self._fault()
+        if wait > 0:
+            self._sleep(wait)
+        if error is not None:
+            raise error
+
+
+class AsyncFaultyRedis(FaultyRedis):
+    """:class:`FaultyRedis` for a ``redis.asyncio`` client (an async router's): a command's
+    coroutine first awaits the fault's delay — ``asleep``, on the simulated loop
+    (:mod:`sim.aio`) — then fails or runs the real command."""
+
+    def __init__(self, inner: Any, schedule: RedisSchedule, now: Callable[[], float],
+                 asleep: Callable[[float], Any]) -> None:
+        super().__init__(inner, schedule, now, lambda d: None)
+        self._asleep = asleep
+
+    def register_script(self, script: str) -> Any:
+        return AsyncScript(self, script)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name == "pipeline":
+            return self._pipeline(attr)
+        if name.startswith("_") or name in _NOT_COMMANDS or not callable(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await self._abefore()
+            return await attr(*args, **kwargs)
+
+        return call
+
+    def _pipeline(self, make: Callable[..., Any]) -> Callable[..., Any]:
+        def pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = make(*args, **kwargs)
+            execute = pipe.execute
+
+            async def faulty_execute(*a: Any, **kw: Any) -> Any:
+                await self._abefore()
+                return await execute(*a, **kw)
+
+            pipe.execute = faulty_execute
+            return pipe
+
+        return pipeline
+
+    async def _abefore(self) -> None:
+        wait, error = self._fault()
+        if wait > 0:
+            await self._asleep(wait)
+        if error is not None:
+            raise error
 
 
 class SkewedClock:

@@ -86,3 +86,27 @@ def test_same_seed_same_bytes(tmp_path: Any) -> None:
     one = run_own_router(sc, router, seed=4).save(tmp_path / "one.npz")
     two = run_own_router(sc, router, seed=4).save(tmp_path / "two.npz")
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_store_faults_reach_the_async_redis_client() -> None:
+    # the example counts requests in redis.asyncio and does not catch its errors: Redis down fails
+    # every request in the window at its first INCR; Redis slow makes each command wait, in simulated time
+    faults = [{"kind": "redis_down", "start": 100, "end": 200},
+              {"kind": "redis_slow", "start": 300, "end": 400, "delay": 0.2, "timeout": 1.0}]
+    t = run_own_router(lockout_world(duration=500.0, faults=faults), router)
+    r = t.requests
+    ok = r["outcome"] == OUTCOME_CODES[Outcome.SUCCESS]
+    down = (r["arrival"] >= 100) & (r["arrival"] < 200)
+    assert down.any() and not ok[down].any() and (r["attempts"][down] == 0).all()
+    assert t.meta["byo"]["exceptions"] == {"redis.exceptions.ConnectionError": int((~ok).sum())}
+    slow = (r["arrival"] >= 300) & (r["arrival"] < 399)
+    calm = (r["arrival"] >= 400) & (r["arrival"] < 500)
+    latency = r["end"] - r["arrival"]
+    a = t.attempts
+    # each request sends INCR requests before its attempt: the attempt starts 0.2 s after arrival
+    # (trace times are float32: compare to a millisecond)
+    first = {int(q): float(s) for q, s in zip(a["request"][::-1], a["start"][::-1], strict=True)}
+    assert all(abs(first[int(q)] - r["arrival"][q] - 0.2) < 1e-3 for q in np.flatnonzero(slow & ok)[:50])
+    assert all(abs(first[int(q)] - r["arrival"][q]) < 1e-3 for q in np.flatnonzero(calm & ok)[:50])
+    assert np.median(latency[slow & ok]) > np.median(latency[calm & ok]) + 0.2
+    assert sum(t.meta["redis_failed_commands"].values()) == int(down.sum())
