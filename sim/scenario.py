@@ -6,15 +6,16 @@ ones the YAML scenario format uses. Durations accept numbers of seconds or human
 error curve's points) are simulated seconds from the run's start (t = 0, the epoch ``start``).
 
     orgs (per vendor)      multiorg ``OrgConfig`` fields + the sim's model of the org's health:
-                           latency (median, p99; per model if needed), an error-rate curve over
+                           latency (median, p99 — or token-aware: TTFT + output tokens x TPOT,
+                           :class:`Latency`; per model if needed), an error-rate curve over
                            time with a status mix, the rate limits the vendor enforces (RPM/TPM per
                            model — by default the org's ``limits``; enforced per second unless
                            ``enforcement: minute``; Anthropic's ITPM/OTPM), lockouts (quota / auth /
                            deactivated) from a time, until a time or for ever.
     modifiers              time-windowed changes layered on the orgs (the engine lowers
                            vendor-side faults into these, :mod:`sim.fault_effects`): error
-                           rate added or set, a status mix, latency factor/added, RPM/TPM
-                           factors, a lockout.
+                           rate added or set, a status mix, latency factor/added (on the
+                           whole, the TTFT or the TPOT), RPM/TPM factors, a lockout.
 
 API keys: org ``X``'s key is ``sk-sim-X``; the sim hands the router an ``environ`` mapping each
 org's ``api_key_env`` to it (the process environment is never read).

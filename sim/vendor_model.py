@@ -3,7 +3,8 @@
 One :class:`OrgModel` per org. :meth:`OrgModel.decide` is the single decision function both
 simulation modes call, in the same order, so they make the same random draws: every decision
 draws exactly one normal (latency stream) and two uniforms (error stream), whatever the
-branch, so one org's decisions never shift another's or depend on which branch was taken.
+branch — and an org with a token-aware latency two more normals from its own tokens stream —
+so one org's decisions never shift another's or depend on which branch was taken.
 
 Per decision, in this order (as a vendor checks them):
 
@@ -16,11 +17,15 @@ Per decision, in this order (as a vendor checks them):
    enough → 429 with the vendor's headers after ``reject_latency``; nothing is consumed.
    Otherwise every bucket is charged;
 4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
-   a 5xx/529 answer after latency x ``error_latency``, a hang (``timeout``) that costs the whole
-   attempt timeout, or a connection reset after ``connect_latency``;
-5. a success after the sampled latency (lognormal from median and p99, x the drift curve and
-   modifiers). A latency beyond the attempt's timeout costs the timeout and raises a timeout —
-   respx does not enforce httpx timeouts, so the vendor does.
+   a 5xx/529 answer after latency x ``error_latency`` (token-aware: the time to first token's —
+   an error writes no tokens), a hang (``timeout``) that costs the whole attempt timeout, or a
+   connection reset after ``connect_latency``;
+5. a success after the sampled latency — one lognormal from median and p99, or token-aware:
+   TTFT + completion tokens x TPOT, the completion drawn per request up to ``max_tokens``
+   (:meth:`OrgModel._token_latency`) — x the drift curve and modifiers, on the part they name.
+   A latency beyond the attempt's timeout costs the timeout and raises a timeout — respx does
+   not enforce httpx timeouts, so the vendor does. The success body's completion tokens: the
+   drawn length (token-aware), else 60 % of ``max_tokens``.
 
 Modifiers (:class:`sim.scenario.Modifier`) are time windows layered on the base model; the
 faults catalogue compiles faults into them. Base lockouts are modifiers too.

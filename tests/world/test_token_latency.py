@@ -101,6 +101,16 @@ def test_the_shorthand_is_one_lognormal_from_the_latency_stream() -> None:
     assert {d.body["usage"]["completion_tokens"] for d in got} == {(201 * 3 + 4) // 5}  # 60 % of max_tokens
 
 
+def test_latency_is_per_model_and_a_token_aware_model_leaves_the_orgs_shorthand_as_it_was() -> None:
+    o = org({"latency": {"median": 0.7, "p99": 3.5}, "models": {"m": {}, "big": {"latency": FIXED}}})
+    stream = Seeds(3).stream("org:a:latency")
+    sigma = math.log(3.5 / 0.7) / Z99
+    assert [o.decide("m", 10, 201, 1e9, 0.0).latency for _ in range(1000)] == [
+        0.7 * math.exp(sigma * stream.normal()) for _ in range(1000)
+    ]
+    assert o.decide("big", 10, 100, 1e9, 0.0).latency == pytest.approx(0.3 + 100 * 0.02)
+
+
 def test_a_token_aware_org_does_not_shift_another_orgs_draws() -> None:
     plain = {"name": "b", "latency": {"median": 1.0, "p99": 3.0}}
     tokens = {"name": "b", "latency": TOKEN}
