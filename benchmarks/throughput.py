@@ -21,6 +21,9 @@ machine may be shared — on a quiet machine the two agree):
                     effect answers a canned OpenAI success with rate-limit headers (same request
                     bodies, same prompt sizes), no router, no simulation.
 ``full_ratio``      full_rps / bare_respx_rps (target >= 0.5).
+``fast_token_cpu_us_per_request``  fast mode's CPU µs per request in the same world with
+                    token-aware latency (:data:`TOKEN_LATENCY`: TTFT + output tokens x TPOT, about
+                    the shorthand's median); ``token_latency_cpu_ratio`` = that / ``fast``'s.
 ``day_1m_seconds``  wall time of a whole simulated day at 1M requests, fast mode;
                     ``day_1m_cpu_seconds`` its CPU time (target <= 15 s on one core).
 ``peak_rss_mb``     peak resident memory of this process (target <= 1024).
@@ -65,9 +68,12 @@ DAY = 86400.0
 VOLUME = 1_000_000
 POLICY = "exponential"
 MEDIAN, P99 = 0.8, 4.0
+#: token-aware latency with about the shorthand's median (0.3 s + ~180 tokens x 3 ms)
+TOKEN_LATENCY = {"ttft": {"median": 0.3, "p99": 1.5}, "tpot": {"median": 0.003, "p99": 0.006}}
 
 
-def world(duration: float, *, pods: int = 4, volume: float = VOLUME, seed: int = 1) -> sim.Scenario:
+def world(duration: float, *, pods: int = 4, volume: float = VOLUME, seed: int = 1,
+          latency: dict[str, Any] | None = None) -> sim.Scenario:
     """4 OpenAI orgs in round robin at 1M requests/day (the seed's secondary1..4)."""
     limits = {"gpt-4o-mini": {"rpm": 30_000, "tpm": 150_000_000}}
     return sim.Scenario.model_validate({
@@ -78,7 +84,7 @@ def world(duration: float, *, pods: int = 4, volume: float = VOLUME, seed: int =
         "state": "shared",
         "vendors": {"openai": {"orgs": [
             {"name": f"secondary{i}", "org_id": f"org-secondary{i}", "limits": limits,
-             "latency": {"median": MEDIAN, "p99": P99}, "error_rate": 0.01}
+             "latency": latency or {"median": MEDIAN, "p99": P99}, "error_rate": 0.01}
             for i in range(1, 5)
         ]}},
         "traffic": {"daily_volume": volume, "prompt_tokens": {"median": 600, "p99": 3000},
@@ -223,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
                bare_simpy_cpu_us_per_request=cpu_b / len(arrivals) * 1e6)
     out["fast_ratio"] = out["fast_rps"] / out["bare_simpy_rps"]
     out["fast_ratio_cpu"] = out["bare_simpy_cpu_us_per_request"] / out["fast_cpu_us_per_request"]
+    # the same world with token-aware latency: what drawing TTFT, TPOT and the completion costs
+    token_sc = world(DAY * args.fast_requests / VOLUME, latency=TOKEN_LATENCY)
+    _, cpu, trace = best(args.repeat, lambda: sim.run(token_sc, POLICY, mode="fast"))
+    out["fast_token_cpu_us_per_request"] = cpu / trace.n_requests * 1e6
+    out["token_latency_cpu_ratio"] = out["fast_token_cpu_us_per_request"] / out["fast_cpu_us_per_request"]
 
     # full mode vs bare httpx + respx
     full_sc = world(DAY * args.full_requests / VOLUME)

@@ -44,6 +44,7 @@ __all__ = [
     "FaultBase",
     "FlappingFault",
     "LatencyFault",
+    "LatencyPart",
     "LockoutFault",
     "ModelUnavailableFault",
     "OrgFault",
@@ -72,6 +73,9 @@ PositiveFactor = Annotated[float, BeforeValidator(factor, json_schema_input_type
 #: the error kinds of a status mix (the same as :data:`sim.scenario.ErrorKind`)
 ErrorKind = Literal["500", "502", "503", "529", "timeout", "reset"]
 LockoutKind = Literal["quota", "auth", "deactivated"]
+#: which part of a token-aware latency (:class:`sim.scenario.Latency`) a slowness acts on: time to
+#: first token, time per output token, or the whole; a one-lognormal latency is always the whole
+LatencyPart = Literal["both", "ttft", "tpot"]
 
 
 SignedSeconds = Annotated[float, BeforeValidator(signed_duration, json_schema_input_type=_NUM_OR_STR)]
@@ -203,11 +207,15 @@ class ConnectionResetsFault(OrgFault):
 
 class LatencyFault(OrgFault):
     """Latency x ``factor`` + ``add``; with ``ramp`` it grows linearly from none to full over
-    that long (compiled into ``steps`` steps), then holds."""
+    that long (compiled into ``steps`` steps), then holds. ``latency_part``: what it slows of a
+    token-aware latency — ``ttft`` (time to first token), ``tpot`` (time per output token;
+    ``add`` is then seconds per token, so long completions slow most) or ``both`` (the whole
+    answer; a one-lognormal latency is always slowed whole)."""
 
     kind: Literal["latency"]
     factor: Factor = 1.0
     add: Seconds = 0.0
+    latency_part: LatencyPart = "both"
     ramp: Seconds | None = None
     steps: int = Field(default=8, ge=1, le=1000)
 
@@ -226,6 +234,8 @@ class SlowDripFault(OrgFault):
     kind: Literal["slow_drip"]
     error_rate: Rate = 0.0
     latency_factor: Factor = 1.0
+    #: what ``latency_factor`` slows of a token-aware latency (see :class:`LatencyFault`)
+    latency_part: LatencyPart = "both"
     ramp: PositiveSeconds | None = None
     steps: int = Field(default=12, ge=1, le=1000)
     errors: Mix | None = None
@@ -284,6 +294,8 @@ class VendorIncidentFault(OrgFault):
     kind: Literal["vendor_incident"]
     error_rate: Rate = 0.0
     latency_factor: Factor = 1.0
+    #: what ``latency_factor`` slows of a token-aware latency (see :class:`LatencyFault`)
+    latency_part: LatencyPart = "both"
     severity: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     default_severity: float = Field(default=1.0, ge=0)
     spread: Rate = 0.0

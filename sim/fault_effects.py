@@ -8,7 +8,8 @@ outage                  ``error_rate_set: 1`` with a 5xx mix
 brownout                ``error_rate_set`` (or ``_add``) with the fault's mix
 timeouts                an error rate with the mix ``{timeout: 1}`` (the call hangs to its timeout)
 connection_resets       an error rate with the mix ``{reset: 1}``
-latency                 ``latency_factor`` / ``latency_add``; a ramp → ``steps`` stepped modifiers
+latency                 ``latency_factor`` / ``latency_add`` on its ``latency_part``; a ramp → ``steps``
+                        stepped modifiers
 slow_drip               stepped modifiers: ``error_rate_add`` and ``latency_factor`` growing
 rate_limit_squeeze      ``rpm_factor`` / ``tpm_factor``
 rate_limit_storm        per (org, model): ``rpm_factor`` so small that the RPM bucket never holds one
@@ -204,10 +205,11 @@ def _error_fields(fault: BrownoutFault | TimeoutsFault | ConnectionResetsFault) 
 
 
 def _latency_fields(fault: LatencyFault) -> Fields:
+    part = fault.latency_part
     if fault.ramp is None or fault.ramp == 0:
-        return [{"latency_factor": fault.factor, "latency_add": fault.add}]
+        return [{"latency_factor": fault.factor, "latency_add": fault.add, "latency_part": part}]
     return _steps(fault.start, fault.stop, fault.ramp, fault.steps, lambda x: {
-        "latency_factor": 1.0 + (fault.factor - 1.0) * x, "latency_add": fault.add * x})
+        "latency_factor": 1.0 + (fault.factor - 1.0) * x, "latency_add": fault.add * x, "latency_part": part})
 
 
 def _slow_drip_fields(fault: SlowDripFault, duration: float) -> Fields:
@@ -215,7 +217,7 @@ def _slow_drip_fields(fault: SlowDripFault, duration: float) -> Fields:
     mix = dict(fault.errors) if fault.errors else None
     return _steps(fault.start, fault.stop, ramp, fault.steps, lambda x: {
         "error_rate_add": fault.error_rate * x, "error_mix": mix,
-        "latency_factor": 1.0 + (fault.latency_factor - 1.0) * x})
+        "latency_factor": 1.0 + (fault.latency_factor - 1.0) * x, "latency_part": fault.latency_part})
 
 
 def _flapping_fields(fault: FlappingFault, duration: float, seed: int) -> Fields:
@@ -228,6 +230,7 @@ def _incident_fields(fault: VendorIncidentFault, targets: FaultTargets, seed: in
     mix = dict(fault.errors) if fault.errors else None
     return [{"targets": (org,), "error_rate_add": min(1.0, fault.error_rate * sev),
              "latency_factor": max(0.0, 1.0 + (fault.latency_factor - 1.0) * sev),
+             "latency_part": fault.latency_part,
              "error_mix": mix if fault.error_rate > 0 else None}
             for org, sev in incident_severities(fault, targets, seed).items()]
 

@@ -6,15 +6,16 @@ ones the YAML scenario format uses. Durations accept numbers of seconds or human
 error curve's points) are simulated seconds from the run's start (t = 0, the epoch ``start``).
 
     orgs (per vendor)      multiorg ``OrgConfig`` fields + the sim's model of the org's health:
-                           latency (median, p99; per model if needed), an error-rate curve over
+                           latency (median, p99 — or token-aware: TTFT + output tokens x TPOT,
+                           :class:`Latency`; per model if needed), an error-rate curve over
                            time with a status mix, the rate limits the vendor enforces (RPM/TPM per
                            model — by default the org's ``limits``; enforced per second unless
                            ``enforcement: minute``; Anthropic's ITPM/OTPM), lockouts (quota / auth /
                            deactivated) from a time, until a time or for ever.
     modifiers              time-windowed changes layered on the orgs (the engine lowers
                            vendor-side faults into these, :mod:`sim.fault_effects`): error
-                           rate added or set, a status mix, latency factor/added, RPM/TPM
-                           factors, a lockout.
+                           rate added or set, a status mix, latency factor/added (on the
+                           whole, the TTFT or the TPOT), RPM/TPM factors, a lockout.
 
 API keys: org ``X``'s key is ``sk-sim-X``; the sim hands the router an ``environ`` mapping each
 org's ``api_key_env`` to it (the process environment is never read).
@@ -29,7 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from faults.checks import FaultTargets, OrgTarget, check_faults
-from faults.models import Fault
+from faults.models import Fault, LatencyPart
 from faults.units import count, duration, factor, rate, volume
 from multiorg.config import (
     DEFAULT_BASE_URLS,
@@ -46,6 +47,7 @@ from multiorg.units import seconds
 
 from .azure import availability_error
 from .clock import DEFAULT_START, parse_epoch
+from .latency import FAMILIES, lognormal_sigma
 from .slo import scaled_slo
 
 # Human units (faults.units): the JSON Schema admits a number or a string such as "15m", "0.2%",
@@ -107,21 +109,105 @@ def curve_points(curve: float | tuple[tuple[float, float], ...]) -> tuple[tuple[
     return ((0.0, float(curve)),) if isinstance(curve, (int, float)) else curve
 
 
-class Latency(_Frozen):
-    """Lognormal latency given by its median and 99th percentile (seconds)."""
+class Lognormal(_Frozen):
+    """A lognormal duration given by its median and 99th percentile (seconds)."""
 
-    median: PositiveSeconds = 0.8
-    p99: PositiveSeconds = 4.0
+    median: PositiveSeconds
+    p99: PositiveSeconds
 
     @model_validator(mode="after")
-    def _order(self) -> Latency:
+    def _order(self) -> Lognormal:
         if self.p99 < self.median:
             raise ValueError(f"p99 ({self.p99}) must be >= median ({self.median})")
         return self
 
     @property
     def sigma(self) -> float:
-        return math.log(self.p99 / self.median) / 2.3263478740408408
+        return lognormal_sigma(self.median, self.p99)
+
+
+class OutputShare(_Frozen):
+    """How long a completion is, per request: a share of its ``max_tokens``, lognormal from its
+    median and p99 (``p99`` = ``median``: always that share), capped at ``max_tokens``, at least 1."""
+
+    median: Factor = Field(default=0.6, gt=0, le=1)
+    p99: Factor = Field(default=1.0, gt=0)
+    #: what a request without ``max_tokens`` may write (the model's own output limit)
+    max_tokens: Count = Field(default=4096, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> OutputShare:
+        if self.p99 < self.median:
+            raise ValueError(f"p99 ({self.p99}) must be >= median ({self.median})")
+        return self
+
+
+_TOKEN_KEYS = ("ttft", "tpot", "family", "output")
+
+
+class Latency(_Frozen):
+    """An attempt's latency, in one of two forms.
+
+    - one lognormal (the shorthand, and the default): ``{median, p99}`` seconds, whatever the
+      completion's length;
+    - token-aware: ``{ttft: {median, p99}, tpot: {median, p99}, output: {median, p99}}`` — time
+      to first token + output tokens x time per output token, each with its own noise; the output
+      length is drawn per request as a share of its ``max_tokens`` (:class:`OutputShare`).
+      ``family: gpt-4o-mini`` takes published ``ttft`` / ``tpot`` (:data:`sim.latency.FAMILIES`);
+      an explicit ``ttft`` or ``tpot`` beside it wins.
+    """
+
+    #: the shorthand's (None when token-aware; default 0.8 s / 4 s)
+    median: PositiveSeconds | None = None
+    p99: PositiveSeconds | None = None
+    #: token-aware: a model family's published TTFT / TPOT
+    family: str | None = None
+    #: token-aware: time to first token (seconds)
+    ttft: Lognormal | None = None
+    #: token-aware: time per output token (seconds per token: ``12ms``)
+    tpot: Lognormal | None = None
+    #: token-aware: the completion's length as a share of ``max_tokens`` (default 60 %, p99 100 %)
+    output: OutputShare | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        """The shorthand's defaults when no token-aware key is given; a family's figures."""
+        if not isinstance(data, dict):
+            return data
+        if not any(data.get(k) is not None for k in _TOKEN_KEYS):
+            return {"median": 0.8, "p99": 4.0, **{k: v for k, v in data.items() if v is not None}}
+        family = data.get("family")
+        if family is None:
+            return data
+        if family not in FAMILIES:
+            raise ValueError(f"family: unknown model family {family!r} (known: {', '.join(FAMILIES)})")
+        published = FAMILIES[family]
+        return {**data, **{k: published[k] for k in ("ttft", "tpot") if data.get(k) is None}}
+
+    @model_validator(mode="after")
+    def _check(self) -> Latency:
+        if self.ttft is None and self.tpot is None:
+            if self.output is not None:
+                raise ValueError("output: the completion's length needs a token-aware latency (ttft and tpot)")
+            if self.p99 < self.median:  # type: ignore[operator]
+                raise ValueError(f"p99 ({self.p99}) must be >= median ({self.median})")
+            return self
+        if self.median is not None or self.p99 is not None:
+            raise ValueError("give median/p99 (one lognormal) or ttft/tpot (token-aware), not both")
+        for part in ("ttft", "tpot"):
+            if getattr(self, part) is None:
+                raise ValueError(f"{part}: a token-aware latency needs both ttft and tpot (or a family)")
+        return self
+
+    @property
+    def token_aware(self) -> bool:
+        return self.ttft is not None
+
+    @property
+    def sigma(self) -> float:
+        """The shorthand's lognormal sigma."""
+        return lognormal_sigma(self.median, self.p99)  # type: ignore[arg-type]
 
 
 class SimLimits(ModelLimits):
@@ -213,6 +299,8 @@ class SimOrg(_Frozen):
     error_rate: Curve = 0.0
     #: multiplier of latency over time (piecewise-linear): orgs drift apart
     latency_drift: Curve = 1.0
+    #: what the drift multiplies of a token-aware latency: ``ttft``, ``tpot`` or ``both``
+    latency_drift_part: LatencyPart = "both"
     #: how failures split between kinds (weights); default per vendor
     error_mix: Mix | None = None
     lockouts: tuple[Lockout, ...] = ()
@@ -360,7 +448,11 @@ class Modifier(_Frozen):
     error_rate_add: Rate = Field(default=0.0, ge=-1, le=1)
     error_mix: Mix | None = None
     latency_factor: Factor = Field(default=1.0, ge=0)
+    #: seconds added (``latency_part: tpot``: seconds per output token)
     latency_add: Seconds = 0.0
+    #: what ``latency_factor`` / ``latency_add`` act on: a token-aware latency's time to first
+    #: token, its time per output token, or ``both`` (the whole, as on a one-lognormal latency)
+    latency_part: LatencyPart = "both"
     rpm_factor: Factor = Field(default=1.0, gt=0)
     tpm_factor: Factor = Field(default=1.0, gt=0)
     lockout: LockoutKind | None = None

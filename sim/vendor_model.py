@@ -3,7 +3,8 @@
 One :class:`OrgModel` per org. :meth:`OrgModel.decide` is the single decision function both
 simulation modes call, in the same order, so they make the same random draws: every decision
 draws exactly one normal (latency stream) and two uniforms (error stream), whatever the
-branch, so one org's decisions never shift another's or depend on which branch was taken.
+branch — and an org with a token-aware latency two more normals from its own tokens stream —
+so one org's decisions never shift another's or depend on which branch was taken.
 
 Per decision, in this order (as a vendor checks them):
 
@@ -16,11 +17,15 @@ Per decision, in this order (as a vendor checks them):
    enough → 429 with the vendor's headers after ``reject_latency``; nothing is consumed.
    Otherwise every bucket is charged;
 4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
-   a 5xx/529 answer after latency x ``error_latency``, a hang (``timeout``) that costs the whole
-   attempt timeout, or a connection reset after ``connect_latency``;
-5. a success after the sampled latency (lognormal from median and p99, x the drift curve and
-   modifiers). A latency beyond the attempt's timeout costs the timeout and raises a timeout —
-   respx does not enforce httpx timeouts, so the vendor does.
+   a 5xx/529 answer after latency x ``error_latency`` (token-aware: the time to first token's —
+   an error writes no tokens), a hang (``timeout``) that costs the whole attempt timeout, or a
+   connection reset after ``connect_latency``;
+5. a success after the sampled latency — one lognormal from median and p99, or token-aware:
+   TTFT + completion tokens x TPOT, the completion drawn per request up to ``max_tokens``
+   (:meth:`OrgModel._token_latency`) — x the drift curve and modifiers, on the part they name.
+   A latency beyond the attempt's timeout costs the timeout and raises a timeout — respx does
+   not enforce httpx timeouts, so the vendor does. The success body's completion tokens: the
+   drawn length (token-aware), else 60 % of ``max_tokens``.
 
 Modifiers (:class:`sim.scenario.Modifier`) are time windows layered on the base model; the
 faults catalogue compiles faults into them. Base lockouts are modifiers too.
@@ -35,8 +40,9 @@ from math import exp
 from typing import Any, NamedTuple
 
 from . import wire
+from .latency import lognormal_sigma
 from .rng import Seeds, Stream
-from .scenario import DEFAULT_MIX, Modifier, Scenario, SimOrg, curve_points
+from .scenario import DEFAULT_MIX, Latency, Modifier, OutputShare, Scenario, SimOrg, curve_points
 
 #: the enforcement window of a rate limit, in seconds (``SimOrg.enforcement``)
 WINDOWS = {"second": 1.0, "minute": 60.0}
@@ -151,8 +157,8 @@ def _mix_table(mix: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...
 class _Effect:
     """What the active modifiers do to one (org, model) right now."""
 
-    __slots__ = ("err_add", "err_set", "lat_add", "lat_factor", "limits", "lockout", "mix", "rpm_factor",
-                 "tpm_factor")
+    __slots__ = ("err_add", "err_set", "lat_add", "lat_factor", "limits", "lockout", "mix", "parts", "rpm_factor",
+                 "tok_add", "tpm_factor")
 
     def __init__(self, mods: Sequence[Modifier]) -> None:
         #: the formatted (request, token) limit headers of the one model this effect is for
@@ -162,8 +168,14 @@ class _Effect:
         self.err_set: float | None = None
         self.err_add = 0.0
         self.mix: tuple[tuple[str, ...], tuple[float, ...]] | None = None
+        #: a one-lognormal latency has no parts: every slowness acts on the whole (``lat_factor``,
+        #: ``lat_add``), a per-output-token add (``tok_add``) on its nominal completion
         self.lat_factor = 1.0
         self.lat_add = 0.0
+        self.tok_add = 0.0
+        #: a token-aware latency's: (factor, add) of the whole, of the TTFT, of the TPOT
+        both_f = ttft_f = tpot_f = 1.0
+        both_a = ttft_a = tpot_a = 0.0
         self.rpm_factor = 1.0
         self.tpm_factor = 1.0
         for m in mods:
@@ -174,20 +186,57 @@ class _Effect:
             self.err_add += m.error_rate_add
             if m.error_mix is not None:
                 self.mix = _mix_table(m.error_mix)
-            self.lat_factor *= m.latency_factor
-            self.lat_add += m.latency_add
+            f, a, part = m.latency_factor, m.latency_add, m.latency_part
+            self.lat_factor *= f
+            if part == "both":
+                self.lat_add += a
+                both_f *= f
+                both_a += a
+            elif part == "ttft":
+                self.lat_add += a
+                ttft_f *= f
+                ttft_a += a
+            else:
+                self.tok_add += a
+                tpot_f *= f
+                tpot_a += a
             self.rpm_factor *= m.rpm_factor
             self.tpm_factor *= m.tpm_factor
+        self.parts = (both_f, both_a, ttft_f, ttft_a, tpot_f, tpot_a)
+
+
+class _TokenLatency(NamedTuple):
+    """A token-aware latency's parameters (:class:`sim.scenario.Latency`)."""
+
+    ttft_median: float
+    ttft_sigma: float
+    tpot_median: float
+    tpot_sigma: float
+    #: the completion's share of max_tokens
+    out_median: float
+    out_sigma: float
+    #: what a request without max_tokens may write
+    out_max: int
+
+    @classmethod
+    def of(cls, lat: Latency) -> _TokenLatency | None:
+        if lat.ttft is None or lat.tpot is None:
+            return None
+        out = lat.output or OutputShare()
+        return cls(lat.ttft.median, lat.ttft.sigma, lat.tpot.median, lat.tpot.sigma, out.median,
+                   lognormal_sigma(out.median, out.p99), out.max_tokens)
 
 
 class _ModelState:
-    __slots__ = ("inputs", "median", "name", "outputs", "requests", "sigma", "tokens")
+    __slots__ = ("inputs", "median", "name", "outputs", "requests", "sigma", "tok", "tokens")
 
-    def __init__(self, name: str, median: float, sigma: float, rpm: int | None, tpm: int | None,
+    def __init__(self, name: str, latency: Latency, rpm: int | None, tpm: int | None,
                  window: float = 1.0, itpm: int | None = None, otpm: int | None = None) -> None:
         self.name = name
-        self.median = median
-        self.sigma = sigma
+        #: token-aware (None: one lognormal, ``median`` and ``sigma``)
+        self.tok = _TokenLatency.of(latency)
+        self.median = 0.0 if self.tok is not None else float(latency.median)  # type: ignore[arg-type]
+        self.sigma = 0.0 if self.tok is not None else latency.sigma
         self.requests = Bucket(rpm, window) if rpm else None
         self.tokens = Bucket(tpm, window) if tpm else None
         # Anthropic's separate input / output token limits (ITPM / OTPM)
@@ -346,9 +395,16 @@ class OrgModel:
             rpm = ms.rpm if ms is not None and ms.rpm is not None else (lim.rpm if lim else None)
             tpm = ms.tpm if ms is not None and ms.tpm is not None else (lim.tpm if lim else None)
             enforcement = spec.enforcement_of(m)
-            self._models[m] = _ModelState(m, lat.median, lat.sigma, rpm, tpm, WINDOWS[enforcement],
+            self._models[m] = _ModelState(m, lat, rpm, tpm, WINDOWS[enforcement],
                                           ms.itpm if ms is not None else None, ms.otpm if ms is not None else None)
         self._serves_all = not self._models
+        # token-aware latency draws two more normals per decision (TPOT, output length), from a
+        # stream of its own: every other stream's draws stay as they were
+        token_aware = spec.latency.token_aware or any(
+            ms.latency is not None and ms.latency.token_aware for ms in spec.models.values())
+        self._tokens: Stream | None = seeds.stream(f"org:{spec.name}:tokens") if token_aware else None
+        self._z_tpot = self._z_out = 0.0
+        self._drift_part = spec.latency_drift_part
         # modifiers that target this org (base lockouts first, then scenario modifiers in order)
         mods = [Modifier(kind=f"lockout:{lo.kind}", label=lo.label, targets=(spec.name,), start=lo.start,
                          end=lo.end, lockout=lo.kind) for lo in spec.lockouts]
@@ -405,7 +461,7 @@ class OrgModel:
     def _model(self, name: str) -> _ModelState | None:
         ms = self._models.get(name)
         if ms is None and self._serves_all:
-            ms = _ModelState(name, self.spec.latency.median, self.spec.latency.sigma, None, None)
+            ms = _ModelState(name, self.spec.latency, None, None)
             self._models[name] = ms
         return ms
 
@@ -432,6 +488,9 @@ class OrgModel:
             st._ui = i + 2
         else:
             u_err, u_kind = st.uniform2()
+        if self._tokens is not None:
+            self._z_tpot = self._tokens.normal()
+            self._z_out = self._tokens.normal()
         self._counter += 1
         if now >= self._next_change or now < self._last_change:
             self._refresh(now)
@@ -480,8 +539,16 @@ class OrgModel:
         if tk is not None:
             lvl_t -= n_tokens
             tk.level = lvl_t
-        drift = self._drift
-        latency = ms.median * exp(ms.sigma * z) * (drift.const or drift(now)) * eff.lat_factor + eff.lat_add
+        tok = ms.tok
+        if tok is None:
+            drift = self._drift
+            latency = ms.median * exp(ms.sigma * z) * (drift.const or drift(now)) * eff.lat_factor + eff.lat_add
+            completion = (max_tokens * 3 + 4) // 5
+            if eff.tok_add:
+                latency += eff.tok_add * completion
+            first = latency
+        else:
+            latency, first, completion = self._token_latency(tok, eff, z, max_tokens, now)
         rate = eff.err_set
         if rate is None:
             curve = self._error_curve
@@ -489,10 +556,9 @@ class OrgModel:
             if rate is None:
                 rate = curve(now)
         if u_err < rate + eff.err_add:
-            return self._failure(ms, eff, model, u_kind, latency, timeout, lvl_r, lvl_t, now)
+            return self._failure(ms, eff, model, u_kind, first, timeout, lvl_r, lvl_t, now)
         if latency > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-        completion = (max_tokens * 3 + 4) // 5
         rid = self._rid + str(self._counter)
         headers = SuccessHeaders(self, ms, eff, lvl_r, lvl_t, now, latency, rid)
         if self._openai:
@@ -500,6 +566,31 @@ class OrgModel:
         else:
             body = wire.anthropic_success(model, rid, prompt_tokens, completion)
         return _new_decision(Decision, (latency, 200, None, NONE, headers, body))
+
+    def _token_latency(self, tok: _TokenLatency, eff: _Effect, z: float, max_tokens: int,
+                       now: float) -> tuple[float, float, int]:
+        """A token-aware latency: (the whole answer's, the first token's, the completion's length).
+
+        TTFT = lognormal (``z``: the latency stream's normal, as the shorthand's), TPOT = lognormal
+        (its own normal), the completion = ``max_tokens`` x a lognormal share, capped at
+        ``max_tokens``, at least 1 token. The drift and the modifiers act on the part they name:
+        ``((ttft x d x f_ttft + a_ttft) + n x (tpot x d x f_tpot + a_tpot)) x d x f_both + a_both``
+        (each ``d``: the drift curve where ``latency_drift_part`` names that part, else 1).
+        """
+        cap = max_tokens if max_tokens > 0 else tok.out_max
+        n = int(cap * tok.out_median * exp(tok.out_sigma * self._z_out) + 0.5)
+        n = 1 if n < 1 else cap if n > cap else n
+        drift = self._drift
+        d = drift.const
+        if d is None:
+            d = drift(now)
+        part = self._drift_part
+        d_both = d if part == "both" else 1.0
+        both_f, both_a, ttft_f, ttft_a, tpot_f, tpot_a = eff.parts
+        ttft = tok.ttft_median * exp(tok.ttft_sigma * z) * (d if part == "ttft" else 1.0) * ttft_f + ttft_a
+        tpot = tok.tpot_median * exp(tok.tpot_sigma * self._z_tpot) * (d if part == "tpot" else 1.0) * tpot_f + tpot_a
+        scale = d_both * both_f
+        return (ttft + n * tpot) * scale + both_a, ttft * scale + both_a, n
 
     def _failure(self, ms: _ModelState, eff: _Effect, model: str, u_kind: float, latency: float, timeout: float,
                  lvl_r: float, lvl_t: float, now: float) -> Decision:

@@ -25,7 +25,8 @@ def _run(script: str, *args: str) -> dict:
 def test_throughput_prints_every_promised_figure() -> None:
     r = _run("throughput.py", "--quick")
     for key in ("fast_rps", "bare_simpy_rps", "fast_ratio", "full_rps", "bare_respx_rps", "full_ratio",
-                "peak_rss_mb", "router_core_us", "fast_ratio_ceiling", "fast_ratio_cpu"):
+                "peak_rss_mb", "router_core_us", "fast_ratio_ceiling", "fast_ratio_cpu",
+                "fast_token_cpu_us_per_request", "token_latency_cpu_ratio"):
         assert isinstance(r[key], (int, float)) and r[key] > 0, key
     assert isinstance(r["sim_overhead_ratio"], (int, float))
     assert abs(r["sim_overhead_ratio"] - r["sim_overhead_cpu_us"] / r["router_core_us"]) < 0.01
