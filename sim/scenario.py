@@ -45,6 +45,7 @@ from multiorg.config import (
 from multiorg.units import seconds
 
 from .azure import availability_error
+from .capacity import Capacity
 from .clock import DEFAULT_START, parse_epoch
 from .slo import scaled_slo
 
@@ -147,6 +148,8 @@ class ModelSpec(_Frozen):
     otpm: Count | None = Field(default=None, gt=0)
     #: None: the org's ``enforcement``
     enforcement: Enforcement | None = None
+    #: dedicated capacity of this model alone (:mod:`sim.capacity`); None: the org's
+    capacity: Capacity | None = None
 
 
 class Lockout(_Frozen):
@@ -227,6 +230,8 @@ class SimOrg(_Frozen):
     #: vendor azure: the resource (endpoint, region) and its deployments; each model's ``limits``
     #: entry is its deployment's quota, and ``rpm`` may be left out (6 per 1,000 TPM, as Azure sets it)
     azure: AzureResource | None = None
+    #: dedicated capacity every model of the org shares (provisioned or a pool, :mod:`sim.capacity`)
+    capacity: Capacity | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -276,14 +281,19 @@ def _times(n: int, f: float) -> int:
 
 
 def _scaled_org(org: SimOrg, f: float) -> SimOrg:
-    """``org`` with every RPM/TPM limit (known and enforced) times ``f``."""
+    """``org`` with every RPM/TPM limit (known and enforced) and its dedicated capacity times ``f``."""
     limits = {m: SimLimits(rpm=_times(lim.rpm, f), tpm=_times(lim.tpm, f)) for m, lim in org.limits.items()}
     models = {
         m: spec.model_copy(update={k: None if getattr(spec, k) is None else _times(getattr(spec, k), f)
-                                   for k in ("rpm", "tpm", "itpm", "otpm")})
+                                   for k in ("rpm", "tpm", "itpm", "otpm")} | _scaled_capacity(spec.capacity, f))
         for m, spec in org.models.items()
     }
-    return org.model_copy(update={"limits": limits, "models": models})
+    return org.model_copy(update={"limits": limits, "models": models} | _scaled_capacity(org.capacity, f))
+
+
+def _scaled_capacity(capacity: Capacity | None, f: float) -> dict[str, Any]:
+    """A ``model_copy`` update for a dedicated capacity at ``f`` x (none without one)."""
+    return {} if capacity is None else {"capacity": capacity.scaled(f)}
 
 
 class SimVendor(_Frozen):

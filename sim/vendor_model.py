@@ -35,6 +35,7 @@ from math import exp
 from typing import Any, NamedTuple
 
 from . import wire
+from .capacity import DedicatedCapacity, PoolCapacity, Refusal, build_capacity
 from .rng import Seeds, Stream
 from .scenario import DEFAULT_MIX, Modifier, Scenario, SimOrg, curve_points
 
@@ -181,7 +182,7 @@ class _Effect:
 
 
 class _ModelState:
-    __slots__ = ("inputs", "median", "name", "outputs", "requests", "sigma", "tokens")
+    __slots__ = ("dedicated", "inputs", "median", "name", "outputs", "requests", "sigma", "tokens")
 
     def __init__(self, name: str, median: float, sigma: float, rpm: int | None, tpm: int | None,
                  window: float = 1.0, itpm: int | None = None, otpm: int | None = None) -> None:
@@ -193,6 +194,8 @@ class _ModelState:
         # Anthropic's separate input / output token limits (ITPM / OTPM)
         self.inputs = Bucket(itpm, window) if itpm else None
         self.outputs = Bucket(otpm, window) if otpm else None
+        #: the deployment's dedicated capacity (:mod:`sim.capacity`), the org's or its own
+        self.dedicated: DedicatedCapacity | None = None
 
 
 class Decision(NamedTuple):
@@ -312,7 +315,7 @@ class OrgModel:
     """One simulated org of one vendor."""
 
     def __init__(self, index: int, vendor: str, spec: SimOrg, modifiers: Sequence[Modifier],
-                 seeds: Seeds, start_epoch: float) -> None:
+                 seeds: Seeds, start_epoch: float, duration: float = 86400.0) -> None:
         self.index = index
         self.vendor = vendor
         self.spec = spec
@@ -349,6 +352,14 @@ class OrgModel:
             self._models[m] = _ModelState(m, lat.median, lat.sigma, rpm, tpm, WINDOWS[enforcement],
                                           ms.itpm if ms is not None else None, ms.otpm if ms is not None else None)
         self._serves_all = not self._models
+        # dedicated capacity: the org's, shared by all its models, or a model's own (own streams:
+        # a pool's draws never shift the org's latency and error draws)
+        self._dedicated = None if spec.capacity is None else build_capacity(
+            spec.capacity, seeds.stream(f"org:{spec.name}:capacity"), duration)
+        for m, state in self._models.items():
+            own = spec.models.get(m)
+            state.dedicated = self._dedicated if own is None or own.capacity is None else build_capacity(
+                own.capacity, seeds.stream(f"org:{spec.name}:{m}:capacity"), duration)
         # modifiers that target this org (base lockouts first, then scenario modifiers in order)
         mods = [Modifier(kind=f"lockout:{lo.kind}", label=lo.label, targets=(spec.name,), start=lo.start,
                          end=lo.end, lockout=lo.kind) for lo in spec.lockouts]
@@ -406,6 +417,7 @@ class OrgModel:
         ms = self._models.get(name)
         if ms is None and self._serves_all:
             ms = _ModelState(name, self.spec.latency.median, self.spec.latency.sigma, None, None)
+            ms.dedicated = self._dedicated
             self._models[name] = ms
         return ms
 
@@ -481,7 +493,21 @@ class OrgModel:
             lvl_t -= n_tokens
             tk.level = lvl_t
         drift = self._drift
+        completion = (max_tokens * 3 + 4) // 5
+        held = -1.0  # a pool's wait + service, which replaces the sampled latency
+        dedicated = ms.dedicated
+        if dedicated is not None:
+            if type(dedicated) is PoolCapacity:
+                got = dedicated.admit(completion, now, (drift.const or drift(now)) * eff.lat_factor, eff.lat_add)
+            else:
+                got = dedicated.admit(prompt_tokens + completion, now)
+            if type(got) is float:
+                held = got
+            elif got is not None:
+                return self._capacity_refused(got, ms, eff, model, lvl_r, lvl_t, timeout, now)
         latency = ms.median * exp(ms.sigma * z) * (drift.const or drift(now)) * eff.lat_factor + eff.lat_add
+        if held >= 0.0:
+            latency = held
         rate = eff.err_set
         if rate is None:
             curve = self._error_curve
@@ -492,7 +518,6 @@ class OrgModel:
             return self._failure(ms, eff, model, u_kind, latency, timeout, lvl_r, lvl_t, now)
         if latency > timeout:
             return Decision(timeout, 0, "timeout", TIMEOUT, None, None)
-        completion = (max_tokens * 3 + 4) // 5
         rid = self._rid + str(self._counter)
         headers = SuccessHeaders(self, ms, eff, lvl_r, lvl_t, now, latency, rid)
         if self._openai:
@@ -616,6 +641,29 @@ class OrgModel:
         return self._error(wire.RATE_REQUESTS if by_requests else wire.RATE_TOKENS, model, self._reject,
                            timeout, headers, detail)
 
+    def _capacity_refused(self, r: Refusal, ms: _ModelState, eff: _Effect, model: str, lvl_r: float, lvl_t: float,
+                          timeout: float, now: float) -> Decision:
+        """Dedicated capacity's no: a provisioned deployment's 429 with ``retry-after-ms`` (as Azure
+        answers over 100 % utilisation), or a pool's 503 (queue full, or waited ``queue_timeout``)."""
+        if r.status == 429:
+            headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
+            headers["retry-after"] = str(max(1, math.ceil(r.wait)))
+            if self._openai:
+                headers["retry-after-ms"] = str(max(1, math.ceil(r.wait * 1000.0)))
+            return self._error(wire.RATE_TOKENS, model, self._reject, timeout, headers, r.detail)
+        return self._error(wire.SERVER_503, model, self._reject if r.latency is None else r.latency, timeout, None)
+
+    def capacity_meta(self) -> dict[str, Any]:
+        """Per (vendor) model with dedicated capacity (``*``: the org's, shared), what was offered
+        to it and refused per minute (:mod:`sim.capacity`); empty without any."""
+        out: dict[str, Any] = {}
+        if self._dedicated is not None:
+            out["*"] = self._dedicated.meta()
+        for name, ms in self._models.items():
+            if ms.dedicated is not None and ms.dedicated is not self._dedicated:
+                out[name] = ms.dedicated.meta()
+        return out
+
     def _error(self, key: str, model: str, latency: float, timeout: float, headers: dict[str, str] | None,
                detail: dict[str, Any] | None = None) -> Decision:
         """An error answer after ``latency`` — or the client's timeout, if that comes first (the
@@ -647,7 +695,8 @@ class VendorWorld:
         mods = tuple(scenario.modifiers) if modifiers is None else tuple(modifiers)
         self.start_epoch = scenario.start_epoch
         self.orgs: list[OrgModel] = [
-            OrgModel(i, v, o, mods, seeds, self.start_epoch) for i, (v, o) in enumerate(scenario.orgs())
+            OrgModel(i, v, o, mods, seeds, self.start_epoch, scenario.duration)
+            for i, (v, o) in enumerate(scenario.orgs())
         ]
         self.by_name = {o.name: o for o in self.orgs}
         self.by_key = {o.spec.api_key(): o for o in self.orgs}
