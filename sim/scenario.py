@@ -45,7 +45,7 @@ from multiorg.config import (
 from multiorg.units import seconds
 
 from .azure import availability_error
-from .capacity import Capacity
+from .capacity import Capacity, Pool, Provisioned
 from .clock import DEFAULT_START, parse_epoch
 from .slo import scaled_slo
 
@@ -230,8 +230,10 @@ class SimOrg(_Frozen):
     #: vendor azure: the resource (endpoint, region) and its deployments; each model's ``limits``
     #: entry is its deployment's quota, and ``rpm`` may be left out (6 per 1,000 TPM, as Azure sets it)
     azure: AzureResource | None = None
-    #: dedicated capacity every model of the org shares (provisioned or a pool, :mod:`sim.capacity`)
-    capacity: Capacity | None = None
+    #: dedicated capacity every model of the org shares (provisioned or a pool, :mod:`sim.capacity`),
+    #: or the name of another org whose capacity this one shares (two endpoints or keys in front of
+    #: one GPU pool: the router fails over between them, the load lands on the same slots)
+    capacity: Capacity | str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -291,9 +293,9 @@ def _scaled_org(org: SimOrg, f: float) -> SimOrg:
     return org.model_copy(update={"limits": limits, "models": models} | _scaled_capacity(org.capacity, f))
 
 
-def _scaled_capacity(capacity: Capacity | None, f: float) -> dict[str, Any]:
-    """A ``model_copy`` update for a dedicated capacity at ``f`` x (none without one)."""
-    return {} if capacity is None else {"capacity": capacity.scaled(f)}
+def _scaled_capacity(capacity: Capacity | str | None, f: float) -> dict[str, Any]:
+    """A ``model_copy`` update for a dedicated capacity at ``f`` x (none without one or for a shared one)."""
+    return {} if capacity is None or isinstance(capacity, str) else {"capacity": capacity.scaled(f)}
 
 
 class SimVendor(_Frozen):
@@ -384,6 +386,9 @@ class Modifier(_Frozen):
 class PolicySpec(_Frozen):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    #: router settings this variant runs with instead of the scenario's (``retry_budget_ratio``, ...):
+    #: one policy compared with and without a retry budget
+    router: dict[str, Any] = Field(default_factory=dict)
     #: shown in reports and test ids instead of the name (one policy compared with two settings)
     label: str = ""
     #: whether CI expects this policy to meet the scenario's SLO (None: compared, not checked)
@@ -437,6 +442,10 @@ class Scenario(_Frozen):
                 if t != "*" and not t.startswith("vendor:") and t not in known:
                     raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
         self._check_azure()
+        self._check_capacity()
+        for p in self.policies:
+            if p.router:
+                self.router_for(p)
         check_faults(self.faults, self.fault_targets())
         return self
 
@@ -469,6 +478,25 @@ class Scenario(_Frozen):
             if cap is not None and tpm > cap:
                 raise ValueError(f"vendors.azure.quota: the {m} deployments in {region} hold {tpm} TPM, "
                                  f"over the subscription's quota of {cap} there")
+
+    def _check_capacity(self) -> None:
+        """A shared capacity names an org that declares one."""
+        declared = {o.name: o.capacity for _, o in self.orgs()}
+        for _, o in self.orgs():
+            ref = o.capacity
+            if isinstance(ref, str) and (ref not in declared or not isinstance(declared[ref], (Pool, Provisioned))):
+                raise ValueError(f"org {o.name}: capacity {ref!r} is not an org that declares a capacity")
+
+    def router_for(self, policy: Any) -> RouterConfig:
+        """The router settings ``policy`` runs with: the scenario's, with a policy entry's ``router``
+        overrides (validated like the scenario's own)."""
+        overrides = getattr(policy, "router", None)
+        if not overrides:
+            return self.router
+        unknown = sorted(set(overrides) - set(RouterConfig.model_fields))
+        if unknown:
+            raise ValueError(f"policies: router: unknown setting {unknown[0]!r}")
+        return RouterConfig.model_validate({**self.router.model_dump(), **overrides})
 
     # ------------------------------------------------------------------ scale
 

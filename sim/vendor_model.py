@@ -354,7 +354,9 @@ class OrgModel:
         self._serves_all = not self._models
         # dedicated capacity: the org's, shared by all its models, or a model's own (own streams:
         # a pool's draws never shift the org's latency and error draws)
-        self._dedicated = None if spec.capacity is None else build_capacity(
+        # (a capacity named by another org is shared: :meth:`VendorWorld` hands it over)
+        self._shared = False
+        self._dedicated = None if spec.capacity is None or isinstance(spec.capacity, str) else build_capacity(
             spec.capacity, seeds.stream(f"org:{spec.name}:capacity"), duration)
         for m, state in self._models.items():
             own = spec.models.get(m)
@@ -653,11 +655,20 @@ class OrgModel:
             return self._error(wire.RATE_TOKENS, model, self._reject, timeout, headers, r.detail)
         return self._error(wire.SERVER_503, model, self._reject if r.latency is None else r.latency, timeout, None)
 
+    def share_capacity(self, owner: OrgModel) -> None:
+        """Serve on ``owner``'s dedicated capacity (the org's ``capacity`` names ``owner``)."""
+        shared = owner._dedicated
+        for state in self._models.values():
+            if state.dedicated is self._dedicated:
+                state.dedicated = shared
+        self._dedicated = shared
+        self._shared = True
+
     def capacity_meta(self) -> dict[str, Any]:
         """Per (vendor) model with dedicated capacity (``*``: the org's, shared), what was offered
         to it and refused per minute (:mod:`sim.capacity`); empty without any."""
         out: dict[str, Any] = {}
-        if self._dedicated is not None:
+        if self._dedicated is not None and not self._shared:  # (a shared one: in its owner's)
             out["*"] = self._dedicated.meta()
         for name, ms in self._models.items():
             if ms.dedicated is not None and ms.dedicated is not self._dedicated:
@@ -700,6 +711,9 @@ class VendorWorld:
         ]
         self.by_name = {o.name: o for o in self.orgs}
         self.by_key = {o.spec.api_key(): o for o in self.orgs}
+        for o in self.orgs:
+            if isinstance(o.spec.capacity, str):
+                o.share_capacity(self.by_name[o.spec.capacity])
 
 
 def prompt_tokens_of(messages: Sequence[Any], system: str | None) -> int:

@@ -253,3 +253,30 @@ def test_a_bad_capacity_is_a_one_line_error(tmp_path) -> None:
         load_scenario(path)
     msg = str(e.value)
     assert "\n" not in msg and "bad.yaml" in msg and "replicas" in msg
+
+
+def test_orgs_naming_a_capacity_share_one_pool() -> None:
+    gateways = [
+        {"name": "gw-a", "capacity": {"kind": "pool", "replicas": 1, "concurrency": 2, "prefill": 1.0, "tpot": 0.0}},
+        {"name": "gw-b", "capacity": "gw-a"},
+    ]
+    sc = pool_world(vendors={"openai": {"orgs": gateways}}, modifiers=[])
+    world = VendorWorld(sc, Seeds(1))
+    a, b = world.by_name["gw-a"], world.by_name["gw-b"]
+    assert [a.decide("m", 10, 10, 60.0, 0.0).latency, b.decide("m", 10, 10, 60.0, 0.0).latency] == [1.0, 1.0]
+    assert b.decide("m", 10, 10, 60.0, 0.0).latency == 2.0  # both slots busy: it queues behind gw-a's
+    assert b.capacity_meta() == {} and sum(a.capacity_meta()["*"]["attempts"]) == 3
+    with pytest.raises(ValueError, match="capacity 'gw-x' is not an org that declares a capacity"):
+        pool_world(vendors={"openai": {"orgs": [{"name": "gw-b", "capacity": "gw-x"}]}}, modifiers=[])
+
+
+def test_a_policy_entry_runs_with_its_own_router_settings() -> None:
+    policies = [{"name": "none", "label": "no-budget", "router": {"retry_budget_ratio": 100}}, {"name": "none"}]
+    sc = pool_world(duration=60.0, policies=policies)
+    unbounded = sim.run(sc, sc.policies[0])
+    assert unbounded.meta["router"]["retry_budget_ratio"] == 100
+    assert sim.run(sc, sc.policies[1]).meta["router"]["retry_budget_ratio"] == sc.router.retry_budget_ratio
+    with pytest.raises(ValueError, match="unknown setting 'retry_budget'"):
+        pool_world(policies=[{"name": "none", "router": {"retry_budget": 1}}])
+    with pytest.raises(ValueError, match="retry_budget_ratio"):
+        pool_world(policies=[{"name": "none", "router": {"retry_budget_ratio": -1}}])
