@@ -210,6 +210,14 @@ def test_fast_and_full_mode_identical_with_a_pool(pool_fast_and_full) -> None:
     assert fast.meta["capacity"] == full.meta["capacity"]
 
 
+def test_async_face_meets_the_same_pool() -> None:
+    sc = pool_world(duration=400.0)
+    sync, aio = sim.run(sc, "none"), sim.run(sc, "none", face="async")
+    for col in sync.attempts:
+        assert np.array_equal(sync.attempts[col], aio.attempts[col]), col
+    assert sync.meta["capacity"] == aio.meta["capacity"]
+
+
 def test_engine_hands_every_attempt_to_the_pool_at_its_start(pool_fast_and_full) -> None:
     # replaying the attempts' start times through a fresh pool gives each attempt's time exactly
     fast, _ = pool_fast_and_full
