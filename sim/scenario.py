@@ -538,6 +538,12 @@ class Scenario(_Frozen):
         if f == 1.0:
             return []
         n = 1.0 / f
+        pools = [o.name for _, o in self.orgs()
+                 if isinstance(o.capacity, Pool) or any(isinstance(m.capacity, Pool) for m in o.models.values())]
+        pool_caveat = [
+            f"a serving pool's replicas are whole GPUs ({', '.join(pools)}): scaled, they round, and fewer "
+            "servers queue more at the same utilisation (Erlang C), so waits and timeouts differ"
+        ] if pools else []
         return [
             f"count windows see {n:.3g}x {'fewer' if f < 1 else 'more'} calls: a breaker's failure "
             "threshold within its window, minimum calls and half-open permits fill "
@@ -547,6 +553,7 @@ class Scenario(_Frozen):
             "a session keeps its size, so its burst is a larger share of the (scaled) limits",
             f"SLO thresholds on counts (wasted attempts, failed requests, user-visible failures) are "
             f"scaled {f:.3g}x with the traffic; rates, durations and ratios are kept",
+            *pool_caveat,
         ]
 
     # ------------------------------------------------------------------ views

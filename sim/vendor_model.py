@@ -15,6 +15,10 @@ Per decision, in this order (as a vendor checks them):
    and prompt + max_tokens tokens; Anthropic's ITPM/OTPM take the prompt and max_tokens). Not
    enough → 429 with the vendor's headers after ``reject_latency``; nothing is consumed.
    Otherwise every bucket is charged;
+   then dedicated capacity (:mod:`sim.capacity`), if the org or model has one: a provisioned
+   deployment over 100 % utilisation → 429 with ``retry-after-ms``; a pool with its queue full
+   or a wait past ``queue_timeout`` → 503; else the pool's wait + service replaces the sampled
+   latency of step 5;
 4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
    a 5xx/529 answer after latency x ``error_latency``, a hang (``timeout``) that costs the whole
    attempt timeout, or a connection reset after ``connect_latency``;

@@ -246,6 +246,8 @@ def test_scaling_scales_the_capacity() -> None:
     sc = pool_world().scaled(0.5)
     org = sc.vendors["openai"].orgs[0]
     assert org.capacity.replicas == 1 and org.capacity.queue == 10  # type: ignore[union-attr]
+    assert any("replicas are whole GPUs (vllm)" in c for c in sc.scale_caveats())
+    assert not any("GPUs" in c for c in provisioned_world().scaled(0.5).scale_caveats())
     p = provisioned_world().scaled(0.1).vendors["azure"].orgs[0].capacity
     assert p.tpm == 27_000  # type: ignore[union-attr]
 
