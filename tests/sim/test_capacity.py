@@ -57,6 +57,26 @@ def test_mmc_pool_reproduces_erlang_c_mean_wait(rho: float, n: int) -> None:
     assert sum(pool.refused) == 0 and sum(pool.attempts) == n
 
 
+def erlang_b(a: float, c: int) -> float:
+    """Blocking probability of an M/G/c/c loss system (Erlang B, by its recursion)."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b
+
+
+@pytest.mark.parametrize("service", ["exponential", "fixed"])
+def test_pool_without_a_queue_blocks_as_erlang_b(service: str) -> None:
+    # no queue: a request finding every slot busy is refused at once. Erlang B holds for any
+    # service distribution (insensitivity), so fixed and exponential service block alike
+    n, a = 300_000, 6.0
+    arrivals = np.cumsum(np.random.default_rng(4).exponential(1.0 / a, n)).tolist()
+    spec = Pool(kind="pool", replicas=2, concurrency=4, prefill=1.0, tpot=0.0, queue=0, service=service)
+    pool = PoolCapacity(spec, Seeds(4).stream("pool"), 1.0)
+    refused = sum(1 for now in arrivals if type(pool.admit(0, now)) is Refusal)
+    assert refused / n == pytest.approx(erlang_b(a, 8), rel=0.03)
+
+
 def test_pool_queue_bound_and_queue_timeout_answer_503() -> None:
     spec = Pool(kind="pool", replicas=1, concurrency=2, prefill=10.0, tpot=0.0, queue=3, queue_timeout=15.0)
     pool = PoolCapacity(spec, Seeds(1).stream("p"), 60.0)
