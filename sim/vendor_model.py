@@ -503,11 +503,12 @@ class OrgModel:
         held = -1.0  # a pool's wait + service, which replaces the sampled latency
         dedicated = ms.dedicated
         if dedicated is not None:
+            got: float | Refusal | None
             if type(dedicated) is PoolCapacity:
                 got = dedicated.admit(completion, now, (drift.const or drift(now)) * eff.lat_factor, eff.lat_add)
             else:
                 got = dedicated.admit(prompt_tokens + completion, now)
-            if type(got) is float:
+            if isinstance(got, float):
                 held = got
             elif got is not None:
                 return self._capacity_refused(got, ms, eff, model, lvl_r, lvl_t, timeout, now)
