@@ -36,26 +36,10 @@ from .charts import (
     _time_axis,
     policy_colors,
 )
+from .dedicated import dedicated_load
 from .metrics import timeseries, trace_fault_windows
 
-__all__ = ["OVERLOAD_CHARTS", "dedicated_load", "overload_chart", "overload_charts"]
-
-
-def dedicated_load(meta: Mapping[str, Any]) -> dict[str, tuple[float, np.ndarray]]:
-    """Per dedicated capacity (``org`` or ``org/model``), (bin seconds, offered load per bin as a
-    share of the capacity): a pool's service demand / (slots x bin), a provisioned deployment's
-    tokens / (TPM x bin / 60)."""
-    out: dict[str, tuple[float, np.ndarray]] = {}
-    for org, per in ((meta.get("capacity") or {}).get("dedicated") or {}).items():
-        for model, d in per.items():
-            name = org if model == "*" else f"{org}/{model}"
-            width = float(d["bin"])
-            if d["kind"] == "pool":
-                load = np.asarray(d["offered_seconds"], np.float64) / (d["slots"] * width)
-            else:
-                load = np.asarray(d["offered_tokens"], np.float64) / (d["tpm"] * width / 60.0)
-            out[name] = (width, load)
-    return out
+__all__ = ["OVERLOAD_CHARTS", "overload_chart", "overload_charts"]
 
 
 def _title(meta: Mapping[str, Any], name: str) -> str:

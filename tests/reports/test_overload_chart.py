@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import sim
-from reports.overload_charts import dedicated_load, overload_charts
+from reports.dedicated import dedicated_load, overload_sentence
+from reports.overload_charts import overload_charts
 from reports.render import write_report
 from sim import Scenario
 
@@ -56,3 +57,28 @@ def test_the_report_embeds_the_overload_chart(runs, tmp_path) -> None:
     assert "overload" in report.charts
     text = report.html.read_text(encoding="utf-8")
     assert 'alt="overload"' in text and "offered it per minute" in text
+
+
+def test_overload_sentence_tells_a_retry_storm_from_a_recovery() -> None:
+    storm = np.array([0.8, 0.8, 2.0, 2.5, 2.3, 2.2])  # per minute; the fault ends at 4 min
+    recovered = np.array([0.8, 0.8, 2.0, 2.5, 0.9, 0.8])
+    assert overload_sentence("gw-a", [(60.0, storm)], 240.0) == (
+        "gw-a's dedicated capacity was offered more than it serves for 4.0 min, retries included "
+        "(peak 250 % of it at 00:03); 2.0 min of that after the last fault had ended: the retries kept "
+        "it overloaded (a retry storm)."
+    )
+    assert overload_sentence("gw-a", [(60.0, recovered)], 240.0).endswith(
+        "; it was back under its capacity once the faults had ended."
+    )
+    assert overload_sentence("gw-a", [(60.0, storm), (60.0, recovered)], 240.0).startswith(
+        "gw-a's dedicated capacity was offered more than it serves for 3.0 min"
+    )  # the mean of the seeds
+    assert overload_sentence("p", [(60.0, np.full(6, 0.5))], None) == (
+        "p's dedicated capacity was never offered more than it serves (peak 50 % of it)."
+    )
+
+
+def test_the_why_section_carries_the_overload_sentence(runs) -> None:
+    from reports.why import policy_why
+
+    assert policy_why(runs["none"]).sentences[-1].startswith("gw-a's dedicated capacity was offered more")
