@@ -37,9 +37,10 @@ READING = """
 - The seed story runs in CI at \u00d70.05, not lower: a site-planner session keeps its size (100-300
   parallel requests) when scaled, so its burst is a larger share of the scaled per-org buckets; at
   \u00d70.04 the bursts already draw 429s that hold every org and launch day misses 99.9 %.
-- `quiet-night`, `site-planner-burst` and `bursty-near-capacity` run at their true volume in CI
-  (`ci_scale: 1`): night traffic is that sparse, and the burst scenarios' stories are bursts
-  against fixed limits, which scaling would change.
+- `quiet-night`, `site-planner-burst`, `bursty-near-capacity` and `retry-storm` run at their true
+  volume in CI (`ci_scale: 1`): night traffic is that sparse, the burst scenarios' stories are
+  bursts against fixed limits, which scaling would change, and a serving pool's replicas are whole
+  GPUs (scaling them changes the queueing the retry storm is about).
 - SLO thresholds on counts (wasted attempts, failed requests, user-visible failures) are scaled
   with the traffic (`sim.slo.scaled_slo`); rates, durations and ratios are not.
 """

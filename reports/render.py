@@ -41,6 +41,7 @@ from sim.trace import EVENT_KINDS
 from .charts import CHARTS, FORMATS, all_charts
 from .format import fmt_clock, fmt_count, fmt_duration, fmt_stat, format_metric
 from .metrics import METRIC_DOCS, compute_results, headline_name, headline_time
+from .overload_charts import OVERLOAD_CHARTS, overload_charts
 from .ranking import judging_lines, ranking_context
 from .schema import SCHEMA_VERSION, FaultInfo, PolicyResult, Results, Stat
 from .trace_dir import TRACE_DIR, load_traces, manifest_slo, safe_name, save_traces, trace_root
@@ -343,6 +344,10 @@ _CAPTIONS = {
     "latency": "User latency from arrival to answer (failed requests included): median line, "
     "p50\u2013p95 and p95\u2013p99 bands. Retries and failovers show up as widening bands. Dotted: "
     "the SLO's p99 threshold over the phase it covers (judged on the whole phase, not per bin).",
+    "overload": "Dedicated capacity (docs/capacity.md): the load every pod offered it per minute, retries "
+    "included, as a share of what it serves (dashed: 100 %), one line per policy; under it each policy's "
+    "success rate per minute. A policy whose load stays over 100 % after the fault ended is in a retry "
+    "storm (a metastable failure); one whose success comes back has recovered.",
     "comparison": "Headline numbers per policy with 95 % intervals over seeds. The middle panel is each "
     "fault's headline time: failover (onset → the last regular attempt on the target, worst pod) for a "
     "hard fault, time to shed for a partial one; hatched = never.",
@@ -738,7 +743,7 @@ def render_html(
         summary=_summary(res),
         slo=_slo_checks(res),
         ranking=ranking_context(res),
-        charts=_charts(charts),
+        charts=_charts(charts, (*CHARTS, *OVERLOAD_CHARTS)),
         why=why_context(res, _charts(charts, tuple(WHY_CHARTS))),
         faults=_faults(res),
         policies=_policies(res),
@@ -771,6 +776,7 @@ def write_report(
     res = compute_results(runs, slo=slo)
     trace_paths = save_traces(runs, out, slo=slo) if save else []
     charts = all_charts(runs, out / CHART_DIR, formats=formats, results=res)
+    charts.update(overload_charts(runs, out / CHART_DIR, formats=formats))  # (only with dedicated capacity)
     charts.update(why_charts(attach_why(res, runs), out / CHART_DIR, formats=formats))
     alert_paths = write_alert_logs(runs, out)
     json_path = out / "results.json"

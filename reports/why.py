@@ -20,7 +20,7 @@ and where; :func:`attach_why` fills every policy's block; :func:`why_context` an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import numpy as np
 from multiorg.outcomes import OUTCOME_CODES, Outcome
 from sim.trace import NO_ORG_CAUSES, request_causes
 
+from .dedicated import dedicated_load, overload_sentence
 from .format import fmt_clock, fmt_count, fmt_duration, fmt_share
 from .metrics import FaultWindow, nice_bin_width, stat, trace_fault_windows
 from .schema import CapacityResult, Results, Stat, WhyResult
@@ -140,6 +141,8 @@ class TraceWhy:
     #: OPENED breaker events by the outcome code of the failed attempt on that org just before
     #: (what tripped it; index = outcome code)
     trips: np.ndarray
+    #: per dedicated capacity, (bin seconds, offered load per bin / capacity) (:mod:`reports.dedicated`)
+    dedicated: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
 
     @property
     def failures(self) -> int:
@@ -263,7 +266,7 @@ def trace_why(trace: Any, bin_width: float | None = None) -> TraceWhy:
     by_org = np.bincount(cause * no + org, minlength=nc * no).reshape(nc, no)
     vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
     return TraceWhy(edges, [*orgs, NO_ORG_LABEL], vendors, meta.get("seed"), n, by_bin, by_org,
-                    trace_fault_windows(trace), _capacity(meta, edges), _trips(trace))
+                    trace_fault_windows(trace), _capacity(meta, edges), _trips(trace), dedicated_load(meta))
 
 
 # --------------------------------------------------------------------------- a policy's seeds
@@ -395,6 +398,9 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
         int(by_bin[[c.key for c in CAUSES].index(k)].sum()) for k in _RATE_CAUSES) >= 0.5 * total
     for c in capacity:
         out.extend(_capacity_sentence(c, rate_story=bool(rate_story)))
+    faults_end = max((w.end for w in first.windows), default=None)
+    for name in first.dedicated:
+        out.append(overload_sentence(name, [w.dedicated[name] for w in whys if name in w.dedicated], faults_end))
     return out
 
 

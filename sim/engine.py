@@ -175,6 +175,9 @@ def run(
         policy = scenario.policies[0] if scenario.policies else "exponential"
     pol = resolve_policy(policy)
     seed = scenario.seed if seed is None else int(seed)
+    router = scenario.router_for(policy)  # a policy entry may run with its own router settings
+    if router is not scenario.router:
+        scenario = scenario.model_copy(update={"router": router})
     return Simulation(scenario, pol, mode, seed, face).run(progress)
 
 

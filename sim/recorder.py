@@ -78,18 +78,24 @@ def capacity_meta(scenario: Any, world: Any, arrivals: Any) -> dict[str, Any]:
     null = unlimited; :meth:`sim.vendor_model.OrgModel.limits_over_time`); ``model_map``: per
     vendor, a requested model → the vendor's name for it; ``demand``: per requested model, the
     user requests and the tokens they ask for (prompt + max_tokens, as a vendor counts them
-    against TPM) arriving in each ``bin`` seconds — offered load, before any retry.
+    against TPM) arriving in each ``bin`` seconds — offered load, before any retry; ``dedicated``
+    (only when some org has it): per org, per model (``*``: the org's), what its dedicated
+    capacity was offered and refused per minute, retries included (:mod:`sim.capacity`).
     ``arrivals``: the run's :class:`~sim.traffic.Arrivals`, or a :class:`Demand` that counted them."""
     if not isinstance(arrivals, Demand):
         demand = Demand(scenario.duration)
         demand.add(arrivals)
         arrivals = demand
-    return {
+    meta = {
         "limits": {o.name: {m: [list(step) for step in steps] for m, steps in o.limits_over_time().items()}
                    for o in world.orgs},
         "model_map": {v: dict(spec.model_map) for v, spec in scenario.vendors.items()},
         "demand": arrivals.meta(),
     }
+    dedicated = {o.name: d for o in world.orgs if (d := o.capacity_meta())}
+    if dedicated:  # only worlds with dedicated capacity: other traces stay byte-identical
+        meta["dedicated"] = dedicated
+    return meta
 
 
 _REQUEST_TABLE = {**REQUEST_COLUMNS, CAUSE: "int8"}

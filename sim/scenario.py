@@ -46,6 +46,7 @@ from multiorg.config import (
 from multiorg.units import seconds
 
 from .azure import availability_error
+from .capacity import Capacity, Pool, Provisioned
 from .clock import DEFAULT_START, parse_epoch
 from .latency import FAMILIES, lognormal_sigma
 from .slo import scaled_slo
@@ -233,6 +234,8 @@ class ModelSpec(_Frozen):
     otpm: Count | None = Field(default=None, gt=0)
     #: None: the org's ``enforcement``
     enforcement: Enforcement | None = None
+    #: dedicated capacity of this model alone (:mod:`sim.capacity`); None: the org's
+    capacity: Capacity | None = None
 
 
 class Lockout(_Frozen):
@@ -315,6 +318,10 @@ class SimOrg(_Frozen):
     #: vendor azure: the resource (endpoint, region) and its deployments; each model's ``limits``
     #: entry is its deployment's quota, and ``rpm`` may be left out (6 per 1,000 TPM, as Azure sets it)
     azure: AzureResource | None = None
+    #: dedicated capacity every model of the org shares (provisioned or a pool, :mod:`sim.capacity`),
+    #: or the name of another org whose capacity this one shares (two endpoints or keys in front of
+    #: one GPU pool: the router fails over between them, the load lands on the same slots)
+    capacity: Capacity | str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -364,14 +371,19 @@ def _times(n: int, f: float) -> int:
 
 
 def _scaled_org(org: SimOrg, f: float) -> SimOrg:
-    """``org`` with every RPM/TPM limit (known and enforced) times ``f``."""
+    """``org`` with every RPM/TPM limit (known and enforced) and its dedicated capacity times ``f``."""
     limits = {m: SimLimits(rpm=_times(lim.rpm, f), tpm=_times(lim.tpm, f)) for m, lim in org.limits.items()}
     models = {
         m: spec.model_copy(update={k: None if getattr(spec, k) is None else _times(getattr(spec, k), f)
-                                   for k in ("rpm", "tpm", "itpm", "otpm")})
+                                   for k in ("rpm", "tpm", "itpm", "otpm")} | _scaled_capacity(spec.capacity, f))
         for m, spec in org.models.items()
     }
-    return org.model_copy(update={"limits": limits, "models": models})
+    return org.model_copy(update={"limits": limits, "models": models} | _scaled_capacity(org.capacity, f))
+
+
+def _scaled_capacity(capacity: Capacity | str | None, f: float) -> dict[str, Any]:
+    """A ``model_copy`` update for a dedicated capacity at ``f`` x (none without one or for a shared one)."""
+    return {} if capacity is None or isinstance(capacity, str) else {"capacity": capacity.scaled(f)}
 
 
 class SimVendor(_Frozen):
@@ -466,6 +478,9 @@ class Modifier(_Frozen):
 class PolicySpec(_Frozen):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    #: router settings this variant runs with instead of the scenario's (``retry_budget_ratio``, ...):
+    #: one policy compared with and without a retry budget
+    router: dict[str, Any] = Field(default_factory=dict)
     #: shown in reports and test ids instead of the name (one policy compared with two settings)
     label: str = ""
     #: whether CI expects this policy to meet the scenario's SLO (None: compared, not checked)
@@ -519,6 +534,10 @@ class Scenario(_Frozen):
                 if t != "*" and not t.startswith("vendor:") and t not in known:
                     raise ValueError(f"modifiers.{i}.targets: unknown org {t!r}")
         self._check_azure()
+        self._check_capacity()
+        for p in self.policies:
+            if p.router:
+                self.router_for(p)
         check_faults(self.faults, self.fault_targets())
         return self
 
@@ -551,6 +570,25 @@ class Scenario(_Frozen):
             if cap is not None and tpm > cap:
                 raise ValueError(f"vendors.azure.quota: the {m} deployments in {region} hold {tpm} TPM, "
                                  f"over the subscription's quota of {cap} there")
+
+    def _check_capacity(self) -> None:
+        """A shared capacity names an org that declares one."""
+        declared = {o.name: o.capacity for _, o in self.orgs()}
+        for _, o in self.orgs():
+            ref = o.capacity
+            if isinstance(ref, str) and (ref not in declared or not isinstance(declared[ref], (Pool, Provisioned))):
+                raise ValueError(f"org {o.name}: capacity {ref!r} is not an org that declares a capacity")
+
+    def router_for(self, policy: Any) -> RouterConfig:
+        """The router settings ``policy`` runs with: the scenario's, with a policy entry's ``router``
+        overrides (validated like the scenario's own)."""
+        overrides = getattr(policy, "router", None)
+        if not overrides:
+            return self.router
+        unknown = sorted(set(overrides) - set(RouterConfig.model_fields))
+        if unknown:
+            raise ValueError(f"policies: router: unknown setting {unknown[0]!r}")
+        return RouterConfig.model_validate({**self.router.model_dump(), **overrides})
 
     # ------------------------------------------------------------------ scale
 
@@ -592,6 +630,12 @@ class Scenario(_Frozen):
         if f == 1.0:
             return []
         n = 1.0 / f
+        pools = [o.name for _, o in self.orgs()
+                 if isinstance(o.capacity, Pool) or any(isinstance(m.capacity, Pool) for m in o.models.values())]
+        pool_caveat = [
+            f"a serving pool's replicas are whole GPUs ({', '.join(pools)}): scaled, they round, and fewer "
+            "servers queue more at the same utilisation (Erlang C), so waits and timeouts differ"
+        ] if pools else []
         return [
             f"count windows see {n:.3g}x {'fewer' if f < 1 else 'more'} calls: a breaker's failure "
             "threshold within its window, minimum calls and half-open permits fill "
@@ -601,6 +645,7 @@ class Scenario(_Frozen):
             "a session keeps its size, so its burst is a larger share of the (scaled) limits",
             f"SLO thresholds on counts (wasted attempts, failed requests, user-visible failures) are "
             f"scaled {f:.3g}x with the traffic; rates, durations and ratios are kept",
+            *pool_caveat,
         ]
 
     # ------------------------------------------------------------------ views

@@ -16,6 +16,10 @@ Per decision, in this order (as a vendor checks them):
    and prompt + max_tokens tokens; Anthropic's ITPM/OTPM take the prompt and max_tokens). Not
    enough → 429 with the vendor's headers after ``reject_latency``; nothing is consumed.
    Otherwise every bucket is charged;
+   then dedicated capacity (:mod:`sim.capacity`), if the org or model has one: a provisioned
+   deployment over 100 % utilisation → 429 with ``retry-after-ms``; a pool with its queue full
+   or a wait past ``queue_timeout`` → 503; else the pool's wait + service replaces the sampled
+   latency of step 5;
 4. the error rate now (piecewise-linear curve, modified) → a failure drawn from the status mix:
    a 5xx/529 answer after latency x ``error_latency`` (token-aware: the time to first token's —
    an error writes no tokens), a hang (``timeout``) that costs the whole attempt timeout, or a
@@ -40,6 +44,7 @@ from math import exp
 from typing import Any, NamedTuple
 
 from . import wire
+from .capacity import DedicatedCapacity, PoolCapacity, Refusal, build_capacity
 from .latency import lognormal_sigma
 from .rng import Seeds, Stream
 from .scenario import DEFAULT_MIX, Latency, Modifier, OutputShare, Scenario, SimOrg, curve_points
@@ -228,7 +233,7 @@ class _TokenLatency(NamedTuple):
 
 
 class _ModelState:
-    __slots__ = ("inputs", "median", "name", "outputs", "requests", "sigma", "tok", "tokens")
+    __slots__ = ("dedicated", "inputs", "median", "name", "outputs", "requests", "sigma", "tok", "tokens")
 
     def __init__(self, name: str, latency: Latency, rpm: int | None, tpm: int | None,
                  window: float = 1.0, itpm: int | None = None, otpm: int | None = None) -> None:
@@ -242,6 +247,8 @@ class _ModelState:
         # Anthropic's separate input / output token limits (ITPM / OTPM)
         self.inputs = Bucket(itpm, window) if itpm else None
         self.outputs = Bucket(otpm, window) if otpm else None
+        #: the deployment's dedicated capacity (:mod:`sim.capacity`), the org's or its own
+        self.dedicated: DedicatedCapacity | None = None
 
 
 class Decision(NamedTuple):
@@ -361,7 +368,7 @@ class OrgModel:
     """One simulated org of one vendor."""
 
     def __init__(self, index: int, vendor: str, spec: SimOrg, modifiers: Sequence[Modifier],
-                 seeds: Seeds, start_epoch: float) -> None:
+                 seeds: Seeds, start_epoch: float, duration: float = 86400.0) -> None:
         self.index = index
         self.vendor = vendor
         self.spec = spec
@@ -405,6 +412,16 @@ class OrgModel:
         self._tokens: Stream | None = seeds.stream(f"org:{spec.name}:tokens") if token_aware else None
         self._z_tpot = self._z_out = 0.0
         self._drift_part = spec.latency_drift_part
+        # dedicated capacity: the org's, shared by all its models, or a model's own (own streams:
+        # a pool's draws never shift the org's latency and error draws)
+        # (a capacity named by another org is shared: :meth:`VendorWorld` hands it over)
+        self._shared = False
+        self._dedicated = None if spec.capacity is None or isinstance(spec.capacity, str) else build_capacity(
+            spec.capacity, seeds.stream(f"org:{spec.name}:capacity"), duration)
+        for m, state in self._models.items():
+            own = spec.models.get(m)
+            state.dedicated = self._dedicated if own is None or own.capacity is None else build_capacity(
+                own.capacity, seeds.stream(f"org:{spec.name}:{m}:capacity"), duration)
         # modifiers that target this org (base lockouts first, then scenario modifiers in order)
         mods = [Modifier(kind=f"lockout:{lo.kind}", label=lo.label, targets=(spec.name,), start=lo.start,
                          end=lo.end, lockout=lo.kind) for lo in spec.lockouts]
@@ -462,6 +479,7 @@ class OrgModel:
         ms = self._models.get(name)
         if ms is None and self._serves_all:
             ms = _ModelState(name, self.spec.latency, None, None)
+            ms.dedicated = self._dedicated
             self._models[name] = ms
         return ms
 
@@ -540,8 +558,8 @@ class OrgModel:
             lvl_t -= n_tokens
             tk.level = lvl_t
         tok = ms.tok
+        drift = self._drift
         if tok is None:
-            drift = self._drift
             latency = ms.median * exp(ms.sigma * z) * (drift.const or drift(now)) * eff.lat_factor + eff.lat_add
             completion = (max_tokens * 3 + 4) // 5
             if eff.tok_add:
@@ -549,6 +567,17 @@ class OrgModel:
             first = latency
         else:
             latency, first, completion = self._token_latency(tok, eff, z, max_tokens, now)
+        dedicated = ms.dedicated
+        if dedicated is not None:  # a pool's wait + service replaces the sampled latency
+            got: float | Refusal | None
+            if type(dedicated) is PoolCapacity:
+                got = dedicated.admit(completion, now, (drift.const or drift(now)) * eff.lat_factor, eff.lat_add)
+            else:
+                got = dedicated.admit(prompt_tokens + completion, now)
+            if isinstance(got, float):
+                latency = first = got
+            elif got is not None:
+                return self._capacity_refused(got, ms, eff, model, lvl_r, lvl_t, timeout, now)
         rate = eff.err_set
         if rate is None:
             curve = self._error_curve
@@ -708,6 +737,38 @@ class OrgModel:
         return self._error(wire.RATE_REQUESTS if by_requests else wire.RATE_TOKENS, model, self._reject,
                            timeout, headers, detail)
 
+    def _capacity_refused(self, r: Refusal, ms: _ModelState, eff: _Effect, model: str, lvl_r: float, lvl_t: float,
+                          timeout: float, now: float) -> Decision:
+        """Dedicated capacity's no: a provisioned deployment's 429 with ``retry-after-ms`` (as Azure
+        answers over 100 % utilisation), or a pool's 503 (queue full, or waited ``queue_timeout``)."""
+        if r.status == 429:
+            headers = self._limit_headers(ms, eff, lvl_r, lvl_t, now)
+            headers["retry-after"] = str(max(1, math.ceil(r.wait)))
+            if self._openai:
+                headers["retry-after-ms"] = str(max(1, math.ceil(r.wait * 1000.0)))
+            return self._error(wire.RATE_TOKENS, model, self._reject, timeout, headers, r.detail)
+        return self._error(wire.SERVER_503, model, self._reject if r.latency is None else r.latency, timeout, None)
+
+    def share_capacity(self, owner: OrgModel) -> None:
+        """Serve on ``owner``'s dedicated capacity (the org's ``capacity`` names ``owner``)."""
+        shared = owner._dedicated
+        for state in self._models.values():
+            if state.dedicated is self._dedicated:
+                state.dedicated = shared
+        self._dedicated = shared
+        self._shared = True
+
+    def capacity_meta(self) -> dict[str, Any]:
+        """Per (vendor) model with dedicated capacity (``*``: the org's, shared), what was offered
+        to it and refused per minute (:mod:`sim.capacity`); empty without any."""
+        out: dict[str, Any] = {}
+        if self._dedicated is not None and not self._shared:  # (a shared one: in its owner's)
+            out["*"] = self._dedicated.meta()
+        for name, ms in self._models.items():
+            if ms.dedicated is not None and ms.dedicated is not self._dedicated:
+                out[name] = ms.dedicated.meta()
+        return out
+
     def _error(self, key: str, model: str, latency: float, timeout: float, headers: dict[str, str] | None,
                detail: dict[str, Any] | None = None) -> Decision:
         """An error answer after ``latency`` — or the client's timeout, if that comes first (the
@@ -739,10 +800,14 @@ class VendorWorld:
         mods = tuple(scenario.modifiers) if modifiers is None else tuple(modifiers)
         self.start_epoch = scenario.start_epoch
         self.orgs: list[OrgModel] = [
-            OrgModel(i, v, o, mods, seeds, self.start_epoch) for i, (v, o) in enumerate(scenario.orgs())
+            OrgModel(i, v, o, mods, seeds, self.start_epoch, scenario.duration)
+            for i, (v, o) in enumerate(scenario.orgs())
         ]
         self.by_name = {o.name: o for o in self.orgs}
         self.by_key = {o.spec.api_key(): o for o in self.orgs}
+        for o in self.orgs:
+            if isinstance(o.spec.capacity, str):
+                o.share_capacity(self.by_name[o.spec.capacity])
 
 
 def prompt_tokens_of(messages: Sequence[Any], system: str | None) -> int:

@@ -53,3 +53,11 @@ def test_router_overhead_without_redis() -> None:
     r = _run("router_overhead.py", "--requests", "2000", "--repeat", "1", "--no-redis")
     assert r["memory"]["router_overhead_us_per_request"] > 0 and r["memory"]["target_us"] == 25.0
     assert r["redis"] == {"skipped": "--no-redis"}
+
+
+def test_capacity_cost_prints_each_world() -> None:
+    r = _run("capacity_cost.py", "--requests", "3000", "--repeat", "1")
+    for key in ("plain_cpu_us", "provisioned_cpu_us", "pool_cpu_us", "provisioned_ratio", "pool_ratio"):
+        assert isinstance(r[key], (int, float)) and r[key] > 0, key
+    assert abs(r["pool_ratio"] - r["pool_cpu_us"] / r["plain_cpu_us"]) < 0.01
+    assert r["requests"]["plain"] == r["requests"]["pool"] > 0  # the same traffic in every world
