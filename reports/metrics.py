@@ -92,7 +92,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -1020,6 +1020,15 @@ def _binned_percentiles(b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[
     return out
 
 
+def _pieces(table: Any, names: Sequence[str]) -> Iterator[Mapping[str, Any]]:
+    """``table``'s columns ``names`` chunk by chunk (:meth:`sim.trace.Table.chunks`), or whole
+    for a plain mapping of arrays."""
+    if hasattr(table, "chunks"):
+        yield from table.chunks(list(names))
+    else:
+        yield {n: table[n] for n in names}
+
+
 def timeseries(traces: Any, bin_width: float | None = None) -> Series:
     """Bin one policy's traces (a Trace or a list of seeds, pooled) over the run's time."""
     runs = list(traces) if isinstance(traces, (list, tuple)) else [traces]
@@ -1032,24 +1041,30 @@ def timeseries(traces: Any, bin_width: float | None = None) -> Series:
     ok = np.zeros(n_bins, np.int64)
     att = np.zeros((n_bins, len(orgs)), np.int64)
     okatt = np.zeros((n_bins, len(orgs)), np.int64)
+    size = n_bins * len(orgs)
+    # bin index fits an int32: half the memory of the (bin, latency) pairs kept for the percentiles
+    bin_dtype = np.int32 if n_bins < 2**31 else np.int64
     all_b, all_lat = [], []
-    for t in runs:
-        arrival = np.asarray(t.requests["arrival"], np.float64)
-        b = np.clip((arrival // width).astype(np.int64), 0, n_bins - 1)
-        outcome = np.asarray(t.requests["outcome"])
-        good = (outcome == SUCCESS) | (outcome == SLOW)
-        req += np.bincount(b, minlength=n_bins)
-        ok += np.bincount(b[good], minlength=n_bins)
-        all_b.append(b)
-        all_lat.append(np.asarray(t.requests["end"], np.float64) - arrival)
-        ab = np.clip((np.asarray(t.attempts["start"]) // width).astype(np.int64), 0, n_bins - 1)
-        org = np.asarray(t.attempts["org"], np.int64)
-        flat = ab * len(orgs) + org
-        size = n_bins * len(orgs)
-        att += np.bincount(flat, minlength=size)[:size].reshape(n_bins, len(orgs))
-        aout = np.asarray(t.attempts["outcome"])
-        agood = (aout == SUCCESS) | (aout == SLOW)
-        okatt += np.bincount(flat[agood], minlength=size)[:size].reshape(n_bins, len(orgs))
+    for t in runs:  # chunk by chunk (a chunked trace is never decoded whole here)
+        for piece in _pieces(t.requests, ("arrival", "end", "outcome")):
+            arrival = np.asarray(piece["arrival"], np.float64)
+            b = np.clip((arrival // width).astype(np.int64), 0, n_bins - 1)
+            outcome = np.asarray(piece["outcome"])
+            good = (outcome == SUCCESS) | (outcome == SLOW)
+            req += np.bincount(b, minlength=n_bins)
+            ok += np.bincount(b[good], minlength=n_bins)
+            all_b.append(b.astype(bin_dtype))
+            all_lat.append(np.asarray(piece["end"], np.float64) - arrival)
+        for piece in _pieces(t.attempts, ("start", "org", "outcome")):
+            ab = np.clip((np.asarray(piece["start"]) // width).astype(np.int64), 0, n_bins - 1)
+            org = np.asarray(piece["org"], np.int64)
+            flat = ab * len(orgs) + org
+            att += np.bincount(flat, minlength=size)[:size].reshape(n_bins, len(orgs))
+            aout = np.asarray(piece["outcome"])
+            agood = (aout == SUCCESS) | (aout == SLOW)
+            okatt += np.bincount(flat[agood], minlength=size)[:size].reshape(n_bins, len(orgs))
+    if not all_b:
+        all_b, all_lat = [np.zeros(0, bin_dtype)], [np.zeros(0)]
     lat = _binned_percentiles(np.concatenate(all_b), np.concatenate(all_lat), n_bins, (0.50, 0.95, 0.99))
     return Series(edges, orgs, req, ok, lat, att, okatt)
 

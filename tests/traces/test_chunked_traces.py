@@ -246,3 +246,18 @@ def test_the_parent_of_many_jobs_keeps_their_chunks_on_disk(monkeypatch: pytest.
     traces = run_jobs(jobs)
     assert all(getattr(t, name).nbytes_in_memory() == 0 for t in traces for name in ("requests", "attempts"))
     assert digests(traces[0].attempts) == digests(sim.run(sc, "exponential", mode="fast", seed=1).attempts)
+
+
+def test_time_series_read_chunk_by_chunk_are_those_of_the_whole_columns(small_chunks: Trace) -> None:
+    from reports.metrics import timeseries
+
+    whole = pickle.loads(pickle.dumps(small_chunks))
+    for name in ("requests", "attempts", "events"):
+        table = getattr(whole, name)
+        table[next(iter(table))] = np.array(table[next(iter(table))])  # setting a column: plain arrays
+        assert not table.is_chunked
+    a, b = timeseries([small_chunks, small_chunks]), timeseries([whole, whole])
+    assert len(small_chunks.requests._rows) > 4
+    for field_ in ("edges", "requests", "ok", "attempts", "ok_attempts"):
+        assert np.array_equal(getattr(a, field_), getattr(b, field_))
+    assert np.array_equal(a.latency, b.latency, equal_nan=True)
