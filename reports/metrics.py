@@ -606,21 +606,25 @@ class _Prep:
         self.att_ok = (att_out == SUCCESS) | (att_out == SLOW)
         self.att_probe = np.asarray(a["probe"], dtype=bool)
         self.att_pod = self.req_pod[self.att_req] if self.n_req else np.zeros(0, np.int64)
-        self.att_per_req = np.bincount(self.att_req, minlength=self.n_req)[: self.n_req]
+        # int32: a trace of millions of requests keeps this whole (the sums below are int64)
+        self.att_per_req = np.bincount(self.att_req, minlength=self.n_req)[: self.n_req].astype(np.int32)
 
         # sessions: fan-out ids >= 0 grouped; a request without a session is its own session
         sess = np.asarray(r["session"], dtype=np.int64)
         fan = sess >= 0
-        uniq, inv = np.unique(sess[fan], return_inverse=True)
+        n_fan, inv = _dense_ranks(sess[fan])
         sid = np.empty(self.n_req, dtype=np.int64)
         sid[fan] = inv
+        del inv
         n_single = int(self.n_req - fan.sum())
-        sid[~fan] = len(uniq) + np.arange(n_single)
-        self.n_sess = len(uniq) + n_single
+        sid[~fan] = n_fan + np.arange(n_single)
+        self.n_sess = n_fan + n_single
         start = np.full(self.n_sess, np.inf)
         np.minimum.at(start, sid, self.arrival)
         self.sess_start = start
-        self.sess_failed = np.bincount(sid, weights=~self.req_ok, minlength=self.n_sess) > 0
+        failed = np.zeros(self.n_sess, dtype=bool)
+        failed[sid[~self.req_ok]] = True  # a session failed when any of its requests did
+        self.sess_failed = failed
 
         self.ev_time = np.asarray(e["time"], dtype=np.float64)
         self.ev_org = np.asarray(e["org"], dtype=np.int64)
@@ -634,6 +638,21 @@ class _Prep:
         if t1 >= self.duration:
             return x >= t0
         return (x >= t0) & (x < t1)
+
+
+def _dense_ranks(ids: np.ndarray) -> tuple[int, np.ndarray]:
+    """How many distinct ``ids`` (>= 0) and each one's rank among them: ``np.unique``'s count and
+    inverse, without sorting millions of ids when they are few and small (a run's session ids)."""
+    if not len(ids):
+        return 0, np.zeros(0, np.int64)
+    top = int(ids.max())
+    if top > 4 * len(ids):
+        uniq, inv = np.unique(ids, return_inverse=True)
+        return len(uniq), inv
+    present = np.zeros(top + 1, dtype=bool)
+    present[ids] = True
+    rank = np.cumsum(present) - 1
+    return int(present.sum()), rank[ids]
 
 
 def _small_ints(col: Any) -> np.ndarray:

@@ -261,3 +261,14 @@ def test_time_series_read_chunk_by_chunk_are_those_of_the_whole_columns(small_ch
     for field_ in ("edges", "requests", "ok", "attempts", "ok_attempts"):
         assert np.array_equal(getattr(a, field_), getattr(b, field_))
     assert np.array_equal(a.latency, b.latency, equal_nan=True)
+
+
+@pytest.mark.parametrize("top", [50, 10**9])  # few small ids (no sort), and sparse ones (np.unique)
+def test_session_ranks_are_np_uniques(top: int) -> None:
+    from reports.metrics import _dense_ranks
+
+    ids = np.random.default_rng(3).integers(0, top, 5000)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    n, ranks = _dense_ranks(ids)
+    assert n == len(uniq) and np.array_equal(ranks, inv)
+    assert _dense_ranks(np.zeros(0, np.int64))[0] == 0
