@@ -35,6 +35,7 @@ per entry) and format-1 traces (plain ``.npy`` columns) still load.
 
 from __future__ import annotations
 
+import filecmp
 import io
 import itertools
 import json
@@ -533,7 +534,12 @@ class Trace:
             zf.writestr(_entry(FORMAT_ENTRY), json.dumps(head, sort_keys=True).encode())
             meta = json.dumps(self.meta, sort_keys=True, separators=(",", ":")).encode()
             zf.writestr(_entry("meta.json"), meta)
-        tmp.replace(path)  # never leave a half-written trace behind
+        if path.is_file() and filecmp.cmp(tmp, path, shallow=False):
+            # the very bytes already there: keep that file, so that traces loaded from it (which
+            # read their chunks from it when needed) stay readable
+            tmp.unlink()
+        else:
+            tmp.replace(path)  # never leave a half-written trace behind
         return path
 
     @classmethod

@@ -272,3 +272,13 @@ def test_session_ranks_are_np_uniques(top: int) -> None:
     n, ranks = _dense_ranks(ids)
     assert n == len(uniq) and np.array_equal(ranks, inv)
     assert _dense_ranks(np.zeros(0, np.int64))[0] == 0
+
+
+def test_a_loaded_trace_saved_over_its_own_file_stays_readable(small_chunks: Trace, tmp_path: Path) -> None:
+    """write_report(load_traces(d), d) saves the traces where they were loaded from."""
+    path = small_chunks.save(tmp_path / "a.npz")
+    back = Trace.load(path)
+    inode = path.stat().st_ino
+    back.save(path)
+    assert path.stat().st_ino == inode  # the same bytes: the file is kept
+    assert digests(back.attempts) == ATTEMPTS
