@@ -23,18 +23,21 @@ org_vendors, models, pods, duration, start_epoch (the epoch of sim time 0), faul
 (list of {kind, target, start, end, label}), and anything a report needs to label a chart.
 
 Columns are held as compressed chunks of :data:`CHUNK_ROWS` rows (the recorder writes them while
-the run goes on; see :class:`Table`) and decoded when read, so a run of millions of requests
-keeps a few bytes per attempt in memory, not tens. A column reads as one numpy array
-(``trace.attempts["start"]``); :meth:`Table.chunks` hands out the rows piece by piece.
+the run goes on, to a :class:`BlobSpool`: a temporary file past :data:`SPOOL_BYTES`; see
+:class:`Table`) and decoded when read, so a run of millions of requests keeps a few MB in memory
+whatever its volume. A column reads as one numpy array (``trace.attempts["start"]``);
+:meth:`Table.chunks` hands out the rows piece by piece. A loaded format-3 trace reads its chunks
+from its file when they are needed.
 
 On disk (format 3) a trace is one zip of the very chunks — each column's float64 bits and int64
 ids delta-coded (losslessly), byte-shuffled and deflated — stored with fixed zip timestamps, so
-the same run gives a byte-identical file (~13 bytes per attempt). Format-2 (one deflated column
+the same run gives a byte-identical file (~15 bytes per attempt). Format-2 (one deflated column
 per entry) and format-1 traces (plain ``.npy`` columns) still load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import io
 import itertools
@@ -344,6 +347,10 @@ class Table(MutableMapping[str, np.ndarray]):
             _DECODED.put((self._key, name), hit)
         return hit
 
+    def __del__(self) -> None:  # its decoded columns leave the process-wide cache with it
+        with contextlib.suppress(Exception):
+            _DECODED.drop(self._key)
+
     def __setitem__(self, name: str, value: Any) -> None:
         self._materialize()[name] = np.asarray(value)
 
@@ -624,7 +631,7 @@ def _encode(col: np.ndarray, ref: np.ndarray | None, ref_name: str | None) -> tu
     """One column → bytes that deflate well, losslessly: a float64's bits as an int64, minus the
     previous row's (or the reference column's) — wrapping integer arithmetic, so exact — then the
     bytes shuffled (all first bytes, all second bytes, ...): times that grow slowly become runs
-    of equal high bytes. ~13 bytes per attempt on disk instead of ~59 (format 1)."""
+    of equal high bytes. ~15 bytes per attempt on disk (deflate level 1) instead of ~59 (format 1)."""
     a = np.ascontiguousarray(col)
     spec: dict[str, Any] = {"dtype": str(a.dtype), "n": int(a.size), "delta": None}
     # float64 times and int64 ids (request, session) grow slowly with the row
