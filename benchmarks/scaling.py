@@ -17,7 +17,10 @@ trace's bytes per attempt in memory (``bytes_per_attempt``: its compressed chunk
 largest over sizes) and ``rss_bytes_per_request`` = (peak RSS - base RSS) / requests.
 ``flat`` says whether every size's CPU µs per request is within ±20 % of the first (CPU time,
 which a shared machine disturbs least); ``rss_flat`` the same for RSS per request, compared
-from 100k requests up (below that the base memory's noise is larger than the run's memory).
+from 100k requests up (below that the base memory's noise is larger than the run's memory);
+``peak_rss_flat`` whether the peak RSS itself is, from 300k requests up (a smaller run does not
+fill one trace chunk of 262,144 rows; memory flat in volume: the trace's chunks are on disk,
+``chunk_mb_in_memory`` the compressed bytes still in memory).
 Printed, never asserted.
 """
 
@@ -46,6 +49,9 @@ SIZES = (10_000, 30_000, 100_000, 300_000, 1_000_000)
 SIZES_10M = (3_000_000, 10_000_000)
 #: sizes from which RSS per request is compared (smaller runs are dominated by the base memory)
 RSS_FROM = 100_000
+#: sizes from which peak RSS is compared: a run of fewer requests than a trace chunk
+#: (sim.trace.CHUNK_ROWS = 262,144 rows) never fills the recorder's buffers
+PEAK_FROM = 300_000
 
 
 def _rss_mb() -> float:
@@ -67,12 +73,15 @@ def one_size(size: int, repeat: int) -> dict[str, Any]:
     assert trace is not None
     n = trace.n_requests
     peak = _rss_mb()
-    held = sum(getattr(trace, t).stored().nbytes_stored() for t in ("requests", "attempts", "events"))
+    tables = [getattr(trace, t).stored() for t in ("requests", "attempts", "events")]
+    held = sum(t.nbytes_stored() for t in tables)
+    in_memory = sum(t.nbytes_in_memory() for t in tables)
     per_attempt = held / max(trace.n_attempts, 1)
     with tempfile.TemporaryDirectory() as d:
         on_disk = trace.save(Path(d) / "t.npz").stat().st_size / max(trace.n_attempts, 1)
     return {"requests": n, "attempts": trace.n_attempts, "wall_us_per_request": wall / n * 1e6,
             "cpu_us_per_request": cpu / n * 1e6, "bytes_per_attempt": per_attempt,
+            "chunk_mb_in_memory": in_memory / 2**20,
             "trace_bytes_per_attempt": on_disk, "base_rss_mb": base,
             "peak_rss_mb": peak, "rss_bytes_per_request": (peak - base) * 1024 * 1024 / n}
 
@@ -99,12 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         r["cpu_ratio_to_first"] = r["cpu_us_per_request"] / base
     flat = all(0.8 <= r["cpu_ratio_to_first"] <= 1.2 for r in rows)
     big = [r for r in rows if r["requests"] >= RSS_FROM * 0.9]
-    rss_flat = None
+    rss_flat = peak_flat = None
     if len(big) >= 2:
         first = big[0]["rss_bytes_per_request"]
         rss_flat = all(0.8 * first <= r["rss_bytes_per_request"] <= 1.2 * first for r in big)
+    full = [r for r in rows if r["requests"] >= PEAK_FROM * 0.9]
+    if len(full) >= 2:
+        peak = full[0]["peak_rss_mb"]
+        peak_flat = all(0.8 * peak <= r["peak_rss_mb"] <= 1.2 * peak for r in full)
     out = {"rows": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
            "flat_within_20pct": flat, "rss_flat_within_20pct": rss_flat,
+           "peak_rss_flat_within_20pct": peak_flat,
            "peak_rss_mb_per_worker": round(max(r["peak_rss_mb"] for r in rows), 1),
            "trace_bytes_per_attempt": round(rows[-1]["trace_bytes_per_attempt"], 2)}
     if args.json:
@@ -119,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['trace_bytes_per_attempt']:>10.1f} {r['peak_rss_mb']:>8.0f} {r['rss_bytes_per_request']:>10.0f}")
         print(f"peak RSS per worker {out['peak_rss_mb_per_worker']} MB; "
               f"trace {out['trace_bytes_per_attempt']} bytes per attempt on disk")
-        print(f"CPU flat within ±20 %: {flat}; RSS per request flat within ±20 % (from {RSS_FROM}): {rss_flat}")
+        print(f"CPU flat within ±20 %: {flat}; RSS per request flat within ±20 % (from {RSS_FROM}): {rss_flat}; "
+              f"peak RSS flat within ±20 % (from {PEAK_FROM}): {peak_flat}")
     return 0
 
 

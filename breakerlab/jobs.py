@@ -7,7 +7,9 @@
 A worker runs ``sim.run`` and sends back the :class:`~sim.trace.Trace` (numpy columns and a meta
 dict: cheap to pickle; the scenario stays behind). Results are collected by job index, never by
 completion order, so the traces — and everything computed from them — are the same whatever the
-executor or the number of jobs. A job that raises comes back as a :class:`JobFailure`;
+executor or the number of jobs. Each trace's chunks go to one spool file of the batch as it
+arrives (:meth:`~sim.trace.Trace.spool`), so this process holds one trace's bytes at a time, not
+every job's. A job that raises comes back as a :class:`JobFailure`;
 :func:`run_jobs` then stops the others and raises one :class:`JobError` naming the job.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 import sim
 from sim.scenario import Scenario
-from sim.trace import Trace
+from sim.trace import BlobSpool, Trace
 
 from .errors import ParameterError
 from .executors import Executor, SerialExecutor
@@ -127,6 +129,7 @@ def run_jobs(jobs: Sequence[SimJob], executor: Executor | None = None, progress:
     ex: Executor = executor or SerialExecutor()
     board = progress.jobs([j.name for j in jobs]) if progress is not None else None
     traces: list[Trace | None] = [None] * len(jobs)
+    spool = BlobSpool()
     with _live(ex, board if progress is not None and progress.live else None) as channel:
         items = [replace(j, index=i, channel=channel) for i, j in enumerate(jobs)]
         gen = ex.map_unordered(simulate, items)
@@ -134,7 +137,7 @@ def run_jobs(jobs: Sequence[SimJob], executor: Executor | None = None, progress:
             for i, out in gen:
                 if isinstance(out, JobFailure):
                     raise JobError(jobs[i], out.error) from out.error
-                traces[i] = out
+                traces[i] = out.spool(spool)
                 if board is not None:
                     board.finish(i, f"{out.n_requests:,} requests")
     return [t for t in traces if t is not None]

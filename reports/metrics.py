@@ -92,7 +92,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -599,28 +599,35 @@ class _Prep:
         # pods and orgs in their stored small ints: a trace of millions of rows is read whole here
         self.req_pod = _small_ints(r["pod"])
 
-        self.att_req = np.asarray(a["request"], dtype=np.int64)
+        # request ids as int32 when they fit (the column is int64): half the bytes, the same rows
+        self.att_req = np.asarray(a["request"]).astype(np.int32 if self.n_req < 2**31 else np.int64)
         self.att_org = _small_ints(a["org"])
         self.att_start = np.asarray(a["start"], dtype=np.float64)
         att_out = np.asarray(a["outcome"])
         self.att_ok = (att_out == SUCCESS) | (att_out == SLOW)
         self.att_probe = np.asarray(a["probe"], dtype=bool)
         self.att_pod = self.req_pod[self.att_req] if self.n_req else np.zeros(0, np.int64)
-        self.att_per_req = np.bincount(self.att_req, minlength=self.n_req)[: self.n_req]
+        # int32: a trace of millions of requests keeps this whole (the sums below are int64)
+        self.att_per_req = np.bincount(self.att_req, minlength=self.n_req)[: self.n_req].astype(np.int32)
 
         # sessions: fan-out ids >= 0 grouped; a request without a session is its own session
         sess = np.asarray(r["session"], dtype=np.int64)
         fan = sess >= 0
-        uniq, inv = np.unique(sess[fan], return_inverse=True)
-        sid = np.empty(self.n_req, dtype=np.int64)
+        n_fan, inv = _dense_ranks(sess[fan])
+        del sess
+        sid = np.empty(self.n_req, dtype=self.att_req.dtype)
         sid[fan] = inv
+        del inv
         n_single = int(self.n_req - fan.sum())
-        sid[~fan] = len(uniq) + np.arange(n_single)
-        self.n_sess = len(uniq) + n_single
+        sid[~fan] = n_fan + np.arange(n_single, dtype=sid.dtype)
+        del fan
+        self.n_sess = n_fan + n_single
         start = np.full(self.n_sess, np.inf)
         np.minimum.at(start, sid, self.arrival)
         self.sess_start = start
-        self.sess_failed = np.bincount(sid, weights=~self.req_ok, minlength=self.n_sess) > 0
+        failed = np.zeros(self.n_sess, dtype=bool)
+        failed[sid[~self.req_ok]] = True  # a session failed when any of its requests did
+        self.sess_failed = failed
 
         self.ev_time = np.asarray(e["time"], dtype=np.float64)
         self.ev_org = np.asarray(e["org"], dtype=np.int64)
@@ -634,6 +641,21 @@ class _Prep:
         if t1 >= self.duration:
             return x >= t0
         return (x >= t0) & (x < t1)
+
+
+def _dense_ranks(ids: np.ndarray) -> tuple[int, np.ndarray]:
+    """How many distinct ``ids`` (>= 0) and each one's rank among them: ``np.unique``'s count and
+    inverse, without sorting millions of ids when they are few and small (a run's session ids)."""
+    if not len(ids):
+        return 0, np.zeros(0, np.int64)
+    top = int(ids.max())
+    if top > 4 * len(ids):
+        uniq, inv = np.unique(ids, return_inverse=True)
+        return len(uniq), inv
+    present = np.zeros(top + 1, dtype=bool)
+    present[ids] = True
+    rank = np.cumsum(present) - 1
+    return int(present.sum()), rank[ids]
 
 
 def _small_ints(col: Any) -> np.ndarray:
@@ -1020,6 +1042,15 @@ def _binned_percentiles(b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[
     return out
 
 
+def _pieces(table: Any, names: Sequence[str]) -> Iterator[Mapping[str, Any]]:
+    """``table``'s columns ``names`` chunk by chunk (:meth:`sim.trace.Table.chunks`), or whole
+    for a plain mapping of arrays."""
+    if hasattr(table, "chunks"):
+        yield from table.chunks(list(names))
+    else:
+        yield {n: table[n] for n in names}
+
+
 def timeseries(traces: Any, bin_width: float | None = None) -> Series:
     """Bin one policy's traces (a Trace or a list of seeds, pooled) over the run's time."""
     runs = list(traces) if isinstance(traces, (list, tuple)) else [traces]
@@ -1032,24 +1063,30 @@ def timeseries(traces: Any, bin_width: float | None = None) -> Series:
     ok = np.zeros(n_bins, np.int64)
     att = np.zeros((n_bins, len(orgs)), np.int64)
     okatt = np.zeros((n_bins, len(orgs)), np.int64)
+    size = n_bins * len(orgs)
+    # bin index fits an int32: half the memory of the (bin, latency) pairs kept for the percentiles
+    bin_dtype = np.int32 if n_bins < 2**31 else np.int64
     all_b, all_lat = [], []
-    for t in runs:
-        arrival = np.asarray(t.requests["arrival"], np.float64)
-        b = np.clip((arrival // width).astype(np.int64), 0, n_bins - 1)
-        outcome = np.asarray(t.requests["outcome"])
-        good = (outcome == SUCCESS) | (outcome == SLOW)
-        req += np.bincount(b, minlength=n_bins)
-        ok += np.bincount(b[good], minlength=n_bins)
-        all_b.append(b)
-        all_lat.append(np.asarray(t.requests["end"], np.float64) - arrival)
-        ab = np.clip((np.asarray(t.attempts["start"]) // width).astype(np.int64), 0, n_bins - 1)
-        org = np.asarray(t.attempts["org"], np.int64)
-        flat = ab * len(orgs) + org
-        size = n_bins * len(orgs)
-        att += np.bincount(flat, minlength=size)[:size].reshape(n_bins, len(orgs))
-        aout = np.asarray(t.attempts["outcome"])
-        agood = (aout == SUCCESS) | (aout == SLOW)
-        okatt += np.bincount(flat[agood], minlength=size)[:size].reshape(n_bins, len(orgs))
+    for t in runs:  # chunk by chunk (a chunked trace is never decoded whole here)
+        for piece in _pieces(t.requests, ("arrival", "end", "outcome")):
+            arrival = np.asarray(piece["arrival"], np.float64)
+            b = np.clip((arrival // width).astype(np.int64), 0, n_bins - 1)
+            outcome = np.asarray(piece["outcome"])
+            good = (outcome == SUCCESS) | (outcome == SLOW)
+            req += np.bincount(b, minlength=n_bins)
+            ok += np.bincount(b[good], minlength=n_bins)
+            all_b.append(b.astype(bin_dtype))
+            all_lat.append(np.asarray(piece["end"], np.float64) - arrival)
+        for piece in _pieces(t.attempts, ("start", "org", "outcome")):
+            ab = np.clip((np.asarray(piece["start"]) // width).astype(np.int64), 0, n_bins - 1)
+            org = np.asarray(piece["org"], np.int64)
+            flat = ab * len(orgs) + org
+            att += np.bincount(flat, minlength=size)[:size].reshape(n_bins, len(orgs))
+            aout = np.asarray(piece["outcome"])
+            agood = (aout == SUCCESS) | (aout == SLOW)
+            okatt += np.bincount(flat[agood], minlength=size)[:size].reshape(n_bins, len(orgs))
+    if not all_b:
+        all_b, all_lat = [np.zeros(0, bin_dtype)], [np.zeros(0)]
     lat = _binned_percentiles(np.concatenate(all_b), np.concatenate(all_lat), n_bins, (0.50, 0.95, 0.99))
     return Series(edges, orgs, req, ok, lat, att, okatt)
 

@@ -1,7 +1,8 @@
 """The trace recorder: a ``RouterObserver`` and a breaker-event ``Notifier`` writing trace columns.
 
 Memory stays flat in volume: every table is compressed in chunks of :data:`sim.trace.CHUNK_ROWS`
-rows while the run goes on. Attempts and events are appended to ``array.array`` columns
+rows while the run goes on, and the chunks go to a :class:`sim.trace.BlobSpool` (a temporary file
+once they pass a few MB), not to memory. Attempts and events are appended to ``array.array`` columns
 (:class:`sim.trace.Recording`) that are compressed each time a chunk is full. Requests arrive in
 pieces (:meth:`Recorder.arrive`, request id = row) and finish in any order: their rows are kept
 by block of ``CHUNK_ROWS`` (item assignment into ``array.array``, several times cheaper than into
@@ -29,6 +30,7 @@ from .trace import (
     NO_ORG,
     NO_ORG_CAUSES,
     REQUEST_COLUMNS,
+    BlobSpool,
     Recording,
     TableWriter,
     Trace,
@@ -128,7 +130,10 @@ class Recorder:
         self._end: list[Any] = []
         self._outcome: list[Any] = []  # -2: never finished (a bug if it remains)
         self._n_attempts: list[Any] = []
-        self._requests = TableWriter(_REQUEST_TABLE)
+        #: where every compressed chunk goes as soon as it exists: to a temporary file past the
+        #: first few MB, so a run's memory does not grow with its volume
+        self.spool = BlobSpool()
+        self._requests = TableWriter(_REQUEST_TABLE, self.spool)
         # why a request found no org: (request id, code) appended by ``no_org``; every other
         # request's cause is its outcome (so the common case costs nothing per request)
         self._no_org_tag = array("q")
@@ -137,8 +142,8 @@ class Recorder:
         #: operator watches recent errors); pruned as its look-back moves on
         self.keep_recent = False
         self._recent: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.attempts = Recording(ATTEMPT_COLUMNS, rows)
-        self.events = Recording(EVENT_COLUMNS, rows)
+        self.attempts = Recording(ATTEMPT_COLUMNS, rows, self.spool)
+        self.events = Recording(EVENT_COLUMNS, rows, self.spool)
         self.finished = 0
         #: requests routed without a request id (not rows of the requests table)
         self.untagged = 0

@@ -165,12 +165,18 @@ def test_a_chunked_table_keeps_few_decoded_columns(monkeypatch: pytest.MonkeyPat
     import sim.trace as trace_mod
 
     t = pickle.loads(pickle.dumps(small_chunks))
+    other = pickle.loads(pickle.dumps(small_chunks))
     monkeypatch.setattr(trace_mod, "CACHE_BYTES", 3 * 8 * t.n_attempts)
     for name in ("request", "start", "end", "org", "outcome"):
         t.attempts[name]
-    assert sum(a.nbytes for a in t.attempts._cache.values()) <= 3 * 8 * t.n_attempts
-    assert "request" not in t.attempts._cache  # the least recently read went first
+    assert sum(a.nbytes for a in trace_mod._DECODED.held().values()) <= 3 * 8 * t.n_attempts
+    assert "request" not in trace_mod._DECODED.held(t.attempts._key)  # the least recently read went first
     assert io.BytesIO(pickle.dumps(t)).getbuffer().nbytes < len(pickle.dumps(small_chunks)) * 1.01
+    # one budget for every table of the process: reading another trace's columns evicts these
+    for name in ("request", "start", "end"):
+        other.attempts[name]
+    assert not trace_mod._DECODED.held(t.attempts._key)
+    assert sum(a.nbytes for a in trace_mod._DECODED.held().values()) <= 3 * 8 * t.n_attempts
 
 
 def test_the_manual_operator_sees_the_same_errors_across_stored_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,3 +193,92 @@ def test_the_manual_operator_sees_the_same_errors_across_stored_blocks(monkeypat
     assert whole.meta["operator_flips"] and small.meta["operator_flips"] == whole.meta["operator_flips"]
     for table in ("requests", "attempts", "events"):
         assert digests(getattr(small, table)) == digests(getattr(whole, table))
+
+
+def test_chunks_go_to_disk_while_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SPOOL_BYTES the recorder's chunks are in a temporary file, not in memory — and the
+    columns read back are the very ones (the digests before chunking)."""
+    import sim.trace as trace_mod
+
+    monkeypatch.setattr(sim.recorder, "CHUNK_ROWS", SMALL)
+    monkeypatch.setattr(trace_mod, "SPOOL_BYTES", 4096)
+    before_the_end: list[tuple[bool, int]] = []
+    real = sim.recorder.Recorder.trace
+
+    def trace(rec: sim.recorder.Recorder, meta: dict) -> Trace:
+        before_the_end.append((rec.spool.on_disk, rec.spool.nbytes))
+        return real(rec, meta)
+
+    monkeypatch.setattr(sim.recorder.Recorder, "trace", trace)
+    t = sim.run(run_world(), "exponential", mode="fast")
+    # while the run went on: on disk, and most of the bytes, before the recorder was asked for the trace
+    [(on_disk, written)] = before_the_end
+    assert on_disk and written > 0.5 * sum(getattr(t, n).nbytes_stored() for n in ("requests", "attempts", "events"))
+    for table in ("requests", "attempts", "events"):
+        assert getattr(t, table).nbytes_in_memory() == 0
+    assert digests(t.requests) == REQUESTS and digests(t.attempts) == ATTEMPTS and digests(t.events) == EVENTS
+    # pickled (to the parent) as the bytes, read back the same
+    assert digests(pickle.loads(pickle.dumps(t)).attempts) == ATTEMPTS
+
+
+def test_a_loaded_trace_reads_its_chunks_from_the_file(small_chunks: Trace, tmp_path: Path) -> None:
+    path = small_chunks.save(tmp_path / "a.npz")
+    back = Trace.load(path)
+    assert back.attempts.nbytes_in_memory() == 0 and back.attempts.nbytes_stored() > 0
+    assert digests(back.attempts) == ATTEMPTS
+    # a loaded trace saved elsewhere is the same file
+    assert back.save(tmp_path / "b.npz").read_bytes() == path.read_bytes()
+    # the file replaced since: refused in one line, with how to rerun (never other bytes read)
+    again = Trace.load(path)
+    sim.run(run_world(), "exponential", mode="fast", seed=2).save(path)
+    with pytest.raises(TraceFileError) as err:
+        again.requests["arrival"]
+    assert "\n" not in str(err.value) and "rerun" in str(err.value)
+
+
+def test_the_parent_of_many_jobs_keeps_their_chunks_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.trace as trace_mod
+    from breakerlab.jobs import SimJob, run_jobs
+
+    monkeypatch.setattr(trace_mod, "SPOOL_BYTES", 4096)
+    sc = run_world()
+    jobs = [SimJob("exp", sc, "exponential", seed, "fast") for seed in (1, 2)]
+    traces = run_jobs(jobs)
+    assert all(getattr(t, name).nbytes_in_memory() == 0 for t in traces for name in ("requests", "attempts"))
+    assert digests(traces[0].attempts) == digests(sim.run(sc, "exponential", mode="fast", seed=1).attempts)
+
+
+def test_time_series_read_chunk_by_chunk_are_those_of_the_whole_columns(small_chunks: Trace) -> None:
+    from reports.metrics import timeseries
+
+    whole = pickle.loads(pickle.dumps(small_chunks))
+    for name in ("requests", "attempts", "events"):
+        table = getattr(whole, name)
+        table[next(iter(table))] = np.array(table[next(iter(table))])  # setting a column: plain arrays
+        assert not table.is_chunked
+    a, b = timeseries([small_chunks, small_chunks]), timeseries([whole, whole])
+    assert len(small_chunks.requests._rows) > 4
+    for field_ in ("edges", "requests", "ok", "attempts", "ok_attempts"):
+        assert np.array_equal(getattr(a, field_), getattr(b, field_))
+    assert np.array_equal(a.latency, b.latency, equal_nan=True)
+
+
+@pytest.mark.parametrize("top", [50, 10**9])  # few small ids (no sort), and sparse ones (np.unique)
+def test_session_ranks_are_np_uniques(top: int) -> None:
+    from reports.metrics import _dense_ranks
+
+    ids = np.random.default_rng(3).integers(0, top, 5000)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    n, ranks = _dense_ranks(ids)
+    assert n == len(uniq) and np.array_equal(ranks, inv)
+    assert _dense_ranks(np.zeros(0, np.int64))[0] == 0
+
+
+def test_a_loaded_trace_saved_over_its_own_file_stays_readable(small_chunks: Trace, tmp_path: Path) -> None:
+    """write_report(load_traces(d), d) saves the traces where they were loaded from."""
+    path = small_chunks.save(tmp_path / "a.npz")
+    back = Trace.load(path)
+    inode = path.stat().st_ino
+    back.save(path)
+    assert path.stat().st_ino == inode  # the same bytes: the file is kept
+    assert digests(back.attempts) == ATTEMPTS
