@@ -23,6 +23,7 @@ from multiorg.outcomes import OUTCOME_CODES, Outcome
 from reports.format import fmt_count, fmt_duration, fmt_rate
 from sim.engine import Simulation, resolve_policy
 from sim.loader import load_scenario
+from sim.trace import NO_ORG_CAUSES, request_causes
 
 #: the settings compared: (label, router overrides)
 SETTINGS: list[tuple[str, dict[str, Any]]] = [
@@ -33,7 +34,8 @@ SETTINGS: list[tuple[str, dict[str, Any]]] = [
 
 
 def measure(path: str, scale: float | None, router: dict[str, Any], policy: str | None = None,
-            mode: str = "fast", enforcement: str | None = None, daily_volume: str | None = None) -> dict[str, Any]:
+            mode: str = "fast", enforcement: str | None = None, daily_volume: str | None = None,
+            seed: int | None = None) -> dict[str, Any]:
     sc = load_scenario(path)
     if enforcement is not None or daily_volume is not None:
         # the same world with every org enforcing over ``enforcement`` / another base volume
@@ -49,7 +51,7 @@ def measure(path: str, scale: float | None, router: dict[str, Any], policy: str 
     spec = next((p for p in sc.policies if (p.label or p.name) == policy), None) if policy else (
         sc.policies[0] if sc.policies else "exponential")
     pol = resolve_policy(spec or policy)
-    run = Simulation(sc, pol, mode, sc.seed)  # type: ignore[arg-type]
+    run = Simulation(sc, pol, mode, sc.seed if seed is None else seed)  # type: ignore[arg-type]
     trace = run.run()
     req, att = trace.requests, trace.attempts
     n = len(req["outcome"])
@@ -60,6 +62,9 @@ def measure(path: str, scale: float | None, router: dict[str, Any], policy: str 
     bad_sessions = np.unique(sess[in_s & ~ok])
     n_sessions = len(np.unique(sess[in_s]))
     cores = [r.core for r in run.pods.routers]
+    causes = request_causes(trace)
+    failed = ~ok
+    by_outcome = {o.value: int(((req["outcome"] == c) & failed).sum()) for o, c in OUTCOME_CODES.items()}
     return {
         "router": router,
         "requests": n,
@@ -71,6 +76,10 @@ def measure(path: str, scale: float | None, router: dict[str, Any], policy: str 
         "max_latency": float(lat.max()) if n else None,
         "waits": sum(c.waits for c in cores),
         "peak_waiting": max(c.peak_waiting for c in cores),
+        # why requests failed: their last outcome, or (no org) the cause
+        "failed_by_outcome": {k: v for k, v in by_outcome.items() if v},
+        "no_org_by_cause": {k: int((causes == c).sum()) for k, c in NO_ORG_CAUSES.items() if (causes == c).any()},
+        "breaker_opens": int((trace.events["kind"] == 0).sum()),
     }
 
 

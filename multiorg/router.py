@@ -427,6 +427,7 @@ class RoutingCore:
         paced: dict[str, float] | None = {} if cost else None
         reserved: str | None = None  # pacing: the org whose next tokens this request holds
         why: dict[str, str] = {}  # per org passed over: why (the NoOrgAvailable's reasons)
+        waited = False  # this request has waited for capacity (see the breaker record below)
         while True:
             org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced, why, reserved)
             if org is None or ticket is None:
@@ -457,6 +458,7 @@ class RoutingCore:
                             raise
                         finally:
                             self._end_wait()
+                        waited = True
                         later = clock.now()
                         if later > now:  # (a clock that did not move would wait forever)
                             now = later
@@ -517,10 +519,17 @@ class RoutingCore:
             if cost and cls.remaining_tokens is not None:
                 self._pace_seen(name, model, cls.remaining_tokens, t0, t1)
             try:
-                board.record(
-                    name, model, ticket, outcome, t1 if board.clock is clock else None,
-                    status=cls.status, retry_after=cls.retry_after,
-                )
+                if outcome is not _RATE_LIMITED or not waited or ticket.probe:
+                    board.record(
+                        name, model, ticket, outcome, t1 if board.clock is clock else None,
+                        status=cls.status, retry_after=cls.retry_after,
+                    )
+                # else: a 429 met by a request that waited for capacity is not counted against the
+                # org. Failing fast, the request would have ended without this attempt, so the
+                # breaker would not have seen it: waiting adds no 429 to what a breaker counts.
+                # (Counted, the woken requests' 429s — about half of their attempts under
+                # sustained overload — tripped the seed's 429-counting breaker ~5 % more often,
+                # and its blocks idled the orgs: docs/waiting.md.) A probe's answer is still judged.
             except StoreContentionError as e:
                 # The vendor has answered: a result the shared state could not take is one lost
                 # observation, not a failed request (a client would re-send a call that succeeded).

@@ -123,6 +123,25 @@ def test_never_waits_on_an_open_breaker() -> None:
     assert clock.now() == T0 and router.core.waits == 0
 
 
+def test_a_429_met_after_waiting_is_not_counted_by_the_breaker() -> None:
+    # the breaker opens on two 429s in a row; the second comes to a request that waited for the
+    # first's retry-after: failing fast, that attempt would not exist, so it is not counted
+    script = {"a": [held(1000), held(1000), ok()]}
+    router, client, clock, _ = setup(script, orgs=("a",), policy="consecutive", max_attempts=3,
+                                     params={"threshold": 2, "open_time": 10}, wait_jitter=0)
+    r = router.send(chat())
+    assert (r.outcome, r.attempts, client.orgs()) == (Outcome.SUCCESS, 3, ["a", "a", "a"])
+    assert clock.now() == T0 + 2.0 and router.core.waits == 2
+    assert router.core.board.view("a", MODEL).state == "closed"
+    # two 429s to requests that did not wait are counted: the breaker opens
+    router, _, _, _ = setup({"a": [held(1000), held(1000)]}, orgs=("a",), policy="consecutive", max_attempts=1,
+                            params={"threshold": 2, "open_time": 10}, wait_for_capacity=False)
+    for _ in range(2):
+        router.send(chat())
+        router.core.clock.advance(1.0)  # type: ignore[attr-defined]
+    assert router.core.board.view("a", MODEL).state == "open"
+
+
 class _Nesting(ManualClock):
     """A clock whose sleep lets another request arrive while the first one waits."""
 
