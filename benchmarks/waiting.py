@@ -3,11 +3,13 @@
     python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --scale 1
     python benchmarks/waiting.py scenarios/launch-exceeds-capacity.yaml --scale 0.05 --json
     python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --enforcement second --daily-volume 500k/day
+    python benchmarks/waiting.py scenarios/launch-exceeds-capacity.yaml --scale 0.01 --seed 2 --json
 
 Per router setting (``wait_for_capacity``, ``pacing``): success rate, "no org available" share,
 429 attempts, session success, p99 user latency, max latency, waits begun and the most requests
-waiting at once in one pod. ``--policy``: a policy or one of the scenario's labels (default: its
-first).
+waiting at once in one pod; with ``--json`` also the failed requests by their last outcome, the
+"no org available" ones by cause, and the breaker openings. ``--policy``: a policy or one of
+the scenario's labels (default: its first); ``--seed``: another seed than the scenario's.
 """
 
 from __future__ import annotations
@@ -92,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="every org enforces its limits over this window (default: as the file says)")
     ap.add_argument("--daily-volume", default=None,
                     help="the traffic's base volume instead of the file's (e.g. 500k/day)")
+    ap.add_argument("--seed", type=int, default=None, help="default: the scenario's")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     rows = [{"setting": label, **measure(a.scenario, a.scale, r, a.policy, enforcement=a.enforcement,
-                                         daily_volume=a.daily_volume)} for label, r in SETTINGS]
+                                         daily_volume=a.daily_volume, seed=a.seed)} for label, r in SETTINGS]
     if a.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
