@@ -240,6 +240,7 @@ def _no_client_retries(client: Any) -> None:
     if conn is not None and hasattr(conn, "retry"):
         conn.retry = once
 
+
 # KEYS[1]  a rate-limit window's key; stored "<level>:<at>"
 # ARGV     now, rate, ceiling, take, reserve ("1"/"0"), at_most ("" = none), TTL in ms
 # returns  {wait, level}, as strings — multiorg.stores.window.spend, in one round trip
@@ -582,8 +583,15 @@ class RedisStore:
         k = self._key(key)
         if self._local_now(self._clock.now()):
             return self._local.pace(k, now, rate=rate, ceiling=ceiling, take=take, reserve=reserve, at_most=at_most)
-        args = [repr(now), repr(rate), repr(ceiling), repr(take), "1" if reserve else "0",
-                "" if at_most is None else repr(at_most), self._ttl_ms]
+        args = [
+            repr(now),
+            repr(rate),
+            repr(ceiling),
+            repr(take),
+            "1" if reserve else "0",
+            "" if at_most is None else repr(at_most),
+            self._ttl_ms,
+        ]
         try:
             self.round_trips += 1
             wait, level = self._spend(keys=[k], args=args)
