@@ -5,11 +5,12 @@
     python benchmarks/waiting.py scenarios/bursty-near-capacity.yaml --enforcement second --daily-volume 500k/day
     python benchmarks/waiting.py scenarios/launch-exceeds-capacity.yaml --scale 0.01 --seed 2 --json
 
-Per router setting (``wait_for_capacity``, ``pacing``): success rate, "no org available" share,
-429 attempts, session success, p99 user latency, max latency, waits begun and the most requests
-waiting at once in one pod; with ``--json`` also the failed requests by their last outcome, the
-"no org available" ones by cause, and the breaker openings. ``--policy``: a policy or one of
-the scenario's labels (default: its first); ``--seed``: another seed than the scenario's.
+Per router setting (``wait_for_capacity``, ``pacing``; the router's default: both on): success
+rate, "no org available" share, 429 attempts, session success, p99 user latency, max latency,
+waits begun and the most requests waiting at once in one pod; with ``--json`` also the failed
+requests by their last outcome, the "no org available" ones by cause, and the breaker openings.
+``--policy``: a policy or one of the scenario's labels (default: its first); ``--seed``: another
+seed than the scenario's.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from sim.trace import NO_ORG_CAUSES, request_causes
 #: the settings compared: (label, router overrides)
 SETTINGS: list[tuple[str, dict[str, Any]]] = [
     ("fail fast", {"wait_for_capacity": False, "pacing": False}),
-    ("wait (default)", {"wait_for_capacity": True, "pacing": False}),
-    ("wait + pacing", {"wait_for_capacity": True, "pacing": True}),
+    ("wait", {"wait_for_capacity": True, "pacing": False}),
+    ("wait + pacing (default)", {"wait_for_capacity": True, "pacing": True}),
 ]
 
 

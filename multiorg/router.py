@@ -202,6 +202,9 @@ class RoutingCore:
         self._pace_lim: dict[tuple[str, str], tuple[str, float, float] | None] = {}
         #: pacing: per (org, model) the window's level after this pod's last send, and when
         self._pace_last: dict[tuple[str, str], tuple[float, float]] = {}
+        #: pacing: per (org, model) a reply's remaining-tokens header not yet applied to the
+        #: window, and when: it rides on the next take (one store operation a send)
+        self._pace_cap: dict[tuple[str, str], tuple[float, float]] = {}
         self._org_named = {o.name: o for o in config.orgs}
         self._waiting_lock = threading.Lock()
         #: requests waiting for capacity in this pod now; the most at once; waits begun in all
@@ -279,6 +282,10 @@ class RoutingCore:
         if lim is None:
             return None
         key, tpm, window = lim
+        if op.get("take", 0.0) > 0.0:
+            cap = self._pace_cap.pop((org.name, model), None)
+            if cap is not None:
+                op["at_most"] = cap[0] + max(0.0, now - cap[1]) * tpm / 60.0
         return self._windows.pace(key, now, rate=tpm / 60.0, ceiling=_ceiling((tpm, window), cost), **op)
 
     def _tokens_left(self, name: str, model: str, now: float, cost: float = 0.0) -> float | None:
@@ -314,9 +321,9 @@ class RoutingCore:
 
     def _pace_seen(self, name: str, model: str, remaining: int, t0: float, t1: float) -> None:
         """A reply's remaining-tokens header (the vendor's count, for every client, as of the
-        attempt): the window is never above it (plus what refilled since). Written only when the
-        header says less than this pod's last look at the window predicts (the steady state costs
-        no second store operation a send)."""
+        attempt): the window is never above it (plus what refilled since). Kept when the header
+        says less than this pod's last look at the window predicts, and applied with the next take
+        from the org's window: no store operation of its own."""
         lim = self._pace_limits(self._org_named[name], model)
         if lim is None:
             return
@@ -325,7 +332,7 @@ class RoutingCore:
         last = self._pace_last.get((name, model))
         if last is not None and last[0] + (t1 - last[1]) * rate <= vendor:
             return
-        self._pace_op(self._org_named[name], model, t1, 0.0, at_most=vendor)
+        self._pace_cap[(name, model)] = (vendor, t1)
 
     def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
         key = (vendor, model)
@@ -574,9 +581,11 @@ class RoutingCore:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
             now = clock.now()  # after the store write, which takes time when the store is slow
-            if outcome is _RATE_LIMITED and paced is not None:
-                # a paced request met a 429 (another pod spent the window): it waits again, for
-                # the vendor's "come back at t" — bounded by its deadline, not by max_attempts
+            if outcome is _RATE_LIMITED and paced is not None and self._pace_limits(org, model) is not None:
+                # a paced request met a 429 at an org whose window pacing keeps (another client
+                # spent it): it waits again, for the vendor's "come back at t" — bounded by its
+                # deadline, not by max_attempts. (An org with no known limits is never paced:
+                # its 429s spend attempts as without pacing.)
                 held += 1
             if outcome not in ORG_FAULTS or attempts - held >= self._max_attempts or now >= deadline:
                 break

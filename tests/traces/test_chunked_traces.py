@@ -47,11 +47,11 @@ SMALL = 1 << 11
 
 
 def _world() -> Any:
-    """:func:`run_world`, failing fast: its squeeze then opens breakers and requests find no org
-    (waiting, the default, no longer counts a woken request's 429 against a breaker, and the
-    squeeze's requests wait instead). The digests above are of this world."""
+    """:func:`run_world`, failing fast and not pacing: its squeeze then opens breakers and
+    requests find no org (waiting, the default, no longer counts a woken request's 429 against a
+    breaker, and the squeeze's requests wait instead). The digests above are of this world."""
     sc = run_world()
-    return sc.model_copy(update={"router": sc.router.model_copy(update={"wait_for_capacity": False})})
+    return sc.model_copy(update={"router": sc.router.model_copy(update={"wait_for_capacity": False, "pacing": False})})
 
 
 @pytest.fixture(scope="module")
