@@ -36,6 +36,8 @@ from .errors import BREAKER_OPEN, DEADLINE, HELD, STORE_BUSY, NoOrgAvailable, St
 from .outcomes import ORG_FAULTS, Classification, Outcome, classify_exception, classify_response
 from .selection import OrgStats, make_selector
 from .stores.base import StateStore
+from .stores.memory import MemoryStore
+from .stores.window import Spent
 from .switch import VendorSwitch
 from .vendors import ChatRequest
 
@@ -146,8 +148,6 @@ class RoutingCore:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if store is None:
-            from .stores.memory import MemoryStore
-
             store = MemoryStore()
         rc = config.router
         self.config = config
@@ -193,11 +193,19 @@ class RoutingCore:
         self._max_waiting = rc.max_waiting
         self._wait_jitter = rc.wait_jitter
         self._pacing = rc.pacing
-        #: pacing: per (org, model) this pod's estimate of the vendor's token window — (tokens
-        #: left, when) — spent by each send, corrected by the vendor's remaining-tokens headers
-        self._pace: dict[tuple[str, str], tuple[float, float]] = {}
-        #: pacing: per (org, model) its TPM and what its enforcement window holds (None: unknown)
-        self._pace_lim: dict[tuple[str, str], tuple[float, float] | None] = {}
+        #: pacing: the vendor's token window per (org, model), as the vendor counts it — spent by
+        #: each send, corrected by the vendor's remaining-tokens headers — in the store, shared by
+        #: every pod (one atomic operation a send); a store without windows: this pod's own
+        self._windows: Any = store if callable(getattr(store, "pace", None)) else MemoryStore()
+        #: pacing: per (org, model) its window's store key, TPM and what its enforcement window
+        #: holds (None: no limits configured, never paced)
+        self._pace_lim: dict[tuple[str, str], tuple[str, float, float] | None] = {}
+        #: pacing: per (org, model) the window's level after this pod's last send, and when
+        self._pace_last: dict[tuple[str, str], tuple[float, float]] = {}
+        #: pacing: per (org, model) a reply's remaining-tokens header not yet applied to the
+        #: window, and when: it rides on the next take (one store operation a send)
+        self._pace_cap: dict[tuple[str, str], tuple[float, float]] = {}
+        self._org_named = {o.name: o for o in config.orgs}
         self._waiting_lock = threading.Lock()
         #: requests waiting for capacity in this pod now; the most at once; waits begun in all
         self.waiting = 0
@@ -248,67 +256,83 @@ class RoutingCore:
         wake = hold + self.rng.random() * self._wait_jitter
         return (wake, held_by) if wake < deadline else None
 
-    def _pace_limits(self, org: OrgConfig, model: str) -> tuple[float, float] | None:
-        """Pacing: the org's TPM for the model and what its enforcement window holds."""
+    def _pace_limits(self, org: OrgConfig, model: str) -> tuple[str, float, float] | None:
+        """Pacing: the org's window key, its TPM for the model and what its enforcement window holds."""
+        key = (org.name, model)
+        if key in self._pace_lim:
+            return self._pace_lim[key]
         vcfg = self._vendors.get(org.vendor)
         lim = org.limits.get(vcfg.model_for(model) if vcfg else model)
+        found = None
+        if lim is not None:
+            tpm = float(lim.tpm)
+            found = (
+                f"{self.config.router.namespace}:pace:{org.name}|{model}",
+                tpm,
+                tpm / 60.0 if lim.enforcement == "second" else tpm,
+            )
+        self._pace_lim[key] = found
+        return found
+
+    def _pace_op(self, org: OrgConfig, model: str, now: float, cost: float, **op: Any) -> Spent | None:
+        """One operation on the org's window (None: the org has no limits, it is never paced).
+        The window holds at least one request's worth (never more than the minute's limit), as
+        the vendor's does: a request larger than a second's refill is not held for ever."""
+        lim = self._pace_limits(org, model)
         if lim is None:
             return None
-        return float(lim.tpm), float(lim.tpm) / 60.0 if lim.enforcement == "second" else float(lim.tpm)
+        key, tpm, window = lim
+        if op.get("take", 0.0) > 0.0:
+            cap = self._pace_cap.pop((org.name, model), None)
+            if cap is not None:
+                op["at_most"] = cap[0] + max(0.0, now - cap[1]) * tpm / 60.0
+        return self._windows.pace(key, now, rate=tpm / 60.0, ceiling=_ceiling((tpm, window), cost), **op)
 
-    def _tokens_left(self, name: str, model: str, now: float, cost: float = 0.0) -> tuple[float, float] | None:
-        """Pacing: (tokens this pod expects the org's window to hold now for a request of
-        ``cost``, its TPM), or None when unknown (no limit configured, or nothing sent yet: then
-        the org is not held). Negative: tokens reserved by requests waiting for the org. The
-        window holds at least one request's worth (never more than the minute's limit), as the
-        vendor's does: a request larger than a second's refill is not held for ever."""
-        key = (name, model)
-        st = self._pace.get(key)
-        if st is None:
-            return None
-        lim = self._pace_lim[key]
-        if lim is None:
-            return None
-        cap = lim[0]
-        ceiling = _ceiling(lim, cost)
-        level, t = st
-        level += (now - t) * cap / 60.0
-        return (ceiling if level > ceiling else level), cap
+    def _tokens_left(self, name: str, model: str, now: float, cost: float = 0.0) -> float | None:
+        """Pacing: the tokens the org's window holds now for a request of ``cost`` (negative:
+        reserved by requests waiting for it), or None when it has no limits."""
+        answer = self._pace_op(self._org_named[name], model, now, cost)
+        return None if answer is None else answer.level
 
-    def _pace_hold(self, name: str, model: str, cost: int, now: float) -> float | None:
-        """When the org's window should hold ``cost`` tokens, if later than ``now``."""
-        left = self._tokens_left(name, model, now, cost)
-        if left is None or left[0] >= cost:
-            return None
-        return now + (cost - left[0]) * 60.0 / left[1]
+    def _pace_take(self, org: OrgConfig, model: str, cost: int, now: float) -> float:
+        """Take ``cost`` tokens from the org's window if it holds them now (0.0: taken, send);
+        else take nothing and answer how long until it should."""
+        answer = self._pace_op(org, model, now, cost, take=cost)
+        if answer is None:
+            return 0.0
+        if answer.wait == 0.0:
+            self._pace_last[(org.name, model)] = (answer.level, now)
+        return answer.wait
 
-    def _pace_spend(self, org: OrgConfig, model: str, cost: float, now: float) -> None:
-        """Take ``cost`` tokens from the org's window now (a send, or a waiting request's
-        reservation: then the level goes below zero, and the next request held for the org waits
-        that much longer — the held requests leave one after another, not all at once)."""
-        key = (org.name, model)
-        if key not in self._pace_lim:
-            self._pace_lim[key] = self._pace_limits(org, model)
-        lim = self._pace_lim[key]
-        if lim is None:
-            return
-        left = self._tokens_left(org.name, model, now, cost)
-        self._pace[key] = ((_ceiling(lim, cost) if left is None else left[0]) - cost, now)
+    def _pace_spend(self, org: OrgConfig, model: str, cost: float, now: float) -> float:
+        """Take ``cost`` tokens from the org's window now, whether it holds them or not (a send,
+        or a waiting request's reservation: then the level goes below zero, and the next request
+        held for the org waits that much longer — the held requests leave one after another, not
+        all at once); answers how long until the window would have held them."""
+        answer = self._pace_op(org, model, now, cost, take=cost, reserve=True)
+        if answer is None:
+            return 0.0
+        self._pace_last[(org.name, model)] = (answer.level, now)
+        return answer.wait
 
     def _pace_refund(self, name: str, model: str, cost: float) -> None:
         """Give back a reservation the request did not use."""
-        st = self._pace.get((name, model))
-        if st is not None:
-            self._pace[(name, model)] = (st[0] + cost, st[1])
+        self._pace_op(self._org_named[name], model, self.clock.now(), cost, take=-cost)
 
     def _pace_seen(self, name: str, model: str, remaining: int, t0: float, t1: float) -> None:
-        """A reply's remaining-tokens header (the vendor's count, for every pod, as of the attempt):
-        the estimate is never above it (plus what refilled since)."""
-        left = self._tokens_left(name, model, t1)
-        if left is None:
+        """A reply's remaining-tokens header (the vendor's count, for every client, as of the
+        attempt): the window is never above it (plus what refilled since). Kept when the header
+        says less than this pod's last look at the window predicts, and applied with the next take
+        from the org's window: no store operation of its own."""
+        lim = self._pace_limits(self._org_named[name], model)
+        if lim is None:
             return
-        vendor = remaining + (t1 - t0) * left[1] / 60.0
-        self._pace[(name, model)] = (min(left[0], vendor), t1)
+        rate = lim[1] / 60.0
+        vendor = remaining + (t1 - t0) * rate
+        last = self._pace_last.get((name, model))
+        if last is not None and last[0] + (t1 - last[1]) * rate <= vendor:
+            return
+        self._pace_cap[(name, model)] = (vendor, t1)
 
     def _orgs_serving(self, vendor: str, model: str) -> tuple[OrgConfig, ...]:
         key = (vendor, model)
@@ -327,9 +351,10 @@ class RoutingCore:
         reserved: str | None = None,
     ) -> tuple[OrgConfig | None, Admission | None, float | None]:
         """An admitted org, or (None, None, earliest retry time). ``cost`` (pacing): the request's
-        tokens as the vendor counts them; an org expected not to hold them is left out and its
-        expected time put in ``paced`` — except ``reserved``, whose tokens this request already
-        holds. ``why`` collects, per org passed over, the reason (``NoOrgAvailable.reasons``)."""
+        tokens as the vendor counts them, taken from the chosen org's window; an org whose window
+        cannot take them yet is left out and its expected time put in ``paced`` — except
+        ``reserved``, whose tokens this request already holds. ``why`` collects, per org passed
+        over, the reason (``NoOrgAvailable.reasons``)."""
         orgs = self._serving.get((vendor, model)) or self._orgs_serving(vendor, model)
         cooldown = self._cooldown
         earliest: float | None = None
@@ -353,15 +378,7 @@ class RoutingCore:
                     cooldown.pop(key, None)  # served its time: forget it (keeps the fast path fast)
                 if o.name not in tried:
                     cands.append(o)
-        if cost and paced is not None:
-            keep = []
-            for o in cands:
-                t = None if o.name == reserved else self._pace_hold(o.name, model, cost, now)
-                if t is None:
-                    keep.append(o)
-                else:
-                    paced[o.name] = t
-            cands = keep
+        pace = bool(cost) and paced is not None
         board, selector, stats, rng = self.board, self.selector, self.stats, self.rng
         # The board may keep a clock of its own (a pod whose clock is off, say): then it reads it.
         board_now = now if board.clock is self.clock else None
@@ -379,6 +396,14 @@ class RoutingCore:
                 cands = [*cands[:i], *cands[i + 1:]]
                 continue
             if adm.allowed:
+                if pace and org.name != reserved:
+                    wait = self._pace_take(org, model, cost, now)  # (taken when it fits)
+                    if wait > 0.0:
+                        # its window should not take the request yet: prefer an org with room
+                        paced[org.name] = now + wait  # type: ignore[index]
+                        board.release(org.name, model, adm)
+                        cands = [*cands[:i], *cands[i + 1:]]
+                        continue
                 return org, adm, None
             if adm.retry_at is not None and (earliest is None or adm.retry_at < earliest):
                 earliest = adm.retry_at
@@ -427,6 +452,7 @@ class RoutingCore:
         paced: dict[str, float] | None = {} if cost else None
         reserved: str | None = None  # pacing: the org whose next tokens this request holds
         why: dict[str, str] = {}  # per org passed over: why (the NoOrgAvailable's reasons)
+        waited = False  # this request has waited for capacity (see the breaker record below)
         while True:
             org, ticket, retry_at = self._pick(vendor, model, tried, now, cost, paced, why, reserved)
             if org is None or ticket is None:
@@ -440,15 +466,21 @@ class RoutingCore:
                     stb = self._standby
                     vendors = (active,) if stb is None or stb == active else (active, stb)
                     hold = self._wake_at(vendors, model, tried, deadline, paced)
+                    by = None if hold is None else hold[1]
+                    if hold is not None and by is not None and by != reserved:
+                        wake = hold[0]
+                        # hold the org's next tokens while waiting for them (one reservation a
+                        # request: one it no longer waits for is given back). The window is
+                        # shared: other pods' reservations may put this one further back.
+                        if reserved is not None:
+                            self._pace_refund(reserved, model, cost)
+                        due = now + self._pace_spend(self._org_named[by], model, cost, now)
+                        reserved = by
+                        if due > paced[by]:  # type: ignore[index]
+                            wake += due - paced[by]  # type: ignore[index]
+                            hold = (wake, by) if wake < deadline else None
                     if hold is not None and self._begin_wait():
                         wake, by = hold
-                        if by is not None and by != reserved:
-                            # hold the org's next tokens while waiting for them (one reservation
-                            # a request: one it no longer waits for is given back)
-                            if reserved is not None:
-                                self._pace_refund(reserved, model, cost)
-                            self._pace_spend(next(o for o in self.config.orgs if o.name == by), model, cost, now)
-                            reserved = by
                         try:
                             yield _new(WaitPlan, (wake - now,))
                         except BaseException:
@@ -457,6 +489,7 @@ class RoutingCore:
                             raise
                         finally:
                             self._end_wait()
+                        waited = True
                         later = clock.now()
                         if later > now:  # (a clock that did not move would wait forever)
                             now = later
@@ -494,7 +527,11 @@ class RoutingCore:
                     if reserved is not None:
                         self._pace_refund(reserved, model, cost)
                         reserved = None
-                    self._pace_spend(org, model, cost, t0)
+                    if paced is None:
+                        # pacing only advised (no wait was possible): the tokens are still spent
+                        # where they go, so the window stays true
+                        self._pace_spend(org, model, cost, t0)
+                    # (else: taken when the org was chosen)
             try:
                 # tuple.__new__: the NamedTuple's generated __new__ is a Python-level call
                 reply = yield _new(AttemptPlan, (org, self._keys[name], request, timeout, ticket.probe))
@@ -517,10 +554,17 @@ class RoutingCore:
             if cost and cls.remaining_tokens is not None:
                 self._pace_seen(name, model, cls.remaining_tokens, t0, t1)
             try:
-                board.record(
-                    name, model, ticket, outcome, t1 if board.clock is clock else None,
-                    status=cls.status, retry_after=cls.retry_after,
-                )
+                if outcome is not _RATE_LIMITED or not waited or ticket.probe:
+                    board.record(
+                        name, model, ticket, outcome, t1 if board.clock is clock else None,
+                        status=cls.status, retry_after=cls.retry_after,
+                    )
+                # else: a 429 met by a request that waited for capacity is not counted against the
+                # org. Failing fast, the request would have ended without this attempt, so the
+                # breaker would not have seen it: waiting adds no 429 to what a breaker counts.
+                # (Counted, the woken requests' 429s — about half of their attempts under
+                # sustained overload — tripped the seed's 429-counting breaker ~5 % more often,
+                # and its blocks idled the orgs: docs/waiting.md.) A probe's answer is still judged.
             except StoreContentionError as e:
                 # The vendor has answered: a result the shared state could not take is one lost
                 # observation, not a failed request (a client would re-send a call that succeeded).
@@ -537,9 +581,11 @@ class RoutingCore:
                 wait = cls.retry_after if cls.retry_after is not None else DEFAULT_RETRY_AFTER
                 self._cooldown[(name, model)] = t1 + wait
             now = clock.now()  # after the store write, which takes time when the store is slow
-            if outcome is _RATE_LIMITED and paced is not None:
-                # a paced request met a 429 (another pod spent the window): it waits again, for
-                # the vendor's "come back at t" — bounded by its deadline, not by max_attempts
+            if outcome is _RATE_LIMITED and paced is not None and self._pace_limits(org, model) is not None:
+                # a paced request met a 429 at an org whose window pacing keeps (another client
+                # spent it): it waits again, for the vendor's "come back at t" — bounded by its
+                # deadline, not by max_attempts. (An org with no known limits is never paced:
+                # its 429s spend attempts as without pacing.)
                 held += 1
             if outcome not in ORG_FAULTS or attempts - held >= self._max_attempts or now >= deadline:
                 break

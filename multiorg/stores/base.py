@@ -39,3 +39,7 @@ class StateStore(Protocol):
         ...
 
     def set_flag(self, name: str, value: str | None) -> None: ...
+
+    # Optional: ``pace(key, now, *, rate, ceiling, take=0.0, reserve=False, at_most=None) -> Spent``,
+    # one atomic operation on a rate-limit window shared by every pod (multiorg.stores.window). A
+    # store without it paces each pod against its own window (the router keeps one in memory).

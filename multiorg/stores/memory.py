@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..clock import Clock
+from .window import Spent, Window, spend
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -29,7 +30,7 @@ class MemoryStore:
     so it does not need one.
     """
 
-    __slots__ = ("_clock", "_data", "_flags", "_lock")
+    __slots__ = ("_clock", "_data", "_flags", "_lock", "_windows")
 
     #: network round trips (always 0; mirrors :attr:`RedisStore.round_trips` for benchmarks)
     round_trips = 0
@@ -43,6 +44,7 @@ class MemoryStore:
         self._clock = clock
         self._data: dict[str, Any] = {}
         self._flags: dict[str, str] = {}
+        self._windows: dict[str, Window] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -65,6 +67,28 @@ class MemoryStore:
             if new is not None:
                 self._data[key] = new
             return result, current, new
+
+    # ------------------------------------------------------------------ rate-limit windows
+
+    def pace(
+        self,
+        key: str,
+        now: float,
+        *,
+        rate: float,
+        ceiling: float,
+        take: float = 0.0,
+        reserve: bool = False,
+        at_most: float | None = None,
+    ) -> Spent:
+        """One operation on the shared window at ``key`` (see :mod:`multiorg.stores.window`)."""
+        with self._lock:
+            answer, new = spend(
+                self._windows.get(key), now, rate=rate, ceiling=ceiling, take=take, reserve=reserve, at_most=at_most
+            )
+            if new is not None:
+                self._windows[key] = new
+            return answer
 
     # ------------------------------------------------------------------ flags
 
@@ -97,6 +121,7 @@ class MemoryStore:
         with self._lock:
             self._data.clear()
             self._flags.clear()
+            self._windows.clear()
 
     def __contains__(self, key: str) -> bool:
         return key in self._data

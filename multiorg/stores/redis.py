@@ -156,6 +156,7 @@ from ..clock import Clock, SystemClock
 from ..errors import StoreContentionError
 from .codec import decode, encode
 from .memory import MemoryStore
+from .window import Spent
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -240,6 +241,44 @@ def _no_client_retries(client: Any) -> None:
         conn.retry = once
 
 
+# KEYS[1]  a rate-limit window's key; stored "<level>:<at>"
+# ARGV     now, rate, ceiling, take, reserve ("1"/"0"), at_most ("" = none), TTL in ms
+# returns  {wait, level}, as strings — multiorg.stores.window.spend, in one round trip
+_SPEND = """
+local now, rate, ceiling = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local take = tonumber(ARGV[4])
+local level = ceiling
+local changed = false
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local l, a = string.match(cur, '^([^:]+):(.+)$')
+  l, a = tonumber(l), tonumber(a)
+  if l and a then
+    level = l
+    if now > a then level = level + (now - a) * rate else now = a end
+    if level > ceiling then level = ceiling end
+  end
+end
+if ARGV[6] ~= '' then
+  local most = tonumber(ARGV[6])
+  if most < level then level = most; changed = true end
+end
+local wait = 0
+if take < 0 then
+  level = level - take; changed = true
+elseif take > 0 then
+  if level < take then wait = (take - level) / rate end
+  if wait == 0 or ARGV[5] == '1' then level = level - take; changed = true end
+end
+if changed then
+  local v = string.format('%.17g:%.17g', level, now)
+  local ttl = tonumber(ARGV[7])
+  if ttl > 0 then redis.call('SET', KEYS[1], v, 'PX', ttl) else redis.call('SET', KEYS[1], v) end
+end
+return {string.format('%.17g', wait), string.format('%.17g', level)}
+"""
+
+
 class RedisStore:
     """A :class:`~multiorg.stores.base.StateStore` shared through Redis (see the module docstring).
 
@@ -289,6 +328,7 @@ class RedisStore:
         self._prefix = f"{namespace}:"
         self._ttl_ms = str(round(ttl * 1000))
         self._cas = client.register_script(_CAS)
+        self._spend = client.register_script(_SPEND)
         # nonces: unique across processes (random id) and within this one (counter)
         self._nonce_prefix = secrets.token_hex(6) + "-"
         self._nonce_seq = itertools.count(1)
@@ -522,6 +562,44 @@ class RedisStore:
         raise StoreContentionError(
             f"update of {k} lost the compare-and-set race {self.max_cas_retries} times in a row"
         )
+
+    # ------------------------------------------------------------------ rate-limit windows
+
+    def pace(
+        self,
+        key: str,
+        now: float,
+        *,
+        rate: float,
+        ceiling: float,
+        take: float = 0.0,
+        reserve: bool = False,
+        at_most: float | None = None,
+    ) -> Spent:
+        """One operation on the window at ``key``, shared by every pod (one script call; see
+        :mod:`multiorg.stores.window`). While Redis fails, the local window answers (this pod's
+        own, from full): pacing is advice, a store error never fails or stalls a request. The
+        client sends a command once (no retries below us), so a spend is applied at most once."""
+        k = self._key(key)
+        if self._local_now(self._clock.now()):
+            return self._local.pace(k, now, rate=rate, ceiling=ceiling, take=take, reserve=reserve, at_most=at_most)
+        args = [
+            repr(now),
+            repr(rate),
+            repr(ceiling),
+            repr(take),
+            "1" if reserve else "0",
+            "" if at_most is None else repr(at_most),
+            self._ttl_ms,
+        ]
+        try:
+            self.round_trips += 1
+            wait, level = self._spend(keys=[k], args=args)
+        except _REDIS_ERRORS as e:
+            self._failed(e, self._clock.now())
+            return self._local.pace(k, now, rate=rate, ceiling=ceiling, take=take, reserve=reserve, at_most=at_most)
+        self._succeeded()
+        return Spent(float(_text(wait)), float(_text(level)))
 
     # ------------------------------------------------------------------ flags
 

@@ -34,6 +34,7 @@ import sim
 from multiorg import ConfigError, ManualClock, NoOrgAvailable, Outcome, Router, load_config
 from multiorg.clock import SystemClock
 from multiorg.selection import Weighted
+from multiorg.stores import MemoryStore
 from sim.engine import Simulation, resolve_policy
 
 
@@ -121,6 +122,25 @@ def test_never_waits_on_an_open_breaker() -> None:
     with pytest.raises(NoOrgAvailable):
         router.send(chat())
     assert clock.now() == T0 and router.core.waits == 0
+
+
+def test_a_429_met_after_waiting_is_not_counted_by_the_breaker() -> None:
+    # the breaker opens on two 429s in a row; the second comes to a request that waited for the
+    # first's retry-after: failing fast, that attempt would not exist, so it is not counted
+    script = {"a": [held(1000), held(1000), ok()]}
+    router, client, clock, _ = setup(script, orgs=("a",), policy="consecutive", max_attempts=3,
+                                     params={"threshold": 2, "open_time": 10}, wait_jitter=0)
+    r = router.send(chat())
+    assert (r.outcome, r.attempts, client.orgs()) == (Outcome.SUCCESS, 3, ["a", "a", "a"])
+    assert clock.now() == T0 + 2.0 and router.core.waits == 2
+    assert router.core.board.view("a", MODEL).state == "closed"
+    # two 429s to requests that did not wait are counted: the breaker opens
+    router, _, _, _ = setup({"a": [held(1000), held(1000)]}, orgs=("a",), policy="consecutive", max_attempts=1,
+                            params={"threshold": 2, "open_time": 10}, wait_for_capacity=False)
+    for _ in range(2):
+        router.send(chat())
+        router.core.clock.advance(1.0)  # type: ignore[attr-defined]
+    assert router.core.board.view("a", MODEL).state == "open"
 
 
 class _Nesting(ManualClock):
@@ -260,11 +280,11 @@ def test_sync_and_async_faces_wait_identically() -> None:
 # --------------------------------------------------------------------------- the simulator
 
 
-def _bursty_world() -> Any:
+def _bursty_world(**router: Any) -> Any:
     limits = {"gpt-4o-mini": {"rpm": 200, "tpm": 30_000}}
     return sim.default_scenario(
         duration=600, pods=2,
-        router={"max_attempts": 3, "attempt_timeout": 30.0, "deadline": 60.0},
+        router={"max_attempts": 3, "attempt_timeout": 30.0, "deadline": 60.0, **router},
         vendors={"openai": {"orgs": [
             {"name": f"s{i}", "limits": limits, "latency": {"median": 0.8, "p99": 4.0}, "error_rate": 0.001}
             for i in (1, 2)
@@ -274,8 +294,11 @@ def _bursty_world() -> Any:
     )
 
 
-def test_the_sim_clock_suspends_a_waiting_request_and_fast_equals_full() -> None:
-    sc = _bursty_world()
+@pytest.mark.parametrize("pacing", [False, True], ids=["wait", "wait+shared-pacing"])
+def test_the_sim_clock_suspends_a_waiting_request_and_fast_equals_full(pacing: bool) -> None:
+    # (with pacing, fast mode's pods share one MemoryStore's windows and full mode's one fakeredis
+    # server's, through RedisStore's script: the same shared windows, the same decisions)
+    sc = _bursty_world(pacing=pacing)
     runs = {}
     for mode in ("fast", "full"):
         s = Simulation(sc, resolve_policy("none"), mode, 5)  # type: ignore[arg-type]
@@ -346,16 +369,19 @@ def test_weights_capacity_with_another_strategy_is_refused() -> None:
 # --------------------------------------------------------------------------- pacing
 
 
-def _paced(tpm: int = 6000, enforcement: str = "minute", **router: Any) -> tuple[Router, ScriptedClient, ManualClock]:
+def _paced(
+    tpm: int = 6000, enforcement: str = "minute", *, store: Any = None, clock: ManualClock | None = None, **router: Any
+) -> tuple[Router, ScriptedClient, ManualClock]:
     limits = {MODEL: {"rpm": 1000, "tpm": tpm, "enforcement": enforcement}}
     config = load_config({
         "orgs": [{"name": "a", "api_key_env": "KA", "limits": limits}],
         "router": {"pacing": True, "wait_jitter": 0, **router},
         "breaker": {"policy": "exponential", "params": {"threshold": 50}},
     })
-    clock = ManualClock(T0)
+    clock = clock or ManualClock(T0)
     client = ScriptedClient(clock)
-    return Router(config, client=client, clock=clock, rng=random.Random(1), environ={"KA": "sk-a"}), client, clock
+    router = Router(config, client=client, clock=clock, rng=random.Random(1), environ={"KA": "sk-a"}, store=store)
+    return router, client, clock
 
 
 def _costing(tokens: int) -> Any:
@@ -428,8 +454,33 @@ def test_a_reservation_not_used_is_given_back() -> None:
     router.send(_costing(1000))  # reserves the next second's tokens: sent at T0 + 1
     assert clock.now() == pytest.approx(T0 + 1.0)
     core = router.core
-    assert core._tokens_left("a", MODEL, clock.now(), 1000)[0] == pytest.approx(0.0, abs=0.01)
+    assert core._tokens_left("a", MODEL, clock.now(), 1000) == pytest.approx(0.0, abs=0.01)
     router.send(_costing(3000))  # would wait 3 s, past its 1.5 s deadline: sent at once (pacing advises)
     assert clock.now() == pytest.approx(T0 + 1.0)
     # spent once (the send), not twice (a reservation kept as well)
-    assert core._tokens_left("a", MODEL, clock.now(), 3000)[0] == pytest.approx(-3000.0, abs=0.01)
+    assert core._tokens_left("a", MODEL, clock.now(), 3000) == pytest.approx(-3000.0, abs=0.01)
+
+
+class _NoWindows:
+    """A store without the ``pace`` operation (a team's own): the breaker state is shared, the
+    windows are not."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.read, self.update, self.get_flag, self.set_flag = inner.read, inner.update, inner.get_flag, inner.set_flag
+        self.blocking = False
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_pods_pace_against_one_window_in_the_store(shared: bool) -> None:
+    # two pods, one org (60k TPM per second: 1000 tokens a second); pod A spends the window
+    inner = MemoryStore()
+    store = inner if shared else _NoWindows(inner)
+    a, _, clock = _paced(tpm=60_000, enforcement="second", store=store)
+    b, b_client, _ = _paced(tpm=60_000, enforcement="second", store=store, clock=clock)
+    a.send(_costing(1000))
+    b.send(_costing(1000))
+    if shared:  # pod B sees A's spending: it waits a second for the window to refill
+        assert clock.now() == pytest.approx(T0 + 1.0) and b.core.waits == 1
+    else:  # each pod its own window: B sends into the spent window at once
+        assert clock.now() == T0 and b.core.waits == 0
+    assert len(b_client.calls) == 1

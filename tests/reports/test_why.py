@@ -157,11 +157,14 @@ def test_old_trace_without_cause_column_loads_as_unknown(tb, tmp_path):
 
 
 def _tight_world() -> Scenario:
-    """Two small orgs and traffic above their RPM: 429 holds and open breakers, no org available."""
+    """Two small orgs and traffic above their RPM: 429 holds and open breakers, no org available.
+    The router fails fast: waiting for capacity (its default) holds these requests instead of
+    refusing them, and no longer counts their 429s against the breakers."""
     orgs = [{"name": f"o{i}", "org_id": f"org-o{i}", "limits": {"gpt-4o-mini": {"rpm": 40, "tpm": 40_000}},
              "latency": {"median": 0.5, "p99": 2.0}} for i in (1, 2)]
     return Scenario.model_validate({
         "name": "tight", "seed": 3, "duration": 240.0, "pods": 2,
+        "router": {"wait_for_capacity": False},
         "vendors": {"openai": {"orgs": orgs}},
         "traffic": {"daily_volume": 200_000.0, "prompt_tokens": {"median": 100}, "max_tokens": {"median": 50}},
     })

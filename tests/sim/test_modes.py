@@ -179,8 +179,9 @@ def test_vendor_switch_flips_are_seen_alike_in_fast_and_full_mode() -> None:
         a, b = getattr(fast, table), getattr(full, table)
         for col in a:
             assert np.array_equal(a[col], b[col], equal_nan=a[col].dtype.kind == "f"), (table, col)
-    # each attempt costs its two state reads (admit, record), plus the rare write (a trip, the
-    # flip, the subscriptions); a GET of the switch on every request would add n_requests more
+    # each attempt costs its two state reads (admit, record) and pacing's one window operation,
+    # plus the rare write (a trip, the flip, the subscriptions); a GET of the switch on every
+    # request would add n_requests more
     trips = sum(s.round_trips for s in run.pods.stores)
-    assert trips <= 2 * full.n_attempts + full.n_requests // 5
+    assert trips <= 3 * full.n_attempts + full.n_requests // 5
     assert trips > full.n_attempts  # (the reads do go to Redis: staleness 0)
