@@ -219,7 +219,7 @@ def test_chunks_go_to_disk_while_the_run_goes_on(monkeypatch: pytest.MonkeyPatch
         return real(rec, meta)
 
     monkeypatch.setattr(sim.recorder.Recorder, "trace", trace)
-    t = sim.run(run_world(), "exponential", mode="fast")
+    t = sim.run(_world(), "exponential", mode="fast")
     # while the run went on: on disk, and most of the bytes, before the recorder was asked for the trace
     [(on_disk, written)] = before_the_end
     assert on_disk and written > 0.5 * sum(getattr(t, n).nbytes_stored() for n in ("requests", "attempts", "events"))
