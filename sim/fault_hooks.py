@@ -107,29 +107,24 @@ class FaultyRedis:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
         if name == "pipeline":
-            return self._pipeline(attr)
+            def pipeline(*args: Any, **kwargs: Any) -> Any:
+                pipe = attr(*args, **kwargs)
+                pipe.execute = self._faulty(pipe.execute)
+                return pipe
+
+            return pipeline
         if name.startswith("_") or name in _NOT_COMMANDS or not callable(attr):
             return attr
+        return self._faulty(attr)
+
+    def _faulty(self, command: Callable[..., Any]) -> Callable[..., Any]:
+        """``command`` (a client's command or a pipeline's ``execute``) behind the schedule."""
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self._before()
-            return attr(*args, **kwargs)
+            return command(*args, **kwargs)
 
         return call
-
-    def _pipeline(self, make: Callable[..., Any]) -> Callable[..., Any]:
-        def pipeline(*args: Any, **kwargs: Any) -> Any:
-            pipe = make(*args, **kwargs)
-            execute = pipe.execute
-
-            def faulty_execute(*a: Any, **kw: Any) -> Any:
-                self._before()
-                return execute(*a, **kw)
-
-            pipe.execute = faulty_execute
-            return pipe
-
-        return pipeline
 
     def _fault(self) -> tuple[float, Exception | None]:
         """What the schedule does to a command sent now: the simulated seconds it waits first,
@@ -170,32 +165,12 @@ class AsyncFaultyRedis(FaultyRedis):
     def register_script(self, script: str) -> Any:
         return AsyncScript(self, script)
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name == "pipeline":
-            return self._pipeline(attr)
-        if name.startswith("_") or name in _NOT_COMMANDS or not callable(attr):
-            return attr
-
+    def _faulty(self, command: Callable[..., Any]) -> Callable[..., Any]:
         async def call(*args: Any, **kwargs: Any) -> Any:
             await self._abefore()
-            return await attr(*args, **kwargs)
+            return await command(*args, **kwargs)
 
         return call
-
-    def _pipeline(self, make: Callable[..., Any]) -> Callable[..., Any]:
-        def pipeline(*args: Any, **kwargs: Any) -> Any:
-            pipe = make(*args, **kwargs)
-            execute = pipe.execute
-
-            async def faulty_execute(*a: Any, **kw: Any) -> Any:
-                await self._abefore()
-                return await execute(*a, **kw)
-
-            pipe.execute = faulty_execute
-            return pipe
-
-        return pipeline
 
     async def _abefore(self) -> None:
         wait, error = self._fault()
