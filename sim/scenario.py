@@ -624,6 +624,22 @@ class Scenario(_Frozen):
         return self.model_copy(update={"scale": scale, "traffic": traffic, "router": router, "vendors": vendors,
                                        "slo": scaled_slo(self.slo, f)})
 
+    def enforced(self, enforcement: Enforcement) -> Scenario:
+        """This world with every org (and every model's override) enforcing its RPM/TPM limits
+        per ``enforcement`` window — the question "what if the vendor quantizes?" asked of a file
+        that says otherwise, without editing it. The name says so, so every report of the run does."""
+        if enforcement not in ("second", "minute"):
+            raise ValueError(f"enforcement must be 'second' or 'minute', got {enforcement!r}")
+        vendors = {
+            v: spec.model_copy(update={"orgs": tuple(
+                o.model_copy(update={
+                    "enforcement": enforcement,
+                    "models": {m: s.model_copy(update={"enforcement": None}) for m, s in o.models.items()},
+                }) for o in spec.orgs)})
+            for v, spec in self.vendors.items()
+        }
+        return self.model_copy(update={"vendors": vendors, "name": f"{self.name} (limits enforced per {enforcement})"})
+
     def scale_caveats(self) -> list[str]:
         """What running at :attr:`scale` cannot keep (empty at true scale)."""
         f = self.scale

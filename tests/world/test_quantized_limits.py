@@ -115,3 +115,20 @@ def test_scaling_scales_input_and_output_limits() -> None:
         {"name": "a", "models": {"claude": {"itpm": 6000, "otpm": 1200}}}]}}})
     spec = sc.scaled(0.1).vendors["anthropic"].orgs[0].models["claude"]
     assert (spec.itpm, spec.otpm) == (600, 120)
+
+
+def test_enforced_makes_every_org_and_model_enforce_per_the_window_asked() -> None:
+    sc = Scenario.model_validate({"name": "w", "vendors": {"openai": {"orgs": [
+        {"name": "a", "enforcement": "minute", "limits": {"m": {"rpm": 600, "tpm": 10**9}}},
+        {"name": "b", "limits": {"m": {"rpm": 600, "tpm": 10**9}}, "models": {"m": {"enforcement": "minute"}}},
+    ]}}})
+    per_second = sc.enforced("second")
+    assert per_second.name == "w (limits enforced per second)"
+    world = VendorWorld(per_second, Seeds(3))
+    for name in ("a", "b"):  # the org's window and a model's override alike
+        assert statuses(world.by_name[name], 20).count(200) == 10
+    world = VendorWorld(sc.enforced("minute"), Seeds(3))
+    assert all(statuses(world.by_name[n], 20).count(200) == 20 for n in ("a", "b"))
+    assert sc.enforced("second").scaled(0.5).name == per_second.name  # scaling keeps it
+    with pytest.raises(ValueError, match="enforcement must be"):
+        sc.enforced("hour")  # type: ignore[arg-type]
