@@ -47,6 +47,7 @@ DEFAULT_RETRY_AFTER = 1.0
 _NO_RESPONSE = VendorResponse(0, {}, None)
 _RATE_LIMITED = Outcome.RATE_LIMITED
 _new = tuple.__new__
+_UNSEEN = object()
 log = logging.getLogger(__name__)
 
 
@@ -124,12 +125,11 @@ def _vendor_tokens(request: ChatRequest) -> int:
     return max(1, prompt + (request.max_tokens or 0))
 
 
-def _ceiling(lim: tuple[float, float], cost: float) -> float:
-    """Pacing: what an org's window (``lim``: TPM, window) holds for a request of ``cost`` tokens —
-    the window, floored at one request's worth but never above the minute's limit (as the
-    vendor's bucket: a request larger than a second's refill is not held for ever)."""
-    cap, window = lim
-    return window if window >= cost else (cost if cost < cap else cap)
+def _ceiling(tpm: float, window: float, cost: float) -> float:
+    """Pacing: what an org's window (``window`` tokens of its ``tpm``) holds for a request of
+    ``cost`` tokens — the window, floored at one request's worth but never above the minute's
+    limit (as the vendor's bucket: a request larger than a second's refill is not held for ever)."""
+    return window if window >= cost else (cost if cost < tpm else tpm)
 
 
 class RoutingCore:
@@ -259,11 +259,12 @@ class RoutingCore:
     def _pace_limits(self, org: OrgConfig, model: str) -> tuple[str, float, float] | None:
         """Pacing: the org's window key, its TPM for the model and what its enforcement window holds."""
         key = (org.name, model)
-        if key in self._pace_lim:
-            return self._pace_lim[key]
+        found = self._pace_lim.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
         vcfg = self._vendors.get(org.vendor)
         lim = org.limits.get(vcfg.model_for(model) if vcfg else model)
-        found = None
+        found = None  # (an org without limits is never paced: remembered as such)
         if lim is not None:
             tpm = float(lim.tpm)
             found = (
@@ -274,19 +275,24 @@ class RoutingCore:
         self._pace_lim[key] = found
         return found
 
-    def _pace_op(self, org: OrgConfig, model: str, now: float, cost: float, **op: Any) -> Spent | None:
+    def _pace_op(
+        self, org: OrgConfig, model: str, now: float, cost: float, take: float = 0.0, reserve: bool = False,
+    ) -> Spent | None:
         """One operation on the org's window (None: the org has no limits, it is never paced).
         The window holds at least one request's worth (never more than the minute's limit), as
-        the vendor's does: a request larger than a second's refill is not held for ever."""
+        the vendor's does: a request larger than a second's refill is not held for ever.
+        (Once per send: explicit arguments, no keyword dict on this path.)"""
         lim = self._pace_limits(org, model)
         if lim is None:
             return None
         key, tpm, window = lim
-        if op.get("take", 0.0) > 0.0:
+        at_most = None
+        if take > 0.0:
             cap = self._pace_cap.pop((org.name, model), None)
             if cap is not None:
-                op["at_most"] = cap[0] + max(0.0, now - cap[1]) * tpm / 60.0
-        return self._windows.pace(key, now, rate=tpm / 60.0, ceiling=_ceiling((tpm, window), cost), **op)
+                at_most = cap[0] + max(0.0, now - cap[1]) * tpm / 60.0
+        return self._windows.pace(key, now, rate=tpm / 60.0, ceiling=_ceiling(tpm, window, cost),
+                                  take=take, reserve=reserve, at_most=at_most)
 
     def _tokens_left(self, name: str, model: str, now: float, cost: float = 0.0) -> float | None:
         """Pacing: the tokens the org's window holds now for a request of ``cost`` (negative:
@@ -297,7 +303,7 @@ class RoutingCore:
     def _pace_take(self, org: OrgConfig, model: str, cost: int, now: float) -> float:
         """Take ``cost`` tokens from the org's window if it holds them now (0.0: taken, send);
         else take nothing and answer how long until it should."""
-        answer = self._pace_op(org, model, now, cost, take=cost)
+        answer = self._pace_op(org, model, now, cost, cost)
         if answer is None:
             return 0.0
         if answer.wait == 0.0:
@@ -309,7 +315,7 @@ class RoutingCore:
         or a waiting request's reservation: then the level goes below zero, and the next request
         held for the org waits that much longer — the held requests leave one after another, not
         all at once); answers how long until the window would have held them."""
-        answer = self._pace_op(org, model, now, cost, take=cost, reserve=True)
+        answer = self._pace_op(org, model, now, cost, cost, True)
         if answer is None:
             return 0.0
         self._pace_last[(org.name, model)] = (answer.level, now)
@@ -317,7 +323,7 @@ class RoutingCore:
 
     def _pace_refund(self, name: str, model: str, cost: float) -> None:
         """Give back a reservation the request did not use."""
-        self._pace_op(self._org_named[name], model, self.clock.now(), cost, take=-cost)
+        self._pace_op(self._org_named[name], model, self.clock.now(), cost, -cost)
 
     def _pace_seen(self, name: str, model: str, remaining: int, t0: float, t1: float) -> None:
         """A reply's remaining-tokens header (the vendor's count, for every client, as of the

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# tuple.__new__: a NamedTuple's generated __new__ is a Python-level call, and spend runs once per send
+_new = tuple.__new__
+
 
 class Window(NamedTuple):
     """A bucket's level (tokens; negative: owed to waiting requests) as of ``at``."""
@@ -69,7 +72,7 @@ def spend(
         if level < take:
             wait = (take - level) / rate
             if not reserve:
-                return Spent(wait, level), (Window(level, now) if changed else None)
+                return _new(Spent, (wait, level)), (_new(Window, (level, now)) if changed else None)
         level -= take
         changed = True
-    return Spent(wait, level), (Window(level, now) if changed else None)
+    return _new(Spent, (wait, level)), (_new(Window, (level, now)) if changed else None)
