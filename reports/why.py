@@ -143,6 +143,10 @@ class TraceWhy:
     trips: np.ndarray
     #: per dedicated capacity, (bin seconds, offered load per bin / capacity) (:mod:`reports.dedicated`)
     dedicated: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
+    #: attempts answered with a 429 rate limit, by their start bin — failed requests or not (a
+    #: 429 retried elsewhere or waited out is load the vendor refused all the same)
+    limited: np.ndarray | None = None
+    attempts: int = 0
 
     @property
     def failures(self) -> int:
@@ -265,8 +269,13 @@ def trace_why(trace: Any, bin_width: float | None = None) -> TraceWhy:
     by_bin = np.bincount(cause * n_bins + b, minlength=nc * n_bins).reshape(nc, n_bins)
     by_org = np.bincount(cause * no + org, minlength=nc * no).reshape(nc, no)
     vendors = [str(v) for v in meta.get("org_vendors") or [""] * len(orgs)]
+    a = trace.attempts
+    rate = np.asarray(a["outcome"]) == _O[Outcome.RATE_LIMITED]
+    started = np.asarray(a["start"], np.float64)[rate]
+    limited = np.bincount(np.clip((started // width).astype(np.int64), 0, n_bins - 1), minlength=n_bins)
     return TraceWhy(edges, [*orgs, NO_ORG_LABEL], vendors, meta.get("seed"), n, by_bin, by_org,
-                    trace_fault_windows(trace), _capacity(meta, edges), _trips(trace), dedicated_load(meta))
+                    trace_fault_windows(trace), _capacity(meta, edges), _trips(trace), dedicated_load(meta),
+                    limited, len(rate))
 
 
 # --------------------------------------------------------------------------- a policy's seeds
@@ -394,6 +403,7 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
             parts = [f"{fmt_share(counts[i] / n_scope)} {CAUSES[i].phrase}{_org_part(CAUSES[i].key, by_org, orgs)}"
                      for i in rest]
             out.append("Then " + "; ".join(parts) + ".")
+    out.extend(_absorbed_429s(whys, by_bin, runs))
     rate_story = total and sum(
         int(by_bin[[c.key for c in CAUSES].index(k)].sum()) for k in _RATE_CAUSES) >= 0.5 * total
     for c in capacity:
@@ -402,6 +412,26 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
     for name in first.dedicated:
         out.append(overload_sentence(name, [w.dedicated[name] for w in whys if name in w.dedicated], faults_end))
     return out
+
+
+def _absorbed_429s(whys: Sequence[TraceWhy], by_bin: np.ndarray, runs: str) -> list[str]:
+    """The 429s the vendors answered that did not fail a request (retried elsewhere, or waited out
+    by waiting for capacity): invisible in the failures, yet the refused load quantized limits and
+    bursts produce. Said only when some 429 did not end a request as its failure."""
+    limited = [w.limited for w in whys if w.limited is not None]
+    if not limited:
+        return []
+    per_bin = np.sum(limited, axis=0)
+    n = int(per_bin.sum())
+    ended = int(by_bin[[c.key for c in CAUSES].index("rate_limited")].sum())
+    if n <= ended:
+        return []
+    lo, hi = _span(per_bin, whys[0].edges)
+    attempts = sum(w.attempts for w in whys)
+    failed = ("none failed its request: each was retried or waited for capacity" if not ended else
+              f"{fmt_count(ended)} requests failed on one; the others were retried or waited for capacity")
+    return [f"{fmt_count(n)} attempts were answered with a 429 rate limit ({fmt_share(n / max(attempts, 1))} "
+            f"of attempts{runs}), most between {fmt_clock(lo)} and {fmt_clock(hi)}; {failed}."]
 
 
 def _capacity_sentence(c: CapacityResult, *, rate_story: bool) -> list[str]:

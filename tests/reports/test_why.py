@@ -69,7 +69,11 @@ def test_sentences_name_the_dominant_cause_when_and_where(tb):
     assert why.by_cause_org["rate_limited"] == {
         "a": why.by_cause_org["rate_limited"]["a"], "b": why.by_cause_org["rate_limited"]["b"]}
     assert why.by_cause_org["rate_limited"]["a"].mean == 3
-    first, then = why.sentences
+    first, then, refused = why.sentences
+    # every failed request made two 429 attempts: 8 of 19 attempts, 4 of them ending a request
+    assert refused == (f"8 attempts were answered with a 429 rate limit ({fmt_share(8 / 19)} of attempts), most "
+                       "between 00:01:40 and 00:01:45; 4 requests failed on one; the others were retried or "
+                       "waited for capacity.")
     assert first == (
         f"launch (00:08:20 \u2013 00:11:40) saw 7 of the 12 failed requests ({fmt_share(12 / 22)} of all): "
         f"{fmt_share(5 / 7)} found every org held by a 429's retry-after (no org available), "
@@ -88,6 +92,18 @@ def test_attempt_causes_name_their_org(tb):
     (s,) = policy_why([b.build()]).sentences
     assert s == (f"Of the 15 failed requests ({fmt_share(15 / 16)} of all), 100 % ended on a 429 rate limit, "
                  "mostly on a (80 %), most between 00:00:01 and 00:00:52.")  # the middle 80 %: 2nd to 14th
+
+
+def test_429s_that_failed_no_request_are_still_said(tb):
+    # quantized limits under waiting and pacing: the vendor refuses, the request succeeds later
+    b = tb(duration=100.0)
+    for i in range(6):
+        b.request(float(10 * i), [("a", 10.0 * i, 10.0 * i + 0.1, RATE), ("b", 10.0 * i + 0.2, 10.0 * i + 1, OK)])
+    assert policy_why([b.build()]).sentences == [
+        "No request failed.",
+        f"6 attempts were answered with a 429 rate limit ({fmt_share(6 / 12)} of attempts), most between "
+        "00:00 and 00:00:51; none failed its request: each was retried or waited for capacity.",
+    ]
 
 
 def test_a_few_failures_are_listed(tb):
