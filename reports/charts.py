@@ -514,8 +514,8 @@ def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Se
         fig.legend(handles=handles, title="percentile", loc="outside right center")
         width = next(iter(series.values())).edges[1]
         fig.suptitle(
-            f"{_scenario(runs)} — user latency percentiles per {_tick_duration(width)} "
-            f"(arrival → answer, failures included; {_seed_note(runs)})"
+            f"{_scenario(runs)} — user latency percentiles per {_tick_duration(width)}\n"
+            f"(arrival → answer, failures included; {_seed_note(runs)})"  # (two lines: a long name overflowed)
         )
         return _save(fig, Path(out_dir), "latency", formats)
 
