@@ -85,6 +85,8 @@ CAUSES: tuple[Cause, ...] = (
           (_O[Outcome.CLIENT_ERROR],), "#bababa"),
 )
 _BY_KEY = {c.key: c for c in CAUSES}
+#: a cause's row in the by-cause arrays
+_ROW = {c.key: i for i, c in enumerate(CAUSES)}
 _OK = (_O[Outcome.SUCCESS], _O[Outcome.SLOW])
 #: a code -> cause index table (codes are int8: index ``code + 128``)
 _INDEX = np.full(256, -1, dtype=np.int64)
@@ -336,7 +338,7 @@ def _window_of(by_bin: np.ndarray, edges: np.ndarray, windows: Sequence[FaultWin
 
 
 def _org_part(key: str, by_org: np.ndarray, orgs: Sequence[str]) -> str:
-    row = by_org[[c.key for c in CAUSES].index(key)]
+    row = by_org[_ROW[key]]
     tot = float(row.sum())
     if key.startswith("no_org") or not tot:
         return ""
@@ -405,7 +407,7 @@ def _sentences(whys: Sequence[TraceWhy], capacity: Sequence[CapacityResult]) -> 
             out.append("Then " + "; ".join(parts) + ".")
     out.extend(_absorbed_429s(whys, by_bin, runs))
     rate_story = total and sum(
-        int(by_bin[[c.key for c in CAUSES].index(k)].sum()) for k in _RATE_CAUSES) >= 0.5 * total
+        int(by_bin[_ROW[k]].sum()) for k in _RATE_CAUSES) >= 0.5 * total
     for c in capacity:
         out.extend(_capacity_sentence(c, rate_story=bool(rate_story)))
     faults_end = max((w.end for w in first.windows), default=None)
@@ -423,7 +425,7 @@ def _absorbed_429s(whys: Sequence[TraceWhy], by_bin: np.ndarray, runs: str) -> l
         return []
     per_bin = np.sum(limited, axis=0)
     n = int(per_bin.sum())
-    ended = int(by_bin[[c.key for c in CAUSES].index("rate_limited")].sum())
+    ended = int(by_bin[_ROW["rate_limited"]].sum())
     if n <= ended:
         return []
     lo, hi = _span(per_bin, whys[0].edges)
