@@ -44,6 +44,7 @@ from .metrics import (
     OPEN,
     SHED_FRACTION,
     FaultWindow,
+    Series,
     breaker_timelines,
     compute_results,
     headline_name,
@@ -243,6 +244,13 @@ def _bin_width(runs: dict[str, list[Any]], duration: float) -> float:
     return nice_bin_width(duration, max_bins=int(np.clip(n // _PER_BIN, 24, 240)))
 
 
+def _binned(runs: dict[str, list[Any]], width: float, series: Mapping[str, Series] | None) -> Mapping[str, Series]:
+    """Each policy's binned series: ``series`` when given (:func:`all_charts` bins each policy's
+    traces once for the three charts that plot them: at 8M requests a binning is seconds), else
+    binned here."""
+    return series if series is not None else {name: timeseries(rs, width) for name, rs in runs.items()}
+
+
 def _scenario(runs: dict[str, list[Any]]) -> str:
     return str(_first(runs).meta.get("scenario", "scenario"))
 
@@ -311,21 +319,20 @@ def _slo_label(lines: Sequence[_SloLine], fmt: Callable[[float], str], prefix: s
 
 
 def success_rate_chart(
-    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS,
+    series: Mapping[str, Series] | None = None,
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
     width = _bin_width(runs, duration)
+    binned = _binned(runs, width, series)
     windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
         unit = _time_axis(ax, duration)
         lows = []
-        series = {}
-        for name, rs in runs.items():
-            s = timeseries(rs, width)
-            series[name] = s
+        for name, s in binned.items():
             rate = s.success_rate * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
             ax.plot(x, np.repeat(rate, 2), color=colors[name], lw=1.6, label=name, alpha=0.9)
@@ -341,7 +348,7 @@ def success_rate_chart(
         ax.set_ylim(max(0.0, low - 0.12 * span), 100 + 0.06 * span)
         _mark_faults(ax, windows, unit, duration, labels=True)
         ax.set_ylabel("requests that succeeded (%)")
-        width = next(iter(series.values())).edges[1]
+        width = next(iter(binned.values())).edges[1]
         ax.set_title(
             f"{_scenario(runs)} — user request success rate per {_tick_duration(width)} ({_seed_note(runs)})",
             pad=_fault_title_pad(windows),
@@ -357,11 +364,12 @@ def _panels(n: int, height: float) -> tuple[Figure, list[Any]]:
 
 
 def traffic_share_chart(
-    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS,
+    series: Mapping[str, Series] | None = None,
 ) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
-    width = _bin_width(runs, duration)
+    binned = _binned(runs, _bin_width(runs, duration), series)
     first = _first(runs)
     windows = trace_fault_windows(first)
     orgs = [str(o) for o in first.meta.get("orgs", [])]
@@ -369,8 +377,7 @@ def traffic_share_chart(
     colors = org_colors(orgs, vendors)
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.3)
-        for k, (ax, (name, rs)) in enumerate(zip(axes, runs.items(), strict=True)):
-            s = timeseries(rs, width)
+        for k, (ax, (name, s)) in enumerate(zip(axes, binned.items(), strict=True)):
             unit, _ = duration_unit(duration)
             share = np.nan_to_num(s.share) * 100
             x = np.repeat(s.edges / unit, 2)[1:-1]
@@ -469,16 +476,18 @@ def breaker_timeline_chart(
         return _save(fig, Path(out_dir), "breaker_timeline", formats)
 
 
-def latency_chart(traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+def latency_chart(
+    traces: Mapping[str, Any], out_dir: str | Path, *, formats: Sequence[str] = FORMATS,
+    series: Mapping[str, Series] | None = None,
+) -> list[Path]:
     runs = _runs(traces)
     duration = _duration(runs)
-    width = _bin_width(runs, duration)
+    series = _binned(runs, _bin_width(runs, duration), series)
     unit, _ = duration_unit(duration)
     windows = trace_fault_windows(_first(runs))
     colors = policy_colors(list(runs))
     with plt.rc_context(_RC):
         fig, axes = _panels(len(runs), 2.1)
-        series = {name: timeseries(rs, width) for name, rs in runs.items()}
         finite = np.concatenate([s.latency[np.isfinite(s.latency)] for s in series.values()])
         p99_slo = _slo_lines(_first(runs).meta, "p99_latency", windows, duration)
         lo = max(float(finite.min()) * 0.8, 1e-3) if len(finite) else 0.1
@@ -705,6 +714,10 @@ CHARTS: dict[str, Callable[..., list[Path]]] = {
 }
 
 
+#: the charts that plot each policy's binned series (:func:`reports.metrics.timeseries`)
+_BINNED = frozenset({"success_rate", "traffic_share", "latency"})
+
+
 def all_charts(
     traces: Mapping[str, Any],
     out_dir: str | Path,
@@ -714,9 +727,13 @@ def all_charts(
 ) -> dict[str, list[Path]]:
     """Every chart; ``{chart name: [png path, svg path]}``."""
     out: dict[str, list[Path]] = {}
+    runs = _runs(traces)
+    series = _binned(runs, _bin_width(runs, _duration(runs)), None)
     for name, fn in CHARTS.items():
         if name == "comparison":
             out[name] = fn(traces, out_dir, formats=formats, results=results)
+        elif name in _BINNED:
+            out[name] = fn(traces, out_dir, formats=formats, series=series)
         else:
             out[name] = fn(traces, out_dir, formats=formats)
     return out

@@ -1028,17 +1028,25 @@ class Series:
 
 
 def _binned_percentiles(b: np.ndarray, x: np.ndarray, n_bins: int, qs: Sequence[float]) -> np.ndarray:
+    """Per bin, the nearest-rank ``qs`` quantiles of ``x`` (row: bin; nan where a bin is empty):
+    the value of rank ``max(ceil(q * n) - 1, 0)`` among the bin's ``n`` values, sorted.
+
+    Grouped by bin with a stable sort (``b`` comes in arrival order, so nearly sorted: timsort's
+    best case), then each bin's ranks selected with ``np.partition`` — the same values a full
+    ``(bin, x)`` sort would pick, in linear time: at 8M requests this was 2.8 s of a report, as a
+    lexsort."""
     out = np.full((n_bins, len(qs)), np.nan)
     if not len(x):
         return out
-    order = np.lexsort((x, b))
-    xs, bs = x[order], b[order]
-    counts = np.bincount(bs, minlength=n_bins)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    has = counts > 0
-    for j, q in enumerate(qs):
-        pos = starts + np.maximum(np.ceil(q * counts).astype(np.int64) - 1, 0)
-        out[has, j] = xs[pos[has]]
+    order = np.argsort(b, kind="stable")
+    xs = x[order]
+    counts = np.bincount(b, minlength=n_bins)
+    ends = np.cumsum(counts)
+    for i in np.flatnonzero(counts):
+        n = int(counts[i])
+        ranks = [max(math.ceil(q * n) - 1, 0) for q in qs]
+        part = np.partition(xs[ends[i] - n:ends[i]], sorted(set(ranks)))
+        out[i] = part[ranks]
     return out
 
 

@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reports.metrics import (
+    _binned_percentiles,
     breaker_timelines,
     stat,
     summarize_policy,
@@ -409,6 +412,23 @@ def test_timeseries_bins(tb):
     pooled = timeseries([b.build(), b.build()], bin_width=10.0)
     assert pooled.requests[:2].tolist() == [2, 4]
 
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.sampled_from([0.0, 0.5, 1.0, 2.0, 1e-9, 30.0, 7.25])), max_size=80),
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4),
+)
+def test_binned_percentiles_are_nearest_ranks(rows, qs):
+    """Each bin's quantile is the value of rank max(ceil(q * n) - 1, 0) among its n values sorted
+    (ties and repeated values included); empty bins are nan."""
+    b = np.array([r[0] for r in rows], np.int32)
+    x = np.array([r[1] for r in rows], np.float64)
+    got = _binned_percentiles(b, x, 7, qs)
+    for i in range(7):
+        vals = sorted(v for k, v in rows if k == i)
+        for j, q in enumerate(qs):
+            want = vals[max(math.ceil(q * len(vals)) - 1, 0)] if vals else math.nan
+            assert got[i, j] == want or (math.isnan(want) and math.isnan(got[i, j]))
 
 def test_target_spellings(tb):
     b = tb(orgs=("a", "b", "c"), vendors=("openai", "openai", "anthropic"))
