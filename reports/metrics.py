@@ -94,7 +94,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 
@@ -629,12 +629,9 @@ class _Prep:
         failed[sid[~self.req_ok]] = True  # a session failed when any of its requests did
         self.sess_failed = failed
 
-        self.ev_time = np.asarray(e["time"], dtype=np.float64)
-        self.ev_org = np.asarray(e["org"], dtype=np.int64)
-        self.ev_kind = np.asarray(e["kind"], dtype=np.int64)
-        self.ev_pod = np.asarray(e["pod"], dtype=np.int64)
-        self.ev_model = np.asarray(e["model"], dtype=np.int64)
-        self.timelines = _timelines(self)
+        ev = _events(e)
+        self.ev_time, self.ev_org, self.ev_kind, self.ev_pod, self.ev_model = ev
+        self.timelines = _timelines(ev, self.local, self.duration)
 
     def in_window(self, x: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """``t0 <= x < t1``; a window ending at the run's end also keeps what comes after."""
@@ -876,17 +873,35 @@ def _fault(p: _Prep, w: FaultWindow) -> tuple[FaultMetrics, np.ndarray]:
     return fm, caused
 
 
-def _timelines(p: _Prep) -> dict[BreakerKey, list[tuple[float, float, int]]]:
-    """Per breaker: contiguous (start, end, state) spans covering [0, duration]."""
-    if not len(p.ev_time):
+class _Events(NamedTuple):
+    """A trace's breaker events, as columns."""
+
+    time: np.ndarray
+    org: np.ndarray
+    kind: np.ndarray
+    pod: np.ndarray
+    model: np.ndarray
+
+
+def _events(e: Any) -> _Events:
+    return _Events(
+        np.asarray(e["time"], dtype=np.float64), np.asarray(e["org"], dtype=np.int64),
+        np.asarray(e["kind"], dtype=np.int64), np.asarray(e["pod"], dtype=np.int64),
+        np.asarray(e["model"], dtype=np.int64),
+    )
+
+
+def _timelines(ev: _Events, local: bool, end: float) -> dict[BreakerKey, list[tuple[float, float, int]]]:
+    """Per breaker: contiguous (start, end, state) spans covering [0, ``end``]; one per pod when
+    the pods keep ``local`` state."""
+    if not len(ev.time):
         return {}
-    pods = p.ev_pod if p.local else np.full(len(p.ev_time), -1)
-    order = np.lexsort((np.arange(len(p.ev_time)), p.ev_time, p.ev_model, p.ev_org, pods))
+    pods = ev.pod if local else np.full(len(ev.time), -1)
+    order = np.lexsort((np.arange(len(ev.time)), ev.time, ev.model, ev.org, pods))
     out: dict[BreakerKey, list[tuple[float, float, int]]] = {}
     cur_key: BreakerKey | None = None
     spans: list[tuple[float, float, int]] = []
     t0, state = 0.0, CLOSED
-    end = p.duration
 
     def close(key: BreakerKey | None) -> None:
         if key is not None:
@@ -895,12 +910,12 @@ def _timelines(p: _Prep) -> dict[BreakerKey, list[tuple[float, float, int]]]:
 
     for i in order.tolist():
         pod = int(pods[i])
-        key = BreakerKey(int(p.ev_org[i]), int(p.ev_model[i]), None if pod < 0 else pod)
+        key = BreakerKey(int(ev.org[i]), int(ev.model[i]), None if pod < 0 else pod)
         if key != cur_key:
             close(cur_key)
             cur_key, spans, t0, state = key, [], 0.0, CLOSED
-        t = float(p.ev_time[i])
-        new = _STATE_AFTER.get(int(p.ev_kind[i]), state)
+        t = float(ev.time[i])
+        new = _STATE_AFTER.get(int(ev.kind[i]), state)
         if new == state:
             continue
         if t > t0:
@@ -911,8 +926,9 @@ def _timelines(p: _Prep) -> dict[BreakerKey, list[tuple[float, float, int]]]:
 
 
 def breaker_timelines(trace: Any) -> dict[BreakerKey, list[tuple[float, float, int]]]:
-    """Each breaker's state spans ``(start, end, state)``; state 0 closed, 1 open, 2 half-open."""
-    return _Prep(trace).timelines
+    """Each breaker's state spans ``(start, end, state)``; state 0 closed, 1 open, 2 half-open.
+    (From the events alone: a trace's requests and attempts are not read.)"""
+    return _timelines(_events(trace.events), is_local_state(trace.meta), _duration(trace))
 
 
 def _breakers(p: _Prep) -> list[BreakerMetrics]:

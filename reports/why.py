@@ -166,7 +166,9 @@ def _last_attempt_org(trace: Any, n: int) -> np.ndarray:
     keep = (req >= 0) & (req < n)  # (untagged attempts are no request's)
     req = req[keep]
     org = np.asarray(a["org"], np.int64)[keep]
-    order = np.lexsort((np.arange(len(req)), np.asarray(a["end"], np.float64)[keep]))
+    # by end time, ties in row order (a stable sort; rows are recorded as attempts end, so nearly
+    # sorted already: timsort's best case, several times a lexsort's speed at 8M rows)
+    order = np.argsort(np.asarray(a["end"], np.float64)[keep], kind="stable")
     last = np.full(n, -1, np.int64)
     last[req[order]] = org[order]  # later rows overwrite earlier ones: the last attempt wins
     return last
