@@ -5,8 +5,9 @@
 Prints ``wall_s`` (the whole comparison), ``cpu_s`` (summed over workers), ``requests`` (summed),
 ``us_per_request`` (CPU), ``peak_rss_mb_per_worker`` (the largest worker's, for its run and saving
 its trace), the saved trace's ``trace_bytes_per_attempt``, ``report_s`` (the slowest worker's:
-loading its trace again and computing the report's metrics and time series from it) with
-``report_peak_rss_mb`` (that worker's peak RSS after it) and ``jobs``. Figures only; nothing is
+loading its trace again and writing the whole report from it — metrics, charts, summary, HTML —
+as ``breakerlab report`` does) with ``report_peak_rss_mb`` (that worker's peak RSS after it) and
+``jobs``. Figures only; nothing is
 asserted.
 """
 
@@ -22,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import sim
-from reports.metrics import timeseries, trace_metrics
+from reports.render import write_report
 from sim.loader import load_scenario, policy_id
 from sim.trace import Trace
 
@@ -46,8 +47,7 @@ def _one(job: tuple[str, str, float]) -> dict[str, float]:
         del trace
         w0 = time.perf_counter()
         again = Trace.load(path)
-        trace_metrics(again)
-        timeseries([again])
+        write_report({pid: [again]}, Path(d) / "report", save=False)
         report = time.perf_counter() - w0
     report_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu_s": cpu, "requests": n_requests, "attempts": n_attempts,
