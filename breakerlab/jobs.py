@@ -99,7 +99,7 @@ def simulate(job: SimJob) -> Trace | JobFailure:
 @contextlib.contextmanager
 def _live(executor: Executor, board: JobBoard | None) -> Iterator[Any]:
     """The executor's channel with a thread moving the board's per-job bars from it; None when
-    no bars are shown or the executor has no channel."""
+    the board is not shown (quiet) or the executor has no channel."""
     if board is None:
         yield None
         return
@@ -130,7 +130,11 @@ def run_jobs(jobs: Sequence[SimJob], executor: Executor | None = None, progress:
     board = progress.jobs([j.name for j in jobs]) if progress is not None else None
     traces: list[Trace | None] = [None] * len(jobs)
     spool = BlobSpool()
-    with _live(ex, board if progress is not None and progress.live else None) as channel:
+    # running jobs report their simulated time whenever the board is shown, as bars or as lines:
+    # the ETA the lines print counts the work of the jobs still running, not only the finished
+    # ones' (with 2 workers and 4 equal jobs, that said ~12 min left when ~4 were)
+    shown = progress is not None and progress.style != "quiet"
+    with _live(ex, board if shown else None) as channel:
         items = [replace(j, index=i, channel=channel) for i, j in enumerate(jobs)]
         gen = ex.map_unordered(simulate, items)
         with contextlib.closing(gen):  # type: ignore[type-var]

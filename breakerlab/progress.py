@@ -101,11 +101,6 @@ class Progress:
         """A board for ``names`` (one per job, in job order) run at once; see :class:`JobBoard`."""
         return JobBoard(self, names, title)
 
-    @property
-    def live(self) -> bool:
-        """Whether bars are shown (so a running job's simulated time is worth sending here)."""
-        return self.bars is not None
-
 
 class JobBoard:
     """Progress of many jobs run at once: the overall bar (jobs done, elapsed, ETA) and a bar per

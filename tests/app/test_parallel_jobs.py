@@ -63,7 +63,10 @@ def test_a_failed_job_is_one_error_naming_it(tmp_path: Path) -> None:
         assert "\n" not in text and "Traceback" not in text
 
 
-def test_running_jobs_report_simulated_time_from_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("style", ["bar", "lines"])
+def test_running_jobs_report_simulated_time_from_the_pool(style: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shown as bars or as lines (not a terminal: CI's logs), the board hears running jobs'
+    simulated time: the ETA its lines print counts the work of the jobs still running."""
     seen: list[tuple[int, float, float]] = []
     advance = JobBoard.advance
 
@@ -74,11 +77,20 @@ def test_running_jobs_report_simulated_time_from_the_pool(monkeypatch: pytest.Mo
     monkeypatch.setattr(JobBoard, "advance", record)
     sc = sim.default_scenario(duration=7200)
     jobs = [SimJob("none", sc, "none", s, "fast") for s in (1, 2)]
-    with LocalExecutor(2) as ex, Progress("bar") as progress:
+    with LocalExecutor(2) as ex, Progress(style) as progress:  # type: ignore[arg-type]
         traces = run_jobs(jobs, ex, progress)
     assert [t.meta["seed"] for t in traces] == [1, 2]
     assert {i for i, _, _ in seen} == {0, 1}  # both jobs' bars moved, from the worker processes
     assert all(total == 7200 for _, _, total in seen)
+
+
+def test_a_quiet_board_hears_nothing_from_running_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    monkeypatch.setattr(JobBoard, "advance", lambda self, i, done, total: seen.append(i))
+    sc = sim.default_scenario(duration=7200)
+    with SerialExecutor() as ex, Progress("quiet") as progress:
+        run_jobs([SimJob("none", sc, "none", 1, "fast")], ex, progress)
+    assert seen == []
 
 
 def test_the_board_estimates_the_time_left_from_work_done() -> None:
