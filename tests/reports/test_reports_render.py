@@ -177,6 +177,21 @@ def test_charts_handle_local_state_single_seed_and_quiet_runs(tb, tmp_path):
         assert png.stat().st_size > 5_000
 
 
+
+def test_all_charts_bins_each_policy_once_and_draws_what_each_chart_bins_alone(tb, tmp_path, monkeypatch):
+    """The success-rate, traffic-share and latency charts share one binning per policy (at 8M
+    requests a binning costs seconds), and draw the same picture as when each bins alone."""
+    runs = {"exponential": _small(tb), "none": [_small(tb, events=False)]}
+    alone = {name: charts.CHARTS[name](runs, tmp_path / "alone", formats=("png",))[0].read_bytes()
+             for name in ("success_rate", "traffic_share", "latency")}
+    calls = []
+    binning = charts.timeseries
+    monkeypatch.setattr(charts, "timeseries", lambda rs, width: calls.append(width) or binning(rs, width))
+    out = charts.all_charts(runs, tmp_path / "all", formats=("png",))
+    assert len(calls) == len(runs)
+    for name, png in alone.items():
+        assert out[name][0].read_bytes() == png, name
+
 def test_runs_of_different_scenarios_are_refused(tb):
     with pytest.raises(ValueError, match="compare runs of one scenario"):
         compute_results({"a": _small(tb), "b": _small(tb, faults=False)})
