@@ -110,7 +110,7 @@ LEVEL = 1
 SPOOL_BYTES = 8 << 20
 #: decoded columns a chunked table keeps ready, in bytes (the rest are decoded again when read). A
 #: true-scale run's float column is 64 MB (8M rows): 160 MB keeps the two read last, so a report's
-#: passes over the same columns decode them less often (64 MB kept none: 1-2 s of a ~14 s report)
+#: passes over the same columns decode them less often (64 MB kept no float column: 1-2 s of a ~14 s report)
 CACHE_BYTES = 160 << 20
 
 
