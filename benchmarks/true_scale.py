@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import sim
+from breakerlab.jobs import JobFailure, SimJob, simulate
 from reports.render import write_report
 from sim.loader import load_scenario, policy_id
 from sim.trace import Trace
@@ -37,8 +37,10 @@ def _one(job: tuple[str, str, float]) -> dict[str, float]:
     sc = load_scenario(file).scaled(scale)
     spec = next(p for p in sc.policies if policy_id(p) == pid)
     t0 = time.process_time()
-    trace = sim.run(sc, spec, mode="fast")
+    trace = simulate(SimJob(pid, sc, spec, sc.seed, "fast"))  # as compare's workers run it
     cpu = time.process_time() - t0
+    if isinstance(trace, JobFailure):
+        raise trace.error
     n_requests, n_attempts = trace.n_requests, trace.n_attempts
     with tempfile.TemporaryDirectory() as d:
         path = trace.save(Path(d) / "t.npz")

@@ -16,6 +16,7 @@ every job's. A job that raises comes back as a :class:`JobFailure`;
 from __future__ import annotations
 
 import contextlib
+import gc
 import pickle
 import threading
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from .errors import ParameterError
 from .executors import Executor, SerialExecutor
 from .progress import JobBoard, Progress
 
-__all__ = ["JobError", "JobFailure", "SimJob", "run_jobs", "simulate"]
+__all__ = ["JobError", "JobFailure", "SimJob", "frozen_heap", "run_jobs", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,28 @@ def simulate(job: SimJob) -> Trace | JobFailure:
             channel.put((index, done, total))
 
     try:
-        return sim.run(job.scenario, job.policy, mode=job.mode, seed=job.seed, progress=report,
-                       face=job.face)
+        with frozen_heap():
+            return sim.run(job.scenario, job.policy, mode=job.mode, seed=job.seed, progress=report,
+                           face=job.face)
     except Exception as e:
         return JobFailure(_picklable(e))
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """While a job runs, the objects that existed before it (the imports, the scenario, ~100k) sit
+    in the collector's permanent generation, so the run's full collections do not scan them again
+    and again: at 1.7M requests, 25 full collections took 1.6 s (~4 % of the run), 0.2 s frozen.
+    Only the collector's work changes, never what the run does. Not when the process already froze
+    objects of its own (a pre-fork server, say): unfreezing would give those back too."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # back to the oldest generation: garbage among them is collected as before
 
 
 @contextlib.contextmanager

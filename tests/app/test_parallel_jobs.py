@@ -3,14 +3,16 @@ bytes whatever the job count, a failed job is one line, and running jobs show on
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
 import sim
+from breakerlab import jobs as jobs_mod
 from breakerlab.cli import main
 from breakerlab.executors import LocalExecutor, SerialExecutor
-from breakerlab.jobs import JobError, SimJob, run_jobs
+from breakerlab.jobs import JobError, SimJob, run_jobs, simulate
 from breakerlab.judge import judge_policies
 from breakerlab.progress import JobBoard, Progress
 
@@ -51,6 +53,31 @@ def test_judge_policies_orders_traces_by_policy_and_seed_not_by_completion() -> 
         for col, values in again.__dict__[table].items():
             assert (judged[1].traces[1].__dict__[table][col] == values).all(), (table, col)
 
+
+
+def test_a_job_runs_with_the_heap_frozen_then_gives_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The objects from before a job are frozen while it runs (its full collections skip them)
+    and given back after; a process that froze objects of its own keeps them as they were."""
+    seen: list[int] = []
+    run = sim.run
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_freeze_count())
+        return run(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs_mod.sim, "run", spy)
+    job = SimJob("none", sim.default_scenario(duration=300), "none", 1, "fast")
+    assert gc.get_freeze_count() == 0
+    simulate(job)
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        own = gc.get_freeze_count()
+        simulate(job)
+        assert seen[1] == own  # not frozen again by the job...
+        assert gc.get_freeze_count() > 0  # ...nor unfrozen after it (a few may have been freed)
+    finally:
+        gc.unfreeze()
 
 def test_a_failed_job_is_one_error_naming_it(tmp_path: Path) -> None:
     sc = sim.default_scenario(duration=600)
