@@ -35,7 +35,8 @@ reach), ``sim_overhead_cpu_us`` = fast CPU µs - ``router_core_us``, ``sim_overh
 ``sim_overhead_cpu_us`` / ``router_core_us`` (what the simulator costs around the router, in
 routers: target <= 1.0, i.e. fast CPU µs <= 2 x ``router_core_us``), and per-request costs in µs.
 ``router_core_us`` is the router on a cheap path, alone in a loop: in a run the same router costs
-~1.6x that (``benchmarks/router_share.py`` measures the split in the run by sampling it).
+~1.6-1.8x that, mostly because of its path (``benchmarks/router_path.py``: this world's own replies,
+no event loop; ``benchmarks/router_share.py``: sampled in the run).
 Each figure, the 1M day included, is the best of ``--repeat`` runs (this machine is shared: the
 minimum is the least disturbed run). Figures are printed, never asserted.
 """
