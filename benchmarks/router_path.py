@@ -33,14 +33,6 @@ from sim.rng import Seeds  # noqa: E402
 from sim.traffic import generate  # noqa: E402
 
 
-class _Quiet:
-    def attempt(self, *a: Any) -> None:
-        pass
-
-    def request(self, *a: Any) -> None:
-        pass
-
-
 class _Timed:
     """The vendor client, with the CPU each send takes added to ``spent[0]``."""
 
@@ -65,7 +57,7 @@ def router_path_us(n_requests: int) -> tuple[float, float, int]:
     for router in run.pods.routers:
         router.client._sleep = lambda _delay: None  # type: ignore[attr-defined]  # answered at once
         router.client = _Timed(router.client, spent)
-        router.core.observer = _Quiet()
+        router.core.observer = tp.QuietObserver()
     arrivals = generate(sc, Seeds(sc.seed))
     shapes: dict[tuple[int, int, int], ChatRequest] = {}
     requests = []

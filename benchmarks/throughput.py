@@ -167,6 +167,16 @@ def bare_respx(prompt_tokens: np.ndarray, max_tokens: np.ndarray) -> int:
     return n
 
 
+class QuietObserver:
+    """An observer that records nothing (the router's own cost, without the recorder's)."""
+
+    def attempt(self, *a: Any) -> None:
+        pass
+
+    def request(self, *a: Any) -> None:
+        pass
+
+
 def router_core_us(n: int = 50_000) -> float:
     """The multiorg router alone: a no-op vendor client returning a canned 200."""
     from multiorg.client import VendorResponse
@@ -186,15 +196,8 @@ def router_core_us(n: int = 50_000) -> float:
             clock.advance(0.001)
             return resp
 
-    class Quiet:
-        def attempt(self, *a: Any) -> None:
-            pass
-
-        def request(self, *a: Any) -> None:
-            pass
-
     router = Router(sc.multiorg_config(0), client=NoOp(), store=MemoryStore(), clock=clock, rng=random.Random(1),
-                    policy=sim.resolve_policy(POLICY), observer=Quiet(), environ=sc.environ())
+                    policy=sim.resolve_policy(POLICY), observer=QuietObserver(), environ=sc.environ())
     req = ChatRequest("gpt-4o-mini", ({"role": "user", "content": "x" * 2400},), None, 300, {}, 600)
     t0 = time.process_time()
     for i in range(n):
